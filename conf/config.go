@@ -1,0 +1,601 @@
+// Package conf loads and validates Standby's TOML configuration.
+//
+// Every key is documented on its struct field with its default. Decoding is strict (unknown keys
+// are errors) and validation reports every problem at once, each with its key path, so
+// `standby check` can list them all. Port numbers are 1-based as on a router's own panel; only the
+// wire protocol is 0-based.
+package conf
+
+import (
+	"bytes"
+	_ "embed"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+)
+
+// DefaultTOML is the embedded demo studio that `standby run` starts with no --config.
+//
+//go:embed default.toml
+var DefaultTOML []byte
+
+// MaxPort is the largest router port number accepted (the Universal Videohub 288 is 288×288).
+const MaxPort = 288
+
+// Config is a whole supervisor configuration file.
+type Config struct {
+	Supervisor Supervisor `toml:"supervisor"`
+	Routers    []Router   `toml:"router"`
+	Machines   []Machine  `toml:"machine"`
+	Pairs      []Pair     `toml:"pair"`
+	// Demo scripts simulated failures for the embedded demo studio; empty in production configs.
+	Demo Demo `toml:"demo"`
+}
+
+// Supervisor is the [supervisor] table.
+type Supervisor struct {
+	// Name identifies this supervisor in logs and UIs. Default "standby".
+	Name string `toml:"name"`
+	// Listen is the protoactor remote endpoint for agents, control UIs and the peer supervisor.
+	// Default "127.0.0.1:7400". Use "0.0.0.0:7400" to accept agents from other hosts.
+	Listen string `toml:"listen"`
+	// Advertise is the host:port other nodes use to reach Listen; required in practice when
+	// Listen is a wildcard address. Default: Listen.
+	Advertise string `toml:"advertise"`
+	// HTTP is the web panel, JSON API and /metrics address. Default "127.0.0.1:7480".
+	HTTP string `toml:"http"`
+	// StateDir holds persisted state (mapping edits). Default "/var/lib/standby".
+	StateDir string `toml:"state_dir"`
+	// HeartbeatTimeout is how long a machine may stay silent before it counts as a network
+	// failure; machines may override it. Default "250ms".
+	HeartbeatTimeout Duration `toml:"heartbeat_timeout"`
+	// AgentToken is the shared secret agents present. Default "" (agents are refused until set).
+	AgentToken string `toml:"agent_token"`
+	// Tick is how often machine actors check heartbeat ages and pairs check their timers.
+	// Default "10ms"; it bounds how late a silence is noticed beyond heartbeat_timeout.
+	Tick Duration `toml:"tick"`
+	// FlapMax is how many automatic switches a pair may make within FlapWindow before the flap
+	// guard latches (no more automatic switches, alarm raised). Default 3.
+	FlapMax int `toml:"flap_max"`
+	// FlapWindow is the flap guard's window. Default "1m".
+	FlapWindow Duration `toml:"flap_window"`
+}
+
+// Router is one [[router]] entry.
+type Router struct {
+	// Name is how pairs refer to the router. Required.
+	Name string `toml:"name"`
+	// Kind is the router protocol. Only "videohub" (Blackmagic Videohub Ethernet Protocol). Default "videohub".
+	Kind string `toml:"kind"`
+	// Address is the router's host:port. Default port 9990 when only a host is given.
+	Address string `toml:"address"`
+	// Simulate makes `standby run` start an in-process Videohub simulator on Address and switch
+	// through it (the demo studio). Default false.
+	Simulate bool `toml:"simulate"`
+	// Inputs and Outputs size the simulator when Simulate is set. Default 40 each.
+	Inputs  int `toml:"inputs"`
+	Outputs int `toml:"outputs"`
+	// PingInterval is how often the connection is probed with PING:; a router silent for two
+	// intervals is treated as lost and reconnected. Default "1s".
+	PingInterval Duration `toml:"ping_interval"`
+	// ConfirmTimeout bounds how long a switch waits for the router's ACK and routing state before
+	// it counts as failed. Default "500ms".
+	ConfirmTimeout Duration `toml:"confirm_timeout"`
+}
+
+// Machine is one [[machine]] entry: a render engine, media server or recorder.
+type Machine struct {
+	// Name must match the name its agent reports. Required.
+	Name string `toml:"name"`
+	// Features are licence features; a pair whose two machines differ gets a warning. Default none.
+	Features []string `toml:"features"`
+	// HeartbeatTimeout overrides [supervisor] heartbeat_timeout for this machine. Default: unset.
+	HeartbeatTimeout Duration `toml:"heartbeat_timeout"`
+	// Health maps a health parameter name (e.g. gpu_temp) to its thresholds.
+	Health map[string]Threshold `toml:"health"`
+	// Simulated machines are fed by the in-process demo driver instead of an agent. Default false.
+	Simulated bool `toml:"simulated"`
+}
+
+// Threshold classifies a health value as Normal, Warning or Critical. When Critical is above
+// Warning, higher values are worse (temperatures); when below, lower values are worse (fps).
+type Threshold struct {
+	// Warning is where the value turns Warning. Required.
+	Warning *float64 `toml:"warning"`
+	// Critical is where the value turns Critical. Required.
+	Critical *float64 `toml:"critical"`
+	// Hysteresis is how far back past a threshold a value must move before its level drops, so a
+	// value hovering at a threshold does not flap. Default: 5% of |critical - warning|.
+	Hysteresis *float64 `toml:"hysteresis"`
+}
+
+// Pair is one [[pair]] entry: a main machine, its backup, and the router feeds they drive.
+type Pair struct {
+	// Name identifies the pair (e.g. "cam1"). Required.
+	Name string `toml:"name"`
+	// Router is the [[router]] that switches this pair. Required.
+	Router string `toml:"router"`
+	// Main is the machine normally on air. Required.
+	Main string `toml:"main"`
+	// Backup is the machine that takes over. Required.
+	Backup string `toml:"backup"`
+	// Mode "automatic" switches on failure; "manual" raises an alarm and waits for an operator.
+	// Default "automatic".
+	Mode string `toml:"mode"`
+	// SwitchOnCritical also switches when a health parameter of the on-air machine is Critical.
+	// Default false.
+	SwitchOnCritical bool `toml:"switch_on_critical"`
+	// Failback "manual" stays on the backup until an operator switches back; "automatic" returns
+	// to the main after it has been healthy for FailbackAfter. Default "manual".
+	Failback string `toml:"failback"`
+	// FailbackAfter is how long the main must be continuously healthy before an automatic
+	// failback. Default "30s".
+	FailbackAfter Duration `toml:"failback_after"`
+	// ForceUnlock allows one force-unlock (F) and a retry when an output is locked by another
+	// router client. Default false.
+	ForceUnlock bool `toml:"force_unlock"`
+	// LockOutputs makes Standby hold locks on this pair's outputs so panels cannot move them.
+	// Default false.
+	LockOutputs bool `toml:"lock_outputs"`
+	// Feeds are the signals the machines send to the router; at least one.
+	Feeds []Feed `toml:"feed"`
+}
+
+// Feed is one [[pair.feed]] row.
+type Feed struct {
+	// MainInput is the router input fed by the main: a 1-based number or the input's label.
+	MainInput Port `toml:"main_input"`
+	// BackupInput is the router input fed by the backup.
+	BackupInput Port `toml:"backup_input"`
+	// Outputs are the router outputs (destinations) that carry this feed: numbers or labels.
+	Outputs []Port `toml:"outputs"`
+}
+
+// Demo is the [demo] table: a looping script of simulated failures for the demo studio.
+type Demo struct {
+	// Steps run in order, each after the previous one, and then the script starts again.
+	Steps []DemoStep `toml:"step"`
+}
+
+// DemoStep sets one simulated service or health value.
+type DemoStep struct {
+	// After is the wait before this step. Required.
+	After Duration `toml:"after"`
+	// Machine is a simulated [[machine]]. Required.
+	Machine string `toml:"machine"`
+	// Service names a service to set up or down (e.g. "engine"); or
+	Service string `toml:"service"`
+	Up      bool   `toml:"up"`
+	// Health names a health value to set to Value.
+	Health string  `toml:"health"`
+	Value  float64 `toml:"value"`
+	// Silent stops (true) or resumes (false) the machine's heartbeats, as a network failure would.
+	Silent *bool `toml:"silent"`
+}
+
+// Port is a router port: a 1-based number or a label to resolve against the router's labels.
+type Port struct {
+	Number int    // 1-based; 0 when Label is used
+	Label  string // router label; "" when Number is used
+	bad    string // raw text that is neither
+}
+
+// N returns a numbered port (for tests and defaults).
+func N(n int) Port { return Port{Number: n} }
+
+// UnmarshalTOML implements toml.Unmarshaler.
+func (p *Port) UnmarshalTOML(v any) error {
+	switch x := v.(type) {
+	case int64:
+		p.Number = int(x)
+		if x < 1 || x > MaxPort {
+			p.bad = strconv.FormatInt(x, 10)
+		}
+	case string:
+		if strings.TrimSpace(x) == "" {
+			p.bad = `""`
+		}
+		p.Label = x
+	default:
+		p.bad = fmt.Sprintf("%v", v)
+	}
+	return nil
+}
+
+// MarshalText writes the port as read (used by tests and the JSON API).
+func (p Port) MarshalText() ([]byte, error) { return []byte(p.String()), nil }
+
+// String is the port as a person reads it: its number or its quoted label.
+func (p Port) String() string {
+	if p.Label != "" {
+		return strconv.Quote(p.Label)
+	}
+	return strconv.Itoa(p.Number)
+}
+
+// Modes and failback policies.
+const (
+	ModeAutomatic = "automatic"
+	ModeManual    = "manual"
+)
+
+// Load reads and validates the config file at path.
+func Load(path string) (*Config, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b)
+}
+
+// Parse decodes and validates a config. The returned error is an Errors listing every problem.
+func Parse(b []byte) (*Config, error) {
+	var c Config
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return nil, Errors{&KeyError{Msg: fmt.Sprintf("line %d: %s", pe.Position.Line, pe.Message)}}
+		}
+		return nil, Errors{&KeyError{Msg: err.Error()}}
+	}
+	var e errs
+	for _, k := range md.Undecoded() {
+		e.add(k.String(), "unknown key")
+	}
+	c.applyDefaults()
+	c.validate(&e)
+	if err := e.err(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+// Default returns the embedded demo studio config.
+func Default() *Config {
+	c, err := Parse(DefaultTOML)
+	if err != nil {
+		panic("embedded default.toml is invalid: " + err.Error())
+	}
+	return c
+}
+
+func (c *Config) applyDefaults() {
+	s := &c.Supervisor
+	setStr(&s.Name, "standby")
+	setStr(&s.Listen, "127.0.0.1:7400")
+	setStr(&s.HTTP, "127.0.0.1:7480")
+	setStr(&s.StateDir, "/var/lib/standby")
+	setDur(&s.HeartbeatTimeout, 250*time.Millisecond)
+	setDur(&s.Tick, 10*time.Millisecond)
+	setDur(&s.FlapWindow, time.Minute)
+	if s.FlapMax == 0 {
+		s.FlapMax = 3
+	}
+	for i := range c.Routers {
+		r := &c.Routers[i]
+		setStr(&r.Kind, "videohub")
+		if r.Address != "" && !strings.Contains(r.Address, ":") {
+			r.Address += ":9990"
+		}
+		if r.Inputs == 0 {
+			r.Inputs = 40
+		}
+		if r.Outputs == 0 {
+			r.Outputs = 40
+		}
+		setDur(&r.PingInterval, time.Second)
+		setDur(&r.ConfirmTimeout, 500*time.Millisecond)
+	}
+	for i := range c.Pairs {
+		p := &c.Pairs[i]
+		setStr(&p.Mode, ModeAutomatic)
+		setStr(&p.Failback, ModeManual)
+		setDur(&p.FailbackAfter, 30*time.Second)
+	}
+}
+
+func setStr(s *string, def string) {
+	if *s == "" {
+		*s = def
+	}
+}
+
+func setDur(d *Duration, def time.Duration) {
+	if d.Duration == 0 && d.bad == "" {
+		d.Duration = def
+	}
+}
+
+// MachineTimeout is the heartbeat timeout in force for machine m.
+func (c *Config) MachineTimeout(m *Machine) time.Duration {
+	if m.HeartbeatTimeout.Duration > 0 {
+		return m.HeartbeatTimeout.Duration
+	}
+	return c.Supervisor.HeartbeatTimeout.Duration
+}
+
+// Machine returns the [[machine]] named name, or nil.
+func (c *Config) Machine(name string) *Machine {
+	for i := range c.Machines {
+		if c.Machines[i].Name == name {
+			return &c.Machines[i]
+		}
+	}
+	return nil
+}
+
+// Router returns the [[router]] named name, or nil.
+func (c *Config) Router(name string) *Router {
+	for i := range c.Routers {
+		if c.Routers[i].Name == name {
+			return &c.Routers[i]
+		}
+	}
+	return nil
+}
+
+// Pair returns the [[pair]] named name, or nil.
+func (c *Config) Pair(name string) *Pair {
+	for i := range c.Pairs {
+		if c.Pairs[i].Name == name {
+			return &c.Pairs[i]
+		}
+	}
+	return nil
+}
+
+// Warnings lists what is allowed but probably wrong: licence feature mismatches, a missing
+// agent token. They are printed by `standby check` and logged at start.
+func (c *Config) Warnings() []string {
+	var w []string
+	if c.Supervisor.AgentToken == "" || c.Supervisor.AgentToken == "change-me" {
+		agents := false
+		for _, m := range c.Machines {
+			agents = agents || !m.Simulated
+		}
+		if agents {
+			w = append(w, fmt.Sprintf("supervisor.agent_token: %q is not a secret; agents can be impersonated", c.Supervisor.AgentToken))
+		}
+	}
+	for _, p := range c.Pairs {
+		m, b := c.Machine(p.Main), c.Machine(p.Backup)
+		if m == nil || b == nil {
+			continue
+		}
+		if !sameSet(m.Features, b.Features) {
+			w = append(w, fmt.Sprintf("pair %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
+				p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", ")))
+		}
+	}
+	return w
+}
+
+func sameSet(a, b []string) bool {
+	x := append([]string(nil), a...)
+	y := append([]string(nil), b...)
+	sort.Strings(x)
+	sort.Strings(y)
+	return strings.Join(x, "\x00") == strings.Join(y, "\x00")
+}
+
+func (c *Config) validate(e *errs) {
+	s := c.Supervisor
+	checkAddr(e, "supervisor.listen", s.Listen)
+	if s.Advertise != "" {
+		checkAddr(e, "supervisor.advertise", s.Advertise)
+	}
+	checkAddr(e, "supervisor.http", s.HTTP)
+	s.HeartbeatTimeout.check(e, "supervisor.heartbeat_timeout", time.Millisecond)
+	s.Tick.check(e, "supervisor.tick", time.Millisecond)
+	s.FlapWindow.check(e, "supervisor.flap_window", time.Second)
+	if s.FlapMax < 1 {
+		e.add("supervisor.flap_max", "%d must be at least 1", s.FlapMax)
+	}
+	if s.Tick.bad == "" && s.HeartbeatTimeout.bad == "" && s.Tick.Duration >= s.HeartbeatTimeout.Duration {
+		e.add("supervisor.tick", "%s must be shorter than heartbeat_timeout (%s)", s.Tick.Duration, s.HeartbeatTimeout.Duration)
+	}
+
+	routers := map[string]bool{}
+	for i, r := range c.Routers {
+		path := fmt.Sprintf("router[%d]", i)
+		if r.Name == "" {
+			e.add(path+".name", "missing")
+		} else {
+			path = fmt.Sprintf("router %q", r.Name)
+			if routers[r.Name] {
+				e.add(path, "defined twice")
+			}
+			routers[r.Name] = true
+		}
+		if r.Kind != "videohub" {
+			e.add(path+".kind", "%q is not a router kind (supported: videohub)", r.Kind)
+		}
+		if r.Address == "" {
+			e.add(path+".address", "missing")
+		} else {
+			checkAddr(e, path+".address", r.Address)
+		}
+		if r.Inputs < 1 || r.Inputs > MaxPort {
+			e.add(path+".inputs", "%d is out of range 1..%d", r.Inputs, MaxPort)
+		}
+		if r.Outputs < 1 || r.Outputs > MaxPort {
+			e.add(path+".outputs", "%d is out of range 1..%d", r.Outputs, MaxPort)
+		}
+		r.PingInterval.check(e, path+".ping_interval", 10*time.Millisecond)
+		r.ConfirmTimeout.check(e, path+".confirm_timeout", time.Millisecond)
+	}
+
+	machines := map[string]bool{}
+	for i, m := range c.Machines {
+		path := fmt.Sprintf("machine[%d]", i)
+		if m.Name == "" {
+			e.add(path+".name", "missing")
+		} else {
+			path = fmt.Sprintf("machine %q", m.Name)
+			if machines[m.Name] {
+				e.add(path, "defined twice")
+			}
+			machines[m.Name] = true
+		}
+		if m.HeartbeatTimeout.bad != "" || m.HeartbeatTimeout.Duration != 0 {
+			m.HeartbeatTimeout.check(e, path+".heartbeat_timeout", time.Millisecond)
+		}
+		names := make([]string, 0, len(m.Health))
+		for n := range m.Health {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			t, hp := m.Health[n], path+".health."+n
+			switch {
+			case t.Warning == nil:
+				e.add(hp+".warning", "missing")
+			case t.Critical == nil:
+				e.add(hp+".critical", "missing")
+			case *t.Warning == *t.Critical:
+				e.add(hp, "warning and critical are both %g; critical must be beyond warning", *t.Warning)
+			}
+			if t.Hysteresis != nil && *t.Hysteresis < 0 {
+				e.add(hp+".hysteresis", "%g must not be negative", *t.Hysteresis)
+			}
+		}
+	}
+
+	pairs := map[string]bool{}
+	mainOf := map[string]string{}   // machine → pair using it as main
+	backupOf := map[string]string{} // machine → pair using it as backup
+	outputOf := map[string]string{} // router/output → pair
+	for i, p := range c.Pairs {
+		path := fmt.Sprintf("pair[%d]", i)
+		if p.Name == "" {
+			e.add(path+".name", "missing")
+		} else {
+			path = fmt.Sprintf("pair %q", p.Name)
+			if pairs[p.Name] {
+				e.add(path, "defined twice")
+			}
+			pairs[p.Name] = true
+		}
+		switch {
+		case p.Router == "":
+			e.add(path+".router", "missing")
+		case !routers[p.Router]:
+			e.add(path+".router", "%q is not a [[router]]", p.Router)
+		}
+		for _, role := range []struct{ key, name string }{{"main", p.Main}, {"backup", p.Backup}} {
+			switch {
+			case role.name == "":
+				e.add(path+"."+role.key, "missing")
+			case !machines[role.name]:
+				e.add(path+"."+role.key, "%q is not a [[machine]]", role.name)
+			}
+		}
+		if p.Main != "" && p.Main == p.Backup {
+			e.add(path, "main and backup are both %q", p.Main)
+		}
+		if p.Main != "" {
+			if other, ok := mainOf[p.Main]; ok {
+				e.add(path+".main", "%q is already the main of pair %q", p.Main, other)
+			} else {
+				mainOf[p.Main] = p.Name
+			}
+		}
+		if p.Backup != "" {
+			if other, ok := backupOf[p.Backup]; ok {
+				e.add(path+".backup", "%q already backs up pair %q (one backup per pair until backup pools)", p.Backup, other)
+			} else {
+				backupOf[p.Backup] = p.Name
+			}
+		}
+		if p.Mode != ModeAutomatic && p.Mode != ModeManual {
+			e.add(path+".mode", "%q is not automatic or manual", p.Mode)
+		}
+		if p.Failback != ModeAutomatic && p.Failback != ModeManual {
+			e.add(path+".failback", "%q is not automatic or manual", p.Failback)
+		}
+		p.FailbackAfter.check(e, path+".failback_after", 0)
+		if len(p.Feeds) == 0 {
+			e.add(path+".feed", "missing: at least one [[pair.feed]] with main_input, backup_input and outputs")
+		}
+		for j, f := range p.Feeds {
+			fp := fmt.Sprintf("%s.feed[%d]", path, j)
+			checkPort(e, fp+".main_input", f.MainInput)
+			checkPort(e, fp+".backup_input", f.BackupInput)
+			if f.MainInput != (Port{}) && f.MainInput == f.BackupInput {
+				e.add(fp, "main_input and backup_input are both %s", f.MainInput)
+			}
+			if len(f.Outputs) == 0 {
+				e.add(fp+".outputs", "missing: at least one router output")
+			}
+			for k, o := range f.Outputs {
+				op := fmt.Sprintf("%s.outputs[%d]", fp, k)
+				checkPort(e, op, o)
+				if o.bad != "" {
+					continue
+				}
+				key := p.Router + "\x00" + o.String()
+				if other, ok := outputOf[key]; ok {
+					if other == p.Name {
+						e.add(op, "output %s is listed twice", o)
+					} else {
+						e.add(op, "output %s of router %q is already claimed by pair %q", o, p.Router, other)
+					}
+				} else {
+					outputOf[key] = p.Name
+				}
+			}
+		}
+	}
+
+	for i, st := range c.Demo.Steps {
+		path := fmt.Sprintf("demo.step[%d]", i)
+		st.After.check(e, path+".after", 0)
+		m := c.Machine(st.Machine)
+		switch {
+		case st.Machine == "":
+			e.add(path+".machine", "missing")
+		case m == nil:
+			e.add(path+".machine", "%q is not a [[machine]]", st.Machine)
+		case !m.Simulated:
+			e.add(path+".machine", "%q is not simulated = true", st.Machine)
+		}
+		set := 0
+		for _, b := range []bool{st.Service != "", st.Health != "", st.Silent != nil} {
+			if b {
+				set++
+			}
+		}
+		if set != 1 {
+			e.add(path, "set exactly one of service, health or silent")
+		}
+	}
+}
+
+func checkAddr(e *errs, path, addr string) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		e.add(path, "%q is not host:port", addr)
+		return
+	}
+	_ = host
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		e.add(path, "%q has no valid port number", addr)
+	}
+}
+
+func checkPort(e *errs, path string, p Port) {
+	switch {
+	case p.bad != "":
+		e.add(path, "%s is not a router port: use a number 1..%d (as on the router's panel) or a label", p.bad, MaxPort)
+	case p == Port{}:
+		e.add(path, "missing")
+	}
+}
