@@ -1,0 +1,680 @@
+package router
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sort"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/conf"
+	vh "standby/protocol/videohub"
+)
+
+// VideohubOptions configure a Videohub router actor.
+type VideohubOptions struct {
+	Router conf.Router
+	// Pairs switched through this router, and where their LockAlerts go (by pair name).
+	Pairs []conf.Pair
+	PIDs  map[string]*actor.PID
+	Clock clock.Clock
+	Log   zerolog.Logger
+	// BackoffMin and BackoffMax bound the reconnect delay, which doubles per failed attempt.
+	// Defaults 50ms and 5s.
+	BackoffMin, BackoffMax time.Duration
+}
+
+// GetMirror asks the router actor for a copy of its Mirror and Status (answered with a *Snapshot).
+type GetMirror struct{}
+
+// Snapshot is a copy of the router actor's view.
+type Snapshot struct {
+	Status Status
+	Mirror *Mirror
+}
+
+// SetLock asks the router to set an output's lock (O take, U release, F force-unlock); answered
+// with a *Result whose OK says ACK.
+type SetLock struct {
+	Output conf.Port
+	State  vh.LockState
+}
+
+// Change is published on the event stream for every routing, label or lock block the router
+// sends, for `standby router watch` and the control surfaces.
+type Change struct {
+	Router string
+	Block  vh.Block
+	Mirror *Mirror // a copy after the change
+}
+
+// VideohubProps returns the props of the router actor.
+func VideohubProps(o VideohubOptions) *actor.Props {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.BackoffMin <= 0 {
+		o.BackoffMin = 50 * time.Millisecond
+	}
+	if o.BackoffMax <= 0 {
+		o.BackoffMax = 5 * time.Second
+	}
+	return actor.PropsFromProducer(func() actor.Actor { return &videohub{o: o, mirror: NewMirror()} })
+}
+
+// Messages from the connection goroutines, tagged with the connection generation so anything
+// from a dropped connection is ignored.
+type (
+	vhTick   struct{ gen uint64 }
+	vhDialed struct {
+		gen  uint64
+		conn net.Conn
+		err  error
+	}
+	vhBlock struct {
+		gen   uint64
+		block vh.Block
+	}
+	vhReadErr struct {
+		gen uint64
+		err error
+	}
+)
+
+// request is a block sent and awaiting its ACK or NAK; the router answers in order.
+type request struct {
+	kind  requestKind
+	sw    *pendingSwitch
+	reply *actor.PID // SetLock requester
+}
+
+type requestKind int
+
+const (
+	reqPing requestKind = iota
+	reqRoute
+	reqDump
+	reqLock
+)
+
+type pendingSwitch struct {
+	req      *Switch
+	want     map[int]int // output → input, 0-based
+	deadline time.Time
+	acked    bool
+	retried  bool
+	done     bool
+}
+
+var tickGens atomic.Uint64
+
+type videohub struct {
+	o      VideohubOptions
+	log    zerolog.Logger
+	self   *actor.PID
+	sys    *actor.ActorSystem
+	cancel scheduler.CancelFunc
+	tickG  uint64
+
+	gen        uint64 // connection generation
+	conn       net.Conn
+	dialCancel context.CancelFunc
+	status     Status
+	mirror     *Mirror
+	ready      bool
+	queue      []request
+	dumpWait   []*pendingSwitch // switches waiting for the routing dump after its ACK
+	switches   []*pendingSwitch
+	lastRx     time.Time
+	lastPing   time.Time
+	backoff    time.Duration
+	retryAt    time.Time
+	lockAlerts map[string]string // pair → detail last alerted ("" = not locked)
+	lostLabels map[string]bool
+}
+
+func (v *videohub) Receive(ctx actor.Context) {
+	now := v.o.Clock.Now()
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		v.log = v.o.Log.With().Str("router", v.o.Router.Name).Str("address", v.o.Router.Address).Logger()
+		v.self, v.sys = ctx.Self(), ctx.ActorSystem()
+		v.lockAlerts, v.lostLabels = map[string]string{}, map[string]bool{}
+		v.status = Status{Router: v.o.Router.Name}
+		every := v.o.Router.PingInterval.Duration / 4
+		every = max(10*time.Millisecond, min(every, 100*time.Millisecond))
+		v.tickG = tickGens.Add(1)
+		v.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(every, every, ctx.Self(), &vhTick{gen: v.tickG})
+		v.dial(now)
+	case *actor.Stopping:
+		if v.cancel != nil {
+			v.cancel()
+		}
+		v.drop(now, "stopping", false)
+	case *vhTick:
+		if msg.gen == v.tickG {
+			v.tick(now)
+		}
+	case *vhDialed:
+		v.dialed(now, msg)
+	case *vhBlock:
+		if msg.gen == v.gen && v.conn != nil {
+			v.lastRx = now
+			v.receive(now, msg.block)
+		}
+	case *vhReadErr:
+		if msg.gen == v.gen && v.conn != nil {
+			v.drop(now, "connection lost: "+msg.err.Error(), true)
+		}
+	case *Switch:
+		v.startSwitch(now, msg)
+	case *SetLock:
+		v.setLock(ctx, now, msg)
+	case *GetMirror:
+		ctx.Respond(&Snapshot{Status: v.status, Mirror: v.mirror.Clone()})
+	}
+}
+
+// --- connection ---
+
+func (v *videohub) dial(now time.Time) {
+	v.gen++
+	gen, addr, self, root := v.gen, v.o.Router.Address, v.self, v.sys.Root
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	v.dialCancel = cancel
+	v.publish(Connecting, "dialing")
+	go func() {
+		defer cancel()
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		root.Send(self, &vhDialed{gen: gen, conn: c, err: err})
+	}()
+}
+
+func (v *videohub) dialed(now time.Time, m *vhDialed) {
+	if m.gen != v.gen || v.conn != nil {
+		if m.conn != nil {
+			m.conn.Close()
+		}
+		return
+	}
+	if m.err != nil {
+		v.scheduleRetry(now, "connect failed: "+m.err.Error())
+		return
+	}
+	if tc, ok := m.conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	v.conn, v.lastRx, v.lastPing = m.conn, now, now
+	v.mirror.Reset()
+	v.ready = false
+	v.log.Info().Msg("router connected, reading its state")
+	gen, self, root, conn := v.gen, v.self, v.sys.Root, m.conn
+	go func() {
+		dec := vh.NewDecoder(conn)
+		for {
+			b, err := dec.Next()
+			if err != nil {
+				root.Send(self, &vhReadErr{gen: gen, err: err})
+				return
+			}
+			root.Send(self, &vhBlock{gen: gen, block: b})
+		}
+	}()
+}
+
+func (v *videohub) scheduleRetry(now time.Time, why string) {
+	if v.backoff == 0 {
+		v.backoff = v.o.BackoffMin
+	} else {
+		v.backoff = min(2*v.backoff, v.o.BackoffMax)
+	}
+	v.retryAt = now.Add(v.backoff)
+	v.publish(Unavailable, fmt.Sprintf("%s; retrying in %s", why, v.backoff))
+}
+
+// drop closes the connection, fails what was in flight and (if reconnect) schedules a retry.
+func (v *videohub) drop(now time.Time, why string, reconnect bool) {
+	if v.dialCancel != nil {
+		v.dialCancel()
+	}
+	if v.conn != nil {
+		v.conn.Close()
+		v.conn = nil
+		v.log.Warn().Str("reason", why).Msg("router connection dropped")
+	}
+	v.gen++
+	v.ready = false
+	v.queue, v.dumpWait = nil, nil
+	for _, sw := range v.switches {
+		v.finish(now, sw, false, ReasonNotConnected, why)
+	}
+	v.switches = nil
+	if reconnect {
+		v.scheduleRetry(now, why)
+	}
+}
+
+func (v *videohub) tick(now time.Time) {
+	if v.conn == nil {
+		if !v.retryAt.IsZero() && !now.Before(v.retryAt) {
+			v.retryAt = time.Time{}
+			v.dial(now)
+		}
+		return
+	}
+	interval := v.o.Router.PingInterval.Duration
+	if now.Sub(v.lastRx) > 2*interval {
+		v.drop(now, fmt.Sprintf("no answer for %s (2 ping intervals)", now.Sub(v.lastRx).Round(time.Millisecond)), true)
+		return
+	}
+	if now.Sub(v.lastPing) >= interval {
+		v.lastPing = now
+		v.send(now, []vh.Block{{Kind: vh.KindPing}}, []request{{kind: reqPing}})
+	}
+	for _, sw := range v.switches {
+		if !sw.done && now.After(sw.deadline) {
+			detail := "no ACK from the router"
+			if sw.acked {
+				detail = "ACK but the routing did not show the change"
+			}
+			v.finish(now, sw, false, ReasonTimeout, detail)
+		}
+	}
+	v.prune()
+}
+
+// send writes blocks in one write and queues what awaits an answer.
+func (v *videohub) send(now time.Time, blocks []vh.Block, reqs []request) bool {
+	if v.conn == nil {
+		return false
+	}
+	var buf []byte
+	for _, b := range blocks {
+		buf = vh.AppendBlock(buf, b)
+	}
+	_ = v.conn.SetWriteDeadline(now.Add(time.Second))
+	if _, err := v.conn.Write(buf); err != nil {
+		v.drop(now, "write failed: "+err.Error(), true)
+		return false
+	}
+	v.queue = append(v.queue, reqs...)
+	return true
+}
+
+// --- receiving ---
+
+func (v *videohub) receive(now time.Time, b vh.Block) {
+	switch b.Kind {
+	case vh.KindACK, vh.KindNAK:
+		v.answer(now, b.Kind == vh.KindACK)
+		return
+	case vh.KindDevice:
+		v.mirror.Apply(b)
+		if !v.mirror.Present() {
+			v.ready = false
+			for _, sw := range v.switches {
+				v.finish(now, sw, false, ReasonNotConnected, "device not present")
+			}
+			v.publish(Unavailable, "device present: "+v.mirror.Device.Present.String())
+		}
+		return
+	}
+	v.mirror.Apply(b)
+	switch b.Kind {
+	case vh.KindVideoOutputRouting:
+		if len(v.dumpWait) > 0 {
+			for _, sw := range v.dumpWait {
+				if !sw.done && !v.satisfied(sw) {
+					v.refuse(now, sw, false)
+				}
+			}
+			v.dumpWait = nil
+		}
+		v.confirmSatisfied(now)
+	case vh.KindVideoOutputLocks:
+		v.checkLocks()
+	case vh.KindInputLabels, vh.KindOutputLabels:
+		v.checkLabels()
+	}
+	switch b.Kind {
+	case vh.KindVideoOutputRouting, vh.KindVideoOutputLocks, vh.KindInputLabels, vh.KindOutputLabels:
+		if v.ready {
+			v.sys.EventStream.Publish(&Change{Router: v.o.Router.Name, Block: b, Mirror: v.mirror.Clone()})
+		}
+	}
+	if !v.ready && v.mirror.Ready() {
+		v.becomeReady(now)
+	}
+	v.prune()
+}
+
+func (v *videohub) becomeReady(now time.Time) {
+	v.ready, v.backoff = true, 0
+	d := v.mirror.Device
+	v.status.Model, v.status.Name, v.status.Inputs, v.status.Outputs = d.ModelName, d.FriendlyName, d.VideoInputs, d.VideoOutputs
+	v.publish(Connected, fmt.Sprintf("%s %dx%d", d.ModelName, d.VideoInputs, d.VideoOutputs))
+	v.checkLabels()
+	v.checkLocks()
+	v.claimLocks(now)
+}
+
+// answer matches an ACK or NAK to the oldest request in flight.
+func (v *videohub) answer(now time.Time, ack bool) {
+	if len(v.queue) == 0 {
+		v.log.Warn().Bool("ack", ack).Msg("router answered a request we did not send")
+		return
+	}
+	r := v.queue[0]
+	v.queue = v.queue[1:]
+	switch r.kind {
+	case reqPing:
+	case reqLock:
+		if r.reply != nil {
+			res := &Result{OK: ack}
+			if !ack {
+				res.Reason = ReasonNAK
+			}
+			v.sys.Root.Send(r.reply, res)
+		}
+		if !ack {
+			v.log.Warn().Msg("router refused a lock change (NAK)")
+		}
+	case reqDump:
+		if r.sw.done {
+			return
+		}
+		if ack {
+			v.dumpWait = append(v.dumpWait, r.sw)
+		} else {
+			v.refuse(now, r.sw, false)
+		}
+	case reqRoute:
+		sw := r.sw
+		if sw.done {
+			return
+		}
+		if !ack {
+			v.refuse(now, sw, true)
+			return
+		}
+		sw.acked = true
+		if v.satisfied(sw) {
+			v.finish(now, sw, true, "", "")
+			return
+		}
+		// The push usually follows the ACK; the dump settles ACK-without-change for certain.
+		v.send(now, []vh.Block{{Kind: vh.KindVideoOutputRouting}}, []request{{kind: reqDump, sw: sw}})
+	}
+	v.prune()
+}
+
+// --- switching ---
+
+func (v *videohub) startSwitch(now time.Time, req *Switch) {
+	sw := &pendingSwitch{req: req, want: map[int]int{}, deadline: now.Add(v.o.Router.ConfirmTimeout.Duration)}
+	if !v.ready {
+		detail := v.status.Detail
+		v.finish(now, sw, false, ReasonNotConnected, detail)
+		return
+	}
+	var problems []string
+	for _, x := range req.Crosspoints {
+		out, err := v.mirror.ResolveOutput(x.Output)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		in, err := v.mirror.ResolveInput(x.Input)
+		if err != nil {
+			problems = append(problems, err.Error())
+			continue
+		}
+		sw.want[out] = in
+	}
+	if len(problems) > 0 {
+		v.finish(now, sw, false, ReasonInvalid, strings.Join(problems, "; "))
+		return
+	}
+	v.switches = append(v.switches, sw)
+	v.sendRoute(now, sw, req.ForceUnlock && len(v.lockedByOthers(sw)) > 0)
+}
+
+func (v *videohub) sendRoute(now time.Time, sw *pendingSwitch, force bool) {
+	var blocks []vh.Block
+	var reqs []request
+	if force {
+		lb := vh.Block{Kind: vh.KindVideoOutputLocks}
+		for _, o := range v.lockedByOthers(sw) {
+			lb.Locks = append(lb.Locks, vh.Lock{Index: o, State: vh.LockForce})
+		}
+		blocks, reqs = append(blocks, lb), append(reqs, request{kind: reqLock})
+		v.log.Warn().Str("pair", sw.req.Pair).Msg("force-unlocking outputs locked by another client (force_unlock = true)")
+	}
+	rb := vh.Block{Kind: vh.KindVideoOutputRouting}
+	for _, out := range sortedKeys(sw.want) {
+		rb.Routes = append(rb.Routes, vh.Route{Dest: out, Source: sw.want[out]})
+	}
+	blocks, reqs = append(blocks, rb), append(reqs, request{kind: reqRoute, sw: sw})
+	v.send(now, blocks, reqs)
+}
+
+func (v *videohub) satisfied(sw *pendingSwitch) bool {
+	for out, in := range sw.want {
+		if got, ok := v.mirror.Routing[out]; !ok || got != in {
+			return false
+		}
+	}
+	return true
+}
+
+func (v *videohub) lockedByOthers(sw *pendingSwitch) []int {
+	var outs []int
+	for _, out := range sortedKeys(sw.want) {
+		if v.mirror.Locks[out] == vh.LockLocked {
+			outs = append(outs, out)
+		}
+	}
+	return outs
+}
+
+// refuse handles a NAK or an unchanged routing: one force-unlock retry when the policy allows,
+// otherwise the switch fails with the most telling reason.
+func (v *videohub) refuse(now time.Time, sw *pendingSwitch, nak bool) {
+	locked := v.lockedByOthers(sw)
+	if len(locked) > 0 && sw.req.ForceUnlock && !sw.retried {
+		sw.retried, sw.acked = true, false
+		v.sendRoute(now, sw, true)
+		return
+	}
+	switch {
+	case len(locked) > 0:
+		names := make([]string, len(locked))
+		for i, o := range locked {
+			names[i] = v.mirror.OutputName(o)
+		}
+		v.finish(now, sw, false, ReasonLocked, "output "+strings.Join(names, ", ")+" locked by another client")
+	case nak:
+		v.finish(now, sw, false, ReasonNAK, "router answered NAK")
+	default:
+		v.finish(now, sw, false, ReasonUnchanged, "router answered ACK but the routing did not change")
+	}
+}
+
+func (v *videohub) confirmSatisfied(now time.Time) {
+	for _, sw := range v.switches {
+		if !sw.done && sw.acked && v.satisfied(sw) {
+			v.finish(now, sw, true, "", "")
+		}
+	}
+}
+
+func (v *videohub) finish(now time.Time, sw *pendingSwitch, ok bool, reason Reason, detail string) {
+	if sw.done {
+		return
+	}
+	sw.done = true
+	res := &Result{Pair: sw.req.Pair, Epoch: sw.req.Epoch, OK: ok, Reason: reason, Detail: detail}
+	if !sw.req.Sent.IsZero() {
+		res.Latency = now.Sub(sw.req.Sent)
+	}
+	ev := v.log.Info()
+	if !ok {
+		ev = v.log.Warn().Str("reason", string(reason)).Str("detail", detail)
+	}
+	ev.Str("pair", sw.req.Pair).Uint64("epoch", sw.req.Epoch).Bool("confirmed", ok).Dur("switch_ms", res.Latency).Msg("router switch")
+	if sw.req.ReplyTo != nil {
+		v.sys.Root.Send(sw.req.ReplyTo, res)
+	}
+}
+
+func (v *videohub) prune() {
+	live := v.switches[:0]
+	for _, sw := range v.switches {
+		if !sw.done {
+			live = append(live, sw)
+		}
+	}
+	v.switches = live
+}
+
+// --- locks and labels ---
+
+func (v *videohub) setLock(ctx actor.Context, now time.Time, m *SetLock) {
+	if !v.ready {
+		ctx.Respond(&Result{Reason: ReasonNotConnected, Detail: v.status.Detail})
+		return
+	}
+	out, err := v.mirror.ResolveOutput(m.Output)
+	if err != nil {
+		ctx.Respond(&Result{Reason: ReasonInvalid, Detail: err.Error()})
+		return
+	}
+	b := vh.Block{Kind: vh.KindVideoOutputLocks, Locks: []vh.Lock{{Index: out, State: m.State}}}
+	if !v.send(now, []vh.Block{b}, []request{{kind: reqLock, reply: ctx.Sender()}}) {
+		ctx.Respond(&Result{Reason: ReasonNotConnected, Detail: "write failed"})
+	}
+}
+
+// checkLocks alerts pairs whose outputs another client has locked, on every change.
+func (v *videohub) checkLocks() {
+	for _, p := range v.o.Pairs {
+		var locked []string
+		for _, f := range p.Feeds {
+			for _, o := range f.Outputs {
+				if out, err := v.mirror.ResolveOutput(o); err == nil && v.mirror.Locks[out] == vh.LockLocked {
+					locked = append(locked, v.mirror.OutputName(out))
+				}
+			}
+		}
+		detail := ""
+		if len(locked) > 0 {
+			detail = fmt.Sprintf("output %s locked by another client: make sure routed outputs are not locked", strings.Join(locked, ", "))
+		}
+		if v.lockAlerts[p.Name] == detail {
+			continue
+		}
+		v.lockAlerts[p.Name] = detail
+		if detail != "" {
+			v.log.Warn().Str("pair", p.Name).Msg(detail)
+		} else {
+			v.log.Info().Str("pair", p.Name).Msg("outputs no longer locked by another client")
+		}
+		if pid := v.o.PIDs[p.Name]; pid != nil {
+			v.sys.Root.Send(pid, &LockAlert{Router: v.o.Router.Name, Pair: p.Name, Locked: detail != "", Detail: detail})
+		}
+	}
+}
+
+// claimLocks takes O locks on the outputs of pairs with lock_outputs, so panels cannot move them.
+func (v *videohub) claimLocks(now time.Time) {
+	b := vh.Block{Kind: vh.KindVideoOutputLocks}
+	for _, p := range v.o.Pairs {
+		if !p.LockOutputs {
+			continue
+		}
+		for _, f := range p.Feeds {
+			for _, o := range f.Outputs {
+				out, err := v.mirror.ResolveOutput(o)
+				if err != nil || v.mirror.Locks[out] == vh.LockOwned {
+					continue
+				}
+				if v.mirror.Locks[out] == vh.LockLocked && !p.ForceUnlock {
+					v.log.Warn().Str("pair", p.Name).Str("output", v.mirror.OutputName(out)).Msg("cannot lock output: locked by another client")
+					continue
+				}
+				b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockOwned})
+			}
+		}
+	}
+	if len(b.Locks) > 0 {
+		v.log.Info().Int("outputs", len(b.Locks)).Msg("locking pair outputs (lock_outputs = true)")
+		v.send(now, []vh.Block{b}, []request{{kind: reqLock}})
+	}
+}
+
+// checkLabels warns when a label the config refers to is not (or no longer) on the router.
+func (v *videohub) checkLabels() {
+	if !v.mirror.Seen[vh.KindInputLabels] || !v.mirror.Seen[vh.KindOutputLabels] {
+		return
+	}
+	for _, p := range v.o.Pairs {
+		for _, f := range p.Feeds {
+			check := func(port conf.Port, input bool) {
+				if port.Label == "" {
+					return
+				}
+				var err error
+				if input {
+					_, err = v.mirror.ResolveInput(port)
+				} else {
+					_, err = v.mirror.ResolveOutput(port)
+				}
+				key := p.Name + "\x00" + port.Label
+				switch {
+				case err != nil && !v.lostLabels[key]:
+					v.lostLabels[key] = true
+					v.log.Warn().Str("pair", p.Name).Msgf("label %q used by the config is not on the router: %v", port.Label, err)
+				case err == nil && v.lostLabels[key]:
+					delete(v.lostLabels, key)
+					v.log.Info().Str("pair", p.Name).Msgf("label %q is back on the router", port.Label)
+				}
+			}
+			check(f.MainInput, true)
+			check(f.BackupInput, true)
+			for _, o := range f.Outputs {
+				check(o, false)
+			}
+		}
+	}
+}
+
+func (v *videohub) publish(c Conn, detail string) {
+	if v.status.Conn == c && v.status.Detail == detail {
+		return
+	}
+	v.status.Conn, v.status.Detail = c, detail
+	ev := v.log.Info()
+	if c != Connected {
+		ev = v.log.Warn()
+	}
+	ev.Str("state", string(c)).Str("detail", detail).Msg("router state")
+	s := v.status
+	v.sys.EventStream.Publish(&s)
+}
+
+func sortedKeys(m map[int]int) []int {
+	keys := make([]int, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	return keys
+}

@@ -1,0 +1,365 @@
+// Package supervisor wires Standby's resident process: the actor system, the supervision tree of
+// machine, router and pair actors, config reload, and Run for `standby run`. It is embeddable so
+// tests run a whole supervisor in-process; cmd/standby only turns flags and signals into Options
+// and a context.
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"reflect"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/failover"
+	"standby/actors/machine"
+	"standby/actors/pair"
+	"standby/actors/router"
+	"standby/conf"
+)
+
+// RouterFactory builds the actor for one router. Subscribers of its Status and LockAlerts are
+// the pair actors whose PIDs follow from pairs' names.
+type RouterFactory func(env RouterEnv) (*actor.Props, error)
+
+// RouterEnv is what a router actor needs from the supervisor.
+type RouterEnv struct {
+	Router conf.Router
+	// Pairs are the pairs switched through this router, with their PIDs.
+	Pairs  []conf.Pair
+	PIDs   map[string]*actor.PID
+	Clock  clock.Clock
+	Logger zerolog.Logger
+}
+
+// Options configure a supervisor.
+type Options struct {
+	Config *conf.Config
+	Logger zerolog.Logger
+	// Clock defaults to the wall clock.
+	Clock clock.Clock
+	// Routers builds router actors; nil means the Videohub router actor.
+	Routers RouterFactory
+	// PairTick drives pairs' time rules. Default 50ms.
+	PairTick time.Duration
+	// MachineHook and PairHook run first on every message of every machine / pair actor; tests
+	// inject panics with them.
+	MachineHook func(machine string, msg any)
+	PairHook    func(pair string, msg any)
+}
+
+// Supervisor is a running supervisor.
+type Supervisor struct {
+	opts Options
+	log  zerolog.Logger
+	sys  *actor.ActorSystem
+	root *actor.PID
+
+	mu  sync.Mutex // guards cfg and the demo driver during reload
+	cfg *conf.Config
+	sim *demoDriver
+}
+
+// Start builds the actor system and the tree for opts.Config.
+func Start(opts Options) (*Supervisor, error) {
+	if opts.Config == nil {
+		return nil, fmt.Errorf("supervisor: no config")
+	}
+	if opts.Clock == nil {
+		opts.Clock = clock.Real{}
+	}
+	if opts.PairTick == 0 {
+		opts.PairTick = 50 * time.Millisecond
+	}
+	if opts.Routers == nil {
+		opts.Routers = func(env RouterEnv) (*actor.Props, error) { return router.VideohubProps(videohubOptions(env)), nil }
+	}
+	s := &Supervisor{opts: opts, log: opts.Logger}
+	s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
+		return slog.New(zerolog.NewSlogHandler(opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), zerolog.WarnLevel)).
+			With().Str("lib", "protoactor").Logger()))
+	}))
+	s.sys.EventStream.Subscribe(func(evt interface{}) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			s.log.Error().Str("actor", e.Child.Id).Str("reason", fmt.Sprint(e.Reason)).Str("directive", e.Directive.String()).Msg("actor failed")
+		}
+	})
+	root, err := s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &rootActor{log: s.log} },
+		actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))), RootName)
+	if err != nil {
+		return nil, err
+	}
+	s.root = root
+	if _, err := s.sys.Root.RequestFuture(root, &whenReady{}, 5*time.Second).Result(); err != nil {
+		return nil, fmt.Errorf("supervision tree did not start: %w", err)
+	}
+	if err := s.apply(nil, opts.Config); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+func maxLevel(a, b zerolog.Level) zerolog.Level {
+	if a > b {
+		return a
+	}
+	return b
+}
+
+// System is the actor system (for control surfaces and tests).
+func (s *Supervisor) System() *actor.ActorSystem { return s.sys }
+
+// Config is the config in force.
+func (s *Supervisor) Config() *conf.Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
+// PID returns the local PID of a child of the tree, e.g. PID(PairsDir, "cam1").
+func (s *Supervisor) PID(group, name string) *actor.PID {
+	return actor.NewPID(s.sys.Address(), RootName+"/"+group+"/"+name)
+}
+
+func (s *Supervisor) group(name string) *actor.PID {
+	return actor.NewPID(s.sys.Address(), RootName+"/"+name)
+}
+
+// Reload applies a new, already validated config. Unchanged pairs keep their state; a pair whose
+// policy changed keeps its state under the new policy; a pair whose machines or router changed
+// starts afresh.
+func (s *Supervisor) Reload(cfg *conf.Config) error {
+	s.mu.Lock()
+	old := s.cfg
+	s.mu.Unlock()
+	return s.apply(old, cfg)
+}
+
+// apply moves the tree from old (nil at start) to cfg.
+func (s *Supervisor) apply(old, cfg *conf.Config) error {
+	if old == nil {
+		old = &conf.Config{}
+	}
+	for _, w := range cfg.Warnings() {
+		s.log.Warn().Msg(w)
+	}
+	machines, routers, pairs := s.group(MachinesDir), s.group(RoutersDir), s.group(PairsDir)
+
+	// Pairs whose identity (machines, router) changed are replaced; gone ones stopped.
+	for _, op := range old.Pairs {
+		np := cfg.Pair(op.Name)
+		if np == nil || np.Main != op.Main || np.Backup != op.Backup || np.Router != op.Router {
+			stopIn(s.sys, pairs, op.Name)
+		}
+	}
+	for _, om := range old.Machines {
+		if cfg.Machine(om.Name) == nil {
+			stopIn(s.sys, machines, om.Name)
+		}
+	}
+	// Routers: respawn when their settings or their pairs changed (they hold the lock policy).
+	for _, r := range cfg.Routers {
+		or := old.Router(r.Name)
+		if or != nil && reflect.DeepEqual(*or, r) && reflect.DeepEqual(pairsOf(old, r.Name), pairsOf(cfg, r.Name)) {
+			continue
+		}
+		env := RouterEnv{Router: r, Pairs: pairsOf(cfg, r.Name), PIDs: map[string]*actor.PID{}, Clock: s.opts.Clock,
+			Logger: s.log.With().Str("router", r.Name).Logger()}
+		for _, p := range env.Pairs {
+			env.PIDs[p.Name] = s.PID(PairsDir, p.Name)
+		}
+		props, err := s.opts.Routers(env)
+		if err != nil {
+			return fmt.Errorf("router %q: %w", r.Name, err)
+		}
+		if _, err := spawnIn(s.sys, routers, r.Name, props); err != nil {
+			return err
+		}
+	}
+	for _, or := range old.Routers {
+		if cfg.Router(or.Name) == nil {
+			stopIn(s.sys, routers, or.Name)
+		}
+	}
+	// Pairs before machines, so the first condition a machine sends finds its pair.
+	for i := range cfg.Pairs {
+		p := cfg.Pairs[i]
+		eng := pair.EngineConfig(cfg, &p)
+		rpid := s.PID(RoutersDir, p.Router)
+		op := old.Pair(p.Name)
+		switch {
+		case op != nil && op.Main == p.Main && op.Backup == p.Backup && op.Router == p.Router:
+			if !reflect.DeepEqual(*op, p) || !reflect.DeepEqual(pair.EngineConfig(old, op), eng) {
+				s.sys.Root.Send(s.PID(PairsDir, p.Name), &pair.Reconfigure{Pair: p, Engine: eng, Router: rpid})
+				s.log.Info().Str("pair", p.Name).Msg("pair reconfigured, state kept")
+			}
+		default:
+			name := p.Name
+			var hook func(any)
+			if s.opts.PairHook != nil {
+				hook = func(m any) { s.opts.PairHook(name, m) }
+			}
+			props := pair.Props(pair.Options{Pair: p, Engine: eng, Router: rpid, Tick: s.opts.PairTick, Clock: s.opts.Clock,
+				Logger: s.log, Hook: hook})
+			if _, err := spawnIn(s.sys, pairs, p.Name, props); err != nil {
+				return err
+			}
+		}
+	}
+	for i := range cfg.Machines {
+		m := cfg.Machines[i]
+		set, subs := s.machineSettings(cfg, &m), s.subscribers(cfg, m.Name)
+		if om := old.Machine(m.Name); om != nil {
+			s.sys.Root.Send(s.PID(MachinesDir, m.Name), &machine.Reconfigure{Settings: set, Subscribers: subs})
+			continue
+		}
+		name := m.Name
+		var hook func(any)
+		if s.opts.MachineHook != nil {
+			hook = func(msg any) { s.opts.MachineHook(name, msg) }
+		}
+		props := machine.Props(machine.Options{Name: m.Name, Settings: set, Subscribers: subs, Tick: cfg.Supervisor.Tick.Duration,
+			Clock: s.opts.Clock, Logger: s.log, Hook: hook})
+		if _, err := spawnIn(s.sys, machines, m.Name, props); err != nil {
+			return err
+		}
+	}
+	s.mu.Lock()
+	s.cfg = cfg
+	if s.sim != nil {
+		s.sim.stop()
+		s.sim = nil
+	}
+	if hasSimulated(cfg) {
+		s.sim = startDemo(s, cfg)
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.Settings {
+	timeout := cfg.MachineTimeout(m)
+	set := machine.Settings{Timeout: timeout, StallAfter: timeout / 2, Thresholds: map[string]failover.Thresholds{}}
+	for name, t := range m.Health {
+		th := failover.Thresholds{Warning: *t.Warning, Critical: *t.Critical}
+		if t.Hysteresis != nil {
+			th.Hysteresis = *t.Hysteresis
+		} else {
+			th.Hysteresis = failover.DefaultHysteresis(th.Warning, th.Critical)
+		}
+		set.Thresholds[name] = th
+	}
+	return set
+}
+
+func (s *Supervisor) subscribers(cfg *conf.Config, name string) []machine.Subscriber {
+	var subs []machine.Subscriber
+	for _, p := range cfg.Pairs {
+		if p.Main == name {
+			subs = append(subs, machine.Subscriber{PID: s.PID(PairsDir, p.Name), Side: failover.Main})
+		}
+		if p.Backup == name {
+			subs = append(subs, machine.Subscriber{PID: s.PID(PairsDir, p.Name), Side: failover.Backup})
+		}
+	}
+	return subs
+}
+
+func pairsOf(cfg *conf.Config, routerName string) []conf.Pair {
+	var ps []conf.Pair
+	for _, p := range cfg.Pairs {
+		if p.Router == routerName {
+			ps = append(ps, p)
+		}
+	}
+	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
+	return ps
+}
+
+func hasSimulated(cfg *conf.Config) bool {
+	for _, m := range cfg.Machines {
+		if m.Simulated {
+			return true
+		}
+	}
+	return false
+}
+
+// Pairs returns every pair's view, in config order.
+func (s *Supervisor) Pairs() ([]pair.View, error) {
+	cfg := s.Config()
+	views := make([]pair.View, 0, len(cfg.Pairs))
+	for _, p := range cfg.Pairs {
+		res, err := s.sys.Root.RequestFuture(s.PID(PairsDir, p.Name), &pair.GetStatus{}, 2*time.Second).Result()
+		if err != nil {
+			return nil, fmt.Errorf("pair %q: %w", p.Name, err)
+		}
+		views = append(views, *res.(*pair.View))
+	}
+	return views, nil
+}
+
+// Command sends an operator event to a pair and returns the pair's refusal, if any.
+func (s *Supervisor) Command(pairName string, ev failover.Event) error {
+	if s.Config().Pair(pairName) == nil {
+		return fmt.Errorf("unknown pair %q", pairName)
+	}
+	res, err := s.sys.Root.RequestFuture(s.PID(PairsDir, pairName), &pair.Command{Event: ev}, 5*time.Second).Result()
+	if err != nil {
+		return fmt.Errorf("pair %q: %w", pairName, err)
+	}
+	if r := res.(*pair.CommandReply); r.Err != "" {
+		return fmt.Errorf("pair %q: %s", pairName, r.Err)
+	}
+	return nil
+}
+
+// Stop stops every actor and the actor system.
+func (s *Supervisor) Stop() {
+	s.mu.Lock()
+	if s.sim != nil {
+		s.sim.stop()
+		s.sim = nil
+	}
+	s.mu.Unlock()
+	if s.root != nil {
+		_ = s.sys.Root.StopFuture(s.root).Wait()
+	}
+	s.sys.Shutdown()
+}
+
+// Run runs a supervisor until ctx is done, applying configs received on reload. A config that
+// fails validation never reaches here: the caller reports its errors and keeps the running one.
+func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
+	s, err := Start(opts)
+	if err != nil {
+		return err
+	}
+	defer s.Stop()
+	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Int("pairs", len(opts.Config.Pairs)).
+		Int("machines", len(opts.Config.Machines)).Int("routers", len(opts.Config.Routers)).Msg("standby running")
+	for {
+		select {
+		case <-ctx.Done():
+			s.log.Info().Msg("stopping")
+			return nil
+		case cfg := <-reload:
+			if err := s.Reload(cfg); err != nil {
+				s.log.Error().Err(err).Msg("reload failed")
+				continue
+			}
+			s.log.Info().Msg("config reloaded")
+		}
+	}
+}
+
+func videohubOptions(env RouterEnv) router.VideohubOptions {
+	return router.VideohubOptions{Router: env.Router, Pairs: env.Pairs, PIDs: env.PIDs, Clock: env.Clock, Log: env.Logger}
+}

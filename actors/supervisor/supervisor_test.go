@@ -1,0 +1,293 @@
+package supervisor
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/failover"
+	"standby/actors/machine"
+	"standby/actors/pair"
+	"standby/actors/router"
+	"standby/conf"
+)
+
+const threePairs = `
+[supervisor]
+heartbeat_timeout = "250ms"
+[[router]]
+name = "hub1"
+address = "127.0.0.1:9990"
+[[machine]]
+name = "m1"
+[[machine]]
+name = "b1"
+[[machine]]
+name = "m2"
+[[machine]]
+name = "b2"
+[[machine]]
+name = "m3"
+[[machine]]
+name = "b3"
+[[pair]]
+name = "cam1"
+router = "hub1"
+main = "m1"
+backup = "b1"
+[[pair.feed]]
+main_input = 1
+backup_input = 2
+outputs = [1]
+[[pair]]
+name = "cam2"
+router = "hub1"
+main = "m2"
+backup = "b2"
+[[pair.feed]]
+main_input = 3
+backup_input = 4
+outputs = [2]
+[[pair]]
+name = "cam3"
+router = "hub1"
+main = "m3"
+backup = "b3"
+[[pair.feed]]
+main_input = 5
+backup_input = 6
+outputs = [3, 4]
+`
+
+// fakeRouter confirms every switch at once and records the crosspoints it was asked for.
+type fakeRouter struct {
+	mu       sync.Mutex
+	switches []*router.Switch
+}
+
+func (f *fakeRouter) factory(env RouterEnv) (*actor.Props, error) {
+	return actor.PropsFromFunc(func(ctx actor.Context) {
+		if sw, ok := ctx.Message().(*router.Switch); ok {
+			f.mu.Lock()
+			f.switches = append(f.switches, sw)
+			f.mu.Unlock()
+			ctx.Send(sw.ReplyTo, &router.Result{Pair: sw.Pair, Epoch: sw.Epoch, OK: true, Latency: time.Millisecond})
+		}
+	}), nil
+}
+
+// harness runs a supervisor and collects pair events.
+type harness struct {
+	t      *testing.T
+	sup    *Supervisor
+	events chan *pair.Event
+	clk    *clock.Fake
+	seq    map[string]uint64
+	// history holds events received but not yet matched by a wait.
+	history []*pair.Event
+}
+
+func start(t *testing.T, cfgText string, o Options) *harness {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(cfgText))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, events: make(chan *pair.Event, 1000), clk: clock.NewFake(time.Unix(1_700_000_000, 0)), seq: map[string]uint64{}}
+	o.Config, o.Logger, o.Clock = cfg, zerolog.New(zerolog.NewTestWriter(t)), h.clk
+	if o.Routers == nil {
+		o.Routers = (&fakeRouter{}).factory
+	}
+	s, err := Start(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Stop)
+	s.System().EventStream.Subscribe(func(evt interface{}) {
+		if e, ok := evt.(*pair.Event); ok {
+			select {
+			case h.events <- e:
+			default:
+			}
+		}
+	})
+	h.sup = s
+	return h
+}
+
+// report sends a report as machine name's agent would.
+func (h *harness) report(name string, services ...machine.Service) {
+	h.seq[name]++
+	h.sup.System().Root.Send(h.sup.PID(MachinesDir, name), &machine.Report{Machine: name, Session: 1, Seq: h.seq[name], Services: services})
+}
+
+func up(name string) machine.Service { return machine.Service{Name: name, Up: true} }
+func down(name string) machine.Service {
+	return machine.Service{Name: name, Up: false, Reason: "process exited"}
+}
+
+// waitTransition waits for pairName to reach state to, failing after a deadline.
+func (h *harness) waitTransition(pairName string, to failover.State) failover.Transition {
+	h.t.Helper()
+	match := func(e *pair.Event) (failover.Transition, bool) {
+		tr, ok := e.Action.(failover.Transition)
+		return tr, ok && e.Pair == pairName && tr.To == to
+	}
+	for i, e := range h.history {
+		if tr, ok := match(e); ok {
+			h.history = append(h.history[:i], h.history[i+1:]...)
+			return tr
+		}
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case e := <-h.events:
+			if tr, ok := match(e); ok {
+				return tr
+			}
+			h.history = append(h.history, e)
+		case <-deadline:
+			h.t.Fatalf("pair %s never reached %s", pairName, to)
+		}
+	}
+}
+
+func TestTreeAutomaticFailover(t *testing.T) {
+	h := start(t, threePairs, Options{})
+	for _, m := range []string{"m1", "b1"} {
+		h.report(m, up("engine"), up("videoio"))
+	}
+	h.waitTransition("cam1", failover.OnMain)
+	h.report("m1", down("engine"), up("videoio"))
+	tr := h.waitTransition("cam1", failover.OnBackup)
+	if tr.Trigger != failover.TriggerEngine {
+		t.Fatalf("trigger = %s, want engine", tr.Trigger)
+	}
+	views, err := h.sup.Pairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if views[0].OnAir != failover.Backup || views[1].OnAir != failover.Main {
+		t.Fatalf("on air: cam1 %s cam2 %s", views[0].OnAir, views[1].OnAir)
+	}
+}
+
+// crash is a message the test hook turns into a panic inside a pair or machine actor.
+type crash struct{}
+
+func TestPanicInOnePairIsContained(t *testing.T) {
+	o := Options{PairHook: func(p string, msg any) {
+		if _, ok := msg.(*crash); ok {
+			panic("injected panic in pair " + p)
+		}
+	}, MachineHook: func(m string, msg any) {
+		if _, ok := msg.(*crash); ok {
+			panic("injected panic in machine " + m)
+		}
+	}}
+	h := start(t, threePairs, o)
+	failures := make(chan string, 10)
+	h.sup.System().EventStream.Subscribe(func(evt interface{}) {
+		if e, ok := evt.(*actor.SupervisorEvent); ok {
+			failures <- e.Child.Id
+		}
+	})
+	for _, m := range []string{"m1", "b1", "m2", "b2", "m3", "b3"} {
+		h.report(m, up("engine"))
+	}
+	for _, p := range []string{"cam1", "cam2", "cam3"} {
+		h.waitTransition(p, failover.OnMain)
+	}
+	// Crash cam2's pair actor and m3's machine actor.
+	h.sup.System().Root.Send(h.sup.PID(PairsDir, "cam2"), &crash{})
+	h.sup.System().Root.Send(h.sup.PID(MachinesDir, "m3"), &crash{})
+	for i := 0; i < 2; i++ {
+		select {
+		case id := <-failures:
+			if !strings.HasSuffix(id, "/pairs/cam2") && !strings.HasSuffix(id, "/machines/m3") {
+				t.Fatalf("unexpected failure of %s", id)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("injected panics were not reported")
+		}
+	}
+	// The other pairs still switch; the crashed ones resume from their last known state.
+	h.report("m1", down("engine"))
+	h.waitTransition("cam1", failover.OnBackup)
+	h.report("m2", down("engine"))
+	h.waitTransition("cam2", failover.OnBackup)
+	h.report("m3", down("videoio"))
+	if tr := h.waitTransition("cam3", failover.OnBackup); tr.Trigger != failover.TriggerVideoIO {
+		t.Fatalf("cam3 trigger = %s", tr.Trigger)
+	}
+}
+
+func TestReloadKeepsUnchangedPairs(t *testing.T) {
+	h := start(t, threePairs, Options{})
+	for _, m := range []string{"m1", "b1"} {
+		h.report(m, up("engine"))
+	}
+	h.waitTransition("cam1", failover.OnMain)
+	h.report("m1", down("engine"))
+	h.waitTransition("cam1", failover.OnBackup)
+
+	// cam2 becomes manual; cam3 is removed; cam1 is untouched.
+	next := strings.Replace(threePairs, "name = \"cam2\"\nrouter = \"hub1\"", "name = \"cam2\"\nmode = \"manual\"\nrouter = \"hub1\"", 1)
+	next = next[:strings.Index(next, "[[pair]]\nname = \"cam3\"")]
+	cfg, err := conf.Parse([]byte(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	views, err := h.sup.Pairs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(views) != 2 {
+		t.Fatalf("%d pairs after reload, want 2", len(views))
+	}
+	if views[0].State != failover.OnBackup {
+		t.Fatalf("cam1 lost its state on reload: %s", views[0].State)
+	}
+	if views[1].Automatic {
+		t.Fatal("cam2 still automatic after reload")
+	}
+	if err := h.sup.Command("cam3", failover.Switch{To: failover.Backup}); err == nil || !strings.Contains(err.Error(), "unknown pair") {
+		t.Fatalf("command to removed pair: %v", err)
+	}
+}
+
+func TestOperatorSwitchRefusedWhenTargetDown(t *testing.T) {
+	h := start(t, threePairs, Options{})
+	h.report("m1", up("engine"))
+	h.report("b1", down("engine"))
+	h.waitTransition("cam1", failover.OnMain)
+	err := h.sup.Command("cam1", failover.Switch{To: failover.Backup, By: "test"})
+	if err == nil || !strings.Contains(err.Error(), "down") {
+		t.Fatalf("switch to a down backup: %v", err)
+	}
+	healthy := make(chan struct{}, 1)
+	h.sup.System().EventStream.Subscribe(func(evt interface{}) {
+		if c, ok := evt.(*machine.Changed); ok && c.Machine == "b1" && c.Condition.Failure == failover.TriggerNone {
+			healthy <- struct{}{}
+		}
+	})
+	h.report("b1", up("engine"))
+	select {
+	case <-healthy: // the pair's mailbox holds b1's recovery before our command
+	case <-time.After(5 * time.Second):
+		t.Fatal("b1 never reported healthy")
+	}
+	if err := h.sup.Command("cam1", failover.Switch{To: failover.Backup, By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitTransition("cam1", failover.OnBackup)
+}

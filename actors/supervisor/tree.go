@@ -1,0 +1,129 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+)
+
+// The supervision tree:
+//
+//	standby                root: spawns the groups, restarts a group that fails
+//	├── machines/<name>    one machine actor per [[machine]]
+//	├── routers/<name>     one router actor per [[router]]
+//	├── pairs/<name>       one pair actor per [[pair]]
+//	├── agents             the agent gateway (remote endpoint for agents)
+//	└── demo               drives simulated machines (demo studio only)
+//
+// Each group supervises its children one-for-one: a panic restarts only that child, from the
+// state its box kept, and never touches its siblings.
+const (
+	RootName    = "standby"
+	MachinesDir = "machines"
+	RoutersDir  = "routers"
+	PairsDir    = "pairs"
+)
+
+// spawnChild asks a group to spawn (or replace) a named child; answered with spawned.
+type spawnChild struct {
+	name  string
+	props *actor.Props
+}
+
+type spawned struct {
+	pid *actor.PID
+	err error
+}
+
+// stopChild asks a group to stop a named child and answers when it has stopped.
+type stopChild struct{ name string }
+
+type stopped struct{}
+
+// childStrategy restarts a failed child, up to 10 times in 10 s; past that the child stays
+// stopped and the failure is logged, because a child that panics in a loop would starve the others.
+func childStrategy() actor.SupervisorStrategy {
+	return actor.NewOneForOneStrategy(10, 10*time.Second, func(reason interface{}) actor.Directive {
+		return actor.RestartDirective
+	})
+}
+
+// groupActor owns one kind of children.
+type groupActor struct {
+	children map[string]*actor.PID
+}
+
+func groupProps() *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &groupActor{children: map[string]*actor.PID{}} },
+		actor.WithSupervisor(childStrategy()))
+}
+
+func (g *groupActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *spawnChild:
+		if old, ok := g.children[msg.name]; ok {
+			_ = ctx.StopFuture(old).Wait()
+			delete(g.children, msg.name)
+		}
+		pid, err := ctx.SpawnNamed(msg.props, msg.name)
+		if err == nil {
+			g.children[msg.name] = pid
+		}
+		ctx.Respond(&spawned{pid: pid, err: err})
+	case *stopChild:
+		if pid, ok := g.children[msg.name]; ok {
+			_ = ctx.StopFuture(pid).Wait()
+			delete(g.children, msg.name)
+		}
+		ctx.Respond(&stopped{})
+	case *actor.Terminated:
+		for name, pid := range g.children {
+			if pid.Equal(msg.Who) {
+				delete(g.children, name)
+			}
+		}
+	}
+}
+
+// rootActor spawns the groups as its children.
+type rootActor struct{ log zerolog.Logger }
+
+// whenReady is answered by the root once its groups exist (Started is handled first).
+type whenReady struct{}
+
+func (r *rootActor) Receive(ctx actor.Context) {
+	switch ctx.Message().(type) {
+	case *actor.Started:
+		for _, name := range []string{MachinesDir, RoutersDir, PairsDir} {
+			if _, err := ctx.SpawnNamed(groupProps(), name); err != nil {
+				r.log.Error().Err(err).Str("group", name).Msg("cannot spawn group")
+			}
+		}
+	case *whenReady:
+		ctx.Respond(&whenReady{})
+	}
+}
+
+// spawnIn spawns a named child in a group and waits for its PID.
+func spawnIn(sys *actor.ActorSystem, group *actor.PID, name string, props *actor.Props) (*actor.PID, error) {
+	res, err := sys.Root.RequestFuture(group, &spawnChild{name: name, props: props}, 5*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("spawn %s/%s: %w", group.Id, name, err)
+	}
+	s, ok := res.(*spawned)
+	if !ok {
+		return nil, errors.New("spawn: unexpected reply")
+	}
+	if s.err != nil {
+		return nil, fmt.Errorf("spawn %s/%s: %w", group.Id, name, s.err)
+	}
+	return s.pid, nil
+}
+
+// stopIn stops a named child of a group and waits until it has stopped.
+func stopIn(sys *actor.ActorSystem, group *actor.PID, name string) {
+	_, _ = sys.Root.RequestFuture(group, &stopChild{name: name}, 5*time.Second).Result()
+}

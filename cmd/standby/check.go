@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"standby/conf"
+)
+
+func init() {
+	register("check", "validate a config file and summarise it", cmdCheck)
+}
+
+func cmdCheck(_ context.Context, args []string) int {
+	fs := flag.NewFlagSet("check", flag.ContinueOnError)
+	path := fs.String("config", "", "config file (TOML); without it the embedded demo studio is checked")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	return check(os.Stdout, os.Stderr, *path)
+}
+
+func check(stdout, stderr io.Writer, path string) int {
+	cfg, err := loadConfig(path)
+	if err != nil {
+		var list conf.Errors
+		if errors.As(err, &list) {
+			fmt.Fprintf(stderr, "%s: %d error(s):\n", configName(path), len(list))
+			for _, e := range list {
+				fmt.Fprintf(stderr, "  %v\n", e)
+			}
+		} else {
+			fmt.Fprintf(stderr, "%s: %v\n", configName(path), err)
+		}
+		return 1
+	}
+	fmt.Fprint(stdout, Summary(cfg, configName(path)))
+	for _, w := range cfg.Warnings() {
+		fmt.Fprintf(stderr, "warning: %s\n", w)
+	}
+	return 0
+}
+
+// Summary describes a valid config in a few lines.
+func Summary(cfg *conf.Config, name string) string {
+	var b strings.Builder
+	s := cfg.Supervisor
+	fmt.Fprintf(&b, "%s: ok\n", name)
+	fmt.Fprintf(&b, "supervisor %q: remote %s, http %s, heartbeat timeout %s\n", s.Name, s.Listen, s.HTTP, s.HeartbeatTimeout.Duration)
+	for _, r := range cfg.Routers {
+		sim := ""
+		if r.Simulate {
+			sim = fmt.Sprintf(" (simulated %dx%d)", r.Inputs, r.Outputs)
+		}
+		fmt.Fprintf(&b, "router %q: %s at %s%s\n", r.Name, r.Kind, r.Address, sim)
+	}
+	fmt.Fprintf(&b, "%d machine(s)\n", len(cfg.Machines))
+	for _, p := range cfg.Pairs {
+		outs := 0
+		for _, f := range p.Feeds {
+			outs += len(f.Outputs)
+		}
+		crit := ""
+		if p.SwitchOnCritical {
+			crit = ", switch on critical"
+		}
+		fmt.Fprintf(&b, "pair %q: %s → %s via %q, %d feed(s) to %d output(s), %s%s, failback %s\n",
+			p.Name, p.Main, p.Backup, p.Router, len(p.Feeds), outs, p.Mode, crit, p.Failback)
+	}
+	return b.String()
+}
