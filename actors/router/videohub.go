@@ -144,7 +144,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 	now := v.o.Clock.Now()
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		v.log = v.o.Log.With().Str("router", v.o.Router.Name).Str("address", v.o.Router.Address).Logger()
+		v.log = v.o.Log.With().Str("address", v.o.Router.Address).Logger()
 		v.self, v.sys = ctx.Self(), ctx.ActorSystem()
 		v.lockAlerts, v.lostLabels = map[string]string{}, map[string]bool{}
 		v.status = Status{Router: v.o.Router.Name}

@@ -22,6 +22,7 @@ import (
 	"standby/actors/pair"
 	"standby/actors/router"
 	"standby/conf"
+	"standby/protocol/videohub/vhsim"
 )
 
 // RouterFactory builds the actor for one router. Subscribers of its Status and LockAlerts are
@@ -61,9 +62,10 @@ type Supervisor struct {
 	sys  *actor.ActorSystem
 	root *actor.PID
 
-	mu  sync.Mutex // guards cfg and the demo driver during reload
-	cfg *conf.Config
-	sim *demoDriver
+	mu   sync.Mutex // guards cfg and the demo driver during reload
+	cfg  *conf.Config
+	sim  *demoDriver
+	hubs map[string]*vhsim.Server // in-process simulators of routers with simulate = true
 }
 
 // Start builds the actor system and the tree for opts.Config.
@@ -80,7 +82,7 @@ func Start(opts Options) (*Supervisor, error) {
 	if opts.Routers == nil {
 		opts.Routers = func(env RouterEnv) (*actor.Props, error) { return router.VideohubProps(videohubOptions(env)), nil }
 	}
-	s := &Supervisor{opts: opts, log: opts.Logger}
+	s := &Supervisor{opts: opts, log: opts.Logger, hubs: map[string]*vhsim.Server{}}
 	s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 		return slog.New(zerolog.NewSlogHandler(opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), zerolog.WarnLevel)).
 			With().Str("lib", "protoactor").Logger()))
@@ -169,6 +171,13 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		or := old.Router(r.Name)
 		if or != nil && reflect.DeepEqual(*or, r) && reflect.DeepEqual(pairsOf(old, r.Name), pairsOf(cfg, r.Name)) {
 			continue
+		}
+		if r.Simulate {
+			addr, err := s.simulate(cfg, r)
+			if err != nil {
+				return fmt.Errorf("router %q: simulator: %w", r.Name, err)
+			}
+			r.Address = addr
 		}
 		env := RouterEnv{Router: r, Pairs: pairsOf(cfg, r.Name), PIDs: map[string]*actor.PID{}, Clock: s.opts.Clock,
 			Logger: s.log.With().Str("router", r.Name).Logger()}
@@ -333,7 +342,42 @@ func (s *Supervisor) Stop() {
 		_ = s.sys.Root.StopFuture(s.root).Wait()
 	}
 	s.sys.Shutdown()
+	for _, h := range s.hubs {
+		h.Close()
+	}
 }
+
+// simulate starts (once per router name) the in-process Videohub simulator of a router with
+// simulate = true, labelling its inputs with the machines that feed them, and returns its address.
+func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
+	if h := s.hubs[r.Name]; h != nil {
+		return h.Addr(), nil
+	}
+	o := vhsim.Options{Listen: r.Address, Inputs: r.Inputs, Outputs: r.Outputs, FriendlyName: r.Name,
+		InputLabels: make([]string, r.Inputs), Logger: s.log.With().Str("sim", r.Name).Logger().Level(zerolog.WarnLevel)}
+	for _, p := range pairsOf(cfg, r.Name) {
+		for _, f := range p.Feeds {
+			for _, in := range []struct {
+				port    conf.Port
+				machine string
+			}{{f.MainInput, p.Main}, {f.BackupInput, p.Backup}} {
+				if n := in.port.Number; n >= 1 && n <= r.Inputs {
+					o.InputLabels[n-1] = in.machine
+				}
+			}
+		}
+	}
+	h, err := vhsim.Start(o)
+	if err != nil {
+		return "", err
+	}
+	s.hubs[r.Name] = h
+	s.log.Info().Str("router", r.Name).Str("address", h.Addr()).Msgf("simulated Videohub %dx%d started (standby router --address %s status)", r.Inputs, r.Outputs, h.Addr())
+	return h.Addr(), nil
+}
+
+// Simulator returns the in-process simulator of a router with simulate = true, or nil.
+func (s *Supervisor) Simulator(routerName string) *vhsim.Server { return s.hubs[routerName] }
 
 // Run runs a supervisor until ctx is done, applying configs received on reload. A config that
 // fails validation never reaches here: the caller reports its errors and keeps the running one.
