@@ -1,0 +1,186 @@
+package conf
+
+import (
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDefaultIsValid(t *testing.T) {
+	c := Default()
+	if len(c.Pairs) < 2 || !c.Routers[0].Simulate {
+		t.Fatalf("demo studio: %d pairs, simulate=%v", len(c.Pairs), c.Routers[0].Simulate)
+	}
+	if got := c.Supervisor.HeartbeatTimeout.Duration; got != 250*time.Millisecond {
+		t.Fatalf("heartbeat_timeout = %s", got)
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	c, err := Parse([]byte(`
+[[router]]
+name = "hub1"
+address = "10.0.0.50"
+[[machine]]
+name = "a"
+[[machine]]
+name = "b"
+heartbeat_timeout = "100ms"
+[[pair]]
+name = "p"
+router = "hub1"
+main = "a"
+backup = "b"
+[[pair.feed]]
+main_input = "Render A"
+backup_input = 2
+outputs = [1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := c.Pairs[0]
+	for _, tc := range []struct{ key, got, want string }{
+		{"supervisor.listen", c.Supervisor.Listen, "127.0.0.1:7400"},
+		{"supervisor.http", c.Supervisor.HTTP, "127.0.0.1:7480"},
+		{"router.address", c.Routers[0].Address, "10.0.0.50:9990"},
+		{"router.kind", c.Routers[0].Kind, "videohub"},
+		{"pair.mode", p.Mode, "automatic"},
+		{"pair.failback", p.Failback, "manual"},
+		{"pair.failback_after", p.FailbackAfter.String(), "30s"},
+		{"pair.feed.main_input", p.Feeds[0].MainInput.Label, "Render A"},
+		{"machine a timeout", c.MachineTimeout(c.Machine("a")).String(), "250ms"},
+		{"machine b timeout", c.MachineTimeout(c.Machine("b")).String(), "100ms"},
+	} {
+		if tc.got != tc.want {
+			t.Errorf("%s = %q, want %q", tc.key, tc.got, tc.want)
+		}
+	}
+}
+
+// Every mistake is reported at once, each with its key path.
+func TestAllErrorsWithKeyPaths(t *testing.T) {
+	b, err := os.ReadFile("testdata/bad.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Parse(b)
+	var list Errors
+	if !errors.As(err, &list) {
+		t.Fatalf("err = %v, want Errors", err)
+	}
+	want := []string{
+		`supervisor.colour: unknown key`,
+		`supervisor.heartbeat_timeout: "fast" is not a duration`,
+		`router "hub1".kind: "atem" is not a router kind`,
+		`machine "render-1".health.gpu_temp: warning and critical are both 90`,
+		`pair "cam1".backup: "render-9" is not a [[machine]]`,
+		`pair "cam1".mode: "sometimes" is not automatic or manual`,
+		`pair "cam1".feed[0]: main_input and backup_input are both 1`,
+		`pair "cam2".router: "hub2" is not a [[router]]`,
+		`pair "cam2": main and backup are both "render-1"`,
+		`pair "cam2".main: "render-1" is already the main of pair "cam1"`,
+		`pair "cam2".failback_after: "later" is not a duration`,
+		`pair "cam2".feed[0].main_input: 0 is not a router port`,
+		`pair "cam2".feed[0].outputs[0]: output 5 of router "hub2" is already claimed`,
+		`pair "cam2".feed[0].outputs[1]: 300 is not a router port`,
+	}
+	text := err.Error()
+	for _, w := range want {
+		if !strings.Contains(text, w) {
+			t.Errorf("missing error %q", w)
+		}
+	}
+	if len(list) != len(want) {
+		t.Errorf("%d errors, want %d:\n%s", len(list), len(want), text)
+	}
+}
+
+func TestOutputClaimedTwice(t *testing.T) {
+	_, err := Parse([]byte(`
+[[router]]
+name = "hub1"
+address = "10.0.0.50:9990"
+[[machine]]
+name = "a"
+[[machine]]
+name = "b"
+[[machine]]
+name = "c"
+[[machine]]
+name = "d"
+[[pair]]
+name = "p1"
+router = "hub1"
+main = "a"
+backup = "b"
+[[pair.feed]]
+main_input = 1
+backup_input = 2
+outputs = [1]
+[[pair]]
+name = "p2"
+router = "hub1"
+main = "c"
+backup = "d"
+[[pair.feed]]
+main_input = 3
+backup_input = 4
+outputs = [1]
+`))
+	if err == nil || !strings.Contains(err.Error(), `pair "p2".feed[0].outputs[0]: output 1 of router "hub1" is already claimed by pair "p1"`) {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestSyntaxErrorNamesLine(t *testing.T) {
+	_, err := Parse([]byte("[supervisor]\nname = \n"))
+	if err == nil || !strings.Contains(err.Error(), "line 2") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
+func TestFeatureMismatchWarns(t *testing.T) {
+	c, err := Parse([]byte(`
+[supervisor]
+agent_token = "s3cret"
+[[router]]
+name = "hub1"
+address = "10.0.0.50:9990"
+[[machine]]
+name = "a"
+features = ["tracking", "ar"]
+[[machine]]
+name = "b"
+features = ["tracking"]
+[[pair]]
+name = "p"
+router = "hub1"
+main = "a"
+backup = "b"
+[[pair.feed]]
+main_input = 1
+backup_input = 2
+outputs = [1]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := c.Warnings()
+	if len(w) != 1 || !strings.Contains(w[0], "different features") {
+		t.Fatalf("warnings = %q", w)
+	}
+}
+
+// FuzzParse: no input makes the loader panic.
+func FuzzParse(f *testing.F) {
+	f.Add(DefaultTOML)
+	if b, err := os.ReadFile("testdata/bad.toml"); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = Parse(b)
+	})
+}
