@@ -59,6 +59,8 @@ func (c *client) enqueue(b []byte) {
 	c.mu.Unlock()
 	if full {
 		c.log.Warn().Int("max_queue", c.s.opts.MaxQueue).Msg("client too slow, dropping it")
+		// RST: a graceful close would keep trickling stale data into a full window for seconds.
+		c.conn.SetLinger(0)
 		c.conn.Close()
 		return
 	}
