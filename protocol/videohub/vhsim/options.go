@@ -2,6 +2,7 @@ package vhsim
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -51,6 +52,10 @@ type Options struct {
 	Seed uint64
 	// Logger receives connection and protocol events; the zero Logger discards them.
 	Logger zerolog.Logger
+	// Control, if set, is read by Run line by line as control commands (see ControlHelp), with
+	// their output written to ControlOut (io.Discard if nil). Start ignores both.
+	Control    io.Reader
+	ControlOut io.Writer
 }
 
 func (o *Options) setDefaults() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"slices"
 	"sync"
@@ -90,11 +91,19 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Run starts a server and serves until ctx is cancelled, then closes it.
+// Run starts a server and serves until ctx is cancelled, then closes it. If opts.Control is set,
+// it runs the control commands read from it meanwhile.
 func Run(ctx context.Context, opts Options) error {
 	s, err := Start(opts)
 	if err != nil {
 		return err
+	}
+	if opts.Control != nil {
+		out := opts.ControlOut
+		if out == nil {
+			out = io.Discard
+		}
+		go s.serveControl(opts.Control, out)
 	}
 	<-ctx.Done()
 	return s.Close()
