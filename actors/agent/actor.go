@@ -1,0 +1,234 @@
+package agent
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/node"
+	"standby/protocol/pb"
+)
+
+// Messages from the watchers to the agent actor.
+type (
+	serviceEvent struct {
+		i      int
+		up     bool
+		reason string
+		at     time.Time
+	}
+	healthEvent struct {
+		i      int
+		value  float64
+		ok     bool
+		reason string
+	}
+	beat struct{}
+)
+
+// searchWarnAfter is how long the agent reports to all supervisors, none answering as active, before
+// it says so in the log (then at most once a minute).
+const searchWarnAfter = 5 * time.Second
+
+// missLimit is how many heartbeats the followed supervisor may leave unanswered before the agent
+// reports to all supervisors again.
+const missLimit = 3
+
+// agentActor owns the agent's state: it turns watcher events into immediate change reports, sends
+// heartbeats, follows the active supervisor and applies sim settings.
+type agentActor struct {
+	machine, token string
+	session        uint64
+	self           string // the agent's advertised address
+	interval       time.Duration
+	clock          clock.Clock
+	log            zerolog.Logger
+
+	tbl       *table
+	fol       *follower
+	gws       []*actor.PID // gateway PIDs, parallel to fol.addrs
+	sent      sentLog
+	seq       uint64
+	gated     bool // holding reports until every service has been checked once
+	gateUntil time.Time
+	searchFor time.Duration // how long searching without an active supervisor
+	throttle  *node.Throttle
+	cancel    scheduler.CancelFunc
+}
+
+func (a *agentActor) Receive(ctx actor.Context) {
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		a.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).
+			SendRepeatedly(a.interval, a.interval, ctx.Self(), &beat{})
+		a.maybeOpenGate(ctx)
+	case *actor.Stopping:
+		if a.cancel != nil {
+			a.cancel()
+		}
+	case *beat:
+		a.handleBeat(ctx)
+	case *serviceEvent:
+		s := &a.tbl.services[msg.i]
+		if a.tbl.setService(msg.i, msg.up, msg.reason, msg.at) {
+			a.logService(s)
+			if !a.maybeOpenGate(ctx) && !a.gated {
+				a.send(ctx, true)
+			}
+		}
+	case *healthEvent:
+		if a.tbl.setHealth(msg.i, msg.value, msg.ok, msg.reason) {
+			h := a.tbl.health[msg.i]
+			a.log.Info().Str("health", h.name).Bool("ok", h.ok).Float64("value", h.value).Str("reason", h.reason).Msg("health reading")
+			if !a.gated {
+				a.send(ctx, true)
+			}
+		}
+	case *pb.AgentReply:
+		a.handleReply(msg)
+	case *pb.SimSet:
+		reply := a.handleSim(ctx, msg)
+		if ctx.Sender() != nil {
+			ctx.Respond(reply)
+		}
+	}
+}
+
+func (a *agentActor) logService(s *serviceState) {
+	if s.up {
+		a.log.Info().Str("service", s.name).Msg("service up")
+	} else {
+		a.log.Warn().Str("service", s.name).Str("reason", s.reason).Msg("service down")
+	}
+}
+
+// maybeOpenGate starts reporting once every service has been checked or the wait is over, so a
+// restarting agent never reports a service down merely because its first check is still running.
+// It reports whether it opened the gate (and sent the first report).
+func (a *agentActor) maybeOpenGate(ctx actor.Context) bool {
+	if !a.gated || (!a.tbl.servicesKnown() && a.clock.Now().Before(a.gateUntil)) {
+		return false
+	}
+	a.gated = false
+	a.send(ctx, true)
+	return true
+}
+
+func (a *agentActor) handleBeat(ctx actor.Context) {
+	if a.gated {
+		a.maybeOpenGate(ctx)
+		return
+	}
+	a.send(ctx, false)
+	if followed := a.fol.following(); a.fol.beat() {
+		a.log.Warn().Str("supervisor", followed).Int("beats", a.fol.missLimit+1).
+			Msg("followed supervisor stopped answering; reporting to all supervisors")
+	}
+	if a.fol.following() != "" {
+		a.searchFor = 0
+		return
+	}
+	a.searchFor += a.interval
+	if a.searchFor >= searchWarnAfter {
+		if ok, skipped := a.throttle.Allow("searching"); ok {
+			a.log.Warn().Strs("supervisors", a.fol.addrs).Dur("for", a.searchFor).Int("suppressed", skipped).
+				Msg("no supervisor answers as active; reporting to all (check supervisors, and that they can reach this agent's address)")
+		}
+	}
+}
+
+// send reports the current state to the supervisors the follower picks, each copy with its own seq
+// so the reply can be credited to the supervisor that sent it.
+func (a *agentActor) send(ctx actor.Context, change bool) {
+	now := a.clock.Now().UnixNano()
+	for _, i := range a.fol.targets() {
+		a.seq++
+		r := a.tbl.report()
+		r.Machine, r.Token, r.Session, r.Seq = a.machine, a.token, a.session, a.seq
+		r.SentUnixNano, r.Change, r.AgentAddress = now, change, a.self
+		a.sent.put(a.seq, i)
+		ctx.Request(a.gws[i], r)
+	}
+}
+
+func (a *agentActor) handleReply(r *pb.AgentReply) {
+	i, ok := a.sent.lookup(r.Seq)
+	if !ok {
+		return
+	}
+	addr := a.fol.addrs[i]
+	if !r.Accepted {
+		if ok, skipped := a.throttle.Allow("refused|" + addr + "|" + r.Reason); ok {
+			a.log.Error().Str("supervisor", addr).Str("reason", truncate(r.Reason, pb.MaxReasonLen)).Int("suppressed", skipped).
+				Msg("supervisor refused this agent's reports")
+		}
+	} else {
+		for _, added := range a.fol.learn(r.Supervisors) {
+			a.gws = append(a.gws, actor.NewPID(added, pb.GatewayActorID))
+			a.log.Info().Str("supervisor", added).Msg("learned supervisor address")
+		}
+	}
+	if a.fol.answered(i, r.Active) {
+		if f := a.fol.following(); f != "" {
+			a.log.Info().Str("supervisor", f).Msg("following active supervisor")
+		} else {
+			a.log.Warn().Str("supervisor", addr).Msg("followed supervisor is no longer active; reporting to all supervisors")
+		}
+	}
+}
+
+// handleSim applies a SimSet all or nothing.
+func (a *agentActor) handleSim(ctx actor.Context, m *pb.SimSet) *pb.SimSetReply {
+	if subtle.ConstantTimeCompare([]byte(m.Token), []byte(a.token)) != 1 {
+		if ok, skipped := a.throttle.Allow("simtoken"); ok {
+			a.log.Warn().Int("suppressed", skipped).Msg("refused sim set: wrong token")
+		}
+		return &pb.SimSetReply{Reason: "wrong token"}
+	}
+	var bad []string
+	for _, s := range m.Services {
+		if i := a.tbl.serviceIndex(s.Name); i < 0 || !a.tbl.services[i].sim {
+			bad = append(bad, "service "+fmt.Sprintf("%q", truncate(s.Name, pb.MaxNameLen)))
+		}
+	}
+	for _, h := range m.Health {
+		if i := a.tbl.healthIndex(h.Name); i < 0 || !a.tbl.health[i].sim {
+			bad = append(bad, "health "+fmt.Sprintf("%q", truncate(h.Name, pb.MaxNameLen)))
+		} else if math.IsNaN(h.Value) || math.IsInf(h.Value, 0) {
+			bad = append(bad, fmt.Sprintf("health %q: %v is not a finite number", h.Name, h.Value))
+		}
+	}
+	if len(bad) > 0 {
+		return &pb.SimSetReply{Reason: truncate("nothing applied: "+strings.Join(bad, ", ")+" (only this agent's sim entries can be set)", pb.MaxReasonLen)}
+	}
+	now := a.clock.Now()
+	for _, s := range m.Services {
+		i := a.tbl.serviceIndex(s.Name)
+		reason := s.Reason
+		if reason == "" {
+			reason = reasonSimDown
+		}
+		if a.tbl.setService(i, s.Up, reason, now) {
+			a.logService(&a.tbl.services[i])
+		}
+	}
+	for _, h := range m.Health {
+		reason := h.Reason
+		if h.Fail && reason == "" {
+			reason = reasonSimDown
+		}
+		a.tbl.setHealth(a.tbl.healthIndex(h.Name), h.Value, !h.Fail, reason)
+	}
+	a.log.Debug().Int("services", len(m.Services)).Int("health", len(m.Health)).Msg("sim set")
+	if !a.gated && (len(m.Services) > 0 || len(m.Health) > 0) {
+		a.send(ctx, true) // a sim setting is an event: report it now, not on the beat
+	}
+	return &pb.SimSetReply{Accepted: true}
+}
