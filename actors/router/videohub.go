@@ -86,7 +86,16 @@ type (
 		gen uint64
 		err error
 	}
+	// vhDumpDue: the routing push after an ACK did not come in time; ask for the routing dump.
+	vhDumpDue struct {
+		gen uint64
+		sw  *pendingSwitch
+	}
 )
+
+// pushWait is how long after an ACK the routing push may take before the routing is dumped to
+// settle an ACK-without-change.
+const pushWait = 20 * time.Millisecond
 
 // request is a block sent and awaiting its ACK or NAK; the router answers in order.
 type request struct {
@@ -121,6 +130,7 @@ type videohub struct {
 	self   *actor.PID
 	sys    *actor.ActorSystem
 	cancel scheduler.CancelFunc
+	sched  *scheduler.TimerScheduler
 	tickG  uint64
 
 	gen        uint64 // connection generation
@@ -151,7 +161,8 @@ func (v *videohub) Receive(ctx actor.Context) {
 		every := v.o.Router.PingInterval.Duration / 4
 		every = max(10*time.Millisecond, min(every, 100*time.Millisecond))
 		v.tickG = tickGens.Add(1)
-		v.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(every, every, ctx.Self(), &vhTick{gen: v.tickG})
+		v.sched = scheduler.NewTimerScheduler(ctx.ActorSystem().Root)
+		v.cancel = v.sched.SendRepeatedly(every, every, ctx.Self(), &vhTick{gen: v.tickG})
 		v.dial(now)
 	case *actor.Stopping:
 		if v.cancel != nil {
@@ -169,11 +180,18 @@ func (v *videohub) Receive(ctx actor.Context) {
 			v.lastRx = now
 			v.receive(now, msg.block)
 		}
+	case *vhDumpDue:
+		if msg.gen == v.gen && !msg.sw.done && !v.satisfied(msg.sw) {
+			v.send(now, []vh.Block{{Kind: vh.KindVideoOutputRouting}}, []request{{kind: reqDump, sw: msg.sw}})
+		}
 	case *vhReadErr:
 		if msg.gen == v.gen && v.conn != nil {
 			v.drop(now, "connection lost: "+msg.err.Error(), true)
 		}
 	case *Switch:
+		if msg.ReplyTo == nil {
+			msg.ReplyTo = ctx.Sender()
+		}
 		v.startSwitch(now, msg)
 	case *SetLock:
 		v.setLock(ctx, now, msg)
@@ -410,8 +428,9 @@ func (v *videohub) answer(now time.Time, ack bool) {
 			v.finish(now, sw, true, "", "")
 			return
 		}
-		// The push usually follows the ACK; the dump settles ACK-without-change for certain.
-		v.send(now, []vh.Block{{Kind: vh.KindVideoOutputRouting}}, []request{{kind: reqDump, sw: sw}})
+		// The push usually follows the ACK; if it does not come soon, a dump settles an
+		// ACK-without-change for certain.
+		v.sched.SendOnce(pushWait, v.self, &vhDumpDue{gen: v.gen, sw: sw})
 	}
 	v.prune()
 }

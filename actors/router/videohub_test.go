@@ -17,7 +17,7 @@ import (
 
 // rig is a router actor under test, connected to a simulator or a scripted server.
 type rig struct {
-	t       *testing.T
+	t       testing.TB
 	sys     *actor.ActorSystem
 	pid     *actor.PID
 	probe   *actor.PID
@@ -28,7 +28,7 @@ type rig struct {
 	epoch   uint64
 }
 
-func newRig(t *testing.T, addr string, pairs []conf.Pair, ping time.Duration) *rig {
+func newRig(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration) *rig {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64), alerts: make(chan *LockAlert, 16),
@@ -105,7 +105,7 @@ func camPair(force bool) conf.Pair {
 		Feeds: []conf.Feed{{MainInput: conf.N(1), BackupInput: conf.N(2), Outputs: []conf.Port{conf.N(1), conf.N(5)}}}}
 }
 
-func sim(t *testing.T, f vhsim.Faults) *vhsim.Server {
+func sim(t testing.TB, f vhsim.Faults) *vhsim.Server {
 	t.Helper()
 	s, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 12, Outputs: 12, Faults: f})
 	if err != nil {
