@@ -100,7 +100,7 @@ func TestTrackerHealthLevels(t *testing.T) {
 		want failover.Level
 	}{
 		{60, true, failover.Normal}, {85, true, failover.Warning}, {91, true, failover.Critical},
-		{89, true, failover.Critical}, // hysteresis holds it
+		{89, true, failover.Critical},                              // hysteresis holds it
 		{87, true, failover.Warning}, {50, false, failover.Normal}, // unreadable: no evidence
 	}
 	for i, s := range steps {

@@ -331,4 +331,3 @@ func TestGarbageReconnects(t *testing.T) {
 	s.accept(t)
 	r.waitConn(Connected)
 }
-
