@@ -28,6 +28,7 @@ type client struct {
 
 	mu      sync.Mutex
 	pending []byte // bytes waiting for the writer
+	eof     bool   // the client finished sending: close once pending is written
 
 	wake      chan struct{} // capacity 1: the queue has data
 	done      chan struct{} // closed by close
@@ -64,10 +65,7 @@ func (c *client) enqueue(b []byte) {
 		c.conn.Close()
 		return
 	}
-	select {
-	case c.wake <- struct{}{}:
-	default:
-	}
+	c.signal()
 }
 
 // close ends the connection once. It takes Server.mu, so never call it with Server.mu held.
@@ -140,10 +138,26 @@ func (c *client) readLoop() {
 			c.close(fmt.Errorf("garbage from client: %w", perr))
 			return
 		}
+		if errors.Is(err, io.EOF) {
+			// The client half-closed (e.g. `printf 'PING:\n\n' | nc`): answer, then close.
+			c.mu.Lock()
+			c.eof = true
+			c.mu.Unlock()
+			c.signal()
+			return
+		}
 		if err != nil {
 			c.close(err)
 			return
 		}
+	}
+}
+
+// signal wakes the writer.
+func (c *client) signal() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -157,10 +171,14 @@ func (c *client) writeLoop() {
 		}
 		for {
 			c.mu.Lock()
-			buf := c.pending
+			buf, eof := c.pending, c.eof
 			c.pending = nil
 			c.mu.Unlock()
 			if len(buf) == 0 {
+				if eof {
+					c.close(io.EOF)
+					return
+				}
 				break
 			}
 			if err := c.write(buf); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"syscall"
@@ -596,5 +597,17 @@ func TestRunStopsOnCancel(t *testing.T) {
 	}
 	if err := vhsim.Run(context.Background(), vhsim.Options{Inputs: 300}); err == nil {
 		t.Fatal("Run accepted 300 inputs")
+	}
+}
+
+func TestHalfCloseStillAnswered(t *testing.T) {
+	s := small(t)
+	c := dial(t, s)
+	c.send("PING:\n\nVIDEO OUTPUT ROUTING:\n0 2\n\n")
+	c.conn.CloseWrite()
+	c.expect(smallPrelude...)
+	c.expect("ACK\n\n", "ACK\n\n", "VIDEO OUTPUT ROUTING:\n0 2\n\n")
+	if err := c.expectClosed(); !errors.Is(err, io.EOF) {
+		t.Fatalf("after half-close: %v, want EOF", err)
 	}
 }
