@@ -19,6 +19,7 @@ import (
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
+	"standby/actors/node"
 	"standby/actors/pair"
 	"standby/actors/router"
 	"standby/conf"
@@ -42,6 +43,9 @@ type RouterEnv struct {
 // Options configure a supervisor.
 type Options struct {
 	Config *conf.Config
+	// Listen is the protoactor remote endpoint (agents, control UIs, the peer supervisor);
+	// empty runs without one (tests of the tree). Advertise is the address peers dial back.
+	Listen, Advertise string
 	Logger zerolog.Logger
 	// Clock defaults to the wall clock.
 	Clock clock.Clock
@@ -49,6 +53,9 @@ type Options struct {
 	Routers RouterFactory
 	// PairTick drives pairs' time rules. Default 50ms.
 	PairTick time.Duration
+	// OnStart runs once the tree is up (control surfaces attach here); the returned func runs
+	// at stop. An error stops the supervisor.
+	OnStart func(s *Supervisor) (stop func(), err error)
 	// MachineHook and PairHook run first on every message of every machine / pair actor; tests
 	// inject panics with them.
 	MachineHook func(machine string, msg any)
@@ -60,12 +67,16 @@ type Supervisor struct {
 	opts Options
 	log  zerolog.Logger
 	sys  *actor.ActorSystem
+	node *node.Node // nil without a remote endpoint
 	root *actor.PID
 
 	mu   sync.Mutex // guards cfg and the demo driver during reload
 	cfg  *conf.Config
 	sim  *demoDriver
 	hubs map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+
+	routersMu sync.Mutex
+	routers   map[string]router.Status // latest status of each router
 }
 
 // Start builds the actor system and the tree for opts.Config.
@@ -83,17 +94,30 @@ func Start(opts Options) (*Supervisor, error) {
 		opts.Routers = func(env RouterEnv) (*actor.Props, error) { return router.VideohubProps(videohubOptions(env)), nil }
 	}
 	s := &Supervisor{opts: opts, log: opts.Logger, hubs: map[string]*vhsim.Server{}}
-	s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
-		return slog.New(zerolog.NewSlogHandler(opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), zerolog.WarnLevel)).
-			With().Str("lib", "protoactor").Logger()))
-	}))
+	if opts.Listen != "" {
+		n, err := node.Start(node.Options{Listen: opts.Listen, Advertise: opts.Advertise, Logger: opts.Logger, Clock: opts.Clock})
+		if err != nil {
+			return nil, err
+		}
+		s.node, s.sys = n, n.System
+	} else {
+		s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
+			return slog.New(zerolog.NewSlogHandler(opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), zerolog.WarnLevel)).
+				With().Str("lib", "protoactor").Logger()))
+		}))
+	}
+	s.routers = map[string]router.Status{}
 	s.sys.EventStream.Subscribe(func(evt interface{}) {
-		if e, ok := evt.(*actor.SupervisorEvent); ok {
+		switch e := evt.(type) {
+		case *actor.SupervisorEvent:
 			s.log.Error().Str("actor", e.Child.Id).Str("reason", fmt.Sprint(e.Reason)).Str("directive", e.Directive.String()).Msg("actor failed")
+		case *router.Status:
+			s.routersMu.Lock()
+			s.routers[e.Router] = *e
+			s.routersMu.Unlock()
 		}
 	})
-	root, err := s.sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return &rootActor{log: s.log} },
-		actor.WithSupervisor(actor.NewOneForOneStrategy(10, 10*time.Second, actor.DefaultDecider))), RootName)
+	root, err := s.sys.Root.SpawnNamed(rootProps(s.log), RootName)
 	if err != nil {
 		return nil, err
 	}
@@ -330,6 +354,45 @@ func (s *Supervisor) Command(pairName string, ev failover.Event) error {
 	return nil
 }
 
+// Machines returns every machine's snapshot, by name.
+func (s *Supervisor) Machines() (map[string]machine.Snapshot, error) {
+	cfg := s.Config()
+	out := make(map[string]machine.Snapshot, len(cfg.Machines))
+	for _, m := range cfg.Machines {
+		res, err := s.sys.Root.RequestFuture(s.PID(MachinesDir, m.Name), &machine.GetSnapshot{}, 2*time.Second).Result()
+		if err != nil {
+			return nil, fmt.Errorf("machine %q: %w", m.Name, err)
+		}
+		out[m.Name] = res.(machine.Snapshot)
+	}
+	return out, nil
+}
+
+// Routers returns the latest status of every configured router.
+func (s *Supervisor) Routers() []router.Status {
+	cfg := s.Config()
+	s.routersMu.Lock()
+	defer s.routersMu.Unlock()
+	out := make([]router.Status, 0, len(cfg.Routers))
+	for _, r := range cfg.Routers {
+		st, ok := s.routers[r.Name]
+		if !ok {
+			st = router.Status{Router: r.Name, Conn: router.Connecting}
+		}
+		out = append(out, st)
+	}
+	return out
+}
+
+// SpawnRoot spawns (or replaces) a named child of the root, e.g. the agent gateway "agents"
+// (PID id "standby/agents") or the control endpoint.
+func (s *Supervisor) SpawnRoot(name string, props *actor.Props) (*actor.PID, error) {
+	return spawnIn(s.sys, s.root, name, props)
+}
+
+// Address is the remote endpoint's address ("nonhost" without one).
+func (s *Supervisor) Address() string { return s.sys.Address() }
+
 // Stop stops every actor and the actor system.
 func (s *Supervisor) Stop() {
 	s.mu.Lock()
@@ -341,7 +404,11 @@ func (s *Supervisor) Stop() {
 	if s.root != nil {
 		_ = s.sys.Root.StopFuture(s.root).Wait()
 	}
-	s.sys.Shutdown()
+	if s.node != nil {
+		s.node.Stop()
+	} else {
+		s.sys.Shutdown()
+	}
 	for _, h := range s.hubs {
 		h.Close()
 	}
@@ -382,12 +449,24 @@ func (s *Supervisor) Simulator(routerName string) *vhsim.Server { return s.hubs[
 // Run runs a supervisor until ctx is done, applying configs received on reload. A config that
 // fails validation never reaches here: the caller reports its errors and keeps the running one.
 func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
+	if opts.Listen == "" {
+		opts.Listen, opts.Advertise = opts.Config.Supervisor.Listen, opts.Config.Supervisor.Advertise
+	}
 	s, err := Start(opts)
 	if err != nil {
 		return err
 	}
 	defer s.Stop()
-	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Int("pairs", len(opts.Config.Pairs)).
+	if opts.OnStart != nil {
+		stop, err := opts.OnStart(s)
+		if err != nil {
+			return err
+		}
+		if stop != nil {
+			defer stop()
+		}
+	}
+	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Str("remote", s.sys.Address()).Int("pairs", len(opts.Config.Pairs)).
 		Int("machines", len(opts.Config.Machines)).Int("routers", len(opts.Config.Routers)).Msg("standby running")
 	for {
 		select {

@@ -88,22 +88,35 @@ func (g *groupActor) Receive(ctx actor.Context) {
 	}
 }
 
-// rootActor spawns the groups as its children.
-type rootActor struct{ log zerolog.Logger }
-
 // whenReady is answered by the root once its groups exist (Started is handled first).
 type whenReady struct{}
+
+// rootProps is a group whose first children are the machine, router and pair groups.
+func rootProps(log zerolog.Logger) *actor.Props {
+	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{groupActor: groupActor{children: map[string]*actor.PID{}}, log: log} },
+		actor.WithSupervisor(childStrategy()))
+}
+
+type rootActor struct {
+	groupActor
+	log zerolog.Logger
+}
 
 func (r *rootActor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
 		for _, name := range []string{MachinesDir, RoutersDir, PairsDir} {
-			if _, err := ctx.SpawnNamed(groupProps(), name); err != nil {
+			pid, err := ctx.SpawnNamed(groupProps(), name)
+			if err != nil {
 				r.log.Error().Err(err).Str("group", name).Msg("cannot spawn group")
+				continue
 			}
+			r.children[name] = pid
 		}
 	case *whenReady:
 		ctx.Respond(&whenReady{})
+	default:
+		r.groupActor.Receive(ctx)
 	}
 }
 
