@@ -35,6 +35,8 @@ type Config struct {
 	Routers    []Router   `toml:"router"`
 	Machines   []Machine  `toml:"machine"`
 	Pairs      []Pair     `toml:"pair"`
+	// Operators may use the control surfaces (remote API, HTTP, web panels).
+	Operators []Operator `toml:"operator"`
 	// Demo scripts simulated failures for the embedded demo studio; empty in production configs.
 	Demo Demo `toml:"demo"`
 }
@@ -157,6 +159,25 @@ type Feed struct {
 	// Outputs are the router outputs (destinations) that carry this feed: numbers or labels.
 	Outputs []Port `toml:"outputs"`
 }
+
+// Operator is one [[operator]] entry: who may view and change what from the control surfaces.
+type Operator struct {
+	// Name is logged with every change the operator makes. Required.
+	Name string `toml:"name"`
+	// Token is the operator's secret (HTTP bearer token, remote API token). Required, at least 8
+	// characters; never logged.
+	Token string `toml:"token"`
+	// Level is 1 view, 2 operate (switch, mode, failback, acknowledge), 3 configure (add/remove
+	// backup, edit feeds). Required.
+	Level int `toml:"level"`
+}
+
+// Permission levels.
+const (
+	LevelView      = 1
+	LevelOperate   = 2
+	LevelConfigure = 3
+)
 
 // Demo is the [demo] table: a looping script of simulated failures for the demo studio.
 type Demo struct {
@@ -552,6 +573,31 @@ func (c *Config) validate(e *errs) {
 					outputOf[key] = p.Name
 				}
 			}
+		}
+	}
+
+	opNames, tokens := map[string]bool{}, map[string]string{}
+	for i, o := range c.Operators {
+		path := fmt.Sprintf("operator[%d]", i)
+		if o.Name == "" {
+			e.add(path+".name", "missing")
+		} else {
+			path = fmt.Sprintf("operator %q", o.Name)
+			if opNames[o.Name] {
+				e.add(path, "defined twice")
+			}
+			opNames[o.Name] = true
+		}
+		switch {
+		case len(o.Token) < 8:
+			e.add(path+".token", "must be at least 8 characters")
+		case tokens[o.Token] != "":
+			e.add(path+".token", "same token as operator %q: tokens must identify one operator", tokens[o.Token])
+		default:
+			tokens[o.Token] = o.Name
+		}
+		if o.Level < LevelView || o.Level > LevelConfigure {
+			e.add(path+".level", "%d is not 1 (view), 2 (operate) or 3 (configure)", o.Level)
 		}
 	}
 

@@ -3,6 +3,7 @@ package conf
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -182,4 +183,43 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = Parse(b)
 	})
+}
+
+func TestEncodeRoundTrip(t *testing.T) {
+	c := Default()
+	c.Pairs[0].Feeds[0].MainInput = Port{Label: "Render A"}
+	b, err := Encode(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(b)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	if !reflect.DeepEqual(back, c) {
+		t.Fatalf("round trip differs:\n%s", b)
+	}
+}
+
+func TestOperators(t *testing.T) {
+	_, err := Parse([]byte(`
+[[operator]]
+name = "alice"
+token = "short"
+level = 4
+[[operator]]
+name = "bob"
+token = "0123456789"
+level = 2
+[[operator]]
+name = "bob"
+token = "0123456789"
+level = 3
+`))
+	for _, w := range []string{`operator "alice".token: must be at least 8`, `operator "alice".level: 4 is not 1`,
+		`operator "bob": defined twice`, `operator "bob".token: same token as operator "bob"`} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in %v", w, err)
+		}
+	}
 }

@@ -2,6 +2,7 @@ package conf
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -73,6 +74,9 @@ func (d *Duration) UnmarshalTOML(v any) error {
 
 // MarshalText writes the duration the way it is read.
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// MarshalTOML writes the duration as a TOML string.
+func (d Duration) MarshalTOML() ([]byte, error) { return []byte(strconv.Quote(d.Duration.String())), nil }
 
 // check reports a duration that did not parse or is below min.
 func (d Duration) check(c *errs, path string, min time.Duration) {
