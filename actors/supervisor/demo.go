@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"errors"
+	"fmt"
 	"sort"
 	"time"
 
@@ -43,6 +45,18 @@ type demoActor struct {
 type demoTick struct{}
 type demoStep struct{ index int }
 
+// simSet changes a simulated machine at run time (control surfaces, tests); answered with an error or nil.
+type simSet struct {
+	machine string
+	service string
+	up      bool
+	health  string
+	value   float64
+	silent  *bool
+}
+
+type simSetReply struct{ err error }
+
 func startDemo(s *Supervisor, cfg *conf.Config) *demoDriver {
 	props := actor.PropsFromProducer(func() actor.Actor {
 		return &demoActor{sup: s, cfg: cfg, log: s.log.With().Str("component", "demo").Logger()}
@@ -81,22 +95,38 @@ func (d *demoActor) Receive(ctx actor.Context) {
 		}
 	case *demoStep:
 		st := d.cfg.Demo.Steps[msg.index]
-		sm := d.machines[st.Machine]
-		ev := d.log.Info().Str("machine", st.Machine)
-		switch {
-		case st.Service != "":
-			sm.services[st.Service] = st.Up
-			ev.Str("service", st.Service).Bool("up", st.Up).Msg("demo: set service")
-		case st.Health != "":
-			sm.health[st.Health] = st.Value
-			ev.Str("health", st.Health).Float64("value", st.Value).Msg("demo: set health value")
-		case st.Silent != nil:
-			sm.silent = *st.Silent
-			ev.Bool("silent", sm.silent).Msg("demo: set network silence")
-		}
-		d.report(ctx, st.Machine, true)
+		d.set(ctx, &simSet{machine: st.Machine, service: st.Service, up: st.Up, health: st.Health, value: st.Value, silent: st.Silent}, "demo script")
 		d.schedule(ctx, (msg.index+1)%len(d.cfg.Demo.Steps))
+	case *simSet:
+		ctx.Respond(&simSetReply{err: d.set(ctx, msg, "operator")})
 	}
+}
+
+// set applies one change to a simulated machine and reports it at once, as an agent would.
+func (d *demoActor) set(ctx actor.Context, s *simSet, by string) error {
+	sm := d.machines[s.machine]
+	if sm == nil {
+		return fmt.Errorf("%q is not a simulated machine", s.machine)
+	}
+	ev := d.log.Info().Str("machine", s.machine).Str("by", by)
+	switch {
+	case s.service != "":
+		if _, ok := sm.services[s.service]; !ok {
+			return fmt.Errorf("machine %q has no simulated service %q (engine, videoio)", s.machine, s.service)
+		}
+		sm.services[s.service] = s.up
+		ev.Str("service", s.service).Bool("up", s.up).Msg("simulated service set")
+	case s.health != "":
+		sm.health[s.health] = s.value
+		ev.Str("health", s.health).Float64("value", s.value).Msg("simulated health value set")
+	case s.silent != nil:
+		sm.silent = *s.silent
+		ev.Bool("silent", sm.silent).Msg("simulated network silence set")
+	default:
+		return fmt.Errorf("nothing to set")
+	}
+	d.report(ctx, s.machine, true)
+	return nil
 }
 
 func (d *demoActor) schedule(ctx actor.Context, i int) {
@@ -134,4 +164,36 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(names)
 	return names
+}
+
+// ErrNoSimulation: the config has no simulated machines.
+var ErrNoSimulation = errors.New("no simulated machines in this config")
+
+// SimulateService sets a service of a simulated machine (simulated = true) up or down.
+func (s *Supervisor) SimulateService(machineName, service string, up bool) error {
+	return s.simulateSet(&simSet{machine: machineName, service: service, up: up})
+}
+
+// SimulateHealth sets a health value of a simulated machine.
+func (s *Supervisor) SimulateHealth(machineName, health string, value float64) error {
+	return s.simulateSet(&simSet{machine: machineName, health: health, value: value})
+}
+
+// SimulateSilence stops (true) or resumes the heartbeats of a simulated machine.
+func (s *Supervisor) SimulateSilence(machineName string, silent bool) error {
+	return s.simulateSet(&simSet{machine: machineName, silent: &silent})
+}
+
+func (s *Supervisor) simulateSet(m *simSet) error {
+	s.mu.Lock()
+	sim := s.sim
+	s.mu.Unlock()
+	if sim == nil {
+		return ErrNoSimulation
+	}
+	res, err := s.sys.Root.RequestFuture(sim.pid, m, 2*time.Second).Result()
+	if err != nil {
+		return err
+	}
+	return res.(*simSetReply).err
 }

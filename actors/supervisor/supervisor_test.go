@@ -291,3 +291,45 @@ func TestOperatorSwitchRefusedWhenTargetDown(t *testing.T) {
 	}
 	h.waitTransition("cam1", failover.OnBackup)
 }
+
+const simulatedPair = `
+[[router]]
+name = "hub1"
+address = "127.0.0.1:9990"
+[[machine]]
+name = "m1"
+simulated = true
+[machine.health.gpu_temp]
+warning = 80
+critical = 90
+[[machine]]
+name = "b1"
+simulated = true
+[[pair]]
+name = "cam1"
+router = "hub1"
+main = "m1"
+backup = "b1"
+switch_on_critical = true
+[[pair.feed]]
+main_input = 1
+backup_input = 2
+outputs = [1]
+`
+
+func TestSimulatedMachinesSetAtRunTime(t *testing.T) {
+	h := start(t, simulatedPair, Options{})
+	h.waitTransition("cam1", failover.OnMain)
+	if err := h.sup.SimulateService("m1", "nosuch", false); err == nil {
+		t.Fatal("unknown service accepted")
+	}
+	if err := h.sup.SimulateService("zz", "engine", false); err == nil {
+		t.Fatal("unknown machine accepted")
+	}
+	if err := h.sup.SimulateHealth("m1", "gpu_temp", 95); err != nil {
+		t.Fatal(err)
+	}
+	if tr := h.waitTransition("cam1", failover.OnBackup); tr.Trigger != failover.TriggerCritical {
+		t.Fatalf("trigger %s", tr.Trigger)
+	}
+}
