@@ -46,7 +46,7 @@ type Options struct {
 	// Listen is the protoactor remote endpoint (agents, control UIs, the peer supervisor);
 	// empty runs without one (tests of the tree). Advertise is the address peers dial back.
 	Listen, Advertise string
-	Logger zerolog.Logger
+	Logger            zerolog.Logger
 	// Clock defaults to the wall clock.
 	Clock clock.Clock
 	// Routers builds router actors; nil means the Videohub router actor.

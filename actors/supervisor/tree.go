@@ -93,7 +93,9 @@ type whenReady struct{}
 
 // rootProps is a group whose first children are the machine, router and pair groups.
 func rootProps(log zerolog.Logger) *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &rootActor{groupActor: groupActor{children: map[string]*actor.PID{}}, log: log} },
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &rootActor{groupActor: groupActor{children: map[string]*actor.PID{}}, log: log}
+	},
 		actor.WithSupervisor(childStrategy()))
 }
 
