@@ -2,6 +2,7 @@ package router
 
 import (
 	"bufio"
+	"context"
 	"log/slog"
 	"net"
 	"strings"
@@ -28,7 +29,22 @@ type rig struct {
 	epoch   uint64
 }
 
+// lines is a log writer that hands every line to a channel, so a test can wait for a warning.
+type lines chan string
+
+func (l lines) Write(p []byte) (int, error) {
+	select {
+	case l <- string(p):
+	default:
+	}
+	return len(p), nil
+}
+
 func newRig(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration) *rig {
+	return newRigLog(t, addr, pairs, ping, zerolog.New(zerolog.NewTestWriter(t)))
+}
+
+func newRigLog(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration, log zerolog.Logger) *rig {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64), alerts: make(chan *LockAlert, 16),
@@ -61,7 +77,7 @@ func newRig(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration) *r
 	}
 	rc := conf.Router{Name: "hub1", Kind: "videohub", Address: addr, PingInterval: conf.D(ping), ConfirmTimeout: conf.D(time.Second)}
 	r.pid = r.sys.Root.Spawn(VideohubProps(VideohubOptions{Router: rc, Pairs: pairs, PIDs: pids,
-		Log: zerolog.New(zerolog.NewTestWriter(t)), BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}))
+		Log: log, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}))
 	t.Cleanup(func() { _ = r.sys.Root.StopFuture(r.pid).Wait() })
 	return r
 }
@@ -330,4 +346,74 @@ func TestGarbageReconnects(t *testing.T) {
 	r.waitConn(Unavailable)
 	s.accept(t)
 	r.waitConn(Connected)
+}
+
+// lock_outputs holds O locks on the pair's outputs; Standby still routes through its own locks.
+func TestLockOutputs(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	p := camPair(false)
+	p.LockOutputs = true
+	r := newRig(t, s.Addr(), []conf.Pair{p}, time.Second)
+	r.waitConn(Connected)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := s.Wait(ctx, func(st vhsim.State) bool { return st.LockOwners[0] != "" && st.LockOwners[4] != "" })
+	if err != nil {
+		t.Fatalf("outputs 1 and 5 not locked: %v", err)
+	}
+	if st.LockOwners[1] != "" {
+		t.Fatalf("output 2 locked too: %q", st.LockOwners[1])
+	}
+	if res := r.switchTo(false, x(1, 2), x(5, 2)); !res.OK {
+		t.Fatalf("switch through our own locks: %+v", res)
+	}
+}
+
+// A device detached and re-attached re-sends its state; switching works again after it.
+func TestDeviceReattached(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	r := newRig(t, s.Addr(), nil, time.Second)
+	r.waitConn(Connected)
+	s.SetDevicePresent(false)
+	if st := r.waitConn(Unavailable); !strings.Contains(st.Detail, "present") {
+		t.Fatalf("detail %q", st.Detail)
+	}
+	if res := r.switchTo(false, x(1, 2)); res.OK || res.Reason != ReasonNotConnected {
+		t.Fatalf("switch while detached: %+v", res)
+	}
+	s.Reattach()
+	r.waitConn(Connected)
+	if res := r.switchTo(false, x(1, 2)); !res.OK {
+		t.Fatalf("switch after re-attach: %+v", res)
+	}
+}
+
+// Config entries written as labels resolve; a label that disappears is warned about.
+func TestLabelDisappearsWarns(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	if err := s.SetInputLabel(1, "Render B"); err != nil {
+		t.Fatal(err)
+	}
+	p := camPair(false)
+	p.Feeds[0].BackupInput = conf.Port{Label: "Render B"}
+	logs := make(lines, 256)
+	r := newRigLog(t, s.Addr(), []conf.Pair{p}, time.Second, zerolog.New(zerolog.MultiLevelWriter(logs, zerolog.NewTestWriter(t))))
+	r.waitConn(Connected)
+	if res := r.switchTo(false, Crosspoint{Output: conf.N(1), Input: p.Feeds[0].BackupInput}); !res.OK || s.State().Routes[0] != 1 {
+		t.Fatalf("switch by label: %+v", res)
+	}
+	if err := s.SetInputLabel(1, "Spare"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case l := <-logs:
+			if strings.Contains(l, `label \"Render B\" used by the config is not on the router`) {
+				return
+			}
+		case <-deadline:
+			t.Fatal("no warning about the vanished label")
+		}
+	}
 }
