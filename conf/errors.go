@@ -76,7 +76,9 @@ func (d *Duration) UnmarshalTOML(v any) error {
 func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
 
 // MarshalTOML writes the duration as a TOML string.
-func (d Duration) MarshalTOML() ([]byte, error) { return []byte(strconv.Quote(d.Duration.String())), nil }
+func (d Duration) MarshalTOML() ([]byte, error) {
+	return []byte(strconv.Quote(d.Duration.String())), nil
+}
 
 // check reports a duration that did not parse or is below min.
 func (d Duration) check(c *errs, path string, min time.Duration) {
