@@ -1,0 +1,162 @@
+// Package agentgw is the supervisor's agent gateway: the actor, at pb.GatewayActorID
+// ("standby/agents"), that receives every agent's pb.AgentReport on the supervisor's remote endpoint.
+//
+// For each report it checks the shape against pb's limits, the token (constant time) and that the
+// machine is configured; it answers every report with a pb.AgentReply (accepted or refused with the
+// reason, whether this supervisor is active, the supervisors' addresses) and forwards accepted ones
+// as *machine.Report to the machine actor "standby/machines/<name>". Refusals are logged at most once
+// a minute per (agent address, machine, reason), never per message, and the token is never logged.
+//
+// The supervisor spawns it under its root: ctx.SpawnNamed(agentgw.Props(opts), "agents").
+package agentgw
+
+import (
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/machine"
+	"standby/actors/node"
+	"standby/protocol/pb"
+)
+
+// MachinesPrefix is the id prefix of the machine actors reports are forwarded to (the supervisor's
+// "machines" group under its root "standby").
+const MachinesPrefix = "standby/machines/"
+
+// Options configure the gateway.
+type Options struct {
+	// Token is the supervisor's agent_token. Empty refuses every agent.
+	Token string
+	// Machines are the configured [[machine]] names; reports naming others are refused. Update with
+	// SetMachines on reload.
+	Machines []string
+	// Active tells whether this supervisor is the active one of its pair. It runs on the gateway's
+	// goroutine for every report, so it must be cheap and safe for concurrent use (an atomic.Bool's
+	// Load). Nil means the gateway's own flag, set with SetActive (initially InitiallyActive).
+	Active func() bool
+	// InitiallyActive is the flag's value until the first SetActive, when Active is nil.
+	InitiallyActive bool
+	// Supervisors are the remote endpoints of both supervisors of the pair, sent to agents in every
+	// reply so an agent configured with one address learns the other. Update with SetSupervisors.
+	Supervisors []string
+	// Logger receives accepted-session and refusal lines.
+	Logger zerolog.Logger
+	// Clock paces the refusal log throttle. Nil means the wall clock.
+	Clock clock.Clock
+	// Forward delivers an accepted report. Nil sends it to MachinesPrefix+name on this node; tests
+	// and the demo driver can replace it. It runs on the gateway's goroutine and must not block.
+	Forward func(ctx actor.Context, r *machine.Report)
+}
+
+// SetMachines replaces the set of configured machine names (config reload).
+type SetMachines struct{ Names []string }
+
+// SetActive tells the gateway whether this supervisor is active (used when Options.Active is nil).
+type SetActive struct{ Active bool }
+
+// SetSupervisors replaces the supervisor addresses sent to agents.
+type SetSupervisors struct{ Addrs []string }
+
+// Props returns the gateway's props.
+func Props(o Options) *actor.Props {
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Forward == nil {
+		o.Forward = forwardToMachine
+	}
+	return actor.PropsFromProducer(func() actor.Actor {
+		return &gateway{
+			opts:     o,
+			gate:     newGate(o.Token, o.Machines),
+			active:   o.InitiallyActive,
+			sups:     append([]string(nil), o.Supervisors...),
+			throttle: node.NewThrottle(time.Minute, o.Clock),
+			sessions: map[string]uint64{},
+		}
+	})
+}
+
+func forwardToMachine(ctx actor.Context, r *machine.Report) {
+	ctx.Send(actor.NewPID(ctx.Self().Address, MachinesPrefix+r.Machine), r)
+}
+
+type gateway struct {
+	opts     Options
+	gate     *gate
+	active   bool
+	sups     []string
+	throttle *node.Throttle
+	sessions map[string]uint64 // machine → last accepted session, to log agent (re)starts once
+}
+
+func (g *gateway) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *pb.AgentReport:
+		g.handleReport(ctx, m)
+	case *SetMachines:
+		g.gate.setMachines(m.Names)
+		for name := range g.sessions {
+			if !g.gate.machines[name] {
+				delete(g.sessions, name)
+			}
+		}
+	case *SetActive:
+		g.active = m.Active
+	case *SetSupervisors:
+		g.sups = append([]string(nil), m.Addrs...)
+	}
+	// Anything else (a peer sending some other linked-in type) is ignored.
+}
+
+func (g *gateway) isActive() bool {
+	if g.opts.Active != nil {
+		return g.opts.Active()
+	}
+	return g.active
+}
+
+func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
+	from := r.AgentAddress
+	if s := ctx.Sender(); s != nil {
+		from = s.Address
+	}
+	reply := &pb.AgentReply{Active: g.isActive(), Seq: r.Seq}
+	if reason := g.gate.check(r); reason != "" {
+		reply.Reason = reason
+		g.logRefusal(from, r.Machine, reason)
+	} else {
+		reply.Accepted, reply.Supervisors = true, g.sups
+		if g.sessions[r.Machine] != r.Session {
+			g.sessions[r.Machine] = r.Session
+			g.opts.Logger.Info().Str("machine", r.Machine).Str("agent", from).Uint64("session", r.Session).
+				Msg("agent session started")
+		}
+		g.opts.Forward(ctx, toReport(r))
+	}
+	if ctx.Sender() != nil {
+		ctx.Respond(reply)
+	}
+}
+
+// logRefusal logs a refused report at most once a minute per (address, machine, reason). All three
+// come from the network, so they are cut to size; the throttle bounds how many it remembers.
+func (g *gateway) logRefusal(from, machineName, reason string) {
+	from, machineName = clip(from, 128), clip(machineName, pb.MaxNameLen)
+	ok, skipped := g.throttle.Allow(from + "\x00" + machineName + "\x00" + reason)
+	if !ok {
+		return
+	}
+	g.opts.Logger.Warn().Str("agent", from).Str("machine", machineName).Str("reason", reason).
+		Int("suppressed", skipped).Msg("refused agent report")
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
