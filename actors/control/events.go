@@ -1,0 +1,242 @@
+package control
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"standby/actors/clock"
+	"standby/actors/failover"
+	"standby/actors/machine"
+	"standby/actors/pair"
+	"standby/actors/router"
+	"standby/conf"
+	"standby/protocol/pb"
+	vh "standby/protocol/videohub"
+)
+
+// Hub turns the actor system's events (pair actions, machine conditions, router state) into
+// ControlEvents and fans them out to subscribers: SSE clients and the remote actor. It also keeps
+// what the metrics and the status need from those events: switch counts and latencies, and each
+// router's latest mirror (labels, locks).
+type Hub struct {
+	sys   *actor.ActorSystem
+	sub   *eventstream.Subscription
+	clock clock.Clock
+
+	mu      sync.Mutex
+	seq     uint64
+	subs    map[chan *pb.ControlEvent]struct{}
+	closed  bool
+	mirrors map[string]*router.Mirror
+	metrics counters
+}
+
+func newHub(sys *actor.ActorSystem, clk clock.Clock) *Hub {
+	h := &Hub{sys: sys, clock: clk, subs: map[chan *pb.ControlEvent]struct{}{}, mirrors: map[string]*router.Mirror{},
+		metrics: newCounters()}
+	// Runs on the publisher's goroutine (an actor's): convert and hand over, never block.
+	h.sub = sys.EventStream.Subscribe(h.onEvent)
+	return h
+}
+
+// Subscribe returns a channel of every event from now on, buffered to n. A subscriber that falls
+// n events behind is dropped (its channel closed) so it re-reads the status instead of showing a
+// stale picture. cancel is idempotent.
+func (h *Hub) Subscribe(n int) (<-chan *pb.ControlEvent, func()) {
+	ch := make(chan *pb.ControlEvent, n)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.closed {
+		close(ch)
+		return ch, func() {}
+	}
+	h.subs[ch] = struct{}{}
+	return ch, func() {
+		h.mu.Lock()
+		defer h.mu.Unlock()
+		if _, ok := h.subs[ch]; ok {
+			delete(h.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// Close ends every subscription and stops listening.
+func (h *Hub) Close() {
+	h.sys.EventStream.Unsubscribe(h.sub)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closed = true
+	for ch := range h.subs {
+		delete(h.subs, ch)
+		close(ch)
+	}
+}
+
+// publish stamps an event and hands it to every subscriber.
+func (h *Hub) publish(e *pb.ControlEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.seq++
+	e.Seq = h.seq
+	if e.Time == nil {
+		e.Time = timestamppb.New(h.clock.Now())
+	}
+	for ch := range h.subs {
+		select {
+		case ch <- e:
+		default:
+			delete(h.subs, ch)
+			close(ch)
+		}
+	}
+}
+
+// mirror is the latest known state of a router, or nil.
+func (h *Hub) mirror(name string) *router.Mirror {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.mirrors[name]
+}
+
+func (h *Hub) onEvent(evt any) {
+	switch e := evt.(type) {
+	case *pair.Event:
+		if ce := pairEvent(e); ce != nil {
+			h.count(e)
+			h.publish(ce)
+		}
+	case *machine.Changed:
+		c := e.Condition
+		h.publish(&pb.ControlEvent{Kind: "machine", Machine: e.Machine, Failure: string(c.Failure), Level: c.Level.String(), Detail: c.Detail})
+	case *router.Status:
+		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
+	case *router.Change:
+		h.mu.Lock()
+		h.mirrors[e.Router] = e.Mirror
+		h.mu.Unlock()
+		h.publish(&pb.ControlEvent{Kind: "routing", Router: e.Router, Detail: describeChange(e)})
+	}
+}
+
+func pairEvent(e *pair.Event) *pb.ControlEvent {
+	ce := &pb.ControlEvent{Pair: e.Pair, Time: timestamppb.New(e.Time)}
+	switch a := e.Action.(type) {
+	case failover.Transition:
+		ce.Kind, ce.From, ce.To, ce.Trigger, ce.Detail = "transition", a.From.String(), a.To.String(), string(a.Trigger), a.Detail
+		ce.SwitchMs = float64(a.Latency) / float64(time.Millisecond)
+	case failover.AlarmRaised:
+		ce.Kind, ce.Alarm, ce.Detail = "alarm", string(a.Kind), a.Message
+	case failover.AlarmCleared:
+		ce.Kind, ce.Alarm = "alarm_cleared", string(a.Kind)
+	case failover.Note:
+		ce.Kind, ce.Detail = "note", a.Message
+	default:
+		return nil // Route requests show up as their transitions
+	}
+	return ce
+}
+
+func describeChange(c *router.Change) string {
+	b, m := c.Block, c.Mirror
+	switch b.Kind {
+	case vh.KindVideoOutputRouting:
+		routes := append([]vh.Route(nil), b.Routes...)
+		sort.Slice(routes, func(i, j int) bool { return routes[i].Dest < routes[j].Dest })
+		s := ""
+		for i, r := range routes {
+			if i > 0 {
+				s += ", "
+			}
+			s += fmt.Sprintf("output %s ← input %s", m.OutputName(r.Dest), m.InputName(r.Source))
+		}
+		return s
+	case vh.KindVideoOutputLocks:
+		return "output locks changed"
+	}
+	return "labels changed"
+}
+
+// count updates the switch metrics from a pair's transitions.
+func (h *Hub) count(e *pair.Event) {
+	t, ok := e.Action.(failover.Transition)
+	if !ok {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case t.From == failover.SwitchingToBackup && t.To == failover.OnBackup, t.From == failover.SwitchingToMain && t.To == failover.OnMain:
+		h.metrics.switched(e.Pair, string(t.Trigger), t.Latency)
+	case t.From == failover.SwitchingToBackup || t.From == failover.SwitchingToMain:
+		h.metrics.failures[e.Pair]++
+	}
+}
+
+// pairWatch follows one pair's events while an operator's switch is decided.
+type pairWatch struct {
+	ch   chan *pair.Event
+	stop func()
+}
+
+func (h *Hub) watchPair(name string) *pairWatch {
+	w := &pairWatch{ch: make(chan *pair.Event, 64)}
+	sub := h.sys.EventStream.Subscribe(func(evt any) {
+		if e, ok := evt.(*pair.Event); ok && e.Pair == name {
+			select {
+			case w.ch <- e:
+			default:
+			}
+		}
+	})
+	w.stop = func() { h.sys.EventStream.Unsubscribe(sub) }
+	return w
+}
+
+// wait returns the outcome of the switch to side `to` that was just accepted: the first time the
+// pair settles (a transition out of switching), or the deadline.
+func (w *pairWatch) wait(to failover.Side, p *conf.Pair, deadline time.Duration) *pb.ControlReply {
+	timer := time.NewTimer(deadline)
+	defer timer.Stop()
+	failed := ""
+	for {
+		select {
+		case <-timer.C:
+			return refusal(pb.Code_CODE_INTERNAL, "pair %q: no outcome of the switch within %s", p.Name, deadline)
+		case e := <-w.ch:
+			switch a := e.Action.(type) {
+			case failover.AlarmRaised:
+				if a.Kind == failover.AlarmSwitchFailed {
+					failed = a.Message
+				}
+			case failover.Transition:
+				if a.From != failover.SwitchingToBackup && a.From != failover.SwitchingToMain {
+					continue
+				}
+				machineName := p.Main
+				if to == failover.Backup {
+					machineName = p.Backup
+				}
+				if a.To == failover.OnBackup && to == failover.Backup || a.To == failover.OnMain && to == failover.Main {
+					return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s %q on air, confirmed by the router in %s",
+						p.Name, to, machineName, a.Latency.Round(time.Microsecond))}
+				}
+				if failed == "" {
+					failed = a.Detail
+				}
+				code := pb.Code_CODE_SWITCH_FAILED
+				if strings.Contains(failed, string(router.ReasonLocked)) {
+					code = pb.Code_CODE_OUTPUT_LOCKED
+				}
+				return refusal(code, "pair %q: %s", p.Name, failed)
+			}
+		}
+	}
+}

@@ -1,0 +1,286 @@
+package control
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"standby/protocol/pb"
+)
+
+// web holds the panels: plain HTML, CSS and JavaScript, no build step, nothing from a CDN.
+//
+//go:embed web
+var web embed.FS
+
+// maxBody caps a request body; the largest is a pair's feeds.
+const maxBody = 64 << 10
+
+// jsonOut writes replies and events with the proto field names (what the API documents).
+var jsonOut = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+
+// gateway is the HTTP surface: a thin translation of routes to Service operations.
+type gateway struct {
+	svc       *Service
+	log       zerolog.Logger
+	heartbeat time.Duration // SSE heartbeat; the panels refresh health values on it
+}
+
+func (g *gateway) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /api/status", g.op(OpStatus, func() (*pb.ControlRequest, proto.Message) {
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}}, nil
+	}))
+	mux.HandleFunc("GET /api/events", g.events)
+	mux.HandleFunc("POST /api/pairs/{pair}/switch", g.op(OpSwitch, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SwitchOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: m}}, m
+	}))
+	mux.HandleFunc("POST /api/pairs/{pair}/mode", g.op(OpSetMode, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SetModeOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetMode{SetMode: m}}, m
+	}))
+	mux.HandleFunc("POST /api/pairs/{pair}/failback", g.op(OpSetFailback, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SetFailbackOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: m}}, m
+	}))
+	mux.HandleFunc("POST /api/pairs/{pair}/acknowledge", g.op(OpAcknowledge, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_AcknowledgeOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: m}}, m
+	}))
+	mux.HandleFunc("PUT /api/pairs/{pair}/backup", g.op(OpAddBackup, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_AddBackupOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_AddBackup{AddBackup: m}}, m
+	}))
+	mux.HandleFunc("DELETE /api/pairs/{pair}/backup", g.op(OpRemoveBackup, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_RemoveBackupOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_RemoveBackup{RemoveBackup: m}}, m
+	}))
+	mux.HandleFunc("PUT /api/pairs/{pair}/feeds", g.op(OpSetFeeds, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SetFeedsOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFeeds{SetFeeds: m}}, m
+	}))
+	mux.HandleFunc("POST /api/machines/{machine}/simulate", g.op(OpSimulate, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SimulateOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: m}}, m
+	}))
+	mux.HandleFunc("GET /metrics", g.metrics)
+	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		g.reply(w, refusal(pb.Code_CODE_BAD_REQUEST, "no such API route: %s %s", r.Method, r.URL.Path), http.StatusNotFound)
+	})
+	static, _ := fs.Sub(web, "web")
+	files := http.FileServerFS(static)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			w.Header().Set("Allow", "GET, HEAD")
+			http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})
+	return secure(mux)
+}
+
+// secure adds the headers every response carries: the panels load only their own files.
+func secure(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'")
+		if strings.HasPrefix(r.URL.Path, "/api/") {
+			hd.Set("Cache-Control", "no-store")
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// op serves one operation: token (401), level (403), body (400), then Service, whose reply code
+// becomes the HTTP status. The body decodes into body (nil: no body); {pair} and {machine} from
+// the path override the body.
+func (g *gateway) op(op Op, build func() (req *pb.ControlRequest, body proto.Message)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		via := "http " + r.RemoteAddr
+		token := bearer(r)
+		who, refused := g.svc.Authorize(via, token, op)
+		if refused != nil {
+			g.reply(w, refused, 0)
+			return
+		}
+		req, body := build()
+		if body != nil {
+			if err := decodeBody(w, r, body); err != nil {
+				r := refusal(pb.Code_CODE_BAD_REQUEST, "%v", err)
+				r.Operator, r.Level = who.Name, int32(who.Level)
+				g.reply(w, r, 0)
+				return
+			}
+			setPathValues(r, body)
+		}
+		req.Token = token
+		g.reply(w, g.svc.execute(via, who, req), 0)
+	}
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, m proto.Message) error {
+	b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return fmt.Errorf("body larger than %d bytes", maxBody)
+		}
+		return fmt.Errorf("reading body: %v", err)
+	}
+	if len(bytes.TrimSpace(b)) == 0 {
+		return nil
+	}
+	if err := protojson.Unmarshal(b, m); err != nil {
+		return fmt.Errorf("malformed JSON: %v", err)
+	}
+	return nil
+}
+
+func setPathValues(r *http.Request, m proto.Message) {
+	msg := m.ProtoReflect()
+	for _, name := range []string{"pair", "machine"} {
+		if fd := msg.Descriptor().Fields().ByName(protoreflect.Name(name)); fd != nil {
+			msg.Set(fd, protoreflect.ValueOfString(r.PathValue(name)))
+		}
+	}
+}
+
+// bearer is the token of an "Authorization: Bearer <token>" header, or "".
+func bearer(r *http.Request) string {
+	scheme, token, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return ""
+	}
+	return strings.TrimSpace(token)
+}
+
+// httpStatus maps a reply code to its HTTP status.
+func httpStatus(c pb.Code) int {
+	switch c {
+	case pb.Code_CODE_OK:
+		return http.StatusOK
+	case pb.Code_CODE_BAD_REQUEST:
+		return http.StatusBadRequest
+	case pb.Code_CODE_UNAUTHENTICATED:
+		return http.StatusUnauthorized
+	case pb.Code_CODE_PERMISSION_DENIED:
+		return http.StatusForbidden
+	case pb.Code_CODE_UNKNOWN_PAIR, pb.Code_CODE_UNKNOWN_MACHINE:
+		return http.StatusNotFound
+	case pb.Code_CODE_INVALID_MAPPING:
+		return http.StatusUnprocessableEntity
+	case pb.Code_CODE_SWITCH_FAILED:
+		return http.StatusBadGateway
+	case pb.Code_CODE_BUSY:
+		return http.StatusServiceUnavailable
+	case pb.Code_CODE_INTERNAL:
+		return http.StatusInternalServerError
+	}
+	// Refused because of the current state: read-only, target down, locked, pending, on air,
+	// no alarm, not simulated.
+	return http.StatusConflict
+}
+
+// reply writes r as JSON with the status its code maps to (or status, when not 0).
+func (g *gateway) reply(w http.ResponseWriter, r *pb.ControlReply, status int) {
+	if status == 0 {
+		status = httpStatus(r.Code)
+	}
+	b, err := jsonOut.Marshal(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if r.Code == pb.Code_CODE_UNAUTHENTICATED {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="standby"`)
+	}
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// events streams every ControlEvent as Server-Sent Events (event: <kind>, data: JSON), with a
+// heartbeat event so clients notice a dead stream and refresh live values.
+func (g *gateway) events(w http.ResponseWriter, r *http.Request) {
+	if _, refused := g.svc.Authorize("http "+r.RemoteAddr, bearer(r), OpWatch); refused != nil {
+		g.reply(w, refused, 0)
+		return
+	}
+	events, cancel := g.svc.hub.Subscribe(256)
+	defer cancel()
+	rc := http.NewResponseController(w)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	send := func(e *pb.ControlEvent) error {
+		b, err := jsonOut.Marshal(e)
+		if err != nil {
+			return err
+		}
+		// A client that stops reading must not hold the handler forever.
+		_ = rc.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", e.Kind, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	if send(&pb.ControlEvent{Kind: "hello"}) != nil {
+		return
+	}
+	beat := time.NewTicker(g.heartbeat)
+	defer beat.Stop()
+	for {
+		select {
+		case <-r.Context().Done():
+			return
+		case e, ok := <-events:
+			if !ok {
+				return // fell behind or shutting down: the client reconnects and re-reads the status
+			}
+			if send(e) != nil {
+				return
+			}
+		case <-beat.C:
+			if send(&pb.ControlEvent{Kind: "heartbeat"}) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (g *gateway) metrics(w http.ResponseWriter, r *http.Request) {
+	var b bytes.Buffer
+	if err := g.svc.writeMetrics(&b); err != nil {
+		http.Error(w, "metrics unavailable: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	_, _ = w.Write(b.Bytes())
+}
+
+// healthz answers 200 while the supervision tree answers.
+func (g *gateway) healthz(w http.ResponseWriter, r *http.Request) {
+	if _, err := g.svc.sup.Pairs(); err != nil {
+		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = io.WriteString(w, "ok\n")
+}

@@ -1,0 +1,269 @@
+package control
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/rs/zerolog"
+
+	"standby/conf"
+	"standby/protocol/pb"
+)
+
+// MappingFile is the name, under [supervisor] state_dir, of the pair mapping edited from the
+// control surfaces. While it is valid together with the config file's machines and routers, it
+// replaces the file's [[pair]] list.
+const MappingFile = "mapping.toml"
+
+const mappingHeader = `# The pair mapping as edited from Standby's control surfaces (written by standby; edit with care).
+# While it is valid together with the config file's machines and routers, it replaces the file's
+# [[pair]] list at start and on reload. Delete this file to go back to the file's pairs.
+`
+
+// mapping is MappingFile's content.
+type mapping struct {
+	Version int         `toml:"version"`
+	Pairs   []conf.Pair `toml:"pair"`
+}
+
+// editMapping applies one edit to a copy of the config in force, validates the result exactly like
+// a config file, persists it and reloads the supervisor. Nothing changes when any step refuses.
+func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.ControlReply) *pb.ControlReply {
+	if pairName == "" {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "pair: missing")
+	}
+	s.editMu.Lock()
+	defer s.editMu.Unlock()
+	cur := s.sup.Config()
+	next := *cur
+	next.Pairs = clonePairs(cur.Pairs)
+	if r := edit(&next); r != nil {
+		return r
+	}
+	// Mode and failback set by operators live in the pair actor; keep them across the edit.
+	if p, old := next.Pair(pairName), cur.Pair(pairName); p != nil && old != nil {
+		if v, err := s.pairView(pairName); err == nil {
+			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
+		}
+	}
+	valid, err := validate(&next)
+	if err != nil {
+		r := refusal(pb.Code_CODE_INVALID_MAPPING, "invalid mapping")
+		var errs conf.Errors
+		if errors.As(err, &errs) {
+			for _, e := range errs {
+				r.Errors = append(r.Errors, e.Error())
+			}
+		} else {
+			r.Errors = []string{err.Error()}
+		}
+		r.Reason = "invalid mapping: " + strings.Join(r.Errors, "; ")
+		return r
+	}
+	if err := SaveMapping(valid.Supervisor.StateDir, valid.Pairs); err != nil {
+		return refusal(pb.Code_CODE_INTERNAL, "mapping not saved, nothing changed: %v", err)
+	}
+	if err := s.sup.Reload(valid); err != nil {
+		return refusal(pb.Code_CODE_INTERNAL, "mapping saved but not applied: %v", err)
+	}
+	r := &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, MappingFile)),
+		Warnings: pairWarnings(valid, pairName)}
+	return r
+}
+
+func addBackup(c *conf.Config, op *pb.ControlRequest_AddBackupOp) *pb.ControlReply {
+	if op.GetBackup() == "" {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "backup: missing")
+	}
+	p := c.Pair(op.GetPair())
+	if p == nil {
+		c.Pairs = append(c.Pairs, conf.Pair{Name: op.GetPair()})
+		p = &c.Pairs[len(c.Pairs)-1]
+		if op.GetRouter() == "" && len(c.Routers) == 1 {
+			p.Router = c.Routers[0].Name
+		}
+	}
+	p.Backup = op.GetBackup()
+	if op.GetMain() != "" {
+		p.Main = op.GetMain()
+	}
+	if op.GetRouter() != "" {
+		p.Router = op.GetRouter()
+	}
+	if len(op.GetFeeds()) > 0 {
+		p.Feeds = feedsOf(op.GetFeeds())
+	}
+	return nil
+}
+
+func removeBackup(c *conf.Config, op *pb.ControlRequest_RemoveBackupOp) *pb.ControlReply {
+	for i, p := range c.Pairs {
+		if p.Name == op.GetPair() {
+			c.Pairs = append(c.Pairs[:i], c.Pairs[i+1:]...)
+			return nil
+		}
+	}
+	return unknownPair(op.GetPair())
+}
+
+func setFeeds(c *conf.Config, op *pb.ControlRequest_SetFeedsOp) *pb.ControlReply {
+	p := c.Pair(op.GetPair())
+	if p == nil {
+		return unknownPair(op.GetPair())
+	}
+	p.Feeds = feedsOf(op.GetFeeds())
+	return nil
+}
+
+func feedsOf(fs []*pb.Feed) []conf.Feed {
+	out := make([]conf.Feed, 0, len(fs))
+	for _, f := range fs {
+		cf := conf.Feed{MainInput: parsePort(f.GetMainInput()), BackupInput: parsePort(f.GetBackupInput())}
+		for _, o := range f.GetOutputs() {
+			cf.Outputs = append(cf.Outputs, parsePort(o))
+		}
+		out = append(out, cf)
+	}
+	return out
+}
+
+func clonePairs(ps []conf.Pair) []conf.Pair {
+	out := make([]conf.Pair, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		out[i].Feeds = make([]conf.Feed, len(p.Feeds))
+		for j, f := range p.Feeds {
+			out[i].Feeds[j] = f
+			out[i].Feeds[j].Outputs = append([]conf.Port(nil), f.Outputs...)
+		}
+	}
+	return out
+}
+
+// validate checks a config exactly as `standby check` checks a file: encoded, then parsed.
+func validate(c *conf.Config) (*conf.Config, error) {
+	b, err := conf.Encode(c)
+	if err != nil {
+		return nil, err
+	}
+	return conf.Parse(b)
+}
+
+// SaveMapping writes pairs to dir/MappingFile atomically: a temporary file in the same directory,
+// synced, renamed over the old one, and the directory synced, so a crash leaves the old or the new
+// mapping, never a torn one.
+func SaveMapping(dir string, pairs []conf.Pair) error {
+	var b bytes.Buffer
+	b.WriteString(mappingHeader)
+	if err := toml.NewEncoder(&b).Encode(mapping{Version: 1, Pairs: pairs}); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, ".mapping-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // a no-op once renamed
+	if _, err := tmp.Write(b.Bytes()); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, MappingFile)); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// LoadMapping reads dir/MappingFile. It returns an error wrapping os.ErrNotExist when there is none.
+func LoadMapping(dir string) ([]conf.Pair, error) {
+	b, err := os.ReadFile(filepath.Join(dir, MappingFile))
+	if err != nil {
+		return nil, err
+	}
+	var m mapping
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, k := range md.Undecoded() {
+		bad = append(bad, k.String()+": unknown key")
+	}
+	if m.Version != 1 {
+		bad = append(bad, fmt.Sprintf("version: %d is not 1", m.Version))
+	}
+	if len(bad) > 0 {
+		return nil, errors.New(strings.Join(bad, "\n"))
+	}
+	return m.Pairs, nil
+}
+
+// WithMapping returns cfg with its pairs replaced by the persisted mapping under its state_dir,
+// when there is one and it is valid together with cfg's machines and routers; otherwise cfg
+// itself. It logs what it did.
+func WithMapping(log zerolog.Logger, cfg *conf.Config) *conf.Config {
+	dir := cfg.Supervisor.StateDir
+	pairs, err := LoadMapping(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg
+	}
+	path := filepath.Join(dir, MappingFile)
+	if err != nil {
+		log.Error().Str("file", path).Msgf("persisted mapping unreadable, using the config file's pairs:\n%v", err)
+		return cfg
+	}
+	next := *cfg
+	next.Pairs = pairs
+	valid, err := validate(&next)
+	if err != nil {
+		log.Error().Str("file", path).Msgf("persisted mapping invalid with this config, using the config file's pairs:\n%v", err)
+		return cfg
+	}
+	log.Info().Str("file", path).Int("pairs", len(valid.Pairs)).Msg("persisted mapping replaces the config file's pairs")
+	return valid
+}
+
+// Reloads passes every config from in through WithMapping, so a reload (SIGHUP) keeps the
+// mapping edited from the control surfaces. The returned channel is never closed (a receive must
+// not yield nil); its goroutine ends with ctx.
+func Reloads(ctx context.Context, log zerolog.Logger, in <-chan *conf.Config) <-chan *conf.Config {
+	out := make(chan *conf.Config)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case cfg := <-in:
+				select {
+				case out <- WithMapping(log, cfg):
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}

@@ -1,0 +1,342 @@
+package control
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/failover"
+	"standby/actors/pair"
+	"standby/actors/supervisor"
+	"standby/conf"
+	"standby/protocol/pb"
+)
+
+// Simulator changes simulated machines (simulated = true) as failures would. *supervisor.Supervisor
+// implements it for the demo driver's machines. Methods are safe for concurrent use and answer
+// within a few seconds.
+type Simulator interface {
+	SimulateService(machine, service string, up bool) error
+	SimulateHealth(machine, health string, value float64) error
+	SimulateSilence(machine string, silent bool) error
+}
+
+// Role is this supervisor's place in a supervisor pair.
+type Role struct {
+	// Name is "standalone" (no peer supervisor), "primary" or "secondary".
+	Name string
+	// BackupActive: the backup supervisor is the one in control.
+	BackupActive bool
+	// ReadOnly: changes are refused here (a secondary that is not in control).
+	ReadOnly bool
+}
+
+// Standalone is the role of a supervisor without a peer.
+var Standalone = Role{Name: "standalone"}
+
+// chip is the status chip text for a role.
+func (r Role) chip() string {
+	switch {
+	case r.Name == "" || r.Name == Standalone.Name:
+		return "No redundancy"
+	case r.BackupActive:
+		return "Backup is active"
+	}
+	return "Backup is idle"
+}
+
+// Service runs operations for both control surfaces. Safe for concurrent use.
+type Service struct {
+	sup   *supervisor.Supervisor
+	sim   Simulator // nil: no simulation
+	role  func() Role
+	hub   *Hub
+	log   zerolog.Logger
+	clock clock.Clock
+
+	editMu sync.Mutex // one mapping edit at a time, from read to reload
+}
+
+// Do authenticates req, checks the operator's level and runs the operation. via names the surface
+// for logs ("remote", "http 10.0.0.5:51234"). Subscriptions are the caller's business: Do only
+// checks them.
+func (s *Service) Do(via string, req *pb.ControlRequest) *pb.ControlReply {
+	op, ok := OpOf(req)
+	if !ok {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "the request carries no operation")
+	}
+	who, refused := s.Authorize(via, req.GetToken(), op)
+	if refused != nil {
+		return refused
+	}
+	return s.execute(via, who, req)
+}
+
+// Authorize checks that token belongs to an operator whose level allows op, and that this
+// supervisor takes changes. It returns the operator, or the refusal to send.
+func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.ControlReply) {
+	who, ok := authenticate(s.sup.Config().Operators, token)
+	var r *pb.ControlReply
+	switch {
+	case !ok && token == "":
+		r = refusal(pb.Code_CODE_UNAUTHENTICATED, "no token: present an [[operator]] token")
+	case !ok:
+		r = refusal(pb.Code_CODE_UNAUTHENTICATED, "unknown token")
+	case who.Level < Level(op):
+		r = refusal(pb.Code_CODE_PERMISSION_DENIED, "permission denied: %s needs level %d (%s); operator %q has level %d (%s)",
+			op, Level(op), levelName(Level(op)), who.Name, who.Level, levelName(who.Level))
+	case Level(op) > conf.LevelView && s.role().ReadOnly:
+		r = refusal(pb.Code_CODE_READ_ONLY, "read-only: this is the secondary supervisor; make changes on the primary")
+	}
+	if r != nil {
+		// Never the token itself.
+		s.log.Info().Str("via", via).Str("op", string(op)).Str("operator", who.Name).Str("code", codeName(r.Code)).
+			Str("reason", r.Reason).Msg("control request refused")
+		r.Operator, r.Level = who.Name, int32(who.Level)
+		return who, r
+	}
+	return who, nil
+}
+
+// execute runs an authorized request.
+func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest) *pb.ControlReply {
+	op, _ := OpOf(req)
+	var r *pb.ControlReply
+	var target string
+	switch x := req.GetOp().(type) {
+	case *pb.ControlRequest_Status:
+		st, err := s.Status()
+		if err != nil {
+			r = refusal(pb.Code_CODE_INTERNAL, "status: %v", err)
+			break
+		}
+		r = &pb.ControlReply{Ok: true, Status: st}
+	case *pb.ControlRequest_Subscribe, *pb.ControlRequest_Unsubscribe:
+		r = refusal(pb.Code_CODE_BAD_REQUEST, "subscriptions are kept by the remote control actor")
+	case *pb.ControlRequest_Switch:
+		target = x.Switch.GetPair()
+		r = s.doSwitch(who, x.Switch)
+	case *pb.ControlRequest_SetMode:
+		target = x.SetMode.GetPair()
+		r = s.doPolicy(who, target, "mode", x.SetMode.GetMode(), func(auto bool) failover.Event {
+			return failover.SetMode{Automatic: auto, By: who.Name}
+		})
+	case *pb.ControlRequest_SetFailback:
+		target = x.SetFailback.GetPair()
+		r = s.doPolicy(who, target, "failback", x.SetFailback.GetFailback(), func(auto bool) failover.Event {
+			return failover.SetFailback{Automatic: auto, By: who.Name}
+		})
+	case *pb.ControlRequest_Acknowledge:
+		target = x.Acknowledge.GetPair()
+		r = s.doAcknowledge(who, x.Acknowledge)
+	case *pb.ControlRequest_Simulate:
+		target = x.Simulate.GetMachine()
+		r = s.doSimulate(who, x.Simulate)
+	case *pb.ControlRequest_AddBackup:
+		target = x.AddBackup.GetPair()
+		r = s.editMapping(x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return addBackup(c, x.AddBackup) })
+	case *pb.ControlRequest_RemoveBackup:
+		target = x.RemoveBackup.GetPair()
+		r = s.editMapping(x.RemoveBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return removeBackup(c, x.RemoveBackup) })
+	case *pb.ControlRequest_SetFeeds:
+		target = x.SetFeeds.GetPair()
+		r = s.editMapping(x.SetFeeds.GetPair(), func(c *conf.Config) *pb.ControlReply { return setFeeds(c, x.SetFeeds) })
+	default:
+		r = refusal(pb.Code_CODE_BAD_REQUEST, "unknown operation")
+	}
+	r.Operator, r.Level = who.Name, int32(who.Level)
+	if op != OpStatus {
+		s.logChange(via, who, op, target, r)
+	}
+	return r
+}
+
+// logChange logs every change request with the operator's name, and publishes the done ones.
+func (s *Service) logChange(via string, who conf.Operator, op Op, target string, r *pb.ControlReply) {
+	ev := s.log.Info()
+	msg := "operator change done"
+	if !r.Ok {
+		msg = "operator change refused"
+	}
+	ev.Str("via", via).Str("operator", who.Name).Str("op", string(op)).Str("target", target).
+		Str("code", codeName(r.Code)).Str("reason", r.Reason).Msg(msg)
+	if r.Ok {
+		e := &pb.ControlEvent{Kind: "operator", Operator: who.Name, Op: string(op), Detail: r.Reason}
+		if op == OpSimulate {
+			e.Machine = target
+		} else {
+			e.Pair = target
+		}
+		s.hub.publish(e)
+	}
+}
+
+// codeName is a Code without its prefix ("target_down"), for logs.
+func codeName(c pb.Code) string {
+	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
+}
+
+// pairView asks one pair actor for its view.
+func (s *Service) pairView(name string) (*pair.View, error) {
+	res, err := s.sup.System().Root.RequestFuture(s.sup.PID(supervisor.PairsDir, name), &pair.GetStatus{}, 2*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("pair %q did not answer: %w", name, err)
+	}
+	v, ok := res.(*pair.View)
+	if !ok {
+		return nil, fmt.Errorf("pair %q: unexpected answer %T", name, res)
+	}
+	return v, nil
+}
+
+func parseSide(s string) (failover.Side, bool) {
+	switch s {
+	case "main":
+		return failover.Main, true
+	case "backup":
+		return failover.Backup, true
+	}
+	return 0, false
+}
+
+// doSwitch asks the pair to switch and waits until the router confirmed it (or why not), so the
+// reply says what really happened.
+func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *pb.ControlReply {
+	name := op.GetPair()
+	p := s.sup.Config().Pair(name)
+	if p == nil {
+		return unknownPair(name)
+	}
+	v, err := s.pairView(name)
+	if err != nil {
+		return refusal(pb.Code_CODE_INTERNAL, "%v", err)
+	}
+	to := v.OnAir.Other()
+	if op.GetTo() != "" {
+		side, ok := parseSide(op.GetTo())
+		if !ok {
+			return refusal(pb.Code_CODE_BAD_REQUEST, "to: %q is not main or backup", op.GetTo())
+		}
+		to = side
+	}
+	for _, a := range v.Alarms {
+		if a.Kind == failover.AlarmLockedOutput && a.Active && !p.ForceUnlock {
+			return refusal(pb.Code_CODE_OUTPUT_LOCKED, "output locked by another router client: %s (pair %q has force_unlock = false)", a.Message, name)
+		}
+	}
+	// Listen before asking, so the outcome cannot slip by.
+	outcome := s.hub.watchPair(name)
+	defer outcome.stop()
+	if err := s.sup.Command(name, failover.Switch{To: to, By: who.Name}); err != nil {
+		return commandRefusal(name, err)
+	}
+	deadline := pair.EngineConfig(s.sup.Config(), p).SwitchTimeout + 2*time.Second
+	return outcome.wait(to, p, deadline)
+}
+
+// doPolicy sets mode or failback ("automatic" | "manual").
+func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
+	if s.sup.Config().Pair(name) == nil {
+		return unknownPair(name)
+	}
+	if value != conf.ModeAutomatic && value != conf.ModeManual {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "%s: %q is not automatic or manual", what, value)
+	}
+	if err := s.sup.Command(name, ev(value == conf.ModeAutomatic)); err != nil {
+		return commandRefusal(name, err)
+	}
+	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s set to %s", name, what, value)}
+}
+
+func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_AcknowledgeOp) *pb.ControlReply {
+	name := op.GetPair()
+	if s.sup.Config().Pair(name) == nil {
+		return unknownPair(name)
+	}
+	if op.GetAlarm() == "" {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "alarm: missing (e.g. flap_guard, switch_failed)")
+	}
+	if err := s.sup.Command(name, failover.Acknowledge{Kind: failover.AlarmKind(op.GetAlarm()), By: who.Name}); err != nil {
+		return commandRefusal(name, err)
+	}
+	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: alarm %s acknowledged", name, op.GetAlarm())}
+}
+
+func (s *Service) doSimulate(who conf.Operator, op *pb.ControlRequest_SimulateOp) *pb.ControlReply {
+	name := op.GetMachine()
+	m := s.sup.Config().Machine(name)
+	switch {
+	case m == nil:
+		return refusal(pb.Code_CODE_UNKNOWN_MACHINE, "unknown machine %q", name)
+	case !m.Simulated || s.sim == nil:
+		return refusal(pb.Code_CODE_NOT_SIMULATED, "machine %q is not simulated: only simulated = true machines can be failed from here", name)
+	}
+	n := 0
+	for _, set := range []bool{op.GetService() != "", op.GetHealth() != "", op.GetSilent() != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "set exactly one of service (with up), health (with value) or silent (on/off)")
+	}
+	var err error
+	var done string
+	switch {
+	case op.GetService() != "":
+		err = s.sim.SimulateService(name, op.GetService(), op.GetUp())
+		done = fmt.Sprintf("machine %q: service %s %s", name, op.GetService(), map[bool]string{true: "up", false: "down"}[op.GetUp()])
+	case op.GetHealth() != "":
+		err = s.sim.SimulateHealth(name, op.GetHealth(), op.GetValue())
+		done = fmt.Sprintf("machine %q: %s = %g", name, op.GetHealth(), op.GetValue())
+	default:
+		silent := op.GetSilent() == "on"
+		if !silent && op.GetSilent() != "off" {
+			return refusal(pb.Code_CODE_BAD_REQUEST, "silent: %q is not on or off", op.GetSilent())
+		}
+		err = s.sim.SimulateSilence(name, silent)
+		done = fmt.Sprintf("machine %q: heartbeats %s", name, map[bool]string{true: "stopped", false: "resumed"}[silent])
+	}
+	switch {
+	case errors.Is(err, supervisor.ErrNoSimulation):
+		return refusal(pb.Code_CODE_NOT_SIMULATED, "%v", err)
+	case errors.Is(err, actor.ErrTimeout), errors.Is(err, actor.ErrDeadLetter):
+		return refusal(pb.Code_CODE_INTERNAL, "simulation did not answer: %v", err)
+	case err != nil:
+		return refusal(pb.Code_CODE_BAD_REQUEST, "%v", err)
+	}
+	return &pb.ControlReply{Ok: true, Reason: done}
+}
+
+func unknownPair(name string) *pb.ControlReply {
+	return refusal(pb.Code_CODE_UNKNOWN_PAIR, "unknown pair %q", name)
+}
+
+// commandRefusal classifies a pair's refusal. The pair actor returns the engine's sentinel errors
+// as text (pair.CommandReply.Err), so they are recognised by their messages.
+func commandRefusal(name string, err error) *pb.ControlReply {
+	msg := err.Error()
+	for _, c := range []struct {
+		err  error
+		code pb.Code
+	}{
+		{failover.ErrTargetDown, pb.Code_CODE_TARGET_DOWN},
+		{failover.ErrSwitchPending, pb.Code_CODE_SWITCH_PENDING},
+		{failover.ErrAlreadyOnAir, pb.Code_CODE_ALREADY_ON_AIR},
+		{failover.ErrNoAlarm, pb.Code_CODE_NO_ALARM},
+	} {
+		if errors.Is(err, c.err) || strings.Contains(msg, c.err.Error()) {
+			return refusal(c.code, "%s", msg)
+		}
+	}
+	if strings.Contains(msg, "unknown pair") {
+		return unknownPair(name)
+	}
+	return refusal(pb.Code_CODE_INTERNAL, "%s", msg)
+}

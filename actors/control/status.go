@@ -1,0 +1,224 @@
+package control
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"standby/actors/failover"
+	"standby/actors/machine"
+	"standby/actors/pair"
+	"standby/conf"
+	"standby/protocol/pb"
+	vh "standby/protocol/videohub"
+)
+
+// Status gathers everything the panels show.
+func (s *Service) Status() (*pb.Status, error) {
+	cfg := s.sup.Config()
+	views, err := s.sup.Pairs()
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := s.sup.Machines()
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock.Now()
+	role := s.role()
+	st := &pb.Status{
+		Supervisor: &pb.Status_Supervisor{Name: cfg.Supervisor.Name, Role: role.Name, Chip: role.chip(), ReadOnly: role.ReadOnly,
+			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg)},
+		Warnings: cfg.Warnings(),
+		Time:     timestamppb.New(now),
+	}
+	if st.Supervisor.Role == "" {
+		st.Supervisor.Role = Standalone.Name
+	}
+	type place struct {
+		pair  string
+		side  failover.Side
+		onAir bool
+	}
+	places := map[string]place{}
+	for i := range views {
+		v := &views[i]
+		st.Pairs = append(st.Pairs, s.pairStatus(cfg, v, snaps))
+		places[v.Config.Main] = place{v.Name, failover.Main, v.OnAir == failover.Main}
+		places[v.Config.Backup] = place{v.Name, failover.Backup, v.OnAir == failover.Backup}
+	}
+	for _, m := range cfg.Machines {
+		ms := machineStatus(&m, snaps[m.Name], now)
+		if p, ok := places[m.Name]; ok {
+			ms.Pair, ms.Side, ms.OnAir = p.pair, p.side.String(), p.onAir
+		}
+		st.Machines = append(st.Machines, ms)
+	}
+	for _, r := range s.sup.Routers() {
+		st.Routers = append(st.Routers, &pb.Status_Router{Name: r.Router, Conn: string(r.Conn), Detail: r.Detail, Model: r.Model,
+			Inputs: int32(r.Inputs), Outputs: int32(r.Outputs)})
+	}
+	return st, nil
+}
+
+func (s *Service) pairStatus(cfg *conf.Config, v *pair.View, snaps map[string]machine.Snapshot) *pb.Status_Pair {
+	p := v.Config
+	ps := &pb.Status_Pair{
+		Name: v.Name, Router: p.Router, Main: p.Main, Backup: p.Backup,
+		Mode: policy(v.Automatic), Failback: policy(v.Failback),
+		State: v.State.String(), OnAir: v.OnAir.String(), SwitchTo: v.OnAir.Other().String(),
+		Critical: snaps[p.Main].Condition.Level == failover.Critical || snaps[p.Backup].Condition.Level == failover.Critical,
+		Latched:  v.Latched, Epoch: v.Epoch, SwitchOnCritical: p.SwitchOnCritical, FailbackAfter: p.FailbackAfter.Duration.String(),
+		ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs,
+		Warnings: pairWarnings(cfg, v.Name),
+	}
+	ps.Active = p.Main
+	if v.OnAir == failover.Backup {
+		ps.Active = p.Backup
+	}
+	labels := s.labels(p.Router)
+	for _, f := range p.Feeds {
+		ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
+	}
+	for _, a := range v.Alarms {
+		ps.Alarms = append(ps.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
+			Active: a.Active, Acked: a.Acked})
+	}
+	return ps
+}
+
+func policy(automatic bool) string {
+	if automatic {
+		return conf.ModeAutomatic
+	}
+	return conf.ModeManual
+}
+
+// pairWarnings are the config warnings about one pair (licence feature mismatch).
+func pairWarnings(cfg *conf.Config, name string) []string {
+	var out []string
+	prefix := fmt.Sprintf("pair %q:", name)
+	for _, w := range cfg.Warnings() {
+		if strings.HasPrefix(w, prefix) {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func machineStatus(m *conf.Machine, sn machine.Snapshot, now time.Time) *pb.Status_Machine {
+	c := sn.Condition
+	ms := &pb.Status_Machine{Name: m.Name, Known: c.Known, Failure: string(c.Failure), Level: c.Level.String(), Detail: c.Detail,
+		HeartbeatAgeMs: -1, Features: m.Features, Simulated: m.Simulated}
+	if !sn.LastSeen.IsZero() {
+		ms.LastSeen = timestamppb.New(sn.LastSeen)
+		ms.HeartbeatAgeMs = float64(now.Sub(sn.LastSeen)) / float64(time.Millisecond)
+	}
+	for _, svc := range sn.Services {
+		ms.Services = append(ms.Services, &pb.Status_Service{Name: svc.Name, Up: svc.Up, Reason: svc.Reason})
+	}
+	for _, r := range sn.Health {
+		h := &pb.Status_Health{Name: r.Name, Value: r.Value, Ok: r.OK, Level: sn.Levels[r.Name].String()}
+		if t, ok := m.Health[r.Name]; ok && t.Warning != nil && t.Critical != nil {
+			h.Warning, h.Critical = *t.Warning, *t.Critical
+		}
+		ms.Health = append(ms.Health, h)
+	}
+	return ms
+}
+
+// portLabels is what is known of a router's labels and locks, 0-based as on the wire.
+type portLabels struct {
+	inputs, outputs map[int]string
+	locked          map[int]bool // outputs locked by another client
+}
+
+// labels reads a router's labels from its latest pushed state or, before any push, from the
+// in-process simulator of a simulate = true router.
+func (s *Service) labels(routerName string) portLabels {
+	l := portLabels{inputs: map[int]string{}, outputs: map[int]string{}, locked: map[int]bool{}}
+	if m := s.hub.mirror(routerName); m != nil {
+		for k, v := range m.InputLabels {
+			l.inputs[k] = v
+		}
+		for k, v := range m.OutputLabels {
+			l.outputs[k] = v
+		}
+		for k, v := range m.Locks {
+			l.locked[k] = v == vh.LockLocked
+		}
+		return l
+	}
+	if sim := s.sup.Simulator(routerName); sim != nil {
+		st := sim.State()
+		for i, v := range st.InputLabels {
+			l.inputs[i] = v
+		}
+		for i, v := range st.OutputLabels {
+			l.outputs[i] = v
+		}
+	}
+	return l
+}
+
+func feedStatus(f conf.Feed, l portLabels) *pb.Feed {
+	fs := &pb.Feed{MainInput: portText(f.MainInput), BackupInput: portText(f.BackupInput),
+		MainInputLabel: portLabel(f.MainInput, l.inputs), BackupInputLabel: portLabel(f.BackupInput, l.inputs)}
+	for _, o := range f.Outputs {
+		fs.Outputs = append(fs.Outputs, portText(o))
+		fs.OutputLabels = append(fs.OutputLabels, portLabel(o, l.outputs))
+		if i := portIndex(o, l.outputs); i >= 0 && l.locked[i] {
+			fs.LockedOutputs = append(fs.LockedOutputs, portText(o))
+		}
+	}
+	return fs
+}
+
+// portText is a port as an operator types it: "5" or a label.
+func portText(p conf.Port) string {
+	if p.Label != "" {
+		return p.Label
+	}
+	return strconv.Itoa(p.Number)
+}
+
+// parsePort reads a port as an operator typed it.
+func parsePort(s string) conf.Port {
+	s = strings.TrimSpace(s)
+	if n, err := strconv.Atoi(s); err == nil {
+		return conf.N(n)
+	}
+	return conf.Port{Label: s}
+}
+
+// portIndex is a port's 0-based index, or -1 when a label is not (yet) known.
+func portIndex(p conf.Port, labels map[int]string) int {
+	if p.Label == "" {
+		return p.Number - 1
+	}
+	for i, v := range labels {
+		if v == p.Label {
+			return i
+		}
+	}
+	return -1
+}
+
+func portLabel(p conf.Port, labels map[int]string) string {
+	if p.Label != "" {
+		return p.Label
+	}
+	return labels[p.Number-1]
+}
+
+func hasSimulated(cfg *conf.Config) bool {
+	for _, m := range cfg.Machines {
+		if m.Simulated {
+			return true
+		}
+	}
+	return false
+}
