@@ -85,8 +85,11 @@ func (a *agentActor) Receive(ctx actor.Context) {
 		}
 	case *healthEvent:
 		if a.tbl.setHealth(msg.i, msg.value, msg.ok, msg.reason) {
-			h := a.tbl.health[msg.i]
-			a.log.Info().Str("health", h.name).Bool("ok", h.ok).Float64("value", h.value).Str("reason", h.reason).Msg("health reading")
+			if h := a.tbl.health[msg.i]; h.ok {
+				a.log.Info().Str("health", h.name).Float64("value", h.value).Msg("health value readable")
+			} else {
+				a.log.Warn().Str("health", h.name).Str("reason", h.reason).Msg("health value unreadable")
+			}
 			if !a.gated {
 				a.send(ctx, true)
 			}
