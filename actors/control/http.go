@@ -27,8 +27,11 @@ var web embed.FS
 // maxBody caps a request body; the largest is a pair's feeds.
 const maxBody = 64 << 10
 
-// jsonOut writes replies and events with the proto field names (what the API documents).
-var jsonOut = protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}
+// JSON is how replies, statuses and events look in JSON (the HTTP API, `standby ctl --json`):
+// the proto field names, every field present.
+func JSON(m proto.Message) ([]byte, error) {
+	return protojson.MarshalOptions{UseProtoNames: true, EmitUnpopulated: true}.Marshal(m)
+}
 
 // gateway is the HTTP surface: a thin translation of routes to Service operations.
 type gateway struct {
@@ -203,7 +206,7 @@ func (g *gateway) reply(w http.ResponseWriter, r *pb.ControlReply, status int) {
 	if status == 0 {
 		status = httpStatus(r.Code)
 	}
-	b, err := jsonOut.Marshal(r)
+	b, err := JSON(r)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -230,7 +233,7 @@ func (g *gateway) events(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
 	send := func(e *pb.ControlEvent) error {
-		b, err := jsonOut.Marshal(e)
+		b, err := JSON(e)
 		if err != nil {
 			return err
 		}

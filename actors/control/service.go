@@ -96,7 +96,7 @@ func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.Contro
 	}
 	if r != nil {
 		// Never the token itself.
-		s.log.Info().Str("via", via).Str("op", string(op)).Str("operator", who.Name).Str("code", codeName(r.Code)).
+		s.log.Info().Str("via", via).Str("op", string(op)).Str("operator", who.Name).Str("code", CodeName(r.Code)).
 			Str("reason", r.Reason).Msg("control request refused")
 		r.Operator, r.Level = who.Name, int32(who.Level)
 		return who, r
@@ -165,7 +165,7 @@ func (s *Service) logChange(via string, who conf.Operator, op Op, target string,
 		msg = "operator change refused"
 	}
 	ev.Str("via", via).Str("operator", who.Name).Str("op", string(op)).Str("target", target).
-		Str("code", codeName(r.Code)).Str("reason", r.Reason).Msg(msg)
+		Str("code", CodeName(r.Code)).Str("reason", r.Reason).Msg(msg)
 	if r.Ok {
 		e := &pb.ControlEvent{Kind: "operator", Operator: who.Name, Op: string(op), Detail: r.Reason}
 		if op == OpSimulate {
@@ -177,8 +177,8 @@ func (s *Service) logChange(via string, who conf.Operator, op Op, target string,
 	}
 }
 
-// codeName is a Code without its prefix ("target_down"), for logs.
-func codeName(c pb.Code) string {
+// CodeName is a Code without its prefix ("target_down"), for logs.
+func CodeName(c pb.Code) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
 

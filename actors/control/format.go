@@ -1,0 +1,151 @@
+package control
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"standby/protocol/pb"
+)
+
+// WriteStatus prints a status as readable tables (`standby ctl status`).
+func WriteStatus(w io.Writer, st *pb.Status) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	sv := st.GetSupervisor()
+	fmt.Fprintf(tw, "supervisor %s (%s)  %s  remote %s\n", sv.GetName(), sv.GetRole(), sv.GetChip(), sv.GetAddress())
+	for _, r := range st.GetRouters() {
+		fmt.Fprintf(tw, "router %s: %s", r.GetName(), r.GetConn())
+		if r.GetModel() != "" {
+			fmt.Fprintf(tw, " (%s %dx%d)", r.GetModel(), r.GetInputs(), r.GetOutputs())
+		}
+		if r.GetDetail() != "" {
+			fmt.Fprintf(tw, " %s", r.GetDetail())
+		}
+		fmt.Fprintln(tw)
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "PAIR\tON AIR\tMAIN\tBACKUP\tMODE\tFAILBACK\tSTATE\tFEEDS\tALARMS")
+	machines := map[string]*pb.Status_Machine{}
+	for _, m := range st.GetMachines() {
+		machines[m.GetName()] = m
+	}
+	for _, p := range st.GetPairs() {
+		var alarms []string
+		for _, a := range p.GetAlarms() {
+			s := a.GetKind()
+			if a.GetAcked() {
+				s += " (acked)"
+			}
+			alarms = append(alarms, s)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
+			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
+			p.GetMode(), p.GetFailback(), p.GetState(), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
+	}
+	fmt.Fprintln(tw)
+	fmt.Fprintln(tw, "MACHINE\tPAIR\tSIDE\tCONDITION\tLEVEL\tHEARTBEAT\tSERVICES\tHEALTH")
+	for _, m := range st.GetMachines() {
+		var svcs, health []string
+		for _, s := range m.GetServices() {
+			mark := "up"
+			if !s.GetUp() {
+				mark = "DOWN"
+			}
+			svcs = append(svcs, s.GetName()+" "+mark)
+		}
+		for _, h := range m.GetHealth() {
+			health = append(health, fmt.Sprintf("%s %g (%s)", h.GetName(), h.GetValue(), h.GetLevel()))
+		}
+		age := "never"
+		if m.GetHeartbeatAgeMs() >= 0 {
+			age = (time.Duration(m.GetHeartbeatAgeMs() * float64(time.Millisecond))).Round(time.Millisecond).String()
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.GetName(), dash(m.GetPair()), dash(m.GetSide()), condition(m),
+			m.GetLevel(), age, dash(strings.Join(svcs, ", ")), dash(strings.Join(health, ", ")))
+	}
+	for _, w := range st.GetWarnings() {
+		fmt.Fprintf(tw, "\nwarning: %s", w)
+	}
+	if len(st.GetWarnings()) > 0 {
+		fmt.Fprintln(tw)
+	}
+	return tw.Flush()
+}
+
+func machineCell(m *pb.Status_Machine, onAir bool) string {
+	if m == nil {
+		return "?"
+	}
+	s := m.GetName()
+	if c := condition(m); c != "ok" {
+		s += " (" + c + ")"
+	}
+	if onAir {
+		s = "*" + s
+	}
+	return s
+}
+
+func condition(m *pb.Status_Machine) string {
+	switch {
+	case !m.GetKnown():
+		return "not seen"
+	case m.GetFailure() != "":
+		return m.GetFailure() + " failed"
+	}
+	return "ok"
+}
+
+func feedsCell(fs []*pb.Feed) string {
+	var parts []string
+	for _, f := range fs {
+		parts = append(parts, fmt.Sprintf("%s/%s→%s", f.GetMainInput(), f.GetBackupInput(), strings.Join(f.GetOutputs(), ",")))
+	}
+	return strings.Join(parts, " ")
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// FormatEvent is one event as a line (`standby ctl watch`).
+func FormatEvent(e *pb.ControlEvent) string {
+	ts := e.GetTime().AsTime().Local().Format("15:04:05.000")
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %-13s", ts, e.GetKind())
+	add := func(k, v string) {
+		if v != "" {
+			fmt.Fprintf(&b, " %s=%s", k, v)
+		}
+	}
+	add("pair", e.GetPair())
+	add("machine", e.GetMachine())
+	add("router", e.GetRouter())
+	switch e.GetKind() {
+	case "transition":
+		fmt.Fprintf(&b, " %s → %s", e.GetFrom(), e.GetTo())
+		add("trigger", e.GetTrigger())
+		if e.GetSwitchMs() > 0 {
+			fmt.Fprintf(&b, " switch_ms=%.1f", e.GetSwitchMs())
+		}
+	case "alarm", "alarm_cleared":
+		add("alarm", e.GetAlarm())
+	case "machine":
+		add("failure", e.GetFailure())
+		add("level", e.GetLevel())
+	case "router":
+		add("conn", e.GetConn())
+	case "operator":
+		add("operator", e.GetOperator())
+		add("op", e.GetOp())
+	}
+	if e.GetDetail() != "" {
+		fmt.Fprintf(&b, " %q", e.GetDetail())
+	}
+	return b.String()
+}

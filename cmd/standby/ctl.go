@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"standby/actors/control"
+	"standby/actors/node"
+	"standby/protocol/pb"
+)
+
+func init() {
+	register("ctl", "control a running supervisor: status, switch, mode, failback, ack, simulate, watch", cmdCtl)
+}
+
+const ctlUsage = `usage: standby ctl [--supervisor HOST:PORT] [--token T] [--json] COMMAND
+
+commands:
+  status                                  pairs, machines, routers
+  switch PAIR main|backup                 put a machine on air (answered once the router confirmed)
+  mode PAIR manual|automatic              failover mode
+  failback PAIR manual|automatic          failback policy
+  ack PAIR ALARM                          acknowledge an alarm (e.g. flap_guard)
+  simulate MACHINE service NAME up|down   fail a simulated machine's service ...
+  simulate MACHINE health NAME VALUE      ... set one of its health values ...
+  simulate MACHINE silent on|off          ... or stop its heartbeats
+  watch                                   stream events until Ctrl-C
+
+The token may also come from $STANDBY_TOKEN (keeps it out of the process list).
+Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage.
+
+flags:`
+
+func cmdCtl(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("ctl", flag.ContinueOnError)
+	fs.Usage = func() { fmt.Fprintln(os.Stderr, ctlUsage); fs.PrintDefaults() }
+	addr := fs.String("supervisor", "127.0.0.1:7400", "the supervisor's remote endpoint ([supervisor] listen/advertise)")
+	token := fs.String("token", os.Getenv("STANDBY_TOKEN"), "operator token ([[operator]] token)")
+	asJSON := fs.Bool("json", false, "print JSON (the HTTP API's shapes) instead of tables")
+	timeout := fs.Duration("timeout", 15*time.Second, "how long to wait for an answer")
+	listen := fs.String("listen", "", "this client's own remote endpoint, which the supervisor dials to answer (default: the local address that routes to the supervisor, port 0)")
+	level := fs.String("log-level", "warn", "log level: trace, debug, info, warn, error")
+	// Flags may come before, between or after the words.
+	var words []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		words, rest = append(words, rest[0]), rest[1:]
+	}
+	req, err := ctlRequest(words)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "standby ctl: %v\n\n", err)
+		fs.Usage()
+		return 2
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return 2
+	}
+	if *listen == "" {
+		host := node.RouteIPv4(*addr)
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		*listen = net.JoinHostPort(host, "0")
+	}
+	n, err := node.Start(node.Options{Listen: *listen, Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return 1
+	}
+	defer n.Stop()
+	client := control.NewClient(n.System, *addr, *token, *timeout)
+
+	if req == nil { // watch
+		err := client.Watch(ctx, func(e *pb.ControlEvent) {
+			if *asJSON {
+				printJSON(os.Stdout, e)
+				return
+			}
+			fmt.Println(control.FormatEvent(e))
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "standby ctl watch:", err)
+			return 1
+		}
+		return 0
+	}
+	reply, err := client.Do(req)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return 1
+	}
+	switch {
+	case *asJSON:
+		printJSON(os.Stdout, reply)
+	case reply.GetOk() && reply.GetStatus() != nil:
+		if err := control.WriteStatus(os.Stdout, reply.GetStatus()); err != nil {
+			fmt.Fprintln(os.Stderr, "standby ctl:", err)
+			return 1
+		}
+	case reply.GetOk():
+		fmt.Println(reply.GetReason())
+		for _, w := range reply.GetWarnings() {
+			fmt.Println("warning:", w)
+		}
+	}
+	if !reply.GetOk() {
+		fmt.Fprintf(os.Stderr, "standby ctl: refused (%s): %s\n", control.CodeName(reply.GetCode()), reply.GetReason())
+		for _, e := range reply.GetErrors() {
+			fmt.Fprintln(os.Stderr, "  "+e)
+		}
+		return 1
+	}
+	return 0
+}
+
+// ctlRequest builds the request the words ask for; nil for watch.
+func ctlRequest(w []string) (*pb.ControlRequest, error) {
+	need := func(n int, form string) error {
+		if len(w) != n {
+			return fmt.Errorf("usage: standby ctl %s", form)
+		}
+		return nil
+	}
+	if len(w) == 0 {
+		return nil, errors.New("no command")
+	}
+	switch w[0] {
+	case "status":
+		if err := need(1, "status"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}}, nil
+	case "watch":
+		return nil, need(1, "watch")
+	case "switch":
+		if err := need(3, "switch PAIR main|backup"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: &pb.ControlRequest_SwitchOp{Pair: w[1], To: w[2]}}}, nil
+	case "mode":
+		if err := need(3, "mode PAIR manual|automatic"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetMode{SetMode: &pb.ControlRequest_SetModeOp{Pair: w[1], Mode: w[2]}}}, nil
+	case "failback":
+		if err := need(3, "failback PAIR manual|automatic"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: &pb.ControlRequest_SetFailbackOp{Pair: w[1], Failback: w[2]}}}, nil
+	case "ack":
+		if err := need(3, "ack PAIR ALARM"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Pair: w[1], Alarm: w[2]}}}, nil
+	case "simulate":
+		return simulateRequest(w)
+	}
+	return nil, fmt.Errorf("unknown command %q", w[0])
+}
+
+func simulateRequest(w []string) (*pb.ControlRequest, error) {
+	form := errors.New("usage: standby ctl simulate MACHINE service NAME up|down | health NAME VALUE | silent on|off")
+	if len(w) < 4 {
+		return nil, form
+	}
+	op := &pb.ControlRequest_SimulateOp{Machine: w[1]}
+	switch {
+	case w[2] == "service" && len(w) == 5 && (w[4] == "up" || w[4] == "down"):
+		op.Service, op.Up = w[3], w[4] == "up"
+	case w[2] == "health" && len(w) == 5:
+		v, err := strconv.ParseFloat(w[4], 64)
+		if err != nil {
+			return nil, fmt.Errorf("health value %q is not a number", w[4])
+		}
+		op.Health, op.Value = w[3], v
+	case w[2] == "silent" && len(w) == 4:
+		op.Silent = w[3]
+	default:
+		return nil, form
+	}
+	return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: op}}, nil
+}
+
+func printJSON(w io.Writer, m proto.Message) {
+	b, err := control.JSON(m)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return
+	}
+	fmt.Fprintln(w, string(b))
+}
