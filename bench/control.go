@@ -1,0 +1,62 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// httpClient keeps its connection to the supervisor's control API open between switches, as an
+// operator's panel would, so a switch is one request on a warm connection.
+var httpClient = &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 2, IdleConnTimeout: time.Minute}}
+
+// httpSwitch asks the supervisor's control API to switch pair to side ("main" or "backup"):
+// POST /api/pairs/{pair}/switch with the operator's bearer token and {"to": side}. It returns the
+// moment the request was sent.
+func httpSwitch(ctx context.Context, addr, token, pair, side string) (time.Time, error) {
+	u := "http://" + addr + "/api/pairs/" + url.PathEscape(pair) + "/switch"
+	body := []byte(fmt.Sprintf(`{"to":%q}`, side))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u, bytes.NewReader(body))
+	if err != nil {
+		return time.Time{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	t0 := time.Now()
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return t0, fmt.Errorf("control API: %w", err)
+	}
+	defer res.Body.Close()
+	msg, _ := io.ReadAll(io.LimitReader(res.Body, 4096))
+	if res.StatusCode/100 != 2 {
+		return t0, fmt.Errorf("control API: POST %s: %s: %s", u, res.Status, bytes.TrimSpace(msg))
+	}
+	return t0, nil
+}
+
+// controlAPIAvailable probes the control API's switch route without switching anything: an
+// unknown pair must be refused as such (any answer but 404 for the route itself).
+func controlAPIAvailable(ctx context.Context, addr, token string) error {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/pairs", nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := httpClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("control API not reachable at %s: %w", addr, err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("control API at %s: GET /api/pairs: %s", addr, res.Status)
+	}
+	return nil
+}

@@ -1,0 +1,146 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Scenario names.
+const (
+	Crash      = "crash"       // kill -9 of the main's watched engine process
+	Hang       = "hang"        // SIGSTOP of the main's agent
+	Critical   = "critical"    // a health value of the main crosses critical
+	Manual     = "manual"      // an operator switch through the control surface
+	RouterLoss = "router-loss" // router blackholed past the ping timeout, main fails meanwhile, router back
+)
+
+// Scenarios are every scenario, in the order they run.
+var Scenarios = []string{Crash, Hang, Critical, Manual, RouterLoss}
+
+// Mode says how machines are driven.
+type Mode string
+
+// Modes.
+const (
+	// ModeAuto picks ModeAgents when the standby binary has the agent subcommand, else ModeSimulated.
+	ModeAuto Mode = ""
+	// ModeAgents runs one `standby agent` process per machine, watching a real engine process.
+	ModeAgents Mode = "agents"
+	// ModeSimulated uses the supervisor's own simulated machines (simulated = true), driven through
+	// the control pipe of `standby bench supervisor`: a stopgap while agents cannot report.
+	ModeSimulated Mode = "simulated"
+)
+
+// Defaults.
+const (
+	DefaultRuns              = 20
+	DefaultRouterLossRuns    = 5
+	DefaultPairs             = 1
+	DefaultHeartbeatInterval = 50 * time.Millisecond  // the agent's default heartbeat_interval
+	DefaultHeartbeatTimeout  = 250 * time.Millisecond // the supervisor's default heartbeat_timeout
+	DefaultSweepHeartbeat    = 20 * time.Millisecond
+	DefaultSweepRuns         = 10
+	// DefaultFailbackAfter is the pairs' failback_after: the bench measures failovers only and
+	// needs the main back on air quickly between runs.
+	DefaultFailbackAfter = 100 * time.Millisecond
+)
+
+// Options configure Run.
+type Options struct {
+	// Binary is the standby executable to run children from. Required (cmd/standby passes
+	// os.Executable; tests build one).
+	Binary string
+	// Scenarios to run, from Scenarios. Empty means all.
+	Scenarios []string
+	// Pairs is the number of pairs in the scenario runs; runs cycle through them. Default 1.
+	Pairs int
+	// HeartbeatInterval is the agents' heartbeat_interval (ModeAgents). Default 50ms.
+	HeartbeatInterval time.Duration
+	// HeartbeatTimeout is the supervisor's heartbeat_timeout. Default 250ms.
+	HeartbeatTimeout time.Duration
+	// Runs per scenario. Default 20, and 5 for router-loss (each takes seconds) unless RunsSet.
+	Runs int
+	// RunsSet makes Runs apply to router-loss too.
+	RunsSet bool
+	// Sweep lists pair counts for the scale sweep (crash at SweepHeartbeat); empty skips it.
+	Sweep []int
+	// SweepRuns is the number of crash runs at each sweep size. Default 10.
+	SweepRuns int
+	// SweepHeartbeat is the heartbeat interval of the sweep. Default 20ms.
+	SweepHeartbeat time.Duration
+	// Mode says how machines are driven. Default ModeAuto.
+	Mode Mode
+	// Dir is the work directory (configs, logs); empty makes a temporary one, removed unless Keep.
+	Dir  string
+	Keep bool
+	// Logger receives the bench's own log; Progress, when set, gets one line per step for people.
+	Logger   zerolog.Logger
+	Progress io.Writer
+}
+
+func (o *Options) setDefaults() error {
+	if o.Binary == "" {
+		return fmt.Errorf("bench: no standby binary")
+	}
+	if len(o.Scenarios) == 0 {
+		o.Scenarios = Scenarios
+	}
+	for _, s := range o.Scenarios {
+		if !slices.Contains(Scenarios, s) {
+			return fmt.Errorf("bench: unknown scenario %q (have %v)", s, Scenarios)
+		}
+	}
+	if o.Pairs == 0 {
+		o.Pairs = DefaultPairs
+	}
+	if o.Pairs < 1 || o.Pairs > MaxPairs {
+		return fmt.Errorf("bench: --pairs %d out of range 1..%d", o.Pairs, MaxPairs)
+	}
+	if o.HeartbeatInterval == 0 {
+		o.HeartbeatInterval = DefaultHeartbeatInterval
+	}
+	if o.HeartbeatTimeout == 0 {
+		o.HeartbeatTimeout = DefaultHeartbeatTimeout
+	}
+	if o.HeartbeatInterval < 5*time.Millisecond || o.HeartbeatTimeout <= o.HeartbeatInterval {
+		return fmt.Errorf("bench: heartbeat interval %s must be at least 5ms and below the timeout %s", o.HeartbeatInterval, o.HeartbeatTimeout)
+	}
+	if o.Runs == 0 {
+		o.Runs = DefaultRuns
+	}
+	if o.Runs < 1 || o.Runs > 100_000 {
+		return fmt.Errorf("bench: --runs %d out of range 1..100000", o.Runs)
+	}
+	if o.SweepRuns == 0 {
+		o.SweepRuns = DefaultSweepRuns
+	}
+	if o.SweepHeartbeat == 0 {
+		o.SweepHeartbeat = DefaultSweepHeartbeat
+	}
+	for _, n := range o.Sweep {
+		if n < 1 || n > MaxPairs {
+			return fmt.Errorf("bench: --sweep size %d out of range 1..%d", n, MaxPairs)
+		}
+	}
+	switch o.Mode {
+	case ModeAuto, ModeAgents, ModeSimulated:
+	default:
+		return fmt.Errorf("bench: unknown mode %q (agents, simulated)", o.Mode)
+	}
+	return nil
+}
+
+// runsFor is the number of runs of a scenario.
+func (o *Options) runsFor(sc string) int {
+	if sc == RouterLoss && !o.RunsSet {
+		return min(o.Runs, DefaultRouterLossRuns)
+	}
+	return o.Runs
+}
+
+// MaxPairs bounds the pairs of one setup: 2000 machines, 14 simulated routers.
+const MaxPairs = 2000

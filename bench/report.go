@@ -1,0 +1,295 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Report is the result of Run.
+type Report struct {
+	Started  time.Time `json:"started"`
+	Seconds  float64   `json:"seconds"`
+	Host     Host      `json:"host"`
+	Settings Settings  `json:"settings"`
+	// Mode is how machines were driven; Machines says it for people.
+	Mode      Mode             `json:"mode"`
+	Machines  string           `json:"machines"`
+	Method    string           `json:"method"`
+	Scenarios []ScenarioResult `json:"scenarios"`
+	Sweep     []SweepPoint     `json:"sweep,omitempty"`
+	Anchors   []Anchor         `json:"anchors"`
+	Notes     []string         `json:"notes,omitempty"`
+}
+
+// Host describes the machine the bench ran on.
+type Host struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	OS        string `json:"os"`
+	Kernel    string `json:"kernel"`
+	GoVersion string `json:"go_version"`
+}
+
+// Settings are the bench's parameters.
+type Settings struct {
+	Pairs               int     `json:"pairs"`
+	HeartbeatIntervalMS float64 `json:"heartbeat_interval_ms"`
+	HeartbeatTimeoutMS  float64 `json:"heartbeat_timeout_ms"`
+	FailbackAfterMS     float64 `json:"failback_after_ms"`
+	PingIntervalMS      float64 `json:"router_ping_interval_ms"`
+	Runs                int     `json:"runs"`
+}
+
+// ScenarioResult is one scenario's figures.
+type ScenarioResult struct {
+	Name    string `json:"name"`
+	Stats   Stats  `json:"stats"`
+	Goal    *Goal  `json:"goal,omitempty"`
+	GoalMet *bool  `json:"goal_met,omitempty"`
+	// VsAnchors is anchor ÷ p99 for each anchor the scenario is compared with (> 1: faster).
+	VsAnchors []AnchorRatio `json:"vs_anchors"`
+	// Stages break the latency down by the supervisor's own log times (medians over the runs
+	// where every step was logged after the injection). Indicative: they come from log lines.
+	Stages []StageStats `json:"stages,omitempty"`
+	// How says how the failure was injected in this build.
+	How       string    `json:"how"`
+	SamplesMS []float64 `json:"samples_ms"`
+	Skipped   string    `json:"skipped,omitempty"`
+	Error     string    `json:"error,omitempty"`
+}
+
+// StageStats is one step of the switch path.
+type StageStats struct {
+	Name string  `json:"name"`
+	Runs int     `json:"runs"`
+	P50  float64 `json:"p50_ms"`
+	P99  float64 `json:"p99_ms"`
+}
+
+// Stage names.
+const (
+	stageDetect  = "injection -> machine actor logs the failure"
+	stageDecide  = "failure logged -> pair logs switching"
+	stageTrigger = "injection -> pair logs switching"
+	stageRoute   = "pair switching -> router actor confirms (ACK + routing push)"
+	stageObserve = "router confirmed -> observer read the push"
+)
+
+// stages computes the breakdown of samples.
+func stages(samples []sample) []StageStats {
+	byName := map[string][]time.Duration{}
+	var order []string
+	add := func(name string, d time.Duration) {
+		if _, ok := byName[name]; !ok {
+			order = append(order, name)
+		}
+		byName[name] = append(byName[name], d)
+	}
+	for _, s := range samples {
+		m := s.marks
+		if m.switching.Before(s.t0) || m.confirmed.Before(m.switching) {
+			continue
+		}
+		if !m.failed.Before(s.t0) && !m.switching.Before(m.failed) {
+			add(stageDetect, m.failed.Sub(s.t0))
+			add(stageDecide, m.switching.Sub(m.failed))
+		} else {
+			add(stageTrigger, m.switching.Sub(s.t0))
+		}
+		add(stageRoute, m.confirmed.Sub(m.switching))
+		add(stageObserve, s.seen.Sub(m.confirmed))
+	}
+	var out []StageStats
+	for _, name := range order {
+		st := Summarize(byName[name])
+		out = append(out, StageStats{Name: name, Runs: st.Runs, P50: st.P50, P99: st.P99})
+	}
+	return out
+}
+
+// AnchorRatio compares a p99 with one anchor.
+type AnchorRatio struct {
+	Key   string  `json:"key"`
+	Ratio float64 `json:"ratio"`
+}
+
+// SweepPoint is one size of the scale sweep.
+type SweepPoint struct {
+	Pairs      int     `json:"pairs"`
+	Machines   string  `json:"machines"`
+	Crash      Stats   `json:"crash"`
+	CPUPercent float64 `json:"supervisor_cpu_percent"`
+	RSSMB      float64 `json:"supervisor_rss_mb"`
+	PeakRSSMB  float64 `json:"supervisor_peak_rss_mb"`
+	Error      string  `json:"error,omitempty"`
+}
+
+func hostInfo() Host {
+	h := Host{CPUs: runtime.NumCPU(), OS: runtime.GOOS + "/" + runtime.GOARCH, GoVersion: runtime.Version()}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				h.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
+		h.Kernel = strings.TrimSpace(string(b))
+	}
+	return h
+}
+
+// scenarioResult builds a scenario's figures from its samples.
+func scenarioResult(sc string, samples []sample, heartbeatTimeout time.Duration) ScenarioResult {
+	lat := make([]time.Duration, len(samples))
+	r := ScenarioResult{Name: sc}
+	for i, s := range samples {
+		lat[i] = s.latency
+		r.SamplesMS = append(r.SamplesMS, ms(s.latency))
+	}
+	r.Stats = Summarize(lat)
+	r.Stages = stages(samples)
+	if g, ok := goalFor(sc, heartbeatTimeout); ok {
+		r.Goal = &g
+		if r.Stats.Runs > 0 {
+			met := r.Stats.P99 <= g.P99MS
+			r.GoalMet = &met
+		}
+	}
+	if r.Stats.Runs > 0 && r.Stats.P99 > 0 {
+		for _, a := range anchorsFor(sc) {
+			r.VsAnchors = append(r.VsAnchors, AnchorRatio{Key: a.Key, Ratio: a.ValueMS / r.Stats.P99})
+		}
+	}
+	return r
+}
+
+// WriteJSON writes the report as indented JSON.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report for people: the scenario table, the comparison with the anchors,
+// the sweep and the notes.
+func (r *Report) WriteTable(w io.Writer) error {
+	fmt.Fprintf(w, "Standby bench, %s: %d CPUs (%s), %s, kernel %s, %s\n", r.Started.Format("2006-01-02 15:04"),
+		r.Host.CPUs, r.Host.CPUModel, r.Host.OS, r.Host.Kernel, r.Host.GoVersion)
+	fmt.Fprintf(w, "machines: %s; %d pair(s); heartbeat %s, heartbeat_timeout %s, failback_after %s, router ping %s\n",
+		r.Machines, r.Settings.Pairs, fmtMS(r.Settings.HeartbeatIntervalMS), fmtMS(r.Settings.HeartbeatTimeoutMS),
+		fmtMS(r.Settings.FailbackAfterMS), fmtMS(r.Settings.PingIntervalMS))
+	fmt.Fprintf(w, "%s\n\n", r.Method)
+	if len(r.Scenarios) > 0 {
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "scenario\truns\tp50 ms\tp90 ms\tp99 ms\tmax ms\t goal\t met\t")
+		for _, s := range r.Scenarios {
+			goal, met := "-", "-"
+			if s.Goal != nil {
+				goal = s.Goal.Text
+			}
+			if s.GoalMet != nil {
+				met = map[bool]string{true: "yes", false: "NO"}[*s.GoalMet]
+			}
+			if s.Stats.Runs == 0 {
+				fmt.Fprintf(tw, "%s\t0\t-\t-\t-\t-\t %s\t %s\t\n", s.Name, goal, met)
+				continue
+			}
+			st := s.Stats
+			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t %s\t %s\t\n", s.Name, st.Runs, st.P50, st.P90, st.P99, st.Max, goal, met)
+		}
+		tw.Flush()
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "anchor ÷ our p99 (above 1: that many times faster than the anchor):")
+		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		head := "scenario\t"
+		for _, a := range Anchors {
+			head += fmt.Sprintf("%s %s\t", a.Key, fmtMS(a.ValueMS))
+		}
+		fmt.Fprintln(tw, head)
+		for _, s := range r.Scenarios {
+			line := s.Name + "\t"
+			for _, a := range Anchors {
+				cell := "-"
+				for _, v := range s.VsAnchors {
+					if v.Key == a.Key {
+						cell = fmtRatio(v.Ratio)
+					}
+				}
+				line += cell + "\t"
+			}
+			fmt.Fprintln(tw, line)
+		}
+		tw.Flush()
+		for _, a := range Anchors {
+			fmt.Fprintf(w, "  %-10s %s: %s\n", a.Key, a.Name, a.Source)
+		}
+		for _, s := range r.Scenarios {
+			switch {
+			case s.Skipped != "":
+				fmt.Fprintf(w, "  %s skipped: %s\n", s.Name, s.Skipped)
+			case s.Error != "":
+				fmt.Fprintf(w, "  %s FAILED: %s\n", s.Name, s.Error)
+			}
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "how each failure was injected:")
+		for _, s := range r.Scenarios {
+			fmt.Fprintf(w, "  %-11s %s\n", s.Name, s.How)
+		}
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "where the time goes (the supervisor's log times; p50 / p99 ms):")
+		for _, s := range r.Scenarios {
+			for _, st := range s.Stages {
+				fmt.Fprintf(w, "  %-11s %-62s %8.3f %8.3f\n", s.Name, st.Name, st.P50, st.P99)
+			}
+		}
+	}
+	if len(r.Sweep) > 0 {
+		fmt.Fprintln(w)
+		fmt.Fprintln(w, "scale sweep (crash of pair0's main; supervisor process CPU over an idle 3 s window, RSS after the runs):")
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		fmt.Fprintln(tw, "pairs\truns\tp50 ms\tp99 ms\tmax ms\tsup CPU %\tsup RSS MB\tpeak RSS MB\t machines\t")
+		for _, p := range r.Sweep {
+			if p.Error != "" {
+				fmt.Fprintf(tw, "%d\t%d\t-\t-\t-\t-\t-\t-\t FAILED: %s\t\n", p.Pairs, p.Crash.Runs, p.Error)
+				continue
+			}
+			fmt.Fprintf(tw, "%d\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\t %s\t\n", p.Pairs, p.Crash.Runs, p.Crash.P50, p.Crash.P99,
+				p.Crash.Max, p.CPUPercent, p.RSSMB, p.PeakRSSMB, p.Machines)
+		}
+		tw.Flush()
+	}
+	if len(r.Notes) > 0 {
+		fmt.Fprintln(w)
+		for _, n := range r.Notes {
+			fmt.Fprintf(w, "note: %s\n", n)
+		}
+	}
+	return nil
+}
+
+func fmtMS(v float64) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%gs", v/1000)
+	}
+	return fmt.Sprintf("%gms", v)
+}
+
+func fmtRatio(x float64) string {
+	switch {
+	case x >= 100:
+		return fmt.Sprintf("%.0fx", x)
+	case x >= 10:
+		return fmt.Sprintf("%.1fx", x)
+	default:
+		return fmt.Sprintf("%.2fx", x)
+	}
+}

@@ -1,0 +1,284 @@
+package bench
+
+import (
+	"context"
+
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// defaultPingInterval is the router ping_interval of every setup: the supervisor's default.
+const defaultPingInterval = time.Second
+
+// Run runs the scenarios and the sweep of o and returns the report. A scenario that fails is
+// reported with its error (and the setup restarted for the next one); Run fails only when no
+// setup can be started at all or ctx ends.
+func Run(ctx context.Context, o Options) (*Report, error) {
+	if err := o.setDefaults(); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	dir, cleanup, err := workDir(o.Dir, o.Keep)
+	if err != nil {
+		return nil, err
+	}
+	failed := true
+	defer func() { cleanup(failed) }()
+	progress := progressFunc(o)
+	rep := &Report{Started: start, Host: hostInfo(), Anchors: Anchors,
+		Settings: Settings{Pairs: o.Pairs, HeartbeatIntervalMS: ms(o.HeartbeatInterval), HeartbeatTimeoutMS: ms(o.HeartbeatTimeout),
+			FailbackAfterMS: ms(DefaultFailbackAfter), PingIntervalMS: ms(defaultPingInterval), Runs: o.Runs},
+		Method: "latency = failure injected -> routing change read by an independent Videohub client connection of the bench (not the supervisor's own report)",
+	}
+	mode, why := resolveMode(o.Binary, o.Mode)
+	if why != "" {
+		rep.Notes = append(rep.Notes, why)
+	}
+	so := studioOptions{bin: o.Binary, mode: mode, pairs: o.Pairs, heartbeatInterval: o.HeartbeatInterval,
+		heartbeatTimeout: o.HeartbeatTimeout, failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval,
+		log: o.Logger, progress: progress}
+	if mode == ModeAgents {
+		so.agentPairs = o.Pairs
+	}
+	n := 0
+	newStudio := func() (*Studio, error) {
+		n++
+		so.dir = filepath.Join(dir, fmt.Sprintf("setup%d", n))
+		st, err := startStudio(ctx, so)
+		if err != nil && o.Mode == ModeAuto && so.mode == ModeAgents && ctx.Err() == nil {
+			rep.Notes = append(rep.Notes, fmt.Sprintf("agent processes could not drive the pairs (%v); fell back to the supervisor's simulated machines", err))
+			so.mode, so.agentPairs = ModeSimulated, 0
+			n++
+			so.dir = filepath.Join(dir, fmt.Sprintf("setup%d", n))
+			st, err = startStudio(ctx, so)
+		}
+		return st, err
+	}
+	var st *Studio
+	defer func() {
+		if st != nil {
+			st.Close()
+		}
+	}()
+	for _, sc := range o.Scenarios {
+		if st == nil {
+			if st, err = newStudio(); err != nil {
+				return nil, err
+			}
+		}
+		res := ScenarioResult{Name: sc, How: howInjected(sc, st)}
+		if sc == Manual && st.ctl == nil {
+			if err := controlAPIAvailable(ctx, st.httpAddr, st.opTok); err != nil {
+				res.Skipped = fmt.Sprintf("needs the control API (POST /api/pairs/{pair}/switch): %v", err)
+				rep.Scenarios = append(rep.Scenarios, res)
+				progress("%s: skipped: %s", sc, res.Skipped)
+				continue
+			}
+		}
+		runs := o.runsFor(sc)
+		progress("%s: %d runs on %d pair(s)", sc, runs, o.Pairs)
+		samples, err := runScenario(ctx, st, sc, runs, o.Pairs)
+		r := scenarioResult(sc, samples, o.HeartbeatTimeout)
+		r.How = res.How
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			r.Error = err.Error()
+			if lines := st.supLog.errorLines(); len(lines) > 0 {
+				r.Error += fmt.Sprintf(" (supervisor errors: %s)", strings.Join(lines[max(0, len(lines)-3):], "; "))
+			}
+			progress("%s: FAILED: %v", sc, err)
+			st.Close() // start afresh: the failed run may have left the setup anywhere
+			st = nil
+		} else {
+			progress("%s: p50 %.3f ms, p99 %.3f ms", sc, r.Stats.P50, r.Stats.P99)
+		}
+		rep.Scenarios = append(rep.Scenarios, r)
+	}
+	if st != nil {
+		rep.Mode, rep.Machines = st.o.mode, st.machineKinds()
+		st.Close()
+		st = nil
+	} else {
+		rep.Mode, rep.Machines = so.mode, describeMode(so.mode, o.Pairs)
+	}
+	for _, size := range o.Sweep {
+		so.mode = rep.Mode
+		pt := sweepPoint(ctx, o, so, dir, size, progress)
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		rep.Sweep = append(rep.Sweep, pt)
+	}
+	rep.Notes = append(rep.Notes, modeNotes(rep.Mode, len(o.Sweep) > 0)...)
+	rep.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
+	failed = false
+	for _, s := range rep.Scenarios {
+		failed = failed || s.Error != ""
+	}
+	if failed {
+		rep.Notes = append(rep.Notes, "logs of the failed setup kept in "+dir)
+	}
+	return rep, nil
+}
+
+// sweepPoint measures one sweep size: crash runs on pair0 (agent processes when available) with
+// every other pair's machines simulated, and the supervisor's CPU and memory.
+func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, size int, progress func(string, ...any)) SweepPoint {
+	so.pairs, so.heartbeatInterval = size, o.SweepHeartbeat
+	so.agentPairs = 0
+	if so.mode == ModeAgents {
+		so.agentPairs = 1
+	}
+	so.dir = filepath.Join(dir, fmt.Sprintf("sweep%d", size))
+	pt := SweepPoint{Pairs: size, Machines: describeMode(so.mode, size)}
+	progress("sweep %d pairs: starting", size)
+	st, err := startStudio(ctx, so)
+	if err != nil {
+		pt.Error = err.Error()
+		return pt
+	}
+	defer st.Close()
+	// An idle window first: what the supervisor costs while nothing fails.
+	const window = 3 * time.Second
+	a, err := sampleProc(st.supervisorPID())
+	if err == nil {
+		select {
+		case <-time.After(window):
+		case <-ctx.Done():
+			return pt
+		}
+		var b procSample
+		if b, err = sampleProc(st.supervisorPID()); err == nil {
+			pt.CPUPercent = cpuPercent(a, b)
+		}
+	}
+	samples, rerr := runScenario(ctx, st, Crash, o.SweepRuns, 1)
+	lat := make([]time.Duration, len(samples))
+	for i, s := range samples {
+		lat[i] = s.latency
+	}
+	pt.Crash = Summarize(lat)
+	if p, err := sampleProc(st.supervisorPID()); err == nil {
+		pt.RSSMB, pt.PeakRSSMB = float64(p.rss)/(1<<20), float64(p.peakRSS)/(1<<20)
+	}
+	if rerr != nil {
+		pt.Error = rerr.Error()
+	}
+	progress("sweep %d pairs: crash p99 %.3f ms, supervisor CPU %.1f%%, RSS %.1f MB", size, pt.Crash.P99, pt.CPUPercent, pt.RSSMB)
+	return pt
+}
+
+// resolveMode picks how machines are driven and says why when it is not the real thing.
+func resolveMode(bin string, m Mode) (Mode, string) {
+	if m != ModeAuto {
+		return m, ""
+	}
+	if hasSubcommand(bin, "agent") {
+		return ModeAgents, ""
+	}
+	return ModeSimulated, "this standby binary has no 'agent' subcommand yet: machines are the supervisor's simulated ones (stopgap)"
+}
+
+// hasSubcommand reports whether `bin help` lists cmd.
+func hasSubcommand(bin, cmd string) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, _ := exec.CommandContext(ctx, bin, "help").CombinedOutput()
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == cmd {
+			return true
+		}
+	}
+	return false
+}
+
+func describeMode(m Mode, pairs int) string {
+	if m == ModeSimulated {
+		return "supervisor-simulated (stopgap)"
+	}
+	if pairs == 1 {
+		return "agent processes"
+	}
+	return fmt.Sprintf("agent processes for pair0, supervisor-simulated for %d", pairs-1)
+}
+
+// howInjected says, for the report, how a scenario's failure is injected in this setup.
+func howInjected(sc string, st *Studio) string {
+	sim := st.o.mode == ModeSimulated
+	switch sc {
+	case Crash:
+		if sim {
+			return "stopgap: the main's simulated engine service set down through the supervisor's control pipe (no agent, no process)"
+		}
+		return "kill -9 of the main's engine process (sleep), watched by its agent (kind = \"process\", pidfile)"
+	case Hang:
+		if sim {
+			return "stopgap: the main's simulated heartbeats stopped through the control pipe (heartbeat_timeout decides)"
+		}
+		return "SIGSTOP of the main's agent process (heartbeat_timeout decides)"
+	case Critical:
+		if sim {
+			return fmt.Sprintf("stopgap: the main's simulated %s set to %g (critical 90) through the control pipe", healthName, healthCritical)
+		}
+		return fmt.Sprintf("SimSet %s = %g (critical 90) to the main's agent over protoactor remote", healthName, healthCritical)
+	case Manual:
+		if st.ctl != nil {
+			return "stopgap: operator switch through the control pipe of `standby bench supervisor` (Supervisor.Command), not the control API"
+		}
+		return "POST /api/pairs/{pair}/switch {\"to\":\"backup\"} with an operator's bearer token (level 2), on a warm HTTP connection"
+	case RouterLoss:
+		return "router blackholed until the supervisor declares it lost (2 ping intervals), main's engine failed meanwhile; measured from the router's return to the routing change"
+	}
+	return ""
+}
+
+// modeNotes are the limitations of a mode, for the closing notes.
+func modeNotes(m Mode, sweep bool) []string {
+	var n []string
+	if m == ModeSimulated {
+		n = append(n, "stopgap: machines are the supervisor's simulated ones (simulated = true, the demo driver's fixed 50 ms beat), "+
+			"so the agent's detection and the agent→supervisor remote hop are not in these figures, and --heartbeat-interval does not apply; "+
+			"needed: `standby agent` and the supervisor-side agent gateway (standby/agents)")
+	}
+	if sweep {
+		n = append(n, "sweep: the pairs beyond pair0 are the supervisor's simulated machines driven in-process by the demo driver at its fixed 50 ms beat "+
+			"(not agent processes: one agent process per machine would need 2 GB+ at 1000 pairs); needed for agent-realistic load: "+
+			"one process hosting many agents over one protoactor Remote")
+	}
+	return n
+}
+
+// workDir returns the work directory and a cleanup that removes it unless keep (or failed).
+func workDir(dir string, keep bool) (string, func(failed bool), error) {
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", nil, err
+		}
+		return dir, func(bool) {}, nil
+	}
+	d, err := os.MkdirTemp("", "standby-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func(failed bool) {
+		if !keep && !failed {
+			_ = os.RemoveAll(d)
+		}
+	}, nil
+}
+
+func progressFunc(o Options) func(string, ...any) {
+	return func(format string, args ...any) {
+		msg := fmt.Sprintf(format, args...)
+		o.Logger.Info().Msg(msg)
+		if o.Progress != nil {
+			fmt.Fprintf(o.Progress, "%s %s\n", time.Now().Format("15:04:05.000"), msg)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// sample is one measured run.
+type sample struct {
+	pair    string
+	latency time.Duration
+	t0      time.Time // injection
+	seen    time.Time // the observer read the change
+	marks   pairMarks // the supervisor's log times of the steps, for the breakdown
+}
+
+// runScenario runs sc runs times on the first eligible pairs of st, cycling through them, and
+// returns the latencies. A run that fails ends the scenario with its error; samples taken before
+// it are kept.
+func runScenario(ctx context.Context, st *Studio, sc string, runs, pairs int) ([]sample, error) {
+	out := make([]sample, 0, runs)
+	for r := range runs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		p := pairAt(r % pairs)
+		smp, err := runOnce(ctx, st, sc, p)
+		if err != nil {
+			return out, fmt.Errorf("%s run %d on %s: %w", sc, r+1, p.name, err)
+		}
+		out = append(out, smp)
+	}
+	return out, nil
+}
+
+// Time bounds of one run's steps.
+const (
+	steadyWait  = 10 * time.Second // pair back on its main, armed, machines healthy
+	observeWait = 5 * time.Second  // beyond the scenario's own delay
+)
+
+// runOnce performs one run: waits for a steady pair, injects, measures until the observer sees
+// the pair's output on its backup input, and puts everything back.
+func runOnce(ctx context.Context, st *Studio, sc string, p pairInfo) (sample, error) {
+	sctx, cancel := context.WithTimeout(ctx, steadyWait)
+	err := st.waitSteady(sctx, p.index)
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("not steady before the run: %w", err)
+	}
+	ob := st.observers[p.router]
+	var t0 time.Time
+	limit := observeWait
+	switch sc {
+	case Crash:
+		t0, err = st.crash(ctx, p.main)
+	case Hang:
+		limit += st.o.heartbeatTimeout
+		t0, err = st.hang(ctx, p.main)
+	case Critical:
+		t0, err = st.setHealth(ctx, p.main, healthCritical)
+	case Manual:
+		t0, err = st.operatorSwitch(ctx, p, "backup")
+	case RouterLoss:
+		limit += 2 * time.Second // the pair's retry after a failed switch
+		t0, err = st.routerLoss(ctx, p)
+	default:
+		return sample{}, fmt.Errorf("unknown scenario %q", sc)
+	}
+	if err != nil {
+		return sample{}, err
+	}
+	octx, cancel := context.WithTimeout(ctx, limit)
+	seen, err := ob.WaitRoute(octx, p.out, p.backupIn)
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("no failover seen by the observer: %w", err)
+	}
+	if seen.Before(t0) {
+		return sample{}, fmt.Errorf("output %d moved to the backup %s before the injection", p.out+1, t0.Sub(seen))
+	}
+	smp := sample{pair: p.name, latency: seen.Sub(t0), t0: t0, seen: seen}
+	// The router actor logs the confirmation as it reads the same push as the observer: give its
+	// log line a moment to arrive before reading the marks.
+	mctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_ = st.supLog.wait(mctx, func(l *supLog) bool { pm := l.marks[p.name]; return pm != nil && !pm.confirmed.Before(t0) })
+	cancel()
+	smp.marks = st.supLog.marksOf(p.name)
+	if err := restore(ctx, st, sc, p); err != nil {
+		return sample{}, fmt.Errorf("restoring after the run: %w", err)
+	}
+	return smp, nil
+}
+
+// routerLoss blackholes the pair's router until the supervisor has declared it lost, fails the
+// pair's main meanwhile (its switch cannot be made), then brings the router back. It returns the
+// moment the router came back.
+func (s *Studio) routerLoss(ctx context.Context, p pairInfo) (time.Time, error) {
+	if _, err := s.routerBlackhole(p.router, true); err != nil {
+		return time.Time{}, err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 2*s.o.pingInterval+5*time.Second)
+	defer cancel()
+	if err := s.waitRouter(wctx, p.router, func(state string) bool { return state != "connected" }); err != nil {
+		return time.Time{}, fmt.Errorf("supervisor never declared the blackholed router lost: %w", err)
+	}
+	if _, err := s.crash(ctx, p.main); err != nil {
+		return time.Time{}, err
+	}
+	err := s.supLog.wait(wctx, func(l *supLog) bool { return l.machines[p.main].failure != "" })
+	if err != nil {
+		return time.Time{}, fmt.Errorf("supervisor never saw the main fail: %w", err)
+	}
+	return s.routerBlackhole(p.router, false)
+}
+
+// restore undoes a run's injection and waits for the pair to be back on its main.
+func restore(ctx context.Context, st *Studio, sc string, p pairInfo) error {
+	var err error
+	switch sc {
+	case Crash, RouterLoss:
+		err = st.uncrash(ctx, p.main)
+	case Hang:
+		err = st.unhang(ctx, p.main)
+	case Critical:
+		_, err = st.setHealth(ctx, p.main, healthNormal)
+	case Manual:
+		wctx, cancel := context.WithTimeout(ctx, steadyWait)
+		err = st.supLog.wait(wctx, func(l *supLog) bool { return l.pairs[p.name] == "on-backup" })
+		cancel()
+		if err == nil {
+			_, err = st.operatorSwitch(ctx, p, "main")
+		}
+	}
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, steadyWait)
+	defer cancel()
+	return st.waitSteady(wctx, p.index)
+}

@@ -1,0 +1,469 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/node"
+	"standby/protocol/pb"
+)
+
+// studioOptions describe one setup.
+type studioOptions struct {
+	bin  string
+	dir  string
+	mode Mode // ModeAgents or ModeSimulated (resolved)
+	// pairs in the setup; the first agentPairs have agent processes (ModeAgents), the others are
+	// simulated machines driven by the supervisor's demo driver at its fixed 50 ms beat.
+	pairs, agentPairs int
+	heartbeatInterval time.Duration
+	heartbeatTimeout  time.Duration
+	failbackAfter     time.Duration
+	pingInterval      time.Duration
+	log               zerolog.Logger
+	progress          func(format string, args ...any)
+}
+
+// Studio is one running setup: simulated Videohubs, the supervisor, agents and engines, and an
+// Observer per router. Close kills everything it started.
+type Studio struct {
+	o     studioOptions
+	procs procs
+
+	sims      []*child
+	simAddrs  []string
+	observers []*Observer
+
+	sup      *child
+	supLog   *supLog
+	ctl      *ctlPipe // ModeSimulated
+	httpAddr string
+	agentTok string
+	opTok    string
+
+	mu         sync.Mutex
+	engines    map[string]*child // machine → its engine process (ModeAgents)
+	agents     map[string]*child // machine → its agent process
+	agentAddrs map[string]string // machine → the agent's remote endpoint
+	node       *node.Node        // the bench's own remote endpoint, for SimSet (ModeAgents)
+	sleepPath  string
+}
+
+// startStudio starts a setup and waits until every pair is armed on its main.
+func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
+	if o.progress == nil {
+		o.progress = func(string, ...any) {}
+	}
+	s := &Studio{o: o, supLog: newSupLog(), engines: map[string]*child{}, agents: map[string]*child{},
+		agentAddrs: map[string]string{}, agentTok: secret(), opTok: secret()}
+	defer func() {
+		if err != nil {
+			s.Close()
+		}
+	}()
+	for _, d := range []string{"logs", "agents", "engines", "state"} {
+		if err := os.MkdirAll(filepath.Join(o.dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if o.mode == ModeAgents {
+		if s.sleepPath, err = exec.LookPath("sleep"); err != nil {
+			return nil, fmt.Errorf("engine processes: %w", err)
+		}
+	}
+	if err := s.startRouters(ctx); err != nil {
+		return nil, err
+	}
+	if err := s.startSupervisor(ctx); err != nil {
+		return nil, err
+	}
+	if o.mode == ModeAgents {
+		for i := range o.agentPairs {
+			p := pairAt(i)
+			for _, m := range []string{p.main, p.backup} {
+				if err := s.startEngine(m); err != nil {
+					return nil, err
+				}
+				if err := s.startAgent(m); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	wait := 15*time.Second + time.Duration(o.pairs)*20*time.Millisecond
+	wctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	if err := s.waitSteady(wctx, -1); err != nil {
+		return nil, fmt.Errorf("pairs not armed on their mains within %s: %w%s", wait, err, s.hint())
+	}
+	return s, nil
+}
+
+// hint says where to look when the setup does not come up.
+func (s *Studio) hint() string {
+	msg := fmt.Sprintf(" (supervisor log %s)", filepath.Join(s.o.dir, "logs", "supervisor.log"))
+	if s.o.mode == ModeAgents {
+		msg += "; agents report to the supervisor's gateway (standby/agents): is it wired in this build?"
+	}
+	return msg
+}
+
+func (s *Studio) logPath(name string) string { return filepath.Join(s.o.dir, "logs", name+".log") }
+
+// startRouters starts one simulated Videohub process per router, routes every pair's output to
+// its main input and connects an Observer to each.
+func (s *Studio) startRouters(ctx context.Context) error {
+	n := routerCount(s.o.pairs)
+	for r := range n {
+		in, out := routerSize(r, s.o.pairs)
+		addrCh := make(chan string, 1)
+		onLine := func(line string) {
+			if !strings.Contains(line, "videohub simulator listening") {
+				return
+			}
+			var m struct {
+				Addr string `json:"addr"`
+			}
+			if json.Unmarshal([]byte(line), &m) == nil && m.Addr != "" {
+				select {
+				case addrCh <- m.Addr:
+				default:
+				}
+			}
+		}
+		c, err := s.procs.start(childSpec{name: fmt.Sprintf("hub%d", r), path: s.o.bin,
+			args: []string{"sim", "videohub", "--listen", "127.0.0.1:0", "--inputs", strconv.Itoa(in), "--outputs", strconv.Itoa(out),
+				"--name", fmt.Sprintf("bench hub%d", r), "--control", "--log-level", "info"},
+			logPath: s.logPath(fmt.Sprintf("hub%d", r)), stdin: true, onLine: onLine})
+		if err != nil {
+			return err
+		}
+		s.sims = append(s.sims, c)
+		select {
+		case addr := <-addrCh:
+			s.simAddrs = append(s.simAddrs, addr)
+		case <-c.done:
+			return fmt.Errorf("videohub simulator exited: %v (log %s)", c.err, s.logPath(c.name))
+		case <-time.After(10 * time.Second):
+			return fmt.Errorf("videohub simulator did not start in 10 s (log %s)", s.logPath(c.name))
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	for i := range s.o.pairs {
+		p := pairAt(i)
+		if err := s.sims[p.router].send(fmt.Sprintf("route %d %d", p.out+1, p.mainIn+1)); err != nil {
+			return err
+		}
+	}
+	for r, addr := range s.simAddrs {
+		ob, err := Observe(ctx, addr)
+		if err != nil {
+			return err
+		}
+		s.observers = append(s.observers, ob)
+		_ = r
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for i := range s.o.pairs {
+		p := pairAt(i)
+		if _, err := s.observers[p.router].WaitRoute(wctx, p.out, p.mainIn); err != nil {
+			return fmt.Errorf("initial routing of %s: %w", p.name, err)
+		}
+	}
+	s.o.progress("%d simulated Videohub(s) up, every output on its main", n)
+	return nil
+}
+
+// startSupervisor writes the config and starts the supervisor process.
+func (s *Studio) startSupervisor(ctx context.Context) error {
+	var err error
+	if s.httpAddr, err = freePort(); err != nil {
+		return err
+	}
+	cfg := supervisorTOML(supConfig{
+		pairs:            s.o.pairs,
+		simulated:        func(i int) bool { return s.o.mode == ModeSimulated || i >= s.o.agentPairs },
+		routers:          s.simAddrs,
+		http:             s.httpAddr,
+		stateDir:         filepath.Join(s.o.dir, "state"),
+		heartbeatTimeout: s.o.heartbeatTimeout,
+		agentToken:       s.agentTok,
+		operatorToken:    s.opTok,
+		failbackAfter:    s.o.failbackAfter,
+		pingInterval:     s.o.pingInterval,
+	})
+	path := filepath.Join(s.o.dir, "supervisor.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	spec := childSpec{name: "supervisor", path: s.o.bin, logPath: s.logPath("supervisor"), onLine: s.supLog.line}
+	if s.o.mode == ModeSimulated {
+		s.ctl = newCtlPipe()
+		spec.args = []string{"bench", "supervisor", "--config", path, "--log-level", "info"}
+		spec.stdin, spec.onOut = true, s.ctl.line
+	} else {
+		spec.args = []string{"run", "--config", path, "--log-level", "info"}
+	}
+	if s.sup, err = s.procs.start(spec); err != nil {
+		return err
+	}
+	if s.ctl != nil {
+		s.ctl.c = s.sup
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	go func() { // a supervisor that dies ends the wait at once
+		select {
+		case <-s.sup.done:
+			cancel()
+		case <-wctx.Done():
+		}
+	}()
+	err = s.supLog.wait(wctx, func(l *supLog) bool { return l.remote != "" })
+	if s.sup.exited() {
+		return fmt.Errorf("supervisor exited: %v (log %s)", s.sup.err, s.logPath("supervisor"))
+	}
+	if err != nil {
+		return fmt.Errorf("supervisor did not start: %w (log %s)", err, s.logPath("supervisor"))
+	}
+	s.o.progress("supervisor up (pid %d, remote %s, %d pairs, machines: %s)", s.sup.pid(), s.supLog.remote, s.o.pairs, s.machineKinds())
+	return nil
+}
+
+// machineKinds says how machines are driven, for people.
+func (s *Studio) machineKinds() string {
+	if s.o.mode == ModeSimulated {
+		return "supervisor-simulated (stopgap)"
+	}
+	if s.o.agentPairs == s.o.pairs {
+		return "agent processes"
+	}
+	return fmt.Sprintf("agent processes for %d pair(s), supervisor-simulated for %d", s.o.agentPairs, s.o.pairs-s.o.agentPairs)
+}
+
+// startEngine starts machine m's watched engine process (sleep) and writes its pidfile.
+func (s *Studio) startEngine(m string) error {
+	c, err := s.procs.start(childSpec{name: m + "-engine", path: s.sleepPath, args: []string{"3600"}})
+	if err != nil {
+		return err
+	}
+	pf := filepath.Join(s.o.dir, "engines", m+".pid")
+	tmp := pf + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(c.pid())+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, pf); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	old := s.engines[m]
+	s.engines[m] = c
+	s.mu.Unlock()
+	if old != nil {
+		s.procs.remove(old)
+	}
+	return nil
+}
+
+// startAgent starts machine m's agent process.
+func (s *Studio) startAgent(m string) error {
+	listen, err := freePort()
+	if err != nil {
+		return err
+	}
+	cfg := agentTOML(agentConfig{machine: m, supervisor: s.supLog.remote, listen: listen, token: s.agentTok,
+		interval: s.o.heartbeatInterval, pidfile: filepath.Join(s.o.dir, "engines", m+".pid")})
+	path := filepath.Join(s.o.dir, "agents", m+".toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return err
+	}
+	c, err := s.procs.start(childSpec{name: m + "-agent", path: s.o.bin, args: []string{"agent", "--config", path, "--log-level", "info"},
+		logPath: s.logPath(m + "-agent")})
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	s.agents[m], s.agentAddrs[m] = c, listen
+	s.mu.Unlock()
+	return nil
+}
+
+// waitSteady waits until pair i (every pair when i < 0) is on its main, armed, with both
+// machines healthy, and its output shows the main input.
+func (s *Studio) waitSteady(ctx context.Context, i int) error {
+	idx := []int{i}
+	if i < 0 {
+		idx = make([]int, s.o.pairs)
+		for k := range idx {
+			idx[k] = k
+		}
+	}
+	for _, k := range idx {
+		p := pairAt(k)
+		err := s.supLog.wait(ctx, func(l *supLog) bool {
+			return l.pairs[p.name] == "on-main" && l.healthy(p.main) && l.healthy(p.backup)
+		})
+		if err != nil {
+			s.supLog.mu.Lock()
+			st, mm, mb := s.supLog.pairs[p.name], s.supLog.machines[p.main], s.supLog.machines[p.backup]
+			s.supLog.mu.Unlock()
+			return fmt.Errorf("%s is %q, main %+v, backup %+v: %w", p.name, st, mm, mb, err)
+		}
+		if _, err := s.observers[p.router].WaitRoute(ctx, p.out, p.mainIn); err != nil {
+			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// --- injections: each returns the moment it acted ---
+
+// crash kills (SIGKILL) the engine of machine m, or in ModeSimulated sets its engine down.
+func (s *Studio) crash(ctx context.Context, m string) (time.Time, error) {
+	if s.o.mode == ModeSimulated {
+		return s.ctl.do(ctx, "service "+m+" engine down")
+	}
+	s.mu.Lock()
+	e := s.engines[m]
+	s.mu.Unlock()
+	if e == nil {
+		return time.Time{}, fmt.Errorf("%s has no engine process", m)
+	}
+	t0 := time.Now()
+	return t0, e.signal(syscall.SIGKILL)
+}
+
+// uncrash restarts machine m's engine.
+func (s *Studio) uncrash(ctx context.Context, m string) error {
+	if s.o.mode == ModeSimulated {
+		_, err := s.ctl.do(ctx, "service "+m+" engine up")
+		return err
+	}
+	return s.startEngine(m)
+}
+
+// hang stops (SIGSTOP) machine m's agent, or in ModeSimulated silences its heartbeats.
+func (s *Studio) hang(ctx context.Context, m string) (time.Time, error) {
+	if s.o.mode == ModeSimulated {
+		return s.ctl.do(ctx, "silent "+m+" on")
+	}
+	s.mu.Lock()
+	a := s.agents[m]
+	s.mu.Unlock()
+	if a == nil {
+		return time.Time{}, fmt.Errorf("%s has no agent process", m)
+	}
+	t0 := time.Now()
+	return t0, a.signal(syscall.SIGSTOP)
+}
+
+func (s *Studio) unhang(ctx context.Context, m string) error {
+	if s.o.mode == ModeSimulated {
+		_, err := s.ctl.do(ctx, "silent "+m+" off")
+		return err
+	}
+	s.mu.Lock()
+	a := s.agents[m]
+	s.mu.Unlock()
+	return a.signal(syscall.SIGCONT)
+}
+
+// setHealth sets machine m's health value: through its agent's SimSet (ModeAgents) or the
+// supervisor's simulated machine.
+func (s *Studio) setHealth(ctx context.Context, m string, v float64) (time.Time, error) {
+	if s.o.mode == ModeSimulated {
+		return s.ctl.do(ctx, fmt.Sprintf("health %s %s %g", m, healthName, v))
+	}
+	n, err := s.benchNode()
+	if err != nil {
+		return time.Time{}, err
+	}
+	s.mu.Lock()
+	addr := s.agentAddrs[m]
+	s.mu.Unlock()
+	msg := &pb.SimSet{Token: s.agentTok, Health: []*pb.SimSet_Health{{Name: healthName, Value: v}}}
+	t0 := time.Now()
+	res, err := n.System.Root.RequestFuture(actor.NewPID(addr, pb.AgentActorID), msg, 5*time.Second).Result()
+	if err != nil {
+		return t0, fmt.Errorf("sim set on agent %s: %w", m, err)
+	}
+	if r, ok := res.(*pb.SimSetReply); !ok || !r.Accepted {
+		return t0, fmt.Errorf("sim set on agent %s refused: %v", m, res)
+	}
+	return t0, nil
+}
+
+// benchNode is the bench's own remote endpoint (one per process), started on first use.
+func (s *Studio) benchNode() (*node.Node, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.node != nil {
+		return s.node, nil
+	}
+	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: s.o.log})
+	if err != nil {
+		return nil, err
+	}
+	s.node = n
+	return n, nil
+}
+
+// operatorSwitch switches pair p to side ("main" or "backup") as an operator would.
+func (s *Studio) operatorSwitch(ctx context.Context, p pairInfo, side string) (time.Time, error) {
+	if s.ctl != nil {
+		return s.ctl.do(ctx, "switch "+p.name+" "+side)
+	}
+	return httpSwitch(ctx, s.httpAddr, s.opTok, p.name, side)
+}
+
+// routerBlackhole makes router r go silent (on) or come back (off).
+func (s *Studio) routerBlackhole(r int, on bool) (time.Time, error) {
+	cmd := "blackhole off"
+	if on {
+		cmd = "blackhole on"
+	}
+	t0 := time.Now()
+	return t0, s.sims[r].send(cmd)
+}
+
+// routerState is the supervisor's view of router r ("connected", "unavailable", ...).
+func (s *Studio) waitRouter(ctx context.Context, r int, cond func(state string) bool) error {
+	name := fmt.Sprintf("hub%d", r)
+	return s.supLog.wait(ctx, func(l *supLog) bool { return cond(l.routers[name]) })
+}
+
+// supervisorPID is the supervisor process id.
+func (s *Studio) supervisorPID() int { return s.sup.pid() }
+
+// Close kills every process of the setup and closes the observers.
+func (s *Studio) Close() {
+	for _, ob := range s.observers {
+		ob.Close()
+	}
+	s.procs.close(2 * time.Second)
+	s.mu.Lock()
+	n := s.node
+	s.node = nil
+	s.mu.Unlock()
+	if n != nil {
+		n.Stop()
+	}
+}
+
+// errSkip marks a scenario that cannot run in this build; the report says why.
+var errSkip = errors.New("skipped")

@@ -1,0 +1,194 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"time"
+)
+
+// supLog follows the supervisor's JSON log to know when pairs are armed and back on their main and
+// machines healthy, so a run starts from a steady state. It is never used to measure: latencies
+// come from the Observer only. It also counts automatic switches for the soak.
+type supLog struct {
+	mu       sync.Mutex
+	remote   string               // the supervisor's remote endpoint, once running
+	pairs    map[string]string    // pair → state (e.g. "on-main")
+	machines map[string]machState // machine → condition
+	routers  map[string]string    // router → connection state
+	switches []switchEvent        // automatic switches to backup seen (bounded)
+	nswitch  int
+	nfail    int      // machine conditions that turned to failed
+	errors   []string // error-level lines (bounded), for the report when something fails
+	// marks are the supervisor's own log times of the steps of each pair's latest failover, for
+	// the breakdown of where the time goes (never for the measured latency itself).
+	marks   map[string]*pairMarks
+	changed chan struct{}
+}
+
+type machState struct {
+	known   bool
+	failure string
+	level   string
+}
+
+// pairMarks are log times (the supervisor's wall clock) of a pair's latest failover steps.
+type pairMarks struct {
+	failed    time.Time // the machine actor logged the main's failure
+	switching time.Time // the pair logged switching-to-backup
+	confirmed time.Time // the router actor logged the switch confirmed
+}
+
+type switchEvent struct {
+	At      time.Time
+	Pair    string
+	Trigger string
+	Detail  string
+}
+
+const maxKept = 1000
+
+func newSupLog() *supLog {
+	return &supLog{pairs: map[string]string{}, machines: map[string]machState{}, routers: map[string]string{},
+		marks: map[string]*pairMarks{}, changed: make(chan struct{})}
+}
+
+// logLine is the subset of the supervisor's log fields the bench reads.
+type logLine struct {
+	Level     string `json:"level"` // the last "level" key: a machine condition's health level
+	Message   string `json:"message"`
+	Pair      string `json:"pair"`
+	From      string `json:"from"`
+	To        string `json:"to"`
+	Trigger   string `json:"trigger"`
+	Detail    string `json:"detail"`
+	Machine   string `json:"machine"`
+	Known     *bool  `json:"known"`
+	Failure   string `json:"failure"`
+	Router    string `json:"router"`
+	State     string `json:"state"`
+	Remote    string `json:"remote"`
+	Error     string `json:"error"`
+	Time      string `json:"time"`
+	Confirmed *bool  `json:"confirmed"`
+}
+
+// line takes one stderr line of the supervisor.
+func (l *supLog) line(s string) {
+	if !strings.HasPrefix(s, "{") {
+		return
+	}
+	interesting := strings.Contains(s, `"pair transition"`) || strings.Contains(s, `"machine condition"`) ||
+		strings.Contains(s, `"router state"`) || strings.Contains(s, `"router switch"`) || strings.Contains(s, `"standby running"`) || strings.Contains(s, `"level":"error"`)
+	if !interesting {
+		return
+	}
+	var m logLine
+	if json.Unmarshal([]byte(s), &m) != nil {
+		return
+	}
+	at, _ := time.Parse(time.RFC3339Nano, m.Time)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch m.Message {
+	case "pair transition":
+		l.pairs[m.Pair] = m.To
+		if m.To == "switching-to-backup" {
+			l.mark(m.Pair).switching = at
+		}
+		if m.To == "switching-to-backup" && m.Trigger != "operator" {
+			l.nswitch++
+			if len(l.switches) < maxKept {
+				l.switches = append(l.switches, switchEvent{At: time.Now(), Pair: m.Pair, Trigger: m.Trigger, Detail: m.Detail})
+			}
+		}
+	case "machine condition":
+		// A condition line carries "level" twice: the log level first, the health level last (the
+		// one json keeps).
+		if prev := l.machines[m.Machine]; m.Failure != "" && prev.failure == "" {
+			l.nfail++
+		}
+		l.machines[m.Machine] = machState{known: m.Known != nil && *m.Known, failure: m.Failure, level: m.Level}
+		if p, ok := strings.CutSuffix(m.Machine, "-main"); ok && (m.Failure != "" || m.Level == "critical") {
+			l.mark(p).failed = at
+		}
+	case "router switch":
+		if m.Confirmed != nil && *m.Confirmed {
+			l.mark(m.Pair).confirmed = at
+		}
+	case "router state":
+		l.routers[m.Router] = m.State
+	case "standby running":
+		l.remote = m.Remote
+	}
+	if strings.HasPrefix(s, `{"level":"error"`) && len(l.errors) < maxKept {
+		msg := m.Message
+		if m.Error != "" {
+			msg += ": " + m.Error
+		}
+		l.errors = append(l.errors, msg)
+	}
+	close(l.changed)
+	l.changed = make(chan struct{})
+}
+
+func (l *supLog) mark(pair string) *pairMarks {
+	pm := l.marks[pair]
+	if pm == nil {
+		pm = &pairMarks{}
+		l.marks[pair] = pm
+	}
+	return pm
+}
+
+// marksOf returns a copy of pair's marks.
+func (l *supLog) marksOf(pair string) pairMarks {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if pm := l.marks[pair]; pm != nil {
+		return *pm
+	}
+	return pairMarks{}
+}
+
+// wait waits until cond holds (called under the lock) or ctx ends.
+func (l *supLog) wait(ctx context.Context, cond func(l *supLog) bool) error {
+	for {
+		l.mu.Lock()
+		ok, ch := cond(l), l.changed
+		l.mu.Unlock()
+		if ok {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// healthy reports whether machine m is known, working and not critical (under the lock).
+func (l *supLog) healthy(m string) bool {
+	s, ok := l.machines[m]
+	return ok && s.known && s.failure == "" && s.level != "critical"
+}
+
+func (l *supLog) automaticSwitches() (int, []switchEvent) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nswitch, append([]switchEvent(nil), l.switches...)
+}
+
+func (l *supLog) failures() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.nfail
+}
+
+func (l *supLog) errorLines() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.errors...)
+}
