@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -27,16 +29,67 @@ type arrival struct {
 	at time.Time
 }
 
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+	buildOut  []byte
+)
+
+// The process-level tests share one node: two Remotes in one process race inside gRPC's logger. It is
+// never stopped: protoactor's Remote.Shutdown is not race-clean (under -race) with a peer that is
+// connected, sending or leaving at that moment (endpointManager.stop writes fields its event
+// handlers and senders read unsynchronised). The process exits at the end of the run.
+var (
+	nodeOnce sync.Once
+	testNode *node.Node
+	nodeErr  error
+)
+
+// sharedNode returns the test process's node, with gw spawned as the stand-in gateway for this test.
+func sharedNode(t *testing.T, gw actor.ReceiveFunc) *node.Node {
+	t.Helper()
+	nodeOnce.Do(func() {
+		testNode, nodeErr = node.Start(node.Options{Listen: "127.0.0.1:0", Logger: zerolog.Nop()})
+	})
+	if nodeErr != nil {
+		t.Fatal(nodeErr)
+	}
+	pid, err := testNode.System.Root.SpawnNamed(actor.PropsFromFunc(gw), pb.GatewayActorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = testNode.System.Root.StopFuture(pid).Wait() })
+	return testNode
+}
+
+// TestMain removes the standby binary the process-level tests build.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
 // buildStandby builds the standby binary once per test run.
 func buildStandby(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "standby")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/standby")
-	cmd.Dir = filepath.Join("..", "..") // the module root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/standby (the binary holds every subcommand, so any broken one fails this): %v\n%s", err, out)
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "standby-agent-test")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "standby")
+		cmd := exec.Command("go", "build", "-o", buildBin, "./cmd/standby")
+		cmd.Dir = filepath.Join("..", "..") // the module root
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build ./cmd/standby (the binary holds every subcommand, so any broken one fails this): %v\n%s", buildErr, buildOut)
 	}
-	return bin
+	return buildBin
 }
 
 // lockedBuffer collects the agent process's log.
@@ -67,19 +120,13 @@ func TestAgentProcessReportsKill(t *testing.T) {
 	bin := buildStandby(t)
 	dir := t.TempDir()
 
-	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)})
-	if err != nil {
-		t.Fatal(err)
-	}
 	arrivals := make(chan arrival, 4096)
-	if _, err := n.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+	n := sharedNode(t, func(ctx actor.Context) {
 		if r, ok := ctx.Message().(*pb.AgentReport); ok {
 			arrivals <- arrival{r, time.Now()}
 			ctx.Respond(&pb.AgentReply{Accepted: true, Active: true, Seq: r.Seq})
 		}
-	}), pb.GatewayActorID); err != nil {
-		t.Fatal(err)
-	}
+	})
 
 	pidfile := filepath.Join(dir, "engine.pid")
 	startEngine := func() *exec.Cmd {
@@ -189,10 +236,6 @@ sim = 60.0
 		return r.Change && len(r.Services) > 1 && !r.Services[1].Up && r.Services[1].Reason == "SDI lost"
 	})
 
-	// This node is left running until the test binary exits: protoactor's Remote.Shutdown is not
-	// race-clean (under -race) with a peer that is connected, sending or leaving at that moment
-	// (endpointManager.stop writes fields its event handlers and senders read unsynchronised).
-
 	// SIGTERM stops the agent cleanly, even with its supervisor gone.
 	termAt := time.Now()
 	if err := agentCmd.Process.Signal(syscall.SIGTERM); err != nil {
@@ -207,4 +250,88 @@ sim = 60.0
 	case <-time.After(20 * time.Second):
 		t.Fatal("agent did not exit after SIGTERM")
 	}
+}
+
+// TestAgentProcessFollowsActive runs `standby agent` with a dead primary and this process as the
+// second supervisor. Which supervisors a report went to shows in the seqs this one receives: every
+// seq while the agent follows it, every other one while it reports to both.
+func TestAgentProcessFollowsActive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the standby binary")
+	}
+	bin := buildStandby(t)
+	dir := t.TempDir()
+
+	var active atomic.Bool
+	active.Store(true)
+	seqs := make(chan uint64, 4096)
+	n := sharedNode(t, func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*pb.AgentReport); ok {
+			seqs <- r.Seq
+			ctx.Respond(&pb.AgentReply{Accepted: true, Active: active.Load(), Seq: r.Seq})
+		}
+	})
+	dead, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody answers on once closed
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadAddr := dead.Addr().String()
+	dead.Close()
+
+	cfg := filepath.Join(dir, "agent.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`
+name = "render-1"
+supervisors = [%q, %q]
+listen = "127.0.0.1:0"
+token = "tok"
+heartbeat_interval = "10ms"
+[[service]]
+name = "engine"
+kind = "sim"
+`, deadAddr, n.Address())), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var agentLog lockedBuffer
+	agentCmd := exec.Command(bin, "agent", "--config", cfg)
+	agentCmd.Stdout, agentCmd.Stderr = &agentLog, &agentLog
+	if err := agentCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = agentCmd.Process.Kill()
+		_ = agentCmd.Wait()
+		if t.Failed() {
+			lines := strings.Split(agentLog.String(), "\n")
+			t.Logf("agent log (last 40 lines):\n%s", strings.Join(lines[max(0, len(lines)-40):], "\n"))
+		}
+	}()
+
+	// waitGaps waits until five consecutive reports arrive gap apart in seq.
+	waitGaps := func(what string, gap uint64) {
+		t.Helper()
+		deadline := time.After(20 * time.Second)
+		var last uint64
+		run := 0
+		for run < 5 {
+			select {
+			case s := <-seqs:
+				if last != 0 && s-last == gap {
+					run++
+				} else {
+					run = 0
+				}
+				last = s
+			case <-deadline:
+				t.Fatalf("agent did not %s within 20s", what)
+			}
+		}
+	}
+	start := time.Now()
+	waitGaps("follow the active second supervisor", 1)
+	t.Logf("following the active supervisor %s after the agent started (primary dead)", time.Since(start))
+
+	active.Store(false)
+	waitGaps("report to all supervisors once this one stood down", 2)
+	active.Store(true)
+	waitGaps("follow this supervisor again once it is active", 1)
 }
