@@ -39,12 +39,11 @@ func httpSwitch(ctx context.Context, addr, token, pair, side string) (time.Time,
 	return t0, nil
 }
 
-// controlAPIAvailable probes the control API's switch route without switching anything: an
-// unknown pair must be refused as such (any answer but 404 for the route itself).
+// controlAPIAvailable probes the control API (GET /api/status with the operator's token).
 func controlAPIAvailable(ctx context.Context, addr, token string) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/pairs", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/api/status", nil)
 	if err != nil {
 		return err
 	}
@@ -56,7 +55,7 @@ func controlAPIAvailable(ctx context.Context, addr, token string) error {
 	defer res.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, 1<<20))
 	if res.StatusCode/100 != 2 {
-		return fmt.Errorf("control API at %s: GET /api/pairs: %s", addr, res.Status)
+		return fmt.Errorf("control API at %s: GET /api/status: %s", addr, res.Status)
 	}
 	return nil
 }

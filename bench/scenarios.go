@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -57,6 +58,11 @@ func runOnce(ctx context.Context, st *Studio, sc string, p pairInfo) (sample, er
 		t0, err = st.crash(ctx, p.main)
 	case Hang:
 		limit += st.o.heartbeatTimeout
+		// A random phase against the heartbeats, so runs sample every position of the
+		// injection between two beats (right after a beat is the worst case).
+		if err = sleepCtx(ctx, randDur(st.beat())); err != nil {
+			return sample{}, err
+		}
 		t0, err = st.hang(ctx, p.main)
 	case Critical:
 		t0, err = st.setHealth(ctx, p.main, healthCritical)
@@ -112,7 +118,36 @@ func (s *Studio) routerLoss(ctx context.Context, p pairInfo) (time.Time, error) 
 	if err != nil {
 		return time.Time{}, fmt.Errorf("supervisor never saw the main fail: %w", err)
 	}
+	// The router comes back at a random moment of the pair's retry cycle (a failed switch is
+	// retried after 1 s): right after a failed attempt is the worst case.
+	if err := sleepCtx(ctx, randDur(pairRetryAfter+100*time.Millisecond)); err != nil {
+		return time.Time{}, err
+	}
 	return s.routerBlackhole(p.router, false)
+}
+
+// pairRetryAfter is the pair engine's default delay before retrying a failed automatic switch
+// (failover.Config.RetryAfter; not configurable in the config file).
+const pairRetryAfter = time.Second
+
+// randDur is a random duration in [0, d).
+func randDur(d time.Duration) time.Duration {
+	if d <= 0 {
+		return 0
+	}
+	return time.Duration(rand.Int64N(int64(d)))
+}
+
+// sleepCtx sleeps d or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // restore undoes a run's injection and waits for the pair to be back on its main.

@@ -50,6 +50,7 @@ type Studio struct {
 	sup      *child
 	supLog   *supLog
 	ctl      *ctlPipe // ModeSimulated
+	api      error    // nil when the control API answers
 	httpAddr string
 	agentTok string
 	opTok    string
@@ -241,6 +242,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("supervisor did not start: %w (log %s)", err, s.logPath("supervisor"))
 	}
+	s.api = controlAPIAvailable(ctx, s.httpAddr, s.opTok)
 	s.o.progress("supervisor up (pid %d, remote %s, %d pairs, machines: %s)", s.sup.pid(), s.supLog.remote, s.o.pairs, s.machineKinds())
 	return nil
 }
@@ -425,7 +427,7 @@ func (s *Studio) benchNode() (*node.Node, error) {
 
 // operatorSwitch switches pair p to side ("main" or "backup") as an operator would.
 func (s *Studio) operatorSwitch(ctx context.Context, p pairInfo, side string) (time.Time, error) {
-	if s.ctl != nil {
+	if s.api != nil && s.ctl != nil {
 		return s.ctl.do(ctx, "switch "+p.name+" "+side)
 	}
 	return httpSwitch(ctx, s.httpAddr, s.opTok, p.name, side)
@@ -445,6 +447,17 @@ func (s *Studio) routerBlackhole(r int, on bool) (time.Time, error) {
 func (s *Studio) waitRouter(ctx context.Context, r int, cond func(state string) bool) error {
 	name := fmt.Sprintf("hub%d", r)
 	return s.supLog.wait(ctx, func(l *supLog) bool { return cond(l.routers[name]) })
+}
+
+// demoBeat is the heartbeat interval of the supervisor's simulated machines (its demo driver).
+const demoBeat = 50 * time.Millisecond
+
+// beat is the heartbeat interval of pair0's machines.
+func (s *Studio) beat() time.Duration {
+	if s.o.mode == ModeSimulated || s.o.agentPairs == 0 {
+		return demoBeat
+	}
+	return s.o.heartbeatInterval
 }
 
 // supervisorPID is the supervisor process id.

@@ -12,13 +12,14 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"standby/actors/control"
 	"standby/actors/failover"
 	"standby/actors/supervisor"
 	"standby/conf"
 )
 
-// ServeSupervisor runs a supervisor like `standby run --config` and, besides, executes control
-// commands read from in, one per line, answering each on out. It is `standby bench supervisor`,
+// ServeSupervisor runs a supervisor like `standby run --config` (with the control surfaces) and,
+// besides, executes control commands read from in, one per line, answering each on out. It is `standby bench supervisor`,
 // the supervisor process of ModeSimulated: the bench drives the supervisor's simulated machines
 // and operator switches through this pipe.
 //
@@ -40,7 +41,12 @@ func ServeSupervisor(ctx context.Context, cfg *conf.Config, in io.Reader, out io
 			fmt.Fprintf(out, "%s error %s\n", id, strings.ReplaceAll(err, "\n", " "))
 		}
 	}
+	surfaces := control.Attach(control.Options{Logger: log})
 	onStart := func(s *supervisor.Supervisor) (func(), error) {
+		stop, err := surfaces(s)
+		if err != nil {
+			return nil, err
+		}
 		go func() {
 			sc := bufio.NewScanner(in)
 			for sc.Scan() {
@@ -48,7 +54,7 @@ func ServeSupervisor(ctx context.Context, cfg *conf.Config, in io.Reader, out io
 				if len(f) < 2 {
 					continue
 				}
-				err := control(s, f[1:])
+				err := command(s, f[1:])
 				msg := ""
 				if err != nil {
 					msg = err.Error()
@@ -56,12 +62,12 @@ func ServeSupervisor(ctx context.Context, cfg *conf.Config, in io.Reader, out io
 				reply(f[0], msg)
 			}
 		}()
-		return nil, nil
+		return stop, nil
 	}
 	return supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, OnStart: onStart}, nil)
 }
 
-func control(s *supervisor.Supervisor, f []string) error {
+func command(s *supervisor.Supervisor, f []string) error {
 	arg := func(i int) string {
 		if i < len(f) {
 			return f[i]
