@@ -20,7 +20,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		if r.GetModel() != "" {
 			fmt.Fprintf(tw, " (%s %dx%d)", r.GetModel(), r.GetInputs(), r.GetOutputs())
 		}
-		if r.GetDetail() != "" {
+		if r.GetDetail() != "" && r.GetConn() != "connected" {
 			fmt.Fprintf(tw, " %s", r.GetDetail())
 		}
 		fmt.Fprintln(tw)

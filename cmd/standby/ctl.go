@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
 	"standby/actors/control"
@@ -79,7 +80,12 @@ func cmdCtl(ctx context.Context, args []string) int {
 		}
 		*listen = net.JoinHostPort(host, "0")
 	}
-	n, err := node.Start(node.Options{Listen: *listen, Logger: log})
+	// protoactor's own lines (a closing connection at exit is an "error" to it) only when debugging.
+	lib := zerolog.FatalLevel
+	if *level == "debug" || *level == "trace" {
+		lib = zerolog.TraceLevel
+	}
+	n, err := node.Start(node.Options{Listen: *listen, Logger: log, LibLevel: lib})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standby ctl:", err)
 		return 1

@@ -8,6 +8,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"standby/actors/control"
 	"standby/actors/supervisor"
 	"standby/conf"
 )
@@ -56,7 +57,11 @@ func cmdRun(ctx context.Context, args []string) int {
 			}
 		}
 	}()
-	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log}, reload); err != nil {
+	if *path == "" {
+		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
+	}
+	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, OnStart: control.Attach(control.Options{Logger: log})},
+		control.Reloads(ctx, log, reload)); err != nil {
 		log.Error().Err(err).Msg("standby run failed")
 		return 1
 	}

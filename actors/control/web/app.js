@@ -1,0 +1,513 @@
+// Standby panels: Health and Machines. Plain JavaScript, no build step, nothing from a CDN.
+// The status comes from GET /api/status; every event on /api/events (Server-Sent Events, read with
+// fetch so the token travels in a header, not in a URL) triggers a fresh status, so the panels stay
+// live without a reload. The token is kept in sessionStorage: entered once per browser session.
+'use strict';
+
+const LEVEL_OPERATE = 2, LEVEL_CONFIGURE = 3;
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  token: sessionStorage.getItem('standby-token') || '',
+  operator: '', level: 0,
+  status: null,
+  busy: new Set(),      // pairs/machines with a request in flight
+  drafts: {},           // pair name → mapping being edited on the Machines panel
+  errors: {},           // pair name (or "+new") → errors of the last refused edit
+  newPair: null,        // the "add backup" form's draft
+  log: [],
+};
+
+// h builds an element: h('div', {class: 'x', onclick: fn}, child, 'text', ...). Text is never parsed as HTML.
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === undefined || c === null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+
+// ---- API ----
+
+async function api(method, path, body) {
+  const opts = { method, headers: { Authorization: 'Bearer ' + state.token }, cache: 'no-store' };
+  if (body !== undefined) {
+    opts.headers['Content-Type'] = 'application/json';
+    opts.body = JSON.stringify(body);
+  }
+  let res;
+  try {
+    res = await fetch(path, opts);
+  } catch (e) {
+    return { http: 0, reply: { ok: false, code: 'CODE_UNAVAILABLE', reason: 'supervisor unreachable: ' + e.message } };
+  }
+  let reply;
+  try { reply = await res.json(); } catch { reply = { ok: false, reason: res.status + ' ' + res.statusText }; }
+  if (res.status === 401) signOut('The supervisor refused the token: ' + reply.reason);
+  return { http: res.status, reply };
+}
+
+// act runs a change and reports its outcome; key marks what is busy meanwhile.
+async function act(key, method, path, body) {
+  state.busy.add(key);
+  render();
+  const { reply } = await api(method, path, body);
+  state.busy.delete(key);
+  toast(reply.ok ? reply.reason || 'done' : 'Refused: ' + reply.reason, !reply.ok);
+  await refresh();
+  return reply;
+}
+
+let refreshing = null, again = false;
+// refresh fetches the status; calls while one is in flight coalesce into one more.
+async function refresh() {
+  if (refreshing) { again = true; return refreshing; }
+  refreshing = (async () => {
+    do {
+      again = false;
+      const { http, reply } = await api('GET', '/api/status');
+      if (http === 200 && reply.status) {
+        state.status = reply.status;
+        state.operator = reply.operator;
+        state.level = reply.level;
+        render();
+      }
+    } while (again);
+  })();
+  try { await refreshing; } finally { refreshing = null; }
+}
+
+// ---- live events ----
+
+let streamAbort = null, streamTimer = null, watchdog = null, backoff = 500;
+
+async function stream() {
+  clearTimeout(streamTimer);
+  if (!state.token) return;
+  const ctrl = new AbortController();
+  streamAbort = ctrl;
+  const kick = () => { clearTimeout(watchdog); watchdog = setTimeout(() => ctrl.abort(), 8000); };
+  try {
+    kick();
+    const res = await fetch('/api/events', { headers: { Authorization: 'Bearer ' + state.token }, signal: ctrl.signal, cache: 'no-store' });
+    if (res.status === 401) { signOut('The supervisor refused the token.'); return; }
+    if (!res.ok || !res.body) throw new Error('HTTP ' + res.status);
+    setLive(true);
+    backoff = 500;
+    refresh();
+    const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+    let buf = '';
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      kick();
+      buf += value;
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        const frame = buf.slice(0, i);
+        buf = buf.slice(i + 2);
+        let kind = 'message', data = '';
+        for (const line of frame.split('\n')) {
+          if (line.startsWith('event:')) kind = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).trim();
+        }
+        onEvent(kind, data ? JSON.parse(data) : {});
+      }
+    }
+  } catch (e) {
+    // reconnect below
+  }
+  clearTimeout(watchdog);
+  setLive(false);
+  if (state.token && streamAbort === ctrl) {
+    streamTimer = setTimeout(stream, backoff);
+    backoff = Math.min(backoff * 2, 5000);
+  }
+}
+
+function onEvent(kind, e) {
+  if (kind !== 'hello' && kind !== 'heartbeat') {
+    state.log.unshift(e);
+    state.log.length = Math.min(state.log.length, 40);
+  }
+  refresh();
+}
+
+function setLive(on) {
+  const el = $('live');
+  el.textContent = on ? 'live' : 'offline';
+  el.className = 'chip ' + (on ? 'ok' : 'bad');
+}
+
+// ---- sign in / out ----
+
+async function signIn(token) {
+  state.token = token;
+  const { http, reply } = await api('GET', '/api/status');
+  if (http !== 200) {
+    state.token = '';
+    $('signin-error').textContent = reply.reason || 'Sign-in failed';
+    return;
+  }
+  sessionStorage.setItem('standby-token', token);
+  $('signin-error').textContent = '';
+  state.status = reply.status;
+  state.operator = reply.operator;
+  state.level = reply.level;
+  route();
+  stream();
+}
+
+function signOut(message) {
+  state.token = '';
+  sessionStorage.removeItem('standby-token');
+  if (streamAbort) streamAbort.abort();
+  streamAbort = null;
+  state.status = null;
+  $('signin-error').textContent = message || '';
+  route();
+}
+
+// ---- rendering ----
+
+function route() {
+  const signedIn = !!state.token && !!state.status;
+  const tab = location.hash === '#machines' ? 'machines' : 'health';
+  $('signin').hidden = signedIn;
+  $('tabs').hidden = !signedIn;
+  $('signout').hidden = !signedIn;
+  $('health').hidden = !signedIn || tab !== 'health';
+  $('machines').hidden = !signedIn || tab !== 'machines';
+  for (const a of document.querySelectorAll('nav a')) a.classList.toggle('current', a.dataset.tab === tab);
+  if (!signedIn) $('token').focus();
+  render();
+}
+
+// A pointer held down defers rendering: replacing the button under it would swallow the click.
+let pointerDown = false, renderDeferred = false;
+document.addEventListener('pointerdown', () => { pointerDown = true; }, true);
+document.addEventListener('pointerup', () => {
+  pointerDown = false;
+  if (renderDeferred) { renderDeferred = false; setTimeout(render, 0); } // after the click event
+}, true);
+
+function render() {
+  const st = state.status;
+  if (!st) return;
+  if (pointerDown) { renderDeferred = true; return; }
+  const sv = st.supervisor;
+  $('sup-name').textContent = sv.name;
+  document.title = 'Standby · ' + sv.name;
+  const chip = $('chip');
+  chip.textContent = sv.chip;
+  chip.className = 'chip ' + (sv.role === 'standalone' ? 'warn' : sv.chip === 'Backup is active' ? 'bad' : 'ok');
+  $('routers').replaceChildren(...st.routers.map((r) =>
+    h('span', { class: 'chip ' + (r.conn === 'connected' ? 'ok' : 'bad'), title: r.detail, dataset: { router: r.name, conn: r.conn } },
+      'router ' + r.name + ': ' + r.conn)));
+  $('who').textContent = state.operator ? `${state.operator} · level ${state.level}` : '';
+  renderAlarmBar(st);
+  if (!$('health').hidden) renderHealth(st);
+  if (!$('machines').hidden) renderMachines(st);
+  document.body.dataset.ready = '1';
+}
+
+function machineMap(st) {
+  const m = {};
+  for (const x of st.machines) m[x.name] = x;
+  return m;
+}
+
+function renderAlarmBar(st) {
+  const open = [];
+  for (const p of st.pairs) for (const a of p.alarms) if (!a.acked) open.push(`${p.name}: ${a.kind.replace(/_/g, ' ')}`);
+  const bar = $('alarmbar');
+  bar.hidden = open.length === 0;
+  bar.textContent = open.length ? `${open.length} alarm${open.length > 1 ? 's' : ''}: ${open.join(' · ')}` : '';
+}
+
+function conditionText(m) {
+  if (!m.known) return 'not seen yet';
+  if (m.failure === 'network') return 'silent (network)';
+  if (m.failure) return m.failure + ' failed' + (m.detail ? ': ' + m.detail : '');
+  return 'ok';
+}
+
+function down(m) { return !m || !m.known || !!m.failure; }
+
+function renderHealth(st) {
+  const ms = machineMap(st);
+  $('pairs').replaceChildren(...st.pairs.map((p) => {
+    const main = ms[p.main], backup = ms[p.backup];
+    const target = p.switch_to === 'backup' ? backup : main;
+    const switching = p.state.startsWith('switching');
+    const onAirDown = down(p.on_air === 'main' ? main : backup);
+    let why = '';
+    if (state.level < LEVEL_OPERATE) why = 'Needs permission level 2 (operate)';
+    else if (switching) why = 'A switch is in progress';
+    else if (down(target)) why = `${target ? target.name : p.switch_to} is ${target ? conditionText(target) : 'unknown'}`;
+    const busy = state.busy.has('pair:' + p.name);
+    const arrow = p.switch_to === 'backup' ? '↓' : '↑';
+    const sw = h('button', {
+      type: 'button', class: 'switch' + (p.critical || onAirDown ? ' prominent' : ''), disabled: !!why || busy,
+      title: why || `Put ${target.name} (${p.switch_to}) on air`, dataset: { switch: p.name, to: p.switch_to },
+      onclick: () => act('pair:' + p.name, 'POST', `/api/pairs/${encodeURIComponent(p.name)}/switch`, { to: p.switch_to }),
+    }, busy ? 'Switching…' : `Switch ${arrow}`);
+    return h('div', { class: 'pair', dataset: { pair: p.name, onAir: p.on_air, state: p.state } },
+      h('div', { class: 'pair-head' }, h('b', {}, p.name),
+        h('span', { class: 'badge ' + p.mode }, p.mode),
+        h('span', { class: 'badge' }, 'failback ' + p.failback),
+        p.latched ? h('span', { class: 'badge manual' }, 'latched') : null),
+      machineCard(main, 'main', p, st),
+      sw,
+      machineCard(backup, 'backup', p, st),
+      alarmList(p));
+  }));
+  $('log').replaceChildren(...state.log.map((e) => h('li', {}, eventText(e))));
+}
+
+function machineCard(m, side, p, st) {
+  if (!m) return h('div', { class: 'machine' }, side + ': unknown machine');
+  const active = p.on_air === side;
+  const card = h('div', {
+    class: 'machine ' + side + (active ? ' active' : '') + (down(m) ? ' failed' : ''),
+    dataset: { machine: m.name, side, condition: down(m) ? 'down' : 'ok', level: m.level },
+  },
+  h('div', { class: 'top' }, h('span', { class: 'name' }, m.name), active ? h('span', { class: 'onair' }, 'ON AIR') : h('span', { class: 'side' }, side.toUpperCase())),
+  h('div', { class: 'cond' + (down(m) ? ' bad' : '') }, conditionText(m)),
+  h('ul', { class: 'list' },
+    m.services.map((s) => h('li', { title: s.reason }, h('span', {}, h('span', { class: 'dot' + (s.up ? '' : ' down') }), s.name), h('span', { class: 'dim' }, s.up ? 'up' : 'down'))),
+    m.health.map((v) => h('li', { class: 'lvl-' + v.level, title: `warning ${v.warning}, critical ${v.critical}` },
+      h('span', {}, v.name), h('span', {}, v.ok ? fmtNum(v.value) : 'n/a')))),
+  h('div', { class: 'dim', style: 'font-size:.75rem' }, m.heartbeat_age_ms < 0 ? 'never heard' : 'heard ' + fmtAge(m.heartbeat_age_ms) + ' ago'));
+  if (m.simulated && st.supervisor.simulation && state.level >= LEVEL_OPERATE) card.append(simControls(m));
+  return card;
+}
+
+// simControls fail and heal a simulated machine from the panel (demo studio).
+function simControls(m) {
+  const key = 'machine:' + m.name;
+  const busy = state.busy.has(key);
+  const sim = (body) => act(key, 'POST', `/api/machines/${encodeURIComponent(m.name)}/simulate`, body);
+  const btns = m.services.map((s) => h('button', { type: 'button', class: 'small', disabled: busy, dataset: { sim: s.name },
+    onclick: () => sim({ service: s.name, up: !s.up }) }, (s.up ? 'Fail ' : 'Restore ') + s.name));
+  const silent = m.failure === 'network';
+  btns.push(h('button', { type: 'button', class: 'small', disabled: busy, dataset: { sim: 'network' },
+    onclick: () => sim({ silent: silent ? 'off' : 'on' }) }, silent ? 'Restore network' : 'Cut network'));
+  for (const v of m.health) {
+    const worseUp = v.critical > v.warning;
+    const crit = v.level === 'critical';
+    const value = crit ? (worseUp ? v.warning - 20 : v.warning + 20) : (worseUp ? v.critical + 3 : v.critical - 3);
+    btns.push(h('button', { type: 'button', class: 'small', disabled: busy, dataset: { sim: v.name },
+      onclick: () => sim({ health: v.name, value }) }, (crit ? 'Normal ' : 'Critical ') + v.name));
+  }
+  return h('div', { class: 'sim' }, btns);
+}
+
+function alarmList(p) {
+  return h('div', { class: 'alarms' }, p.alarms.map((a) => h('div', { class: 'alarm' + (a.acked ? ' acked' : ''), dataset: { alarm: a.kind } },
+    h('span', {}, h('b', {}, a.kind.replace(/_/g, ' ')), ' ', a.message, a.acked ? ' (acknowledged, still active)' : ''),
+    !a.acked && state.level >= LEVEL_OPERATE
+      ? h('button', { type: 'button', class: 'small', disabled: state.busy.has('pair:' + p.name),
+        onclick: () => act('pair:' + p.name, 'POST', `/api/pairs/${encodeURIComponent(p.name)}/acknowledge`, { alarm: a.kind }) }, 'Acknowledge')
+      : null)));
+}
+
+// ---- Machines panel ----
+
+function renderMachines(st) {
+  // Keep what is being typed: re-render once the field loses focus.
+  const focus = document.activeElement;
+  if (focus && $('machines').contains(focus) && focus.matches('input, select')) {
+    if (!focus.dataset.deferred) {
+      focus.dataset.deferred = '1';
+      focus.addEventListener('blur', () => setTimeout(render, 0), { once: true });
+    }
+    return;
+  }
+  const ms = machineMap(st);
+  $('mapping').replaceChildren(h('h2', {}, 'Backup mapping'), ...st.pairs.map((p) => pairCard(p, ms, st)));
+  const paired = new Set(st.pairs.flatMap((p) => [p.main, p.backup]));
+  const free = st.machines.filter((m) => !paired.has(m.name));
+  $('addpair').replaceChildren(
+    h('h2', {}, 'Machines without a pair'),
+    h('p', { class: 'dim' }, free.length ? free.map((m) => m.name).join(', ') : 'none'),
+    state.level >= LEVEL_CONFIGURE ? addPairForm(st, free) : null);
+}
+
+function labelled(port, label) {
+  return label && label !== port ? `${port} “${label}”` : port;
+}
+
+function pairCard(p, ms, st) {
+  const d = state.drafts[p.name];
+  const canOperate = state.level >= LEVEL_OPERATE;
+  const policy = (what, value) => h('select', { disabled: !canOperate || state.busy.has('pair:' + p.name), dataset: { policy: what },
+    onchange: (ev) => act('pair:' + p.name, 'POST', `/api/pairs/${encodeURIComponent(p.name)}/${what}`, { [what]: ev.target.value }) },
+  ['automatic', 'manual'].map((v) => h('option', { value: v, selected: v === value }, v)));
+  const locked = p.feeds.flatMap((f) => f.locked_outputs);
+  const warnings = [...p.warnings];
+  if (locked.length) warnings.push(`Output ${locked.join(', ')} is locked by another router client: switching it will fail unless force_unlock is set.`);
+  for (const a of p.alarms) if (a.kind === 'locked_output' && a.active) warnings.push(a.message);
+  const card = h('div', { class: 'mapcard', dataset: { mapping: p.name } },
+    h('div', { class: 'maprow' },
+      h('b', { style: 'font-size:1.1rem' }, p.name),
+      field('Main', p.main + featureText(ms[p.main])),
+      field('Backup', p.backup + featureText(ms[p.backup])),
+      field('Router', p.router),
+      field('Mode', policy('mode', p.mode)),
+      field('Failback', policy('failback', p.failback))),
+    d ? feedEditor(d, st) : feedTable(p),
+    warnings.map((w) => h('p', { class: 'warnline' }, '⚠ ' + w)),
+    errorList(p.name));
+  if (state.level >= LEVEL_CONFIGURE) {
+    const busy = state.busy.has('pair:' + p.name);
+    card.append(h('div', { class: 'actions' }, d
+      ? [
+        h('button', { type: 'button', class: 'primary', disabled: busy, onclick: () => saveDraft(p) }, 'Save backup mapping'),
+        h('button', { type: 'button', onclick: () => { delete state.drafts[p.name]; delete state.errors[p.name]; render(); } }, 'Cancel'),
+        h('button', { type: 'button', class: 'danger', disabled: busy, onclick: () => removeBackup(p) }, 'Remove backup'),
+      ]
+      : h('button', { type: 'button', onclick: () => { state.drafts[p.name] = draftOf(p); render(); } }, 'Edit mapping')));
+  }
+  return card;
+}
+
+function field(name, value) {
+  return h('label', { class: 'field' }, h('span', {}, name), value instanceof Node ? value : h('span', {}, value));
+}
+
+function featureText(m) {
+  return m && m.features && m.features.length ? ` [${m.features.join(', ')}]` : '';
+}
+
+function feedTable(p) {
+  return h('table', { class: 'feeds' },
+    h('tr', {}, h('th', {}, 'Main input'), h('th', {}, 'Backup input'), h('th', {}, 'Outputs')),
+    p.feeds.map((f) => h('tr', {},
+      h('td', {}, labelled(f.main_input, f.main_input_label)),
+      h('td', {}, labelled(f.backup_input, f.backup_input_label)),
+      h('td', {}, f.outputs.map((o, i) => labelled(o, f.output_labels[i])).join(', ')))));
+}
+
+function draftOf(p) {
+  return { backup: p.backup, main: p.main, feeds: p.feeds.map((f) => ({ main_input: f.main_input, backup_input: f.backup_input, outputs: f.outputs.join(', ') })) };
+}
+
+// feedEditor edits a draft: the backup machine and the feed rows.
+function feedEditor(d, st) {
+  const mainM = st.machines.find((m) => m.name === d.main);
+  const backupM = st.machines.find((m) => m.name === d.backup);
+  const mismatch = mainM && backupM && [...mainM.features].sort().join() !== [...backupM.features].sort().join();
+  return h('div', {},
+    h('div', { class: 'maprow', style: 'margin-top:.6rem' }, field('Backup machine', h('select', { onchange: (ev) => { d.backup = ev.target.value; render(); } },
+      st.machines.filter((m) => m.name !== d.main).map((m) => h('option', { value: m.name, selected: m.name === d.backup }, m.name + featureText(m)))))),
+    mismatch ? h('p', { class: 'warnline' }, `⚠ ${d.main} and ${d.backup} have different licence features: different features can cause problems when failover occurs.`) : null,
+    h('table', { class: 'feeds' },
+      h('tr', {}, h('th', {}, 'Main input'), h('th', {}, 'Backup input'), h('th', {}, 'Outputs (comma-separated)'), h('th', {})),
+      d.feeds.map((f, i) => h('tr', {},
+        ['main_input', 'backup_input', 'outputs'].map((k) => h('td', {}, h('input', { value: f[k], 'aria-label': k, oninput: (ev) => { f[k] = ev.target.value; } }))),
+        h('td', {}, h('button', { type: 'button', class: 'small', onclick: () => { d.feeds.splice(i, 1); render(); } }, 'Remove'))))),
+    h('div', { class: 'actions' }, h('button', { type: 'button', class: 'small', onclick: () => { d.feeds.push({ main_input: '', backup_input: '', outputs: '' }); render(); } }, 'Add feed')));
+}
+
+function feedsBody(d) {
+  return d.feeds.map((f) => ({ main_input: f.main_input.trim(), backup_input: f.backup_input.trim(), outputs: f.outputs.split(',').map((s) => s.trim()).filter(Boolean) }));
+}
+
+async function saveDraft(p) {
+  const d = state.drafts[p.name];
+  const path = `/api/pairs/${encodeURIComponent(p.name)}/`;
+  const reply = d.backup !== p.backup
+    ? await act('pair:' + p.name, 'PUT', path + 'backup', { backup: d.backup, feeds: feedsBody(d) })
+    : await act('pair:' + p.name, 'PUT', path + 'feeds', { feeds: feedsBody(d) });
+  finishEdit(p.name, reply);
+}
+
+async function removeBackup(p) {
+  if (!confirm(`Remove ${p.backup} as the backup of ${p.name}? ${p.main} will have no backup.`)) return;
+  finishEdit(p.name, await act('pair:' + p.name, 'DELETE', `/api/pairs/${encodeURIComponent(p.name)}/backup`));
+}
+
+function finishEdit(key, reply) {
+  if (reply.ok) {
+    delete state.drafts[key];
+    delete state.errors[key];
+    if (key === '+new') state.newPair = null;
+    if (reply.warnings && reply.warnings.length) toast('Saved. ' + reply.warnings.join(' '), true);
+  } else {
+    state.errors[key] = reply.errors && reply.errors.length ? reply.errors : [reply.reason];
+  }
+  render();
+}
+
+function errorList(key) {
+  const errs = state.errors[key];
+  return errs ? h('div', { class: 'error', role: 'alert' }, errs.join('\n')) : null;
+}
+
+function addPairForm(st, free) {
+  if (!state.newPair) {
+    return h('button', { type: 'button', disabled: free.length < 2, title: free.length < 2 ? 'Needs two machines without a pair' : '',
+      onclick: () => { state.newPair = { name: '', main: free[0].name, backup: free[1].name, router: st.routers[0] ? st.routers[0].name : '', feeds: [{ main_input: '', backup_input: '', outputs: '' }] }; render(); } }, 'Add backup…');
+  }
+  const d = state.newPair;
+  const sel = (k, options) => h('select', { onchange: (ev) => { d[k] = ev.target.value; render(); } },
+    options.map((v) => h('option', { value: v, selected: v === d[k] }, v)));
+  return h('div', { class: 'mapcard' },
+    h('div', { class: 'maprow' },
+      field('Pair name', h('input', { value: d.name, placeholder: 'cam4', oninput: (ev) => { d.name = ev.target.value; } })),
+      field('Main', sel('main', free.map((m) => m.name))),
+      field('Router', sel('router', st.routers.map((r) => r.name)))),
+    feedEditor(d, st),
+    errorList('+new'),
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', class: 'primary', onclick: async () => {
+        if (!d.name.trim()) { state.errors['+new'] = ['Pair name: missing']; render(); return; }
+        finishEdit('+new', await act('pair:+new', 'PUT', `/api/pairs/${encodeURIComponent(d.name.trim())}/backup`,
+          { backup: d.backup, main: d.main, router: d.router, feeds: feedsBody(d) }));
+      } }, 'Save backup mapping'),
+      h('button', { type: 'button', onclick: () => { state.newPair = null; delete state.errors['+new']; render(); } }, 'Cancel')));
+}
+
+// ---- small helpers ----
+
+function fmtNum(v) { return Math.abs(v) >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); }
+
+function fmtAge(ms) { return ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s'; }
+
+function eventText(e) {
+  const t = e.time ? new Date(e.time).toLocaleTimeString() : '';
+  const who = e.pair || e.machine || e.router || '';
+  let what = e.kind;
+  if (e.kind === 'transition') what = `${e.from} → ${e.to}${e.trigger ? ' (' + e.trigger + ')' : ''}${e.switch_ms ? ' ' + e.switch_ms.toFixed(1) + ' ms' : ''}`;
+  else if (e.kind === 'alarm' || e.kind === 'alarm_cleared') what = `${e.kind.replace('_', ' ')} ${e.alarm}`;
+  else if (e.kind === 'machine') what = e.failure ? `${e.failure} failed` : `ok, ${e.level}`;
+  else if (e.kind === 'router') what = `router ${e.conn}`;
+  else if (e.kind === 'operator') what = `${e.operator}: ${e.op}`;
+  return `${t} ${who} ${what}${e.detail ? ' — ' + e.detail : ''}`;
+}
+
+let toastTimer = null;
+function toast(text, bad) {
+  const el = $('toast');
+  el.textContent = text;
+  el.className = bad ? 'bad' : '';
+  el.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { el.hidden = true; }, bad ? 8000 : 3000);
+}
+
+// ---- start ----
+
+$('signin-form').addEventListener('submit', (ev) => { ev.preventDefault(); signIn($('token').value.trim()); });
+$('signout').addEventListener('click', () => signOut(''));
+window.addEventListener('hashchange', route);
+if (state.token) signIn(state.token); else route();
