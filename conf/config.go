@@ -431,6 +431,7 @@ func (c *Config) validate(e *errs) {
 			e.add(path+".name", "missing")
 		} else {
 			path = fmt.Sprintf("router %q", r.Name)
+			checkName(e, path+".name", r.Name)
 			if routers[r.Name] {
 				e.add(path, "defined twice")
 			}
@@ -461,6 +462,7 @@ func (c *Config) validate(e *errs) {
 			e.add(path+".name", "missing")
 		} else {
 			path = fmt.Sprintf("machine %q", m.Name)
+			checkName(e, path+".name", m.Name)
 			if machines[m.Name] {
 				e.add(path, "defined twice")
 			}
@@ -500,6 +502,7 @@ func (c *Config) validate(e *errs) {
 			e.add(path+".name", "missing")
 		} else {
 			path = fmt.Sprintf("pair %q", p.Name)
+			checkName(e, path+".name", p.Name)
 			if pairs[p.Name] {
 				e.add(path, "defined twice")
 			}

@@ -223,3 +223,10 @@ level = 3
 		}
 	}
 }
+
+func TestNamesBecomeActorIDs(t *testing.T) {
+	_, err := Parse([]byte("[[machine]]\nname = \"render 1/a\"\n"))
+	if err == nil || !strings.Contains(err.Error(), `machine "render 1/a".name: "render 1/a" has spaces, slashes or control characters`) {
+		t.Fatalf("err = %v", err)
+	}
+}

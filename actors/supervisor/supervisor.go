@@ -16,6 +16,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"standby/actors/agentgw"
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
@@ -129,7 +130,28 @@ func Start(opts Options) (*Supervisor, error) {
 		s.Stop()
 		return nil, err
 	}
+	if s.node != nil {
+		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
+		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(opts.Config),
+			InitiallyActive: true, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
+			Clock: opts.Clock})
+		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
 	return s, nil
+}
+
+// AgentsName is the gateway's name under the root.
+const AgentsName = "agents"
+
+func machineNames(cfg *conf.Config) []string {
+	names := make([]string, len(cfg.Machines))
+	for i, m := range cfg.Machines {
+		names[i] = m.Name
+	}
+	return names
 }
 
 func maxLevel(a, b zerolog.Level) zerolog.Level {
@@ -170,7 +192,8 @@ func (s *Supervisor) Reload(cfg *conf.Config) error {
 
 // apply moves the tree from old (nil at start) to cfg.
 func (s *Supervisor) apply(old, cfg *conf.Config) error {
-	if old == nil {
+	initial := old == nil
+	if initial {
 		old = &conf.Config{}
 	}
 	for _, w := range cfg.Warnings() {
@@ -263,6 +286,9 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		if _, err := spawnIn(s.sys, machines, m.Name, props); err != nil {
 			return err
 		}
+	}
+	if s.node != nil && !initial {
+		s.sys.Root.Send(actor.NewPID(s.sys.Address(), RootName+"/"+AgentsName), &agentgw.SetMachines{Names: machineNames(cfg)})
 	}
 	s.mu.Lock()
 	s.cfg = cfg
