@@ -230,3 +230,14 @@ func TestNamesBecomeActorIDs(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestExamplesAreValid(t *testing.T) {
+	if _, err := Load("examples/studio.toml"); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range []string{"examples/render-1.toml", "examples/render-1b.toml"} {
+		if _, err := LoadAgent(a); err != nil {
+			t.Fatalf("%s: %v", a, err)
+		}
+	}
+}
