@@ -11,7 +11,7 @@ import (
 
 func TestPairGeometry(t *testing.T) {
 	for _, tc := range []struct {
-		i                          int
+		i                         int
 		router, out, main, backup int
 	}{
 		{0, 0, 0, 0, 1},

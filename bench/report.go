@@ -75,6 +75,8 @@ type StageStats struct {
 // Stage names.
 const (
 	stageDetect  = "injection -> machine actor logs the failure"
+	stageAgent   = "  of which: injection -> agent logs the exit (pidfd)"
+	stageHop     = "  of which: agent logged -> machine actor logs (report over remote)"
 	stageDecide  = "failure logged -> pair logs switching"
 	stageTrigger = "injection -> pair logs switching"
 	stageRoute   = "pair switching -> router actor confirms (ACK + routing push)"
@@ -98,6 +100,10 @@ func stages(samples []sample) []StageStats {
 		}
 		if !m.failed.Before(s.t0) && !m.switching.Before(m.failed) {
 			add(stageDetect, m.failed.Sub(s.t0))
+			if !m.agentSaw.IsZero() && !m.failed.Before(m.agentSaw) {
+				add(stageAgent, m.agentSaw.Sub(s.t0))
+				add(stageHop, m.failed.Sub(m.agentSaw))
+			}
 			add(stageDecide, m.switching.Sub(m.failed))
 		} else {
 			add(stageTrigger, m.switching.Sub(s.t0))
@@ -248,7 +254,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w, "where the time goes (the supervisor's log times; p50 / p99 ms):")
 		for _, s := range r.Scenarios {
 			for _, st := range s.Stages {
-				fmt.Fprintf(w, "  %-11s %-62s %8.3f %8.3f\n", s.Name, st.Name, st.P50, st.P99)
+				fmt.Fprintf(w, "  %-11s %-68s %8.3f %8.3f\n", s.Name, st.Name, st.P50, st.P99)
 			}
 		}
 	}

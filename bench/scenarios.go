@@ -21,6 +21,9 @@ type sample struct {
 // it are kept.
 func runScenario(ctx context.Context, st *Studio, sc string, runs, pairs int) ([]sample, error) {
 	out := make([]sample, 0, runs)
+	if err := st.warm(ctx, sc, pairs); err != nil {
+		return out, fmt.Errorf("%s: warming up: %w", sc, err)
+	}
 	for r := range runs {
 		if err := ctx.Err(); err != nil {
 			return out, err
@@ -93,6 +96,11 @@ func runOnce(ctx context.Context, st *Studio, sc string, p pairInfo) (sample, er
 	_ = st.supLog.wait(mctx, func(l *supLog) bool { pm := l.marks[p.name]; return pm != nil && !pm.confirmed.Before(t0) })
 	cancel()
 	smp.marks = st.supLog.marksOf(p.name)
+	if sc == Crash {
+		if at := st.agentSawAt(p.main); !at.Before(t0) {
+			smp.marks.agentSaw = at
+		}
+	}
 	if err := restore(ctx, st, sc, p); err != nil {
 		return sample{}, fmt.Errorf("restoring after the run: %w", err)
 	}

@@ -59,6 +59,7 @@ type Studio struct {
 	engines    map[string]*child // machine → its engine process (ModeAgents)
 	agents     map[string]*child // machine → its agent process
 	agentAddrs map[string]string // machine → the agent's remote endpoint
+	agentSaw   map[string]time.Time // machine → when its agent last logged a service down
 	node       *node.Node        // the bench's own remote endpoint, for SimSet (ModeAgents)
 	sleepPath  string
 }
@@ -69,7 +70,7 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 		o.progress = func(string, ...any) {}
 	}
 	s := &Studio{o: o, supLog: newSupLog(), engines: map[string]*child{}, agents: map[string]*child{},
-		agentAddrs: map[string]string{}, agentTok: secret(), opTok: secret()}
+		agentAddrs: map[string]string{}, agentSaw: map[string]time.Time{}, agentTok: secret(), opTok: secret()}
 	defer func() {
 		if err != nil {
 			s.Close()
@@ -294,8 +295,24 @@ func (s *Studio) startAgent(m string) error {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
 	}
+	onLine := func(line string) {
+		if !strings.Contains(line, `"service down"`) {
+			return
+		}
+		var l struct {
+			Time string `json:"time"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil {
+			return
+		}
+		if at, err := time.Parse(time.RFC3339Nano, l.Time); err == nil {
+			s.mu.Lock()
+			s.agentSaw[m] = at
+			s.mu.Unlock()
+		}
+	}
 	c, err := s.procs.start(childSpec{name: m + "-agent", path: s.o.bin, args: []string{"agent", "--config", path, "--log-level", "info"},
-		logPath: s.logPath(m + "-agent")})
+		logPath: s.logPath(m + "-agent"), onLine: onLine})
 	if err != nil {
 		return err
 	}
@@ -463,19 +480,43 @@ func (s *Studio) beat() time.Duration {
 // supervisorPID is the supervisor process id.
 func (s *Studio) supervisorPID() int { return s.sup.pid() }
 
+// agentSawAt is when machine m's agent last logged a service down (zero if never).
+func (s *Studio) agentSawAt(m string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.agentSaw[m]
+}
+
+// warm opens the connections a scenario's injections use, so no run pays for connecting: the
+// bench's remote connection to each main's agent (critical), the HTTP connection to the control
+// API (manual).
+func (s *Studio) warm(ctx context.Context, sc string, pairs int) error {
+	switch {
+	case sc == Critical:
+		for i := range pairs {
+			if _, err := s.setHealth(ctx, pairAt(i).main, healthNormal); err != nil {
+				return err
+			}
+		}
+	case sc == Manual && s.api == nil:
+		return controlAPIAvailable(ctx, s.httpAddr, s.opTok)
+	}
+	return nil
+}
+
 // Close kills every process of the setup and closes the observers.
 func (s *Studio) Close() {
-	for _, ob := range s.observers {
-		ob.Close()
-	}
-	s.procs.close(2 * time.Second)
 	s.mu.Lock()
 	n := s.node
 	s.node = nil
 	s.mu.Unlock()
 	if n != nil {
-		n.Stop()
+		n.Stop() // first: its peers are about to go
 	}
+	for _, ob := range s.observers {
+		ob.Close()
+	}
+	s.procs.close(2 * time.Second)
 }
 
 // errSkip marks a scenario that cannot run in this build; the report says why.

@@ -35,6 +35,7 @@ type machState struct {
 
 // pairMarks are log times (the supervisor's wall clock) of a pair's latest failover steps.
 type pairMarks struct {
+	agentSaw  time.Time // the main's agent logged its service down (crash, agents only)
 	failed    time.Time // the machine actor logged the main's failure
 	switching time.Time // the pair logged switching-to-backup
 	confirmed time.Time // the router actor logged the switch confirmed

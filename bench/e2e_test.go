@@ -1,0 +1,169 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+var (
+	buildOnce sync.Once
+	buildBin  string
+	buildErr  error
+	buildOut  []byte
+)
+
+// standbyBinary builds cmd/standby once per test binary (not under -race: the children are the
+// system under test, the harness is what -race checks).
+func standbyBinary(t testing.TB) string {
+	t.Helper()
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the standby binary")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "standby-bench-bin-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		buildBin = filepath.Join(dir, "standby")
+		cmd := exec.Command(goTool, "build", "-o", buildBin, "standby/cmd/standby")
+		buildOut, buildErr = cmd.CombinedOutput()
+	})
+	if buildErr != nil {
+		t.Fatalf("go build standby: %v\n%s", buildErr, buildOut)
+	}
+	return buildBin
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if buildBin != "" {
+		os.RemoveAll(filepath.Dir(buildBin))
+	}
+	os.Exit(code)
+}
+
+// TestRunEndToEnd runs the real thing, briefly: a supervisor process, a Videohub simulator
+// process, agents and engines, three crashes and two manual switches, checked for shape only.
+func TestRunEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run of standby processes (about 10 s): skipped under -short")
+	}
+	bin := standbyBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Crash, Manual}, Runs: 3, Logger: zerolog.Nop(), Progress: &progress})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	t.Logf("progress:\n%s", progress.String())
+	if len(rep.Scenarios) != 2 {
+		t.Fatalf("%d scenario results", len(rep.Scenarios))
+	}
+	for _, s := range rep.Scenarios {
+		if s.Error != "" || s.Skipped != "" {
+			t.Errorf("%s: error %q skipped %q", s.Name, s.Error, s.Skipped)
+			continue
+		}
+		if s.Stats.Runs != 3 || len(s.SamplesMS) != 3 {
+			t.Errorf("%s: %d runs, %d samples", s.Name, s.Stats.Runs, len(s.SamplesMS))
+		}
+		for _, v := range s.SamplesMS {
+			if v <= 0 {
+				t.Errorf("%s: non-positive latency %v", s.Name, v)
+			}
+		}
+		if s.Stats.Min > s.Stats.P50 || s.Stats.P50 > s.Stats.P99 || s.Stats.P99 > s.Stats.Max {
+			t.Errorf("%s: stats out of order: %+v", s.Name, s.Stats)
+		}
+		if len(s.Stages) == 0 {
+			t.Errorf("%s: no stage breakdown", s.Name)
+		}
+	}
+	if rep.Mode != ModeAgents && rep.Mode != ModeSimulated {
+		t.Errorf("mode %q", rep.Mode)
+	}
+	t.Logf("mode %s (%s); crash p50 %.3f ms, manual p50 %.3f ms", rep.Mode, rep.Machines, rep.Scenarios[0].Stats.P50, rep.Scenarios[1].Stats.P50)
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("\n%s", table.String())
+}
+
+// TestSoakShort soaks one pair for a few seconds: the counts are reported (never asserted to
+// be zero here: a loaded CI machine is not the bench).
+func TestSoakShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end soak of standby processes: skipped under -short")
+	}
+	bin := standbyBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Soak(ctx, SoakOptions{Binary: bin, Duration: 2 * time.Second, Pairs: 1, Variants: []Variant{VariantPlain, VariantJitter},
+		MaxJitter: 20 * time.Millisecond, Logger: zerolog.Nop()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2 {
+		t.Fatalf("%d variants", len(rep.Results))
+	}
+	for _, v := range rep.Results {
+		if v.Error != "" {
+			t.Errorf("%s: %s", v.Variant, v.Error)
+		}
+		if v.Skipped == "" && (v.Seconds < 2 || v.Pairs != 1) {
+			t.Errorf("%s: ran %v s with %d pairs", v.Variant, v.Seconds, v.Pairs)
+		}
+	}
+	if j := rep.Results[1]; j.Skipped == "" && j.Freezes == 0 {
+		t.Error("jitter variant froze no agent")
+	}
+	var b bytes.Buffer
+	_ = rep.WriteTable(&b)
+	t.Logf("\n%s", b.String())
+}
+
+// BenchmarkCrashFailover measures kill -9 of a watched engine to the routing change seen by the
+// independent observer, with a real supervisor, agents and simulator as child processes.
+//
+//	go test ./bench -run x -bench CrashFailover -benchtime 50x
+func BenchmarkCrashFailover(b *testing.B) {
+	bin := standbyBinary(b)
+	ctx := context.Background()
+	mode, _ := resolveMode(bin, ModeAuto)
+	so := studioOptions{bin: bin, dir: b.TempDir(), mode: mode, pairs: 1, heartbeatInterval: DefaultHeartbeatInterval,
+		heartbeatTimeout: DefaultHeartbeatTimeout, failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval, log: zerolog.Nop()}
+	if mode == ModeAgents {
+		so.agentPairs = 1
+	}
+	st, err := startStudio(ctx, so)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		smp, err := runOnce(ctx, st, Crash, pairAt(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, smp.latency)
+	}
+	b.StopTimer()
+	s := Summarize(lat)
+	b.ReportMetric(s.P50*1000, "p50-µs")
+	b.ReportMetric(s.P99*1000, "p99-µs")
+	b.ReportMetric(0, "ns/op") // the loop time is the restore, not the failover
+}
