@@ -56,11 +56,11 @@ type Studio struct {
 	opTok    string
 
 	mu         sync.Mutex
-	engines    map[string]*child // machine → its engine process (ModeAgents)
-	agents     map[string]*child // machine → its agent process
-	agentAddrs map[string]string // machine → the agent's remote endpoint
+	engines    map[string]*child    // machine → its engine process (ModeAgents)
+	agents     map[string]*child    // machine → its agent process
+	agentAddrs map[string]string    // machine → the agent's remote endpoint
 	agentSaw   map[string]time.Time // machine → when its agent last logged a service down
-	node       *node.Node        // the bench's own remote endpoint, for SimSet (ModeAgents)
+	node       *node.Node           // the bench's own remote endpoint, for SimSet (ModeAgents)
 	sleepPath  string
 }
 
