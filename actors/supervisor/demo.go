@@ -17,8 +17,9 @@ import (
 // demoBeat is the heartbeat interval of simulated machines, as an agent's default.
 const demoBeat = 50 * time.Millisecond
 
-// demoDriver plays the [demo] script against the simulated machines of the demo studio: it
-// sends each one's reports as its agent would, and changes them step by step, in a loop.
+// demoDriver plays the [demo] script against the simulated machines of the demo studio, step by
+// step, in a loop. With demo agent processes it sets their simulated services over remote;
+// without (tests, no remote endpoint) it sends each machine's reports itself, as its agent would.
 type demoDriver struct {
 	sys *actor.ActorSystem
 	pid *actor.PID
@@ -90,6 +91,9 @@ func (d *demoActor) Receive(ctx actor.Context) {
 			d.cancel()
 		}
 	case *demoTick:
+		if len(d.sup.agents) > 0 {
+			return // the agent processes beat on their own
+		}
 		for _, name := range sortedNames(d.machines) {
 			d.report(ctx, name, false)
 		}
@@ -124,6 +128,9 @@ func (d *demoActor) set(ctx actor.Context, s *simSet, by string) error {
 		ev.Bool("silent", sm.silent).Msg("simulated network silence set")
 	default:
 		return fmt.Errorf("nothing to set")
+	}
+	if a := d.sup.agents[s.machine]; a != nil {
+		return a.set(ctx.ActorSystem(), d.cfg.Supervisor.AgentToken, s)
 	}
 	d.report(ctx, s.machine, true)
 	return nil

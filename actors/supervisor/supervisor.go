@@ -54,6 +54,10 @@ type Options struct {
 	Routers RouterFactory
 	// PairTick drives pairs' time rules. Default 50ms.
 	PairTick time.Duration
+	// AgentBinary, with a remote endpoint, makes the demo studio run a real `standby agent`
+	// process with simulated services for each simulated machine (cmd/standby passes its own
+	// executable). Without it simulated machines are fed in-process.
+	AgentBinary string
 	// OnStart runs once the tree is up (control surfaces attach here); the returned func runs
 	// at stop. An error stops the supervisor.
 	OnStart func(s *Supervisor) (stop func(), err error)
@@ -75,6 +79,8 @@ type Supervisor struct {
 	cfg  *conf.Config
 	sim  *demoDriver
 	hubs map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+	// agents are the demo's agent processes, by machine; kept across reloads.
+	agents map[string]*demoAgent
 
 	routersMu sync.Mutex
 	routers   map[string]router.Status // latest status of each router
@@ -296,11 +302,14 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		s.sim.stop()
 		s.sim = nil
 	}
+	var err error
 	if hasSimulated(cfg) {
-		s.sim = startDemo(s, cfg)
+		if err = s.startDemoAgents(cfg); err == nil {
+			s.sim = startDemo(s, cfg)
+		}
 	}
 	s.mu.Unlock()
-	return nil
+	return err
 }
 
 func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.Settings {
@@ -425,6 +434,9 @@ func (s *Supervisor) Stop() {
 	if s.sim != nil {
 		s.sim.stop()
 		s.sim = nil
+	}
+	for _, a := range s.agents {
+		a.stop()
 	}
 	s.mu.Unlock()
 	if s.root != nil {

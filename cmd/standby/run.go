@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"github.com/rs/zerolog"
 	"os"
 	"os/signal"
 	"syscall"
@@ -60,7 +61,7 @@ func cmdRun(ctx context.Context, args []string) int {
 	if *path == "" {
 		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
 	}
-	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, OnStart: control.Attach(control.Options{Logger: log})},
+	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, AgentBinary: agentBinary(log), OnStart: control.Attach(control.Options{Logger: log})},
 		control.Reloads(ctx, log, reload)); err != nil {
 		log.Error().Err(err).Msg("standby run failed")
 		return 1
@@ -81,4 +82,15 @@ func configName(path string) string {
 		return "embedded default.toml"
 	}
 	return path
+}
+
+// agentBinary is this executable, which the demo studio runs as `standby agent` for its
+// simulated machines; empty (in-process simulation) if it cannot be found.
+func agentBinary(log zerolog.Logger) string {
+	exe, err := os.Executable()
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot find the standby executable; simulated machines run in-process")
+		return ""
+	}
+	return exe
 }
