@@ -4,7 +4,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 
 	"standby/protocol/pb"
@@ -38,7 +37,7 @@ type remoteActor struct {
 	subs     map[string]*subscriber
 	inflight chan struct{}
 	stopHub  func()
-	stopTick scheduler.CancelFunc
+	stopTick chan struct{}
 }
 
 type subscriber struct {
@@ -67,13 +66,27 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 				root.Send(self, e)
 			}
 		}()
-		a.stopTick = scheduler.NewTimerScheduler(root).SendRepeatedly(Lease/3, Lease/3, self, &expireTick{})
+		// A plain ticker: protoactor's SendRepeatedly reads its state without sync when cancelled.
+		a.stopTick = make(chan struct{})
+		go func(stop <-chan struct{}) {
+			t := time.NewTicker(Lease / 3)
+			defer t.Stop()
+			for {
+				select {
+				case <-t.C:
+					root.Send(self, &expireTick{})
+				case <-stop:
+					return
+				}
+			}
+		}(a.stopTick)
 	case *actor.Stopping, *actor.Restarting:
 		if a.stopHub != nil {
 			a.stopHub()
 		}
 		if a.stopTick != nil {
-			a.stopTick()
+			close(a.stopTick)
+			a.stopTick = nil
 		}
 	case *pb.ControlRequest:
 		a.handle(ctx, msg)
