@@ -66,11 +66,19 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 		r.Reason = "invalid mapping: " + strings.Join(r.Errors, "; ")
 		return r
 	}
-	if err := SaveMapping(valid.Supervisor.StateDir, valid.Pairs); err != nil {
+	dir := valid.Supervisor.StateDir
+	previous, prevErr := LoadMapping(dir)
+	if err := SaveMapping(dir, valid.Pairs); err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "mapping not saved, nothing changed: %v", err)
 	}
 	if err := s.sup.Reload(valid); err != nil {
-		return refusal(pb.Code_CODE_INTERNAL, "mapping saved but not applied: %v", err)
+		// What is on disk must be what runs (or ran): put the previous mapping back.
+		if prevErr == nil {
+			err = errors.Join(err, SaveMapping(dir, previous))
+		} else {
+			err = errors.Join(err, os.Remove(filepath.Join(dir, MappingFile)))
+		}
+		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied: %v", err)
 	}
 	r := &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, MappingFile)),
 		Warnings: pairWarnings(valid, pairName)}
