@@ -46,9 +46,14 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	if r := edit(&next); r != nil {
 		return r
 	}
-	// Mode and failback set by operators live in the pair actor; keep them across the edit.
-	if p, old := next.Pair(pairName), cur.Pair(pairName); p != nil && old != nil {
-		if v, err := s.pairView(pairName); err == nil {
+	// Mode and failback set by operators live in the pair actors: the saved mapping records every
+	// pair as it runs, so neither this reload nor a restart reverts them.
+	views, err := s.sup.Pairs()
+	if err != nil {
+		return refusal(pb.Code_CODE_INTERNAL, "nothing changed: %v", err)
+	}
+	for _, v := range views {
+		if p := next.Pair(v.Name); p != nil && cur.Pair(v.Name) != nil {
 			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
 		}
 	}
