@@ -59,6 +59,9 @@ type supConfig struct {
 	operatorToken    string
 	failbackAfter    time.Duration
 	pingInterval     time.Duration
+	// simulateRouters makes the supervisor run its routers' simulators in-process (simulate =
+	// true; routers' addresses are then ignored): the in-process profile.
+	simulateRouters bool
 }
 
 // supervisorTOML writes the supervisor's config.
@@ -82,6 +85,10 @@ level = 2
 `, c.http, c.stateDir, c.heartbeatTimeout.String(), c.agentToken, c.operatorToken)
 	for r, addr := range c.routers {
 		fmt.Fprintf(&b, "\n[[router]]\nname = \"hub%d\"\naddress = %q\nping_interval = %q\n", r, addr, c.pingInterval.String())
+		if c.simulateRouters {
+			in, out := routerSize(r, c.pairs)
+			fmt.Fprintf(&b, "simulate = true\ninputs = %d\noutputs = %d\n", in, out)
+		}
 	}
 	for i := range c.pairs {
 		p := pairAt(i)

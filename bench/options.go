@@ -54,7 +54,7 @@ type Options struct {
 	// Binary is the standby executable to run children from. Required (cmd/standby passes
 	// os.Executable; tests build one).
 	Binary string
-	// Scenarios to run, from Scenarios. Empty means all.
+	// Scenarios to run, from Scenarios. Empty means all; "none" alone runs none (sweep only).
 	Scenarios []string
 	// Pairs is the number of pairs in the scenario runs; runs cycle through them. Default 1.
 	Pairs int
@@ -86,8 +86,11 @@ func (o *Options) setDefaults() error {
 	if o.Binary == "" {
 		return fmt.Errorf("bench: no standby binary")
 	}
-	if len(o.Scenarios) == 0 {
+	switch {
+	case len(o.Scenarios) == 0:
 		o.Scenarios = Scenarios
+	case len(o.Scenarios) == 1 && o.Scenarios[0] == "none":
+		o.Scenarios = nil
 	}
 	for _, s := range o.Scenarios {
 		if !slices.Contains(Scenarios, s) {

@@ -133,7 +133,14 @@ type SweepPoint struct {
 	CPUPercent float64 `json:"supervisor_cpu_percent"`
 	RSSMB      float64 `json:"supervisor_rss_mb"`
 	PeakRSSMB  float64 `json:"supervisor_peak_rss_mb"`
-	Error      string  `json:"error,omitempty"`
+	// ReportsPerSecond is the heartbeat load offered: machines ÷ heartbeat interval.
+	ReportsPerSecond float64 `json:"reports_per_second"`
+	// IdleFailovers and IdleMachineFailures are what happened in the idle window, when nothing
+	// was failed on purpose: routing changes seen by the observer and machines the supervisor
+	// declared failed (an overloaded supervisor misses heartbeats).
+	IdleFailovers       uint64 `json:"idle_failovers"`
+	IdleMachineFailures int    `json:"idle_machine_failures"`
+	Error               string `json:"error,omitempty"`
 }
 
 func hostInfo() Host {
@@ -262,16 +269,26 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "scale sweep (crash of pair0's main; supervisor process CPU over an idle 3 s window, RSS after the runs):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "pairs\truns\tp50 ms\tp99 ms\tmax ms\tsup CPU %\tsup RSS MB\tpeak RSS MB\t machines\t")
+		fmt.Fprintln(tw, "pairs\treports/s\truns\tp50 ms\tp99 ms\tmax ms\tsup CPU %\tsup RSS MB\tpeak RSS MB\tidle failovers\tidle machine failures\t")
 		for _, p := range r.Sweep {
-			if p.Error != "" {
-				fmt.Fprintf(tw, "%d\t%d\t-\t-\t-\t-\t-\t-\t FAILED: %s\t\n", p.Pairs, p.Crash.Runs, p.Error)
-				continue
+			cell := func(format string, v float64, ok bool) string {
+				if !ok {
+					return "-"
+				}
+				return fmt.Sprintf(format, v)
 			}
-			fmt.Fprintf(tw, "%d\t%d\t%.3f\t%.3f\t%.3f\t%.1f\t%.1f\t%.1f\t %s\t\n", p.Pairs, p.Crash.Runs, p.Crash.P50, p.Crash.P99,
-				p.Crash.Max, p.CPUPercent, p.RSSMB, p.PeakRSSMB, p.Machines)
+			lat, res := p.Crash.Runs > 0, p.RSSMB > 0
+			fmt.Fprintf(tw, "%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", p.Pairs, p.ReportsPerSecond, p.Crash.Runs,
+				cell("%.3f", p.Crash.P50, lat), cell("%.3f", p.Crash.P99, lat), cell("%.3f", p.Crash.Max, lat),
+				cell("%.1f", p.CPUPercent, res), cell("%.1f", p.RSSMB, res), cell("%.1f", p.PeakRSSMB, res), p.IdleFailovers, p.IdleMachineFailures)
 		}
 		tw.Flush()
+		for _, p := range r.Sweep {
+			fmt.Fprintf(w, "  %d pairs: %s\n", p.Pairs, p.Machines)
+			if p.Error != "" {
+				fmt.Fprintf(w, "  %d pairs FAILED: %s\n", p.Pairs, p.Error)
+			}
+		}
 	}
 	if len(r.Notes) > 0 {
 		fmt.Fprintln(w)

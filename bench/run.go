@@ -103,7 +103,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		st.Close()
 		st = nil
 	} else {
-		rep.Mode, rep.Machines = so.mode, describeMode(so.mode, o.Pairs)
+		rep.Mode, rep.Machines = so.mode, describeMode(so.mode, o.Pairs, so.agentPairs)
 	}
 	for _, size := range o.Sweep {
 		so.mode = rep.Mode
@@ -134,7 +134,7 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		so.agentPairs = 1
 	}
 	so.dir = filepath.Join(dir, fmt.Sprintf("sweep%d", size))
-	pt := SweepPoint{Pairs: size, Machines: describeMode(so.mode, size)}
+	pt := SweepPoint{Pairs: size, Machines: describeMode(so.mode, size, so.agentPairs)}
 	progress("sweep %d pairs: starting", size)
 	st, err := startStudio(ctx, so)
 	if err != nil {
@@ -142,8 +142,21 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		return pt
 	}
 	defer st.Close()
-	// An idle window first: what the supervisor costs while nothing fails.
+	machines := 2 * size
+	if so.mode == ModeSimulated {
+		pt.ReportsPerSecond = float64(machines) / demoBeat.Seconds()
+	} else {
+		pt.ReportsPerSecond = float64(machines) / so.heartbeatInterval.Seconds()
+	}
+	// An idle window first: what the supervisor costs while nothing fails, and whether it keeps
+	// up (machines declared failed, routing changes) when nothing fails.
 	const window = 3 * time.Second
+	var obs0 uint64
+	for _, ob := range st.observers {
+		n, _ := ob.Changes()
+		obs0 += n
+	}
+	fail0 := st.supLog.failures()
 	a, err := sampleProc(st.supervisorPID())
 	if err == nil {
 		select {
@@ -156,6 +169,12 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 			pt.CPUPercent = cpuPercent(a, b)
 		}
 	}
+	for _, ob := range st.observers {
+		n, _ := ob.Changes()
+		pt.IdleFailovers += n
+	}
+	pt.IdleFailovers -= obs0
+	pt.IdleMachineFailures = st.supLog.failures() - fail0
 	samples, rerr := runScenario(ctx, st, Crash, o.SweepRuns, 1)
 	lat := make([]time.Duration, len(samples))
 	for i, s := range samples {
@@ -196,14 +215,15 @@ func hasSubcommand(bin, cmd string) bool {
 	return false
 }
 
-func describeMode(m Mode, pairs int) string {
+// describeMode says how the machines of a setup are driven, for people.
+func describeMode(m Mode, pairs, agentPairs int) string {
 	if m == ModeSimulated {
 		return "supervisor-simulated (stopgap)"
 	}
-	if pairs == 1 {
+	if agentPairs >= pairs {
 		return "agent processes"
 	}
-	return fmt.Sprintf("agent processes for pair0, supervisor-simulated for %d", pairs-1)
+	return fmt.Sprintf("agent processes for %d pair(s), %d machines from one load-agents process (one Remote)", agentPairs, 2*(pairs-agentPairs))
 }
 
 // howInjected says, for the report, how a scenario's failure is injected in this setup.
@@ -244,10 +264,14 @@ func modeNotes(m Mode, sweep bool) []string {
 			"so the agent's detection and the agent→supervisor remote hop are not in these figures, and --heartbeat-interval does not apply; "+
 			"needed: `standby agent` and the supervisor-side agent gateway (standby/agents)")
 	}
-	if sweep {
-		n = append(n, "sweep: the pairs beyond pair0 are the supervisor's simulated machines driven in-process by the demo driver at its fixed 50 ms beat "+
-			"(not agent processes: one agent process per machine would need 2 GB+ at 1000 pairs); needed for agent-realistic load: "+
-			"one process hosting many agents over one protoactor Remote")
+	if sweep && m == ModeAgents {
+		n = append(n, "sweep: pair0's machines are agent processes watching engine processes (the crashed pair); every other machine is reported "+
+			"by one `standby bench agents` process hosting that many agents over one protoactor Remote, at the sweep heartbeat, "+
+			"into the supervisor's gateway as real agents would (an agent process per machine would need 2000 processes at 1000 pairs)")
+	}
+	if sweep && m == ModeSimulated {
+		n = append(n, "sweep (stopgap): every machine is the supervisor's simulated one, fed in-process by its demo driver at its fixed 50 ms beat, "+
+			"so the sweep heartbeat does not apply and the load generation runs inside the supervisor process")
 	}
 	return n
 }

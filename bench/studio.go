@@ -51,6 +51,8 @@ type Studio struct {
 	supLog   *supLog
 	ctl      *ctlPipe // ModeSimulated
 	api      error    // nil when the control API answers
+	supCmd   string   // how the supervisor was started, for the report
+	load     *child   // the load agents (ModeAgents with agentPairs < pairs)
 	httpAddr string
 	agentTok string
 	opTok    string
@@ -91,6 +93,11 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 	}
 	if err := s.startSupervisor(ctx); err != nil {
 		return nil, err
+	}
+	if o.mode == ModeAgents && o.agentPairs < o.pairs {
+		if err := s.startLoad(); err != nil {
+			return nil, err
+		}
 	}
 	if o.mode == ModeAgents {
 		for i := range o.agentPairs {
@@ -199,7 +206,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	}
 	cfg := supervisorTOML(supConfig{
 		pairs:            s.o.pairs,
-		simulated:        func(i int) bool { return s.o.mode == ModeSimulated || i >= s.o.agentPairs },
+		simulated:        func(int) bool { return s.o.mode == ModeSimulated },
 		routers:          s.simAddrs,
 		http:             s.httpAddr,
 		stateDir:         filepath.Join(s.o.dir, "state"),
@@ -214,6 +221,8 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		return err
 	}
 	spec := childSpec{name: "supervisor", path: s.o.bin, logPath: s.logPath("supervisor"), onLine: s.supLog.line}
+	// The stopgap's simulated machines are fed in-process by `standby bench supervisor` (which adds
+	// the control pipe); `standby run` would start an agent process for each.
 	if s.o.mode == ModeSimulated {
 		s.ctl = newCtlPipe()
 		spec.args = []string{"bench", "supervisor", "--config", path, "--log-level", "info"}
@@ -227,6 +236,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	if s.ctl != nil {
 		s.ctl.c = s.sup
 	}
+	s.supCmd = "standby " + strings.Join(spec.args[:2], " ")
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	go func() { // a supervisor that dies ends the wait at once
@@ -253,10 +263,32 @@ func (s *Studio) machineKinds() string {
 	if s.o.mode == ModeSimulated {
 		return "supervisor-simulated (stopgap)"
 	}
-	if s.o.agentPairs == s.o.pairs {
-		return "agent processes"
+	return describeMode(s.o.mode, s.o.pairs, s.o.agentPairs)
+}
+
+// startLoad starts one `standby bench agents` process reporting for the machines of every pair
+// without agent processes.
+func (s *Studio) startLoad() error {
+	var machines []string
+	for i := s.o.agentPairs; i < s.o.pairs; i++ {
+		p := pairAt(i)
+		machines = append(machines, p.main, p.backup)
 	}
-	return fmt.Sprintf("agent processes for %d pair(s), supervisor-simulated for %d", s.o.agentPairs, s.o.pairs-s.o.agentPairs)
+	b, err := json.Marshal(LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval})
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.o.dir, "load.json")
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return err
+	}
+	c, err := s.procs.start(childSpec{name: "load-agents", path: s.o.bin, args: []string{"bench", "agents", "--config", path},
+		logPath: s.logPath("load-agents")})
+	if err != nil {
+		return err
+	}
+	s.load = c
+	return nil
 }
 
 // startEngine starts machine m's watched engine process (sleep) and writes its pidfile.

@@ -27,6 +27,8 @@ func cmdBench(ctx context.Context, args []string) int {
 			return cmdBenchSupervisor(ctx, args[1:])
 		case "burn":
 			return cmdBenchBurn(ctx, args[1:])
+		case "agents":
+			return cmdBenchAgents(ctx, args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
@@ -35,7 +37,7 @@ func cmdBench(ctx context.Context, args []string) int {
 			"       standby bench soak [flags]     count false failovers under CPU load (-h for flags)\n\nflags:")
 		fs.PrintDefaults()
 	}
-	scen := fs.String("scenarios", strings.Join(bench.Scenarios, ","), "comma-separated scenarios: "+strings.Join(bench.Scenarios, ", "))
+	scen := fs.String("scenarios", strings.Join(bench.Scenarios, ","), "comma-separated scenarios: "+strings.Join(bench.Scenarios, ", ")+"; none for the sweep only")
 	pairs := fs.Int("pairs", bench.DefaultPairs, "pairs in the setup; runs cycle through them")
 	hbi := fs.Duration("heartbeat-interval", bench.DefaultHeartbeatInterval, "agents' heartbeat_interval")
 	hbt := fs.Duration("heartbeat-timeout", bench.DefaultHeartbeatTimeout, "supervisor's heartbeat_timeout")
@@ -178,6 +180,32 @@ func cmdBenchSupervisor(ctx context.Context, args []string) int {
 	}
 	if err := bench.ServeSupervisor(ctx, cfg, os.Stdin, os.Stdout, log); err != nil {
 		log.Error().Err(err).Msg("standby bench supervisor failed")
+		return 1
+	}
+	return 0
+}
+
+// cmdBenchAgents reports for many machines from one process (bench.LoadAgents), the sweep's load.
+// Internal to the bench.
+func cmdBenchAgents(ctx context.Context, args []string) int {
+	fs := flag.NewFlagSet("bench agents", flag.ContinueOnError)
+	path := fs.String("config", "", "load config (JSON, written by standby bench)")
+	level := fs.String("log-level", "info", "log level")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	log, err := newLogger(*level)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby bench agents:", err)
+		return 2
+	}
+	c, err := bench.LoadConfigFile(*path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby bench agents:", err)
+		return 1
+	}
+	if err := bench.LoadAgents(ctx, c, log); err != nil {
+		fmt.Fprintln(os.Stderr, "standby bench agents:", err)
 		return 1
 	}
 	return 0

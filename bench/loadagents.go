@@ -1,0 +1,119 @@
+package bench
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/node"
+	"standby/protocol/pb"
+)
+
+// LoadConfig configures LoadAgents (the JSON file of `standby bench agents --config`).
+type LoadConfig struct {
+	// Supervisor is the supervisor's remote endpoint (host:port).
+	Supervisor string `json:"supervisor"`
+	// Token is the supervisor's agent_token.
+	Token string `json:"token"`
+	// Machines are the machines to report for, one agent each.
+	Machines []string `json:"machines"`
+	// Interval is every agent's heartbeat interval.
+	Interval time.Duration `json:"interval"`
+}
+
+// loadSlices spreads each beat's reports over this many sends, as independent agents' timers
+// would be spread, instead of one burst per interval.
+const loadSlices = 10
+
+// LoadAgents reports for many machines from one process over one protoactor Remote, as that many
+// agents would: every Interval, a pb.AgentReport per machine (engine up, gpu_temp normal, a fresh
+// seq, the agent's session) to the supervisor's gateway, whose replies go to one sink actor. It is
+// `standby bench agents`, the load of the scale sweep: the supervisor's side sees what it would see
+// from real agents (reports over remote into its gateway), without a process per machine. It runs
+// until ctx ends.
+func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
+	if c.Interval < time.Millisecond || c.Supervisor == "" || len(c.Machines) == 0 {
+		return fmt.Errorf("load agents: need a supervisor, machines and an interval of 1ms or more")
+	}
+	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: log})
+	if err != nil {
+		return err
+	}
+	defer n.Stop()
+	var accepted, refused atomic.Uint64
+	sink, err := n.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*pb.AgentReply); ok {
+			if r.Accepted {
+				accepted.Add(1)
+			} else if refused.Add(1) == 1 {
+				log.Error().Str("reason", r.Reason).Msg("supervisor refused a load agent's report")
+			}
+		}
+	}), "load-sink")
+	if err != nil {
+		return err
+	}
+	gw := actor.NewPID(c.Supervisor, pb.GatewayActorID)
+	type agent struct {
+		name    string
+		session uint64
+		seq     uint64
+	}
+	agents := make([]agent, len(c.Machines))
+	for i, m := range c.Machines {
+		agents[i] = agent{name: m, session: randomSession()}
+	}
+	since := time.Now().UnixNano()
+	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Msg("load agents running")
+	tick := time.NewTicker(c.Interval / loadSlices)
+	defer tick.Stop()
+	slice := 0
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info().Uint64("accepted", accepted.Load()).Uint64("refused", refused.Load()).Msg("load agents stopped")
+			return nil
+		case <-tick.C:
+		}
+		now := time.Now().UnixNano()
+		for i := slice; i < len(agents); i += loadSlices {
+			a := &agents[i]
+			a.seq++
+			n.System.Root.RequestWithCustomSender(gw, &pb.AgentReport{
+				Machine: a.name, Token: c.Token, Session: a.session, Seq: a.seq, SentUnixNano: now,
+				Services:     []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: since}},
+				Health:       []*pb.AgentReport_Health{{Name: healthName, Value: healthNormal, Ok: true}},
+				AgentAddress: n.Address(),
+			}, sink)
+		}
+		slice = (slice + 1) % loadSlices
+	}
+}
+
+// LoadConfigFile reads a LoadConfig written by the bench.
+func LoadConfigFile(path string) (LoadConfig, error) {
+	var c LoadConfig
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, err
+	}
+	return c, json.Unmarshal(b, &c)
+}
+
+func randomSession() uint64 {
+	var b [8]byte
+	for {
+		_, _ = rand.Read(b[:])
+		if s := binary.LittleEndian.Uint64(b[:]); s != 0 {
+			return s
+		}
+	}
+}
