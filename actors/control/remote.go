@@ -50,7 +50,7 @@ type expireTick struct{}
 
 func remoteProps(svc *Service) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &remoteActor{svc: svc, log: svc.log.With().Str("component", "control").Logger(), subs: map[string]*subscriber{},
+		return &remoteActor{svc: svc, log: svc.log, subs: map[string]*subscriber{},
 			inflight: make(chan struct{}, maxInFlight)}
 	})
 }
