@@ -235,8 +235,7 @@ function renderAlarmBar(st) {
 
 function conditionText(m) {
   if (!m.known) return 'not seen yet';
-  if (m.failure === 'network') return 'silent (network)';
-  if (m.failure) return m.failure + ' failed' + (m.detail ? ': ' + m.detail : '');
+  if (m.failure) return m.detail || m.failure + ' failed';
   return 'ok';
 }
 
@@ -286,7 +285,7 @@ function machineCard(m, side, p, st) {
     m.services.map((s) => h('li', { title: s.reason }, h('span', {}, h('span', { class: 'dot' + (s.up ? '' : ' down') }), s.name), h('span', { class: 'dim' }, s.up ? 'up' : 'down'))),
     m.health.map((v) => h('li', { class: 'lvl-' + v.level, title: `warning ${v.warning}, critical ${v.critical}` },
       h('span', {}, v.name), h('span', {}, v.ok ? fmtNum(v.value) : 'n/a')))),
-  h('div', { class: 'dim', style: 'font-size:.75rem' }, m.heartbeat_age_ms < 0 ? 'never heard' : 'heard ' + fmtAge(m.heartbeat_age_ms) + ' ago'));
+  h('div', { class: 'dim heard' }, m.heartbeat_age_ms < 0 ? 'never heard' : 'heard ' + fmtAge(m.heartbeat_age_ms) + ' ago'));
   if (m.simulated && st.supervisor.simulation && state.level >= LEVEL_OPERATE) card.append(simControls(m));
   return card;
 }
@@ -339,7 +338,7 @@ function renderMachines(st) {
   $('addpair').replaceChildren(
     h('h2', {}, 'Machines without a pair'),
     h('p', { class: 'dim' }, free.length ? free.map((m) => m.name).join(', ') : 'none'),
-    state.level >= LEVEL_CONFIGURE ? addPairForm(st, free) : null);
+    state.level >= LEVEL_CONFIGURE ? addPairForm(st, free) : h('p', { class: 'dim' }, 'Editing the backup mapping needs permission level 3 (configure).'));
 }
 
 function labelled(port, label) {
@@ -358,7 +357,7 @@ function pairCard(p, ms, st) {
   for (const a of p.alarms) if (a.kind === 'locked_output' && a.active) warnings.push(a.message);
   const card = h('div', { class: 'mapcard', dataset: { mapping: p.name } },
     h('div', { class: 'maprow' },
-      h('b', { style: 'font-size:1.1rem' }, p.name),
+      h('b', { class: 'mapname' }, p.name),
       field('Main', p.main + featureText(ms[p.main])),
       field('Backup', p.backup + featureText(ms[p.backup])),
       field('Router', p.router),
@@ -398,7 +397,7 @@ function feedTable(p) {
 }
 
 function draftOf(p) {
-  return { backup: p.backup, main: p.main, feeds: p.feeds.map((f) => ({ main_input: f.main_input, backup_input: f.backup_input, outputs: f.outputs.join(', ') })) };
+  return { pair: p.name, backup: p.backup, main: p.main, feeds: p.feeds.map((f) => ({ main_input: f.main_input, backup_input: f.backup_input, outputs: f.outputs.join(', ') })) };
 }
 
 // feedEditor edits a draft: the backup machine and the feed rows.
@@ -407,8 +406,8 @@ function feedEditor(d, st) {
   const backupM = st.machines.find((m) => m.name === d.backup);
   const mismatch = mainM && backupM && [...mainM.features].sort().join() !== [...backupM.features].sort().join();
   return h('div', {},
-    h('div', { class: 'maprow', style: 'margin-top:.6rem' }, field('Backup machine', h('select', { onchange: (ev) => { d.backup = ev.target.value; render(); } },
-      st.machines.filter((m) => m.name !== d.main).map((m) => h('option', { value: m.name, selected: m.name === d.backup }, m.name + featureText(m)))))),
+    h('div', { class: 'maprow spaced' }, field('Backup machine', h('select', { onchange: (ev) => { d.backup = ev.target.value; render(); } },
+      st.machines.filter((m) => m.name !== d.main && !pairedElsewhere(st, m.name, d.pair)).map((m) => h('option', { value: m.name, selected: m.name === d.backup }, m.name + featureText(m)))))),
     mismatch ? h('p', { class: 'warnline' }, `⚠ ${d.main} and ${d.backup} have different licence features: different features can cause problems when failover occurs.`) : null,
     h('table', { class: 'feeds' },
       h('tr', {}, h('th', {}, 'Main input'), h('th', {}, 'Backup input'), h('th', {}, 'Outputs (comma-separated)'), h('th', {})),
@@ -416,6 +415,11 @@ function feedEditor(d, st) {
         ['main_input', 'backup_input', 'outputs'].map((k) => h('td', {}, h('input', { value: f[k], 'aria-label': k, oninput: (ev) => { f[k] = ev.target.value; } }))),
         h('td', {}, h('button', { type: 'button', class: 'small', onclick: () => { d.feeds.splice(i, 1); render(); } }, 'Remove'))))),
     h('div', { class: 'actions' }, h('button', { type: 'button', class: 'small', onclick: () => { d.feeds.push({ main_input: '', backup_input: '', outputs: '' }); render(); } }, 'Add feed')));
+}
+
+// pairedElsewhere: the machine belongs to a pair other than pairName.
+function pairedElsewhere(st, machine, pairName) {
+  return st.pairs.some((p) => p.name !== pairName && (p.main === machine || p.backup === machine));
 }
 
 function feedsBody(d) {
