@@ -24,9 +24,11 @@
 //     fails meanwhile, the router comes back: measured from the router's return to the routing
 //     confirmed on the backup.
 //
-// How each is injected depends on what the tree offers (see Studio.Mode): machine agents as
-// processes, or, as a stopgap while the agent gateway is missing, the supervisor's own simulated
-// machines driven through a control pipe of `standby bench supervisor`. The report says which.
+// How each is injected depends on the machines (Options.Mode): agent processes (`standby agent`)
+// watching engine processes, the default; or the supervisor's own simulated machines driven
+// through a control pipe of `standby bench supervisor`, the supervisor's share of the path alone.
+// The report says which. The scale sweep reports pair0 through agent processes and every other
+// machine through one `standby bench agents` process hosting them all over one protoactor Remote.
 //
 // # Layout
 //

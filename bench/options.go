@@ -30,8 +30,9 @@ const (
 	ModeAuto Mode = ""
 	// ModeAgents runs one `standby agent` process per machine, watching a real engine process.
 	ModeAgents Mode = "agents"
-	// ModeSimulated uses the supervisor's own simulated machines (simulated = true), driven through
-	// the control pipe of `standby bench supervisor`: a stopgap while agents cannot report.
+	// ModeSimulated uses the supervisor's own simulated machines (simulated = true), fed in-process
+	// and driven through the control pipe of `standby bench supervisor`: the supervisor's share of
+	// the path without the agent and the remote hop (and the stopgap of builds without agents).
 	ModeSimulated Mode = "simulated"
 )
 

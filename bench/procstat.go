@@ -76,3 +76,38 @@ func cpuPercent(a, b procSample) float64 {
 	}
 	return 100 * float64(b.cpu-a.cpu) / float64(wall)
 }
+
+// hostSample is the machine's CPU time counters (/proc/stat, all cores).
+type hostSample struct{ busy, total int64 }
+
+func sampleHost() (hostSample, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return hostSample{}, err
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line)
+	if len(f) < 5 || f[0] != "cpu" {
+		return hostSample{}, fmt.Errorf("/proc/stat: unexpected first line %q", line)
+	}
+	var h hostSample
+	for i, v := range f[1:] {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return hostSample{}, fmt.Errorf("/proc/stat: %w", err)
+		}
+		h.total += n
+		if i != 3 && i != 4 { // idle, iowait
+			h.busy += n
+		}
+	}
+	return h, nil
+}
+
+// hostBusy is the share of all cores' time that was busy between two samples, in percent.
+func hostBusy(a, b hostSample) float64 {
+	if b.total <= a.total {
+		return 0
+	}
+	return 100 * float64(b.busy-a.busy) / float64(b.total-a.total)
+}

@@ -133,6 +133,10 @@ type SweepPoint struct {
 	CPUPercent float64 `json:"supervisor_cpu_percent"`
 	RSSMB      float64 `json:"supervisor_rss_mb"`
 	PeakRSSMB  float64 `json:"supervisor_peak_rss_mb"`
+	// LoadCPUPercent is the load-agents process's CPU (percent of one core) and HostBusyPercent
+	// the whole machine's (percent of all cores) in the idle window: the load shares the machine.
+	LoadCPUPercent  float64 `json:"load_agents_cpu_percent"`
+	HostBusyPercent float64 `json:"host_busy_percent"`
 	// ReportsPerSecond is the heartbeat load offered: machines ÷ heartbeat interval.
 	ReportsPerSecond float64 `json:"reports_per_second"`
 	// IdleFailovers and IdleMachineFailures are what happened in the idle window, when nothing
@@ -267,9 +271,9 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	if len(r.Sweep) > 0 {
 		fmt.Fprintln(w)
-		fmt.Fprintln(w, "scale sweep (crash of pair0's main; supervisor process CPU over an idle 3 s window, RSS after the runs):")
+		fmt.Fprintln(w, "scale sweep (crash of pair0's main; CPU over an idle 3 s window, % of one core except host busy = % of all cores; RSS after the runs):")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "pairs\treports/s\truns\tp50 ms\tp99 ms\tmax ms\tsup CPU %\tsup RSS MB\tpeak RSS MB\tidle failovers\tidle machine failures\t")
+		fmt.Fprintln(tw, "pairs\treports/s\truns\tp50 ms\tp99 ms\tmax ms\tsup CPU %\tsup RSS MB\tpeak RSS MB\tload CPU %\thost busy %\tidle failovers\tidle machine failures\t")
 		for _, p := range r.Sweep {
 			cell := func(format string, v float64, ok bool) string {
 				if !ok {
@@ -278,9 +282,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 				return fmt.Sprintf(format, v)
 			}
 			lat, res := p.Crash.Runs > 0, p.RSSMB > 0
-			fmt.Fprintf(tw, "%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", p.Pairs, p.ReportsPerSecond, p.Crash.Runs,
+			fmt.Fprintf(tw, "%d\t%.0f\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t\n", p.Pairs, p.ReportsPerSecond, p.Crash.Runs,
 				cell("%.3f", p.Crash.P50, lat), cell("%.3f", p.Crash.P99, lat), cell("%.3f", p.Crash.Max, lat),
-				cell("%.1f", p.CPUPercent, res), cell("%.1f", p.RSSMB, res), cell("%.1f", p.PeakRSSMB, res), p.IdleFailovers, p.IdleMachineFailures)
+				cell("%.1f", p.CPUPercent, res), cell("%.1f", p.RSSMB, res), cell("%.1f", p.PeakRSSMB, res),
+				cell("%.1f", p.LoadCPUPercent, p.LoadCPUPercent > 0), cell("%.0f", p.HostBusyPercent, p.HostBusyPercent > 0),
+				p.IdleFailovers, p.IdleMachineFailures)
 		}
 		tw.Flush()
 		for _, p := range r.Sweep {

@@ -2,7 +2,7 @@ package bench
 
 import (
 	"context"
-
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -157,6 +157,12 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		obs0 += n
 	}
 	fail0 := st.supLog.failures()
+	h0, herr := sampleHost()
+	var l0 procSample
+	lerr := errors.New("no load process")
+	if st.load != nil {
+		l0, lerr = sampleProc(st.load.pid())
+	}
 	a, err := sampleProc(st.supervisorPID())
 	if err == nil {
 		select {
@@ -167,6 +173,14 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		var b procSample
 		if b, err = sampleProc(st.supervisorPID()); err == nil {
 			pt.CPUPercent = cpuPercent(a, b)
+		}
+	}
+	if h1, err := sampleHost(); err == nil && herr == nil {
+		pt.HostBusyPercent = hostBusy(h0, h1)
+	}
+	if lerr == nil {
+		if l1, err := sampleProc(st.load.pid()); err == nil {
+			pt.LoadCPUPercent = cpuPercent(l0, l1)
 		}
 	}
 	for _, ob := range st.observers {
@@ -199,7 +213,7 @@ func resolveMode(bin string, m Mode) (Mode, string) {
 	if hasSubcommand(bin, "agent") {
 		return ModeAgents, ""
 	}
-	return ModeSimulated, "this standby binary has no 'agent' subcommand yet: machines are the supervisor's simulated ones (stopgap)"
+	return ModeSimulated, "this standby binary has no 'agent' subcommand: machines are the supervisor's simulated ones"
 }
 
 // hasSubcommand reports whether `bin help` lists cmd.
@@ -218,7 +232,7 @@ func hasSubcommand(bin, cmd string) bool {
 // describeMode says how the machines of a setup are driven, for people.
 func describeMode(m Mode, pairs, agentPairs int) string {
 	if m == ModeSimulated {
-		return "supervisor-simulated (stopgap)"
+		return "supervisor-simulated (in-process, no agents)"
 	}
 	if agentPairs >= pairs {
 		return "agent processes"
@@ -232,22 +246,22 @@ func howInjected(sc string, st *Studio) string {
 	switch sc {
 	case Crash:
 		if sim {
-			return "stopgap: the main's simulated engine service set down through the supervisor's control pipe (no agent, no process)"
+			return "simulated: the main's simulated engine service set down through the supervisor's control pipe (no agent, no process)"
 		}
 		return "kill -9 of the main's engine process (sleep), watched by its agent (kind = \"process\", pidfile)"
 	case Hang:
 		if sim {
-			return "stopgap: the main's simulated heartbeats stopped through the control pipe, at a random phase of its 50 ms beat (heartbeat_timeout decides)"
+			return "simulated: the main's simulated heartbeats stopped through the control pipe, at a random phase of its 50 ms beat (heartbeat_timeout decides)"
 		}
 		return "SIGSTOP of the main's agent process at a random phase of its beat (heartbeat_timeout decides)"
 	case Critical:
 		if sim {
-			return fmt.Sprintf("stopgap: the main's simulated %s set to %g (critical 90) through the control pipe", healthName, healthCritical)
+			return fmt.Sprintf("simulated: the main's simulated %s set to %g (critical 90) through the control pipe", healthName, healthCritical)
 		}
 		return fmt.Sprintf("SimSet %s = %g (critical 90) to the main's agent over protoactor remote", healthName, healthCritical)
 	case Manual:
 		if st.api != nil {
-			return "stopgap: operator switch through the control pipe of `standby bench supervisor` (Supervisor.Command), not the control API"
+			return "operator switch through the control pipe of `standby bench supervisor` (Supervisor.Command), not the control API"
 		}
 		return "POST /api/pairs/{pair}/switch {\"to\":\"backup\"} with an operator's bearer token (level 2), on a warm HTTP connection"
 	case RouterLoss:
@@ -260,9 +274,9 @@ func howInjected(sc string, st *Studio) string {
 func modeNotes(m Mode, sweep bool) []string {
 	var n []string
 	if m == ModeSimulated {
-		n = append(n, "stopgap: machines are the supervisor's simulated ones (simulated = true, the demo driver's fixed 50 ms beat), "+
-			"so the agent's detection and the agent→supervisor remote hop are not in these figures, and --heartbeat-interval does not apply; "+
-			"needed: `standby agent` and the supervisor-side agent gateway (standby/agents)")
+		n = append(n, "machines are the supervisor's simulated ones (simulated = true, fed in-process by the demo driver at its fixed 50 ms beat), "+
+			"so the agent's detection and the agent→supervisor remote hop are not in these figures and --heartbeat-interval does not apply "+
+			"(--machines agents, the default when the binary has `standby agent`, measures the whole path)")
 	}
 	if sweep && m == ModeAgents {
 		n = append(n, "sweep: pair0's machines are agent processes watching engine processes (the crashed pair); every other machine is reported "+
@@ -270,7 +284,7 @@ func modeNotes(m Mode, sweep bool) []string {
 			"into the supervisor's gateway as real agents would (an agent process per machine would need 2000 processes at 1000 pairs)")
 	}
 	if sweep && m == ModeSimulated {
-		n = append(n, "sweep (stopgap): every machine is the supervisor's simulated one, fed in-process by its demo driver at its fixed 50 ms beat, "+
+		n = append(n, "sweep (--machines simulated): every machine is the supervisor's simulated one, fed in-process by its demo driver at its fixed 50 ms beat, "+
 			"so the sweep heartbeat does not apply and the load generation runs inside the supervisor process")
 	}
 	return n

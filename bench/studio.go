@@ -221,7 +221,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		return err
 	}
 	spec := childSpec{name: "supervisor", path: s.o.bin, logPath: s.logPath("supervisor"), onLine: s.supLog.line}
-	// The stopgap's simulated machines are fed in-process by `standby bench supervisor` (which adds
+	// Simulated machines (ModeSimulated) are fed in-process by `standby bench supervisor` (which adds
 	// the control pipe); `standby run` would start an agent process for each.
 	if s.o.mode == ModeSimulated {
 		s.ctl = newCtlPipe()
@@ -261,7 +261,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 // machineKinds says how machines are driven, for people.
 func (s *Studio) machineKinds() string {
 	if s.o.mode == ModeSimulated {
-		return "supervisor-simulated (stopgap)"
+		return "supervisor-simulated (in-process, no agents)"
 	}
 	return describeMode(s.o.mode, s.o.pairs, s.o.agentPairs)
 }
