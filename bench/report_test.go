@@ -73,6 +73,18 @@ func TestScenarioResult(t *testing.T) {
 	}
 }
 
+func TestLargestCost(t *testing.T) {
+	r := testReport()
+	note := largestCost(r.Scenarios)
+	// Crash samples: detection is a quarter, decision a quarter, route 40%, observe 10%.
+	if !strings.Contains(note, "crash path") || !strings.Contains(note, stageRoute) {
+		t.Errorf("note = %q", note)
+	}
+	if largestCost(nil) != "" {
+		t.Error("a note without results")
+	}
+}
+
 func TestStagesWithoutFailureMark(t *testing.T) {
 	t0 := time.Now()
 	s := sample{t0: t0, seen: t0.Add(10 * time.Millisecond), marks: pairMarks{

@@ -114,6 +114,9 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Sweep = append(rep.Sweep, pt)
 	}
 	rep.Notes = append(rep.Notes, modeNotes(rep.Mode, len(o.Sweep) > 0)...)
+	if n := largestCost(rep.Scenarios); n != "" {
+		rep.Notes = append(rep.Notes, n)
+	}
 	rep.Seconds = time.Since(start).Round(time.Millisecond).Seconds()
 	failed = false
 	for _, s := range rep.Scenarios {
@@ -317,4 +320,44 @@ func progressFunc(o Options) func(string, ...any) {
 			fmt.Fprintf(o.Progress, "%s %s\n", time.Now().Format("15:04:05.000"), msg)
 		}
 	}
+}
+
+// largestCost names the largest step of the crash path (or of the first scenario with a
+// breakdown), by median.
+func largestCost(results []ScenarioResult) string {
+	pick := -1
+	for i, r := range results {
+		if len(r.Stages) == 0 {
+			continue
+		}
+		if pick < 0 || r.Name == Crash {
+			pick = i
+		}
+	}
+	if pick < 0 {
+		return ""
+	}
+	r := results[pick]
+	leaf := func(name string) bool {
+		if name != stageDetect {
+			return true
+		}
+		for _, st := range r.Stages { // the detection is split when the agent logged its part
+			if st.Name == stageAgent {
+				return false
+			}
+		}
+		return true
+	}
+	var best StageStats
+	for _, st := range r.Stages {
+		if leaf(st.Name) && st.P50 > best.P50 {
+			best = st
+		}
+	}
+	if best.Name == "" {
+		return ""
+	}
+	return fmt.Sprintf("largest remaining cost in the %s path: %q, p50 %.3f ms of the %.3f ms p50 total (p99 %.3f ms)",
+		r.Name, strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(best.Name), "of which:")), best.P50, r.Stats.P50, best.P99)
 }

@@ -80,8 +80,10 @@ type SoakVariant struct {
 	// purpose, so every one is false.
 	FalseFailovers uint64        `json:"false_failovers"`
 	Changes        []RouteChange `json:"route_changes,omitempty"`
-	// AutomaticSwitches are the supervisor's own automatic switches (its log), a cross-check.
-	AutomaticSwitches int `json:"automatic_switches"`
+	// AutomaticSwitches are the supervisor's own automatic switches (its log), a cross-check,
+	// and Switches the first of them with their trigger and detail.
+	AutomaticSwitches int          `json:"automatic_switches"`
+	Switches          []SoakSwitch `json:"switches,omitempty"`
 	// MachinesDeclaredFailed counts machine conditions the supervisor turned to failed (near
 	// misses show here before they become switches).
 	MachinesDeclaredFailed int     `json:"machines_declared_failed"`
@@ -89,6 +91,14 @@ type SoakVariant struct {
 	SupervisorRSSMB        float64 `json:"supervisor_rss_mb"`
 	Skipped                string  `json:"skipped,omitempty"`
 	Error                  string  `json:"error,omitempty"`
+}
+
+// SoakSwitch is one automatic switch of a soak, as the supervisor logged it.
+type SoakSwitch struct {
+	At      time.Time `json:"at"`
+	Pair    string    `json:"pair"`
+	Trigger string    `json:"trigger"`
+	Detail  string    `json:"detail"`
 }
 
 // FalseFailovers is the total over the variants.
@@ -158,7 +168,10 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 	}
 	failed = false
 	for _, r := range rep.Results {
-		failed = failed || r.Error != ""
+		failed = failed || r.Error != "" || r.FalseFailovers > 0 || r.AutomaticSwitches > 0 || r.MachinesDeclaredFailed > 0
+	}
+	if failed {
+		rep.Notes = append(rep.Notes, "logs kept in "+dir)
 	}
 	return rep, nil
 }
@@ -249,8 +262,13 @@ wait:
 			}
 		}
 	}
-	sw, _ := st.supLog.automaticSwitches()
+	sw, events := st.supLog.automaticSwitches()
 	res.AutomaticSwitches = sw - swBase
+	for _, e := range events {
+		if e.At.After(began) && len(res.Switches) < 100 {
+			res.Switches = append(res.Switches, SoakSwitch{At: e.At, Pair: e.Pair, Trigger: e.Trigger, Detail: e.Detail})
+		}
+	}
 	res.MachinesDeclaredFailed = st.supLog.failures() - failBase
 	progress("soak %s: %d false failovers, %d automatic switches, %d machine failures declared", res.Variant,
 		res.FalseFailovers, res.AutomaticSwitches, res.MachinesDeclaredFailed)
@@ -335,6 +353,9 @@ func (r *SoakReport) WriteTable(w io.Writer) error {
 		}
 		for _, c := range v.Changes {
 			fmt.Fprintf(w, "%s: %s output %d moved from input %d to %d\n", v.Variant, c.At.Format("15:04:05.000"), c.Output+1, c.From+1, c.Input+1)
+		}
+		for _, e := range v.Switches {
+			fmt.Fprintf(w, "%s: %s %s switched automatically: %s (%s)\n", v.Variant, e.At.Format("15:04:05.000"), e.Pair, e.Trigger, e.Detail)
 		}
 	}
 	for _, n := range r.Notes {
