@@ -94,7 +94,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 			c.Stop()
 			return nil, err
 		}
-		g := &gateway{svc: svc, log: log, heartbeat: o.Heartbeat}
+		g := &gateway{svc: svc, heartbeat: o.Heartbeat}
 		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 			MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(log.Level(zerolog.WarnLevel), "", 0)}
 		c.url = "http://" + ln.Addr().String()

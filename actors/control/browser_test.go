@@ -248,6 +248,11 @@ func TestBrowserHealthPanel(t *testing.T) {
 	p.wait(`document.querySelector('[data-machine="m2"][data-condition="down"]') && document.querySelector('[data-pair="cam2"] [data-alarm="main_failed"]') && !document.getElementById('alarmbar').hidden`, 5000)
 	p.wait(`document.querySelector('[data-switch="cam2"]').classList.contains('prominent')`, 1000)
 	p.shot("health-alarm.png")
+
+	// The same panel on a tablet in portrait.
+	p.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": true}, nil)
+	p.wait(`document.documentElement.scrollWidth <= 768`, 2000) // nothing wider than the screen
+	p.shot("health-tablet.png")
 }
 
 // TestBrowserMachinesPanel: a level 3 operator adds a backup mapping on the Machines panel; an

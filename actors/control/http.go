@@ -11,7 +11,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/encoding/protojson"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -36,7 +35,6 @@ func JSON(m proto.Message) ([]byte, error) {
 // gateway is the HTTP surface: a thin translation of routes to Service operations.
 type gateway struct {
 	svc       *Service
-	log       zerolog.Logger
 	heartbeat time.Duration // SSE heartbeat; the panels refresh health values on it
 }
 
@@ -126,9 +124,9 @@ func (g *gateway) op(op Op, build func() (req *pb.ControlRequest, body proto.Mes
 		req, body := build()
 		if body != nil {
 			if err := decodeBody(w, r, body); err != nil {
-				r := refusal(pb.Code_CODE_BAD_REQUEST, "%v", err)
-				r.Operator, r.Level = who.Name, int32(who.Level)
-				g.reply(w, r, 0)
+				bad := refusal(pb.Code_CODE_BAD_REQUEST, "%v", err)
+				bad.Operator, bad.Level = who.Name, int32(who.Level)
+				g.reply(w, bad, 0)
 				return
 			}
 			setPathValues(r, body)

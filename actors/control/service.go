@@ -124,12 +124,12 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		r = s.doSwitch(who, x.Switch)
 	case *pb.ControlRequest_SetMode:
 		target = x.SetMode.GetPair()
-		r = s.doPolicy(who, target, "mode", x.SetMode.GetMode(), func(auto bool) failover.Event {
+		r = s.doPolicy(target, "mode", x.SetMode.GetMode(), func(auto bool) failover.Event {
 			return failover.SetMode{Automatic: auto, By: who.Name}
 		})
 	case *pb.ControlRequest_SetFailback:
 		target = x.SetFailback.GetPair()
-		r = s.doPolicy(who, target, "failback", x.SetFailback.GetFailback(), func(auto bool) failover.Event {
+		r = s.doPolicy(target, "failback", x.SetFailback.GetFailback(), func(auto bool) failover.Event {
 			return failover.SetFailback{Automatic: auto, By: who.Name}
 		})
 	case *pb.ControlRequest_Acknowledge:
@@ -137,7 +137,7 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		r = s.doAcknowledge(who, x.Acknowledge)
 	case *pb.ControlRequest_Simulate:
 		target = x.Simulate.GetMachine()
-		r = s.doSimulate(who, x.Simulate)
+		r = s.doSimulate(x.Simulate)
 	case *pb.ControlRequest_AddBackup:
 		target = x.AddBackup.GetPair()
 		r = s.editMapping(x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return addBackup(c, x.AddBackup) })
@@ -241,7 +241,7 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 }
 
 // doPolicy sets mode or failback ("automatic" | "manual").
-func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
+func (s *Service) doPolicy(name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
 	if s.sup.Config().Pair(name) == nil {
 		return unknownPair(name)
 	}
@@ -268,7 +268,7 @@ func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_Acknowl
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: alarm %s acknowledged", name, op.GetAlarm())}
 }
 
-func (s *Service) doSimulate(who conf.Operator, op *pb.ControlRequest_SimulateOp) *pb.ControlReply {
+func (s *Service) doSimulate(op *pb.ControlRequest_SimulateOp) *pb.ControlReply {
 	name := op.GetMachine()
 	m := s.sup.Config().Machine(name)
 	switch {
