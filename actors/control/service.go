@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"standby/actors/clock"
 	"standby/actors/failover"
@@ -70,6 +71,9 @@ func (s *Service) Do(via string, req *pb.ControlRequest) *pb.ControlReply {
 	op, ok := OpOf(req)
 	if !ok {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "the request carries no operation")
+	}
+	if n := proto.Size(req); n > maxBody {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "request of %d bytes; at most %d", n, maxBody)
 	}
 	who, refused := s.Authorize(via, req.GetToken(), op)
 	if refused != nil {
@@ -163,6 +167,9 @@ func (s *Service) logChange(via string, who conf.Operator, op Op, target string,
 	msg := "operator change done"
 	if !r.Ok {
 		msg = "operator change refused"
+	}
+	if len(target) > 64 {
+		target = target[:64] + "…" // names come from the network; keep log lines short
 	}
 	ev.Str("via", via).Str("operator", who.Name).Str("op", string(op)).Str("target", target).
 		Str("code", CodeName(r.Code)).Str("reason", r.Reason).Msg(msg)
