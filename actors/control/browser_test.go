@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,14 +23,25 @@ func chromiumPath() string {
 	return "/usr/bin/chromium"
 }
 
+// needChromium skips the test when there is no chromium, or fails it when STANDBY_REQUIRE_BROWSER
+// is set (CI, so the browser test cannot silently stop running).
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath()); err != nil {
+		msg := fmt.Sprintf("no chromium at %s (Debian: apt-get install -y chromium; or set STANDBY_CHROMIUM)", chromiumPath())
+		if os.Getenv("STANDBY_REQUIRE_BROWSER") != "" {
+			t.Fatal(msg + " and STANDBY_REQUIRE_BROWSER is set")
+		}
+		t.Skip(msg + ": browser test skipped")
+	}
+}
+
 // startChromium runs headless chromium and returns the browser's DevTools WebSocket URL, read
 // from the line chromium prints once it listens.
 func startChromium(t *testing.T) string {
 	t.Helper()
+	needChromium(t)
 	bin := chromiumPath()
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("no chromium at %s (Debian: apt-get install -y chromium; or set STANDBY_CHROMIUM): browser test skipped", bin)
-	}
 	profile := t.TempDir()
 	cmd := exec.Command(bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run",
 		"--disable-component-update", "--disable-sync", "--disable-dev-shm-usage", "--user-data-dir="+profile,
@@ -211,9 +223,7 @@ func (p *page) shot(name string) {
 // second the panel shows its backup on air; pressing Switch puts the main back, as the
 // simulator's routing shows. Screenshots are saved as test artifacts.
 func TestBrowserHealthPanel(t *testing.T) {
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		t.Skipf("no chromium at %s (Debian: apt-get install -y chromium; or set STANDBY_CHROMIUM): browser test skipped", chromiumPath())
-	}
+	needChromium(t)
 	e := start(t, Options{})
 	p := openPanel(t, e.ctl.URL()+"/#health", tokOperate)
 	p.wait(`document.querySelector('[data-pair="cam1"][data-on-air="main"] .machine.active[data-machine="m1"]')`, 5000)
@@ -258,9 +268,7 @@ func TestBrowserHealthPanel(t *testing.T) {
 // TestBrowserMachinesPanel: a level 3 operator adds a backup mapping on the Machines panel; an
 // invalid one shows `standby check`'s errors, a valid one is saved with its licence warning.
 func TestBrowserMachinesPanel(t *testing.T) {
-	if _, err := os.Stat(chromiumPath()); err != nil {
-		t.Skipf("no chromium at %s (Debian: apt-get install -y chromium; or set STANDBY_CHROMIUM): browser test skipped", chromiumPath())
-	}
+	needChromium(t)
 	e := start(t, Options{})
 	p := openPanel(t, e.ctl.URL()+"/#machines", tokConfigure)
 	p.wait(`document.querySelector('[data-mapping="cam1"]') && document.querySelector('[data-mapping="cam1"]').textContent.includes('“m1”')`, 3000)
