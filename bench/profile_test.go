@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"standby/actors/control"
 	"standby/actors/failover"
 	"standby/actors/supervisor"
 	"standby/conf"
@@ -55,13 +56,22 @@ func benchIdle(b *testing.B, load string, n int) {
 	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	opts := supervisor.Options{Config: cfg, Logger: log}
 	if load == "agents" {
+		// As `standby run`: a remote endpoint (the gateway) and the control surfaces.
 		opts.Listen = "127.0.0.1:0"
+		opts.OnStart = control.Attach(control.Options{Logger: log, HTTP: "127.0.0.1:0"})
 	}
 	s, err := supervisor.Start(opts)
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer s.Stop()
+	if opts.OnStart != nil {
+		stop, err := opts.OnStart(s)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer stop()
+	}
 	if load == "agents" {
 		var machines []string
 		for i := range n {
