@@ -161,16 +161,6 @@ func startIn(t *testing.T, dir string, o Options) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Workaround until the tree is fixed: a group forgets a child it replaced (the old child's
-		// Terminated carries the same PID and removes the new one), so after a mapping edit the new
-		// router and pair actors would outlive Stop. Stop them by name first.
-		sys, cfg := s.System(), s.Config()
-		for _, r := range cfg.Routers {
-			_ = sys.Root.StopFuture(s.PID(supervisor.RoutersDir, r.Name)).Wait()
-		}
-		for _, p := range cfg.Pairs {
-			_ = sys.Root.StopFuture(s.PID(supervisor.PairsDir, p.Name)).Wait()
-		}
 		s.Stop()
 	})
 	o.Logger = log

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -51,41 +52,64 @@ func childStrategy() actor.SupervisorStrategy {
 	})
 }
 
-// groupActor owns one kind of children.
+// groupActor owns one kind of children. Replacing or stopping a child waits for its Terminated
+// before the name is used again: protoactor keys its child set by PID, so a successor spawned
+// under the same name before the old child's Terminated was handled would be dropped from it.
 type groupActor struct {
 	children map[string]*actor.PID
+	// waiting holds what to do once the named child has terminated.
+	waiting map[string][]func(ctx actor.Context)
+}
+
+func newGroup() groupActor {
+	return groupActor{children: map[string]*actor.PID{}, waiting: map[string][]func(actor.Context){}}
 }
 
 func groupProps() *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { return &groupActor{children: map[string]*actor.PID{}} },
-		actor.WithSupervisor(childStrategy()))
+	return actor.PropsFromProducer(func() actor.Actor { g := newGroup(); return &g }, actor.WithSupervisor(childStrategy()))
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *spawnChild:
-		if old, ok := g.children[msg.name]; ok {
-			_ = ctx.StopFuture(old).Wait()
-			delete(g.children, msg.name)
-		}
-		pid, err := ctx.SpawnNamed(msg.props, msg.name)
-		if err == nil {
-			g.children[msg.name] = pid
-		}
-		ctx.Respond(&spawned{pid: pid, err: err})
-	case *stopChild:
-		if pid, ok := g.children[msg.name]; ok {
-			_ = ctx.StopFuture(pid).Wait()
-			delete(g.children, msg.name)
-		}
-		ctx.Respond(&stopped{})
-	case *actor.Terminated:
-		for name, pid := range g.children {
-			if pid.Equal(msg.Who) {
-				delete(g.children, name)
+		sender := ctx.Sender()
+		spawn := func(ctx actor.Context) {
+			pid, err := ctx.SpawnNamed(msg.props, msg.name)
+			if err == nil {
+				g.children[msg.name] = pid
 			}
+			ctx.Send(sender, &spawned{pid: pid, err: err})
+		}
+		g.afterStop(ctx, msg.name, spawn)
+	case *stopChild:
+		sender := ctx.Sender()
+		g.afterStop(ctx, msg.name, func(ctx actor.Context) { ctx.Send(sender, &stopped{}) })
+	case *actor.Terminated:
+		name := strings.TrimPrefix(msg.Who.Id, ctx.Self().Id+"/")
+		if pid, ok := g.children[name]; ok && pid.Equal(msg.Who) {
+			delete(g.children, name)
+		}
+		then := g.waiting[name]
+		delete(g.waiting, name)
+		for _, f := range then {
+			f(ctx)
 		}
 	}
+}
+
+// afterStop runs then once no child of that name is alive, stopping the current one first.
+func (g *groupActor) afterStop(ctx actor.Context, name string, then func(actor.Context)) {
+	if _, pending := g.waiting[name]; pending {
+		g.waiting[name] = append(g.waiting[name], then)
+		return
+	}
+	pid, ok := g.children[name]
+	if !ok {
+		then(ctx)
+		return
+	}
+	g.waiting[name] = []func(actor.Context){then}
+	ctx.Stop(pid)
 }
 
 // whenReady is answered by the root once its groups exist (Started is handled first).
@@ -94,7 +118,7 @@ type whenReady struct{}
 // rootProps is a group whose first children are the machine, router and pair groups.
 func rootProps(log zerolog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &rootActor{groupActor: groupActor{children: map[string]*actor.PID{}}, log: log}
+		return &rootActor{groupActor: newGroup(), log: log}
 	},
 		actor.WithSupervisor(childStrategy()))
 }
