@@ -34,6 +34,8 @@ type Host struct {
 	OS        string `json:"os"`
 	Kernel    string `json:"kernel"`
 	GoVersion string `json:"go_version"`
+	// LoadAvg is /proc/loadavg when the run started: the machine may be shared.
+	LoadAvg string `json:"load_avg"`
 }
 
 // Settings are the bench's parameters.
@@ -160,6 +162,11 @@ func hostInfo() Host {
 	if b, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
 		h.Kernel = strings.TrimSpace(string(b))
 	}
+	if b, err := os.ReadFile("/proc/loadavg"); err == nil {
+		if f := strings.Fields(string(b)); len(f) >= 3 {
+			h.LoadAvg = strings.Join(f[:3], " ")
+		}
+	}
 	return h
 }
 
@@ -198,8 +205,8 @@ func (r *Report) WriteJSON(w io.Writer) error {
 // WriteTable writes the report for people: the scenario table, the comparison with the anchors,
 // the sweep and the notes.
 func (r *Report) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "Standby bench, %s: %d CPUs (%s), %s, kernel %s, %s\n", r.Started.Format("2006-01-02 15:04"),
-		r.Host.CPUs, r.Host.CPUModel, r.Host.OS, r.Host.Kernel, r.Host.GoVersion)
+	fmt.Fprintf(w, "Standby bench, %s: %d CPUs (%s), %s, kernel %s, %s, load average %s at start\n", r.Started.Format("2006-01-02 15:04"),
+		r.Host.CPUs, r.Host.CPUModel, r.Host.OS, r.Host.Kernel, r.Host.GoVersion, r.Host.LoadAvg)
 	fmt.Fprintf(w, "machines: %s; %d pair(s); heartbeat %s, heartbeat_timeout %s, failback_after %s, router ping %s\n",
 		r.Machines, r.Settings.Pairs, fmtMS(r.Settings.HeartbeatIntervalMS), fmtMS(r.Settings.HeartbeatTimeoutMS),
 		fmtMS(r.Settings.FailbackAfterMS), fmtMS(r.Settings.PingIntervalMS))

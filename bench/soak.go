@@ -325,7 +325,8 @@ func (r *SoakReport) WriteJSON(w io.Writer) error {
 
 // WriteTable writes the soak report for people.
 func (r *SoakReport) WriteTable(w io.Writer) error {
-	fmt.Fprintf(w, "Standby soak, %s: %d CPUs (%s), %s\n", r.Started.Format("2006-01-02 15:04"), r.Host.CPUs, r.Host.CPUModel, r.Host.GoVersion)
+	fmt.Fprintf(w, "Standby soak, %s: %d CPUs (%s), %s, load average %s at start\n", r.Started.Format("2006-01-02 15:04"),
+		r.Host.CPUs, r.Host.CPUModel, r.Host.GoVersion, r.Host.LoadAvg)
 	fmt.Fprintln(w, "false failover = a routing change seen by the independent observer while nothing was failed on purpose (goal 0)")
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
