@@ -325,8 +325,7 @@ func unknownPair(name string) *pb.ControlReply {
 	return refusal(pb.Code_CODE_UNKNOWN_PAIR, "unknown pair %q", name)
 }
 
-// commandRefusal classifies a pair's refusal. The pair actor returns the engine's sentinel errors
-// as text (pair.CommandReply.Err), so they are recognised by their messages.
+// commandRefusal classifies a pair's refusal by the engine's sentinel errors.
 func commandRefusal(name string, err error) *pb.ControlReply {
 	msg := err.Error()
 	for _, c := range []struct {
@@ -338,11 +337,11 @@ func commandRefusal(name string, err error) *pb.ControlReply {
 		{failover.ErrAlreadyOnAir, pb.Code_CODE_ALREADY_ON_AIR},
 		{failover.ErrNoAlarm, pb.Code_CODE_NO_ALARM},
 	} {
-		if errors.Is(err, c.err) || strings.Contains(msg, c.err.Error()) {
+		if errors.Is(err, c.err) {
 			return refusal(c.code, "%s", msg)
 		}
 	}
-	if strings.Contains(msg, "unknown pair") {
+	if errors.Is(err, supervisor.ErrUnknownPair) {
 		return unknownPair(name)
 	}
 	return refusal(pb.Code_CODE_INTERNAL, "%s", msg)

@@ -55,8 +55,9 @@ func EngineConfig(c *conf.Config, p *conf.Pair) failover.Config {
 // pair; it is answered with a CommandReply.
 type Command struct{ Event failover.Event }
 
-// CommandReply answers a Command; Err is empty when it was done.
-type CommandReply struct{ Err string }
+// CommandReply answers a Command; Err is nil when it was done, else the engine's refusal (it
+// wraps failover's sentinel errors, so callers test it with errors.Is). Local only.
+type CommandReply struct{ Err error }
 
 // GetStatus asks for the pair's View.
 type GetStatus struct{}
@@ -152,11 +153,7 @@ func (a *pairActor) Receive(ctx actor.Context) {
 	case *Command:
 		var err error
 		acts, err = a.eng.Step(now, msg.Event)
-		reply := &CommandReply{}
-		if err != nil {
-			reply.Err = err.Error()
-		}
-		ctx.Respond(reply)
+		ctx.Respond(&CommandReply{Err: err})
 	case *GetStatus:
 		ctx.Respond(&View{Name: o.Pair.Name, Config: o.Pair, Status: a.eng.Status()})
 		return

@@ -6,6 +6,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -75,7 +76,9 @@ type Supervisor struct {
 	node *node.Node // nil without a remote endpoint
 	root *actor.PID
 
-	mu   sync.Mutex // guards cfg and the demo driver during reload
+	reloadMu sync.Mutex // one reload at a time (SIGHUP and mapping edits may race)
+	stopOnce sync.Once
+	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg  *conf.Config
 	sim  *demoDriver
 	hubs map[string]*vhsim.Server // in-process simulators of routers with simulate = true
@@ -190,6 +193,8 @@ func (s *Supervisor) group(name string) *actor.PID {
 // policy changed keeps its state under the new policy; a pair whose machines or router changed
 // starts afresh.
 func (s *Supervisor) Reload(cfg *conf.Config) error {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	s.mu.Lock()
 	old := s.cfg
 	s.mu.Unlock()
@@ -297,19 +302,23 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		s.sys.Root.Send(actor.NewPID(s.sys.Address(), RootName+"/"+AgentsName), &agentgw.SetMachines{Names: machineNames(cfg)})
 	}
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.cfg = cfg
+	if s.sim != nil && sameSimulation(old, cfg) {
+		return nil // keep what operators set on simulated machines
+	}
 	if s.sim != nil {
 		s.sim.stop()
 		s.sim = nil
 	}
-	var err error
-	if hasSimulated(cfg) {
-		if err = s.startDemoAgents(cfg); err == nil {
-			s.sim = startDemo(s, cfg)
-		}
+	if !hasSimulated(cfg) {
+		return nil
 	}
-	s.mu.Unlock()
-	return err
+	if err := s.startDemoAgents(cfg); err != nil {
+		return err
+	}
+	s.sim = startDemo(s, cfg)
+	return nil
 }
 
 func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.Settings {
@@ -351,6 +360,21 @@ func pairsOf(cfg *conf.Config, routerName string) []conf.Pair {
 	return ps
 }
 
+// sameSimulation reports whether two configs simulate the same machines with the same script.
+func sameSimulation(a, b *conf.Config) bool {
+	sim := func(c *conf.Config) []conf.Machine {
+		var ms []conf.Machine
+		for _, m := range c.Machines {
+			if m.Simulated {
+				ms = append(ms, m)
+			}
+		}
+		return ms
+	}
+	return reflect.DeepEqual(sim(a), sim(b)) && reflect.DeepEqual(a.Demo, b.Demo) &&
+		a.Supervisor.AgentToken == b.Supervisor.AgentToken
+}
+
 func hasSimulated(cfg *conf.Config) bool {
 	for _, m := range cfg.Machines {
 		if m.Simulated {
@@ -377,14 +401,14 @@ func (s *Supervisor) Pairs() ([]pair.View, error) {
 // Command sends an operator event to a pair and returns the pair's refusal, if any.
 func (s *Supervisor) Command(pairName string, ev failover.Event) error {
 	if s.Config().Pair(pairName) == nil {
-		return fmt.Errorf("unknown pair %q", pairName)
+		return fmt.Errorf("%w %q", ErrUnknownPair, pairName)
 	}
 	res, err := s.sys.Root.RequestFuture(s.PID(PairsDir, pairName), &pair.Command{Event: ev}, 5*time.Second).Result()
 	if err != nil {
 		return fmt.Errorf("pair %q: %w", pairName, err)
 	}
-	if r := res.(*pair.CommandReply); r.Err != "" {
-		return fmt.Errorf("pair %q: %s", pairName, r.Err)
+	if r := res.(*pair.CommandReply); r.Err != nil {
+		return fmt.Errorf("pair %q: %w", pairName, r.Err)
 	}
 	return nil
 }
@@ -425,11 +449,28 @@ func (s *Supervisor) SpawnRoot(name string, props *actor.Props) (*actor.PID, err
 	return spawnIn(s.sys, s.root, name, props)
 }
 
+// RouterMirror returns the router actor's current view of a router (its labels, routing, locks).
+func (s *Supervisor) RouterMirror(name string) (*router.Snapshot, error) {
+	if s.Config().Router(name) == nil {
+		return nil, fmt.Errorf("unknown router %q", name)
+	}
+	res, err := s.sys.Root.RequestFuture(s.PID(RoutersDir, name), &router.GetMirror{}, 2*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("router %q: %w", name, err)
+	}
+	return res.(*router.Snapshot), nil
+}
+
 // Address is the remote endpoint's address ("nonhost" without one).
 func (s *Supervisor) Address() string { return s.sys.Address() }
 
-// Stop stops every actor and the actor system.
-func (s *Supervisor) Stop() {
+// ErrUnknownPair: a command named no configured pair.
+var ErrUnknownPair = errors.New("unknown pair")
+
+// Stop stops every actor and the actor system. Calling it again does nothing.
+func (s *Supervisor) Stop() { s.stopOnce.Do(s.stop) }
+
+func (s *Supervisor) stop() {
 	s.mu.Lock()
 	if s.sim != nil {
 		s.sim.stop()

@@ -10,7 +10,7 @@
 package pb
 
 //go:generate go build -o protoc-gen-go.bin google.golang.org/protobuf/cmd/protoc-gen-go
-//go:generate protoc --plugin=protoc-gen-go=protoc-gen-go.bin --go_out=. --go_opt=paths=source_relative agent.proto
+//go:generate protoc --plugin=protoc-gen-go=protoc-gen-go.bin --go_out=. --go_opt=paths=source_relative agent.proto control.proto
 //go:generate rm -f protoc-gen-go.bin
 
 // Well-known actor ids. A PID is actor.NewPID(address, id).
