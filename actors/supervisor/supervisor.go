@@ -79,9 +79,9 @@ type Supervisor struct {
 	reloadMu sync.Mutex // one reload at a time (SIGHUP and mapping edits may race)
 	stopOnce sync.Once
 	mu       sync.Mutex // guards cfg and the demo driver during reload
-	cfg  *conf.Config
-	sim  *demoDriver
-	hubs map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+	cfg      *conf.Config
+	sim      *demoDriver
+	hubs     map[string]*vhsim.Server // in-process simulators of routers with simulate = true
 	// agents are the demo's agent processes, by machine; kept across reloads.
 	agents map[string]*demoAgent
 
