@@ -57,7 +57,8 @@ type Options struct {
 	Binary string
 	// Scenarios to run, from Scenarios. Empty means all; "none" alone runs none (sweep only).
 	Scenarios []string
-	// Pairs is the number of pairs in the scenario runs; runs cycle through them. Default 1.
+	// Pairs is the number of pairs in the scenario runs; runs cycle through them (through the
+	// first MaxAgentPairs with agent processes). Default 1.
 	Pairs int
 	// HeartbeatInterval is the agents' heartbeat_interval (ModeAgents). Default 50ms.
 	HeartbeatInterval time.Duration
@@ -146,5 +147,10 @@ func (o *Options) runsFor(sc string) int {
 	return o.Runs
 }
 
-// MaxPairs bounds the pairs of one setup: 2000 machines, 14 simulated routers.
+// MaxPairs bounds the pairs of one setup: 4000 machines, 14 simulated routers.
 const MaxPairs = 2000
+
+// MaxAgentPairs bounds the pairs whose machines are agent processes (two agents and two engines
+// each); the machines of further pairs are reported by one `standby bench agents` process, and
+// scenario runs cycle through the agent pairs only.
+const MaxAgentPairs = 32

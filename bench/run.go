@@ -42,7 +42,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		heartbeatTimeout: o.HeartbeatTimeout, failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval,
 		log: o.Logger, progress: progress}
 	if mode == ModeAgents {
-		so.agentPairs = o.Pairs
+		so.agentPairs = min(o.Pairs, MaxAgentPairs)
 	}
 	n := 0
 	newStudio := func() (*Studio, error) {
@@ -78,8 +78,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			continue
 		}
 		runs := o.runsFor(sc)
-		progress("%s: %d runs on %d pair(s)", sc, runs, o.Pairs)
-		samples, err := runScenario(ctx, st, sc, runs, o.Pairs)
+		// Runs cycle through the pairs whose machines are agent processes (all pairs in
+		// ModeSimulated).
+		targets := o.Pairs
+		if st.o.mode == ModeAgents {
+			targets = st.o.agentPairs
+		}
+		progress("%s: %d runs on %d pair(s)", sc, runs, targets)
+		samples, err := runScenario(ctx, st, sc, runs, targets)
 		r := scenarioResult(sc, samples, o.HeartbeatTimeout)
 		r.How = res.How
 		if err != nil {

@@ -158,7 +158,7 @@ func Soak(ctx context.Context, o SoakOptions) (*SoakReport, error) {
 			heartbeatInterval: DefaultHeartbeatInterval, heartbeatTimeout: DefaultHeartbeatTimeout,
 			failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval, log: o.Logger, progress: progress}
 		if mode == ModeAgents {
-			so.agentPairs = o.Pairs
+			so.agentPairs = min(o.Pairs, MaxAgentPairs)
 		}
 		soakVariant(ctx, o, so, &res, progress)
 		if ctx.Err() != nil {

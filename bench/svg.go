@@ -14,7 +14,7 @@ const (
 	svgLeft     = 110 // room for scenario names
 	svgRight    = 30
 	svgRowH     = 46
-	svgTop      = 70
+	svgTop      = 92
 	svgMinMS    = 0.1
 	svgMaxMS    = 10000.0
 	sweepHeight = 240
@@ -31,6 +31,9 @@ func (r *Report) WriteSVG(w io.Writer) error {
 		}
 	}
 	distH := svgTop + len(scen)*svgRowH + 60
+	if len(scen) == 0 && len(r.Sweep) > 0 {
+		distH = 0 // a sweep-only run: no distribution panel
+	}
 	height := distH
 	if len(r.Sweep) > 0 {
 		height += sweepHeight + 60
@@ -39,6 +42,12 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="12">`+"\n",
 		svgWidth, height, svgWidth, height)
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
+	if distH == 0 {
+		drawSweep(&b, r.Sweep, 24)
+		b.WriteString("</svg>\n")
+		_, err := io.WriteString(w, b.String())
+		return err
+	}
 	title := fmt.Sprintf("Standby failover latency: injection → routing change seen by an independent Videohub client (%s)", r.Machines)
 	text(&b, 12, 22, "start", 14, "bold", title)
 	text(&b, 12, 40, "start", 11, "normal", fmt.Sprintf("%d CPUs %s, %s; heartbeat %s, timeout %s; log scale; dots = runs, bar = p50, whisker = p90–p99",
@@ -78,68 +87,83 @@ func (r *Report) WriteSVG(w io.Writer) error {
 	return err
 }
 
-// drawSweep draws two charts side by side: crash p50/p99 against pairs, and supervisor RSS and
-// CPU against pairs (both with a log x axis).
+// drawSweep draws two charts side by side, both log-log: crash p50/p99 against pairs, and the
+// supervisor's RSS and CPU against pairs.
 func drawSweep(b *strings.Builder, pts []SweepPoint, top float64) {
 	var ok []SweepPoint
-	maxPairs, maxLat, maxRSS, maxCPU := 1.0, 1.0, 1.0, 1.0
+	maxPairs := 1.0
 	for _, p := range pts {
 		if p.Crash.Runs == 0 {
 			continue
 		}
 		ok = append(ok, p)
 		maxPairs = math.Max(maxPairs, float64(p.Pairs))
-		maxLat = math.Max(maxLat, p.Crash.P99)
-		maxRSS = math.Max(maxRSS, math.Max(p.RSSMB, p.PeakRSSMB))
-		maxCPU = math.Max(maxCPU, p.CPUPercent)
 	}
-	text(b, 12, top, "start", 14, "bold", "Scale sweep: crash latency, supervisor RSS and CPU against the number of pairs")
+	text(b, 12, top, "start", 14, "bold", "Scale sweep: crash latency, supervisor RSS and CPU against the number of pairs (log-log)")
 	if len(ok) == 0 {
 		text(b, 12, top+24, "start", 12, "normal", "no sweep point succeeded")
 		return
 	}
-	xmax := math.Pow(10, math.Ceil(math.Log10(maxPairs*1.0001)))
+	xmax := decadeAbove(maxPairs)
 	h := float64(sweepHeight - 50)
-	chart := func(x0, x1 float64, ylabel string, ymax float64, series []sweepSeries) {
+	chart := func(x0, x1 float64, ylabel string, series []sweepSeries) {
+		ylo, yhi := math.Inf(1), 0.0
+		for _, s := range series {
+			for _, p := range ok {
+				if v := s.value(p); v > 0 {
+					ylo, yhi = math.Min(ylo, v), math.Max(yhi, v)
+				}
+			}
+		}
+		if yhi == 0 {
+			ylo, yhi = 1, 10
+		}
+		ylo, yhi = decadeBelow(ylo), decadeAbove(yhi)
 		y0, y1 := top+30, top+30+h
 		fmt.Fprintf(b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="none" stroke="#999"/>`+"\n", x0, y0, x1-x0, h)
 		xs := func(v float64) float64 { return logX(v, 1, xmax, x0, x1) }
-		ys := func(v float64) float64 { return y1 - v/ymax*h }
+		ys := func(v float64) float64 { return y1 - (logX(v, ylo, yhi, 0, h)) }
 		for v := 1.0; v <= xmax*1.001; v *= 10 {
 			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", xs(v), y0, xs(v), y1)
 			text(b, xs(v), y1+14, "middle", 10, "normal", fmt.Sprintf("%g", v))
 		}
-		for i := 0; i <= 4; i++ {
-			v := ymax * float64(i) / 4
-			text(b, x0-4, ys(v)+3, "end", 10, "normal", fmt.Sprintf("%.3g", v))
+		for v := ylo; v <= yhi*1.001; v *= 10 {
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#eee"/>`+"\n", x0, ys(v), x1, ys(v))
+			text(b, x0-4, ys(v)+3, "end", 10, "normal", fmt.Sprintf("%g", v))
 		}
 		text(b, (x0+x1)/2, y1+28, "middle", 11, "normal", "pairs")
 		text(b, x0, y0-6, "start", 11, "normal", ylabel)
 		for k, s := range series {
 			var pts []string
 			for _, p := range ok {
-				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xs(float64(p.Pairs)), ys(s.value(p))))
+				if v := s.value(p); v > 0 {
+					pts = append(pts, fmt.Sprintf("%.1f,%.1f", xs(float64(p.Pairs)), ys(v)))
+				}
 			}
 			fmt.Fprintf(b, `<polyline points="%s" fill="none" stroke="%s" stroke-width="2"/>`+"\n", strings.Join(pts, " "), s.color)
-			for _, p := range ok {
-				fmt.Fprintf(b, `<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>`+"\n", xs(float64(p.Pairs)), ys(s.value(p)), s.color)
+			for _, pt := range pts {
+				xy := strings.Split(pt, ",")
+				fmt.Fprintf(b, `<circle cx="%s" cy="%s" r="3" fill="%s"/>`+"\n", xy[0], xy[1], s.color)
 			}
-			text(b, x1-6, y0+14+float64(k)*13, "end", 10, "normal", s.name)
-			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`+"\n", x1-110, y0+10+float64(k)*13, x1-95, y0+10+float64(k)*13, s.color)
+			ly := y0 + 14 + float64(k)*13
+			fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="%s" stroke-width="2"/>`+"\n", x0+8, ly-4, x0+24, ly-4, s.color)
+			text(b, x0+28, ly, "start", 10, "normal", s.name)
 		}
 	}
 	mid := float64(svgWidth) / 2
-	chart(60, mid-30, "crash latency, ms", maxLat*1.15, []sweepSeries{
+	chart(60, mid-30, "crash latency, ms", []sweepSeries{
 		{"p99", "#c33", func(p SweepPoint) float64 { return p.Crash.P99 }},
 		{"p50", "#36c", func(p SweepPoint) float64 { return p.Crash.P50 }},
 	})
-	ymax := math.Max(maxRSS, maxCPU) * 1.15
-	chart(mid+40, svgWidth-svgRight, "supervisor: RSS MB, CPU % of one core (idle)", ymax, []sweepSeries{
+	chart(mid+40, svgWidth-svgRight, "supervisor: RSS MB; CPU % of one core (idle window)", []sweepSeries{
 		{"RSS MB", "#393", func(p SweepPoint) float64 { return p.RSSMB }},
-		{"peak RSS MB", "#9c9", func(p SweepPoint) float64 { return p.PeakRSSMB }},
 		{"CPU %", "#c60", func(p SweepPoint) float64 { return p.CPUPercent }},
 	})
 }
+
+// decadeAbove is the smallest power of ten at or above v; decadeBelow the largest at or below.
+func decadeAbove(v float64) float64 { return math.Pow(10, math.Ceil(math.Log10(v)-1e-9)) }
+func decadeBelow(v float64) float64 { return math.Pow(10, math.Floor(math.Log10(v)+1e-9)) }
 
 type sweepSeries struct {
 	name, color string

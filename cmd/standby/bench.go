@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -29,12 +30,15 @@ func cmdBench(ctx context.Context, args []string) int {
 			return cmdBenchBurn(ctx, args[1:])
 		case "agents":
 			return cmdBenchAgents(ctx, args[1:])
+		case "plot":
+			return cmdBenchPlot(args[1:])
 		}
 	}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: standby bench [flags]          measure failover latency on loopback\n"+
-			"       standby bench soak [flags]     count false failovers under CPU load (-h for flags)\n\nflags:")
+			"       standby bench soak [flags]     count false failovers under CPU load (-h for flags)\n"+
+			"       standby bench plot --from FILE.json --plot FILE.svg [--table]   redraw a saved report\n\nflags:")
 		fs.PrintDefaults()
 	}
 	scen := fs.String("scenarios", strings.Join(bench.Scenarios, ","), "comma-separated scenarios: "+strings.Join(bench.Scenarios, ", ")+"; none for the sweep only")
@@ -180,6 +184,35 @@ func cmdBenchSupervisor(ctx context.Context, args []string) int {
 	}
 	if err := bench.ServeSupervisor(ctx, cfg, os.Stdin, os.Stdout, log); err != nil {
 		log.Error().Err(err).Msg("standby bench supervisor failed")
+		return 1
+	}
+	return 0
+}
+
+// cmdBenchPlot redraws a report saved with --json.
+func cmdBenchPlot(args []string) int {
+	fs := flag.NewFlagSet("bench plot", flag.ContinueOnError)
+	from := fs.String("from", "", "report written by standby bench --json")
+	plot := fs.String("plot", "", "SVG `FILE` to write")
+	table := fs.Bool("table", false, "also print the table")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	b, err := os.ReadFile(*from)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby bench plot:", err)
+		return 1
+	}
+	var rep bench.Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		fmt.Fprintf(os.Stderr, "standby bench plot: %s: %v\n", *from, err)
+		return 1
+	}
+	if *table {
+		_ = rep.WriteTable(os.Stdout)
+	}
+	if err := writeOutputs("", *plot, nil, rep.WriteSVG); err != nil {
+		fmt.Fprintln(os.Stderr, "standby bench plot:", err)
 		return 1
 	}
 	return 0
