@@ -52,8 +52,9 @@ type tick struct{ gen uint64 }
 
 var generations atomic.Uint64
 
-// box outlives actor incarnations so a restarted actor resumes from the last state that was
-// completely handled, not from scratch.
+// box outlives actor incarnations so a restarted actor resumes from the last condition change
+// that was completely handled, not from scratch. It is saved on changes only: cloning on every
+// beat and tick was a measurable share of the supervisor's CPU (bench/README.md).
 type box struct {
 	opts  Options
 	saved *Tracker
@@ -83,6 +84,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		m.log = o.Logger.With().Str("machine", o.Name).Logger()
 		if m.box.saved != nil {
 			m.t = m.box.saved.Clone()
+			m.t.Resume(o.Clock.Now())
 			m.log.Warn().Msg("machine actor restarted from its last known state")
 		} else {
 			m.t = NewTracker(o.Settings)
@@ -100,13 +102,15 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		if msg.gen != m.gen {
 			return
 		}
-		if m.t.Tick(o.Clock.Now()) {
-			m.notify(ctx)
+		if !m.t.Tick(o.Clock.Now()) {
+			return // nothing worth keeping changed; a restart needs only the last change
 		}
+		m.notify(ctx)
 	case *Report:
-		if m.t.Observe(o.Clock.Now(), *msg) {
-			m.notify(ctx)
+		if !m.t.Observe(o.Clock.Now(), *msg) {
+			return // a beat without change: the saved copy stays good (Resume renews its last-seen)
 		}
+		m.notify(ctx)
 	case *Reconfigure:
 		o.Settings, o.Subscribers = msg.Settings, msg.Subscribers
 		m.t.Reconfigure(msg.Settings)

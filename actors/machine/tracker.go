@@ -112,6 +112,15 @@ func (t *Tracker) Clone() *Tracker {
 	return &c
 }
 
+// Resume prepares a tracker restored from a saved copy (after a panic) at now: silence since the
+// copy was saved is not held against the machine, which gets one fresh timeout, as after a stall.
+func (t *Tracker) Resume(now time.Time) {
+	t.lastTick = time.Time{}
+	if t.seen && !t.silent {
+		t.lastSeen = now
+	}
+}
+
 // Reconfigure applies new settings (config reload), keeping what was observed.
 func (t *Tracker) Reconfigure(s Settings) { t.set = s }
 

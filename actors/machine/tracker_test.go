@@ -113,3 +113,21 @@ func TestTrackerHealthLevels(t *testing.T) {
 		t.Errorf("critical detail %q", c.Condition().Detail)
 	}
 }
+
+// A tracker restored after a panic gives its machine a fresh timeout instead of counting the
+// time since the copy was saved as silence.
+func TestTrackerResume(t *testing.T) {
+	tr := NewTracker(settings())
+	tr.Observe(t0, report(1, nil))
+	saved := tr.Clone()
+	later := t0.Add(10 * time.Second)
+	saved.Resume(later)
+	for ms := 10; ms <= 250; ms += 10 {
+		if saved.Tick(later.Add(time.Duration(ms) * time.Millisecond)) {
+			t.Fatalf("restored tracker declared a failure %dms after resuming: %+v", ms, saved.Condition())
+		}
+	}
+	if !saved.Tick(later.Add(260 * time.Millisecond)) {
+		t.Fatal("silence after the fresh timeout not noticed")
+	}
+}

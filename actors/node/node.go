@@ -120,9 +120,14 @@ func Start(opts Options) (*Node, error) {
 		actor.WithDeadLetterRequestLogging(false),
 	)
 
+	const endpointQueue = 4096
 	guard := &guard{log: log, throttle: NewThrottle(time.Minute, opts.Clock)}
 	cfg := remote.Configure(remoteHost(host), port,
 		remote.WithAdvertisedHost(advertise),
+		// protoactor's default queue of 1,000,000 is preallocated per connected peer (~16 MB each);
+		// heartbeats never need that depth, and the memory cost GC pauses and RSS (bench/README.md).
+		remote.WithEndpointWriterQueueSize(endpointQueue),
+		remote.WithEndpointManagerQueueSize(endpointQueue),
 		// These two REPLACE protoactor's defaults, so everything goes in one call each.
 		remote.WithDialOptions(
 			grpc.WithTransportCredentials(insecure.NewCredentials()),

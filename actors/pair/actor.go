@@ -164,6 +164,9 @@ func (a *pairActor) Receive(ctx actor.Context) {
 		return
 	}
 	a.carryOut(ctx, now, acts)
+	if _, isTick := ctx.Message().(*tick); isTick && len(acts) == 0 {
+		return // a tick that did nothing changed nothing worth keeping
+	}
 	a.box.saved = a.eng.Clone()
 }
 
