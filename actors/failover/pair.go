@@ -161,6 +161,8 @@ func (p *Pair) Step(now time.Time, ev Event) ([]Action, error) {
 		acts = p.stepMachine(now, e)
 	case Tick:
 		acts = p.tickSwitch(now)
+	case RouterReady:
+		p.retryAt = time.Time{}
 	case RouteResult:
 		acts = p.stepResult(now, e)
 	case Switch:

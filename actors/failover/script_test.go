@@ -26,6 +26,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //	switch main|backup   (operator)
 //	mode automatic|manual, failback automatic|manual, ack KIND
 //	result EPOCH ok [LATENCY] | result EPOCH fail REASON
+//	router-ready
 //	locked yes|no
 //	status
 func TestScripts(t *testing.T) {
@@ -186,6 +187,8 @@ func runCommand(t *testing.T, pp **Pair, now *time.Time, cmd string) []string {
 			r.Reason = strings.Join(f[3:], " ")
 		}
 		ev = r
+	case "router-ready":
+		ev = RouterReady{}
 	case "locked":
 		ev = OutputsLocked{Locked: f[1] == "yes", Detail: "output 1 locked by another client"}
 	case "status":

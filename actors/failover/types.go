@@ -228,6 +228,11 @@ type OutputsLocked struct {
 	Detail string
 }
 
+// RouterReady reports that the pair's router is connected and ready (again): a switch that
+// failed while it was away is retried at once instead of after RetryAfter.
+type RouterReady struct{}
+
+func (RouterReady) isEvent()    {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

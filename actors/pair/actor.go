@@ -148,6 +148,11 @@ func (a *pairActor) Receive(ctx actor.Context) {
 			reason += ": " + msg.Detail
 		}
 		acts = a.step(now, failover.RouteResult{Epoch: msg.Epoch, OK: msg.OK, Reason: reason, Latency: msg.Latency})
+	case *router.Status:
+		if msg.Conn != router.Connected {
+			return
+		}
+		acts = a.step(now, failover.RouterReady{})
 	case *router.LockAlert:
 		acts = a.step(now, failover.OutputsLocked{Locked: msg.Locked, Detail: msg.Detail})
 	case *Command:

@@ -379,6 +379,11 @@ func (v *videohub) becomeReady(now time.Time) {
 	d := v.mirror.Device
 	v.status.Model, v.status.Name, v.status.Inputs, v.status.Outputs = d.ModelName, d.FriendlyName, d.VideoInputs, d.VideoOutputs
 	v.publish(Connected, fmt.Sprintf("%s %dx%d", d.ModelName, d.VideoInputs, d.VideoOutputs))
+	// Pairs whose switch failed while the router was away retry now, not after their backoff.
+	for _, pid := range v.o.PIDs {
+		st := v.status
+		v.sys.Root.Send(pid, &st)
+	}
 	v.checkLabels()
 	v.checkLocks()
 	v.claimLocks(now)
