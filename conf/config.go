@@ -426,17 +426,7 @@ func (c *Config) validate(e *errs) {
 
 	routers := map[string]bool{}
 	for i, r := range c.Routers {
-		path := fmt.Sprintf("router[%d]", i)
-		if r.Name == "" {
-			e.add(path+".name", "missing")
-		} else {
-			path = fmt.Sprintf("router %q", r.Name)
-			checkName(e, path+".name", r.Name)
-			if routers[r.Name] {
-				e.add(path, "defined twice")
-			}
-			routers[r.Name] = true
-		}
+		path := entry(e, "router", i, r.Name, routers)
 		if r.Kind != "videohub" {
 			e.add(path+".kind", "%q is not a router kind (supported: videohub)", r.Kind)
 		}
@@ -457,17 +447,7 @@ func (c *Config) validate(e *errs) {
 
 	machines := map[string]bool{}
 	for i, m := range c.Machines {
-		path := fmt.Sprintf("machine[%d]", i)
-		if m.Name == "" {
-			e.add(path+".name", "missing")
-		} else {
-			path = fmt.Sprintf("machine %q", m.Name)
-			checkName(e, path+".name", m.Name)
-			if machines[m.Name] {
-				e.add(path, "defined twice")
-			}
-			machines[m.Name] = true
-		}
+		path := entry(e, "machine", i, m.Name, machines)
 		if m.HeartbeatTimeout.bad != "" || m.HeartbeatTimeout.Duration != 0 {
 			m.HeartbeatTimeout.check(e, path+".heartbeat_timeout", time.Millisecond)
 		}
@@ -497,17 +477,7 @@ func (c *Config) validate(e *errs) {
 	backupOf := map[string]string{} // machine → pair using it as backup
 	outputOf := map[string]string{} // router/output → pair
 	for i, p := range c.Pairs {
-		path := fmt.Sprintf("pair[%d]", i)
-		if p.Name == "" {
-			e.add(path+".name", "missing")
-		} else {
-			path = fmt.Sprintf("pair %q", p.Name)
-			checkName(e, path+".name", p.Name)
-			if pairs[p.Name] {
-				e.add(path, "defined twice")
-			}
-			pairs[p.Name] = true
-		}
+		path := entry(e, "pair", i, p.Name, pairs)
 		switch {
 		case p.Router == "":
 			e.add(path+".router", "missing")
@@ -626,6 +596,22 @@ func (c *Config) validate(e *errs) {
 			e.add(path, "set exactly one of service, health or silent")
 		}
 	}
+}
+
+// entry returns the key path of the i-th [[kind]] entry and checks its name: present, usable as
+// an actor id, and not defined twice.
+func entry(e *errs, kind string, i int, name string, seen map[string]bool) string {
+	if name == "" {
+		e.add(fmt.Sprintf("%s[%d].name", kind, i), "missing")
+		return fmt.Sprintf("%s[%d]", kind, i)
+	}
+	path := fmt.Sprintf("%s %q", kind, name)
+	checkName(e, path+".name", name)
+	if seen[name] {
+		e.add(path, "defined twice")
+	}
+	seen[name] = true
+	return path
 }
 
 func checkAddr(e *errs, path, addr string) {
