@@ -15,6 +15,7 @@ import (
 
 	"standby/actors/control"
 	"standby/actors/failover"
+	"standby/actors/pair"
 	"standby/actors/supervisor"
 	"standby/conf"
 )
@@ -72,6 +73,16 @@ func benchIdle(b *testing.B, load string, n int) {
 		}
 		defer stop()
 	}
+	// Count pairs arming from the event stream (subscribed before any machine reports).
+	armedCh := make(chan struct{}, n)
+	sub := s.System().EventStream.Subscribe(func(evt interface{}) {
+		if e, ok := evt.(*pair.Event); ok {
+			if tr, ok := e.Action.(failover.Transition); ok && tr.From == failover.Unarmed && tr.To == failover.OnMain {
+				armedCh <- struct{}{}
+			}
+		}
+	})
+	defer s.System().EventStream.Unsubscribe(sub)
 	if load == "agents" {
 		var machines []string
 		for i := range n {
@@ -90,22 +101,13 @@ func benchIdle(b *testing.B, load string, n int) {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		views, err := s.Pairs()
-		armed := 0
-		for _, v := range views {
-			if v.State == failover.OnMain {
-				armed++
-			}
+	deadline := time.After(30 * time.Second)
+	for armed := 0; armed < n; armed++ {
+		select {
+		case <-armedCh:
+		case <-deadline:
+			b.Fatalf("%d of %d pairs armed after 30 s", armed, n)
 		}
-		if err == nil && armed == n {
-			break
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d pairs armed after 30 s (%v)", armed, n, err)
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
 	cpu0, wall0 := cpuTime(), time.Now()
 	b.ResetTimer()
