@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
@@ -60,14 +59,14 @@ type agentActor struct {
 	gateUntil time.Time
 	searchFor time.Duration // how long searching without an active supervisor
 	throttle  *node.Throttle
-	cancel    scheduler.CancelFunc
+	cancel    func()
 }
 
 func (a *agentActor) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		a.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).
-			SendRepeatedly(a.interval, a.interval, ctx.Self(), &beat{})
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		a.cancel = clock.Repeat(a.interval, a.interval, func() { root.Send(self, &beat{}) })
 		a.maybeOpenGate(ctx)
 	case *actor.Stopping:
 		if a.cancel != nil {

@@ -40,3 +40,35 @@ func (f *Fake) Advance(d time.Duration) {
 	f.now = f.now.Add(d)
 	f.mu.Unlock()
 }
+
+// Repeat calls fn after first and then every interval until stop is called. Actors use it for
+// their scheduler ticks instead of protoactor's SendRepeatedly, whose cancel races with its own
+// timer goroutine (a plain read against an atomic swap, reported by -race). Once stop has
+// returned fn is not called again; stop is idempotent and must not be called from fn.
+func Repeat(first, interval time.Duration, fn func()) (stop func()) {
+	done, exited := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	go func() {
+		defer close(exited)
+		t := time.NewTimer(first)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				select {
+				case <-done:
+					return
+				default:
+				}
+				fn()
+				t.Reset(interval)
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		once.Do(func() { close(done) })
+		<-exited
+	}
+}

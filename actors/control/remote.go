@@ -6,6 +6,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"standby/actors/clock"
 	"standby/protocol/pb"
 )
 
@@ -37,7 +38,7 @@ type remoteActor struct {
 	subs     map[string]*subscriber
 	inflight chan struct{}
 	stopHub  func()
-	stopTick chan struct{}
+	stopTick func()
 }
 
 type subscriber struct {
@@ -66,26 +67,13 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 				root.Send(self, e)
 			}
 		}()
-		// A plain ticker: protoactor's SendRepeatedly reads its state without sync when cancelled.
-		a.stopTick = make(chan struct{})
-		go func(stop <-chan struct{}) {
-			t := time.NewTicker(Lease / 3)
-			defer t.Stop()
-			for {
-				select {
-				case <-t.C:
-					root.Send(self, &expireTick{})
-				case <-stop:
-					return
-				}
-			}
-		}(a.stopTick)
+		a.stopTick = clock.Repeat(Lease/3, Lease/3, func() { root.Send(self, &expireTick{}) })
 	case *actor.Stopping, *actor.Restarting:
 		if a.stopHub != nil {
 			a.stopHub()
 		}
 		if a.stopTick != nil {
-			close(a.stopTick)
+			a.stopTick()
 			a.stopTick = nil
 		}
 	case *pb.ControlRequest:

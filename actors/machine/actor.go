@@ -5,7 +5,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
@@ -70,7 +69,7 @@ type machineActor struct {
 	box    *box
 	t      *Tracker
 	gen    uint64
-	cancel scheduler.CancelFunc
+	cancel func()
 	log    zerolog.Logger
 }
 
@@ -90,7 +89,8 @@ func (m *machineActor) Receive(ctx actor.Context) {
 			m.t = NewTracker(o.Settings)
 		}
 		m.gen = generations.Add(1)
-		m.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(o.Tick, o.Tick, ctx.Self(), &tick{gen: m.gen})
+		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: m.gen}
+		m.cancel = clock.Repeat(o.Tick, o.Tick, func() { root.Send(self, t) })
 		return
 	case *actor.Stopping, *actor.Restarting:
 		if m.cancel != nil {

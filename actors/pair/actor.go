@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
@@ -103,7 +102,7 @@ type pairActor struct {
 	box    *box
 	eng    *failover.Pair
 	gen    uint64
-	cancel scheduler.CancelFunc
+	cancel func()
 	log    zerolog.Logger
 }
 
@@ -124,7 +123,8 @@ func (a *pairActor) Receive(ctx actor.Context) {
 			a.eng = failover.New(o.Engine)
 		}
 		a.gen = generations.Add(1)
-		a.cancel = scheduler.NewTimerScheduler(ctx.ActorSystem().Root).SendRepeatedly(o.Tick, o.Tick, ctx.Self(), &tick{gen: a.gen})
+		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: a.gen}
+		a.cancel = clock.Repeat(o.Tick, o.Tick, func() { root.Send(self, t) })
 		return
 	case *actor.Stopping, *actor.Restarting:
 		if a.cancel != nil {

@@ -129,7 +129,7 @@ type videohub struct {
 	log    zerolog.Logger
 	self   *actor.PID
 	sys    *actor.ActorSystem
-	cancel scheduler.CancelFunc
+	cancel func()
 	sched  *scheduler.TimerScheduler
 	tickG  uint64
 
@@ -162,7 +162,8 @@ func (v *videohub) Receive(ctx actor.Context) {
 		every = max(10*time.Millisecond, min(every, 100*time.Millisecond))
 		v.tickG = tickGens.Add(1)
 		v.sched = scheduler.NewTimerScheduler(ctx.ActorSystem().Root)
-		v.cancel = v.sched.SendRepeatedly(every, every, ctx.Self(), &vhTick{gen: v.tickG})
+		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &vhTick{gen: v.tickG}
+		v.cancel = clock.Repeat(every, every, func() { root.Send(self, t) })
 		v.dial(now)
 	case *actor.Stopping:
 		if v.cancel != nil {

@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 
+	"standby/actors/clock"
 	"standby/actors/machine"
 	"standby/conf"
 )
@@ -39,7 +40,7 @@ type demoActor struct {
 	machines map[string]*simMachine
 	next     int
 	session  uint64
-	cancel   scheduler.CancelFunc
+	cancel   func()
 	sched    *scheduler.TimerScheduler
 }
 
@@ -84,7 +85,8 @@ func (d *demoActor) Receive(ctx actor.Context) {
 			d.machines[m.Name] = sm
 		}
 		d.sched = scheduler.NewTimerScheduler(ctx.ActorSystem().Root)
-		d.cancel = d.sched.SendRepeatedly(0, demoBeat, ctx.Self(), &demoTick{})
+		root, self := ctx.ActorSystem().Root, ctx.Self()
+		d.cancel = clock.Repeat(0, demoBeat, func() { root.Send(self, &demoTick{}) })
 		d.schedule(ctx, 0)
 	case *actor.Stopping:
 		if d.cancel != nil {
