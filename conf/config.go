@@ -60,8 +60,10 @@ type Supervisor struct {
 	HeartbeatTimeout Duration `toml:"heartbeat_timeout"`
 	// AgentToken is the shared secret agents present. Default "" (agents are refused until set).
 	AgentToken string `toml:"agent_token"`
-	// Tick is how often machine actors check heartbeat ages and pairs check their timers.
-	// Default "10ms"; it bounds how late a silence is noticed beyond heartbeat_timeout.
+	// Tick is how often the supervisor checks that it was not paused itself (GC, SIGSTOP, VM
+	// pause, starved of CPU); silences are not held against machines across such a pause.
+	// Silences and pair timers are checked at their exact deadlines, not on this tick. Default
+	// "10ms"; read at start.
 	Tick Duration `toml:"tick"`
 	// FlapMax is how many automatic switches a pair may make within FlapWindow before the flap
 	// guard latches (no more automatic switches, alarm raised). Default 3.

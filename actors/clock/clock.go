@@ -72,3 +72,103 @@ func Repeat(first, interval time.Duration, fn func()) (stop func()) {
 		<-exited
 	}
 }
+
+// Wake holds one actor's next wake-up: a timer armed for the earliest time the actor asked for.
+// Actors whose checks only matter at known deadlines (a heartbeat timeout, a switch timeout) use
+// it instead of a periodic tick, so an idle studio costs no messages. Times come from the injected
+// clock; the delay is measured against now. Use from the owning actor's goroutine only; fn runs
+// on a timer goroutine and must only send the wake-up message.
+type Wake struct {
+	fn  func()
+	t   *time.Timer
+	due time.Time
+}
+
+// NewWake returns an unarmed Wake that calls fn when it fires.
+func NewWake(fn func()) *Wake { return &Wake{fn: fn} }
+
+// At arms the wake-up for at unless one is already armed for earlier; a zero at changes nothing.
+// A wake-up left armed for earlier than needed is harmless: the actor checks and asks again.
+func (w *Wake) At(now, at time.Time) {
+	if at.IsZero() || (!w.due.IsZero() && !at.Before(w.due)) {
+		return
+	}
+	w.due = at
+	d := max(at.Sub(now), 0)
+	if w.t == nil {
+		w.t = time.AfterFunc(d, w.fn)
+		return
+	}
+	w.t.Reset(d)
+}
+
+// Fired tells the Wake its wake-up was handled, so the next At arms it again.
+func (w *Wake) Fired() { w.due = time.Time{} }
+
+// Stop disarms it. A wake-up already on its way may still arrive; tag it to ignore it.
+func (w *Wake) Stop() {
+	if w.t != nil {
+		w.t.Stop()
+	}
+	w.due = time.Time{}
+}
+
+// PauseWatch notices that the whole process was paused (GC, SIGSTOP, VM pause, starved of CPU):
+// its own beat, or any Check, comes later than after since the previous one. Silence detectors
+// count a peer's silence only from the end of the last pause, so a supervisor that was frozen does
+// not blame the machines for its own absence. Safe for concurrent use. With a fake clock a jump
+// longer than after is a pause.
+type PauseWatch struct {
+	clk           Clock
+	mu            sync.Mutex
+	after         time.Duration
+	last, resumed time.Time
+	stop          func()
+	onPause       func(gap time.Duration)
+}
+
+// WatchPauses starts a PauseWatch beating every interval; a gap longer than after is a pause,
+// reported to onPause (may be nil) with its length.
+func WatchPauses(c Clock, every, after time.Duration, onPause func(gap time.Duration)) *PauseWatch {
+	w := &PauseWatch{clk: c, after: after, last: c.Now(), onPause: onPause}
+	w.stop = Repeat(every, every, func() { w.Check() })
+	return w
+}
+
+// Check beats now and returns when the last pause ended (zero if none was seen). Call it before
+// judging silence: after a pause it may run before the watch's own beat does.
+func (w *PauseWatch) Check() time.Time {
+	now := w.clk.Now()
+	w.mu.Lock()
+	gap := now.Sub(w.last)
+	paused := gap > w.after
+	if paused {
+		w.resumed = now
+	}
+	if now.After(w.last) {
+		w.last = now
+	}
+	resumed := w.resumed
+	w.mu.Unlock()
+	if paused && w.onPause != nil {
+		w.onPause(gap)
+	}
+	return resumed
+}
+
+// Resumed returns when the last pause ended, without beating.
+func (w *PauseWatch) Resumed() time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.resumed
+}
+
+// SetAfter changes the gap that counts as a pause (config reload).
+func (w *PauseWatch) SetAfter(after time.Duration) {
+	w.mu.Lock()
+	w.after = after
+	w.mu.Unlock()
+}
+
+// Stop ends the beat; Check still works.
+func (w *PauseWatch) Stop() { w.stop() }

@@ -28,3 +28,56 @@ func TestRepeatStops(t *testing.T) {
 	stop()
 	time.Sleep(10 * time.Millisecond) // ten intervals in which fn must stay silent
 }
+
+// TestWakeArmsEarliest: At keeps the earliest wake-up; Fired lets a later one be armed again.
+func TestWakeArmsEarliest(t *testing.T) {
+	fired := make(chan time.Time, 10)
+	w := NewWake(func() { fired <- time.Now() })
+	defer w.Stop()
+	now := time.Now()
+	w.At(now, now.Add(time.Hour))
+	w.At(now, now.Add(time.Millisecond)) // earlier: replaces the hour
+	w.At(now, now.Add(time.Minute))      // later: ignored while the millisecond is armed
+	w.At(now, time.Time{})               // nothing to wait for: ignored
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the earliest wake-up never came")
+	}
+	w.Fired()
+	w.At(time.Now(), time.Now()) // due already: fires at once
+	select {
+	case <-fired:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a wake-up armed after Fired never came")
+	}
+}
+
+// TestPauseWatch: a gap longer than after between beats is a pause that ended at the later beat.
+func TestPauseWatch(t *testing.T) {
+	clk := NewFake(time.Unix(1_700_000_000, 0))
+	var gaps []time.Duration
+	w := WatchPauses(clk, time.Hour, 100*time.Millisecond, func(gap time.Duration) { gaps = append(gaps, gap) }) // its own beat stays out of the way
+	defer w.Stop()
+	clk.Advance(50 * time.Millisecond)
+	if r := w.Check(); !r.IsZero() {
+		t.Fatalf("a 50ms gap counted as a pause ending %v", r)
+	}
+	clk.Advance(2 * time.Second)
+	end := clk.Now()
+	if r := w.Check(); !r.Equal(end) {
+		t.Fatalf("a 2s gap: resumed %v, want %v", r, end)
+	}
+	clk.Advance(10 * time.Millisecond)
+	if r := w.Check(); !r.Equal(end) || !w.Resumed().Equal(end) {
+		t.Fatalf("after a short gap the last pause must still end at %v, got %v", end, r)
+	}
+	w.SetAfter(5 * time.Millisecond)
+	clk.Advance(10 * time.Millisecond)
+	if r := w.Check(); !r.Equal(clk.Now()) {
+		t.Fatalf("after SetAfter(5ms) a 10ms gap is a pause; resumed %v", r)
+	}
+	if len(gaps) != 2 || gaps[0] != 2*time.Second || gaps[1] != 10*time.Millisecond {
+		t.Fatalf("pauses reported: %v, want [2s 10ms]", gaps)
+	}
+}

@@ -156,7 +156,7 @@ func startIn(t *testing.T, dir string, o Options) *env {
 	}
 	e := &env{t: t, logs: &syncBuffer{}, dir: dir}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), e.logs)).With().Timestamp().Logger()
-	s, err := supervisor.Start(supervisor.Options{Config: cfg, Logger: log, PairTick: time.Second})
+	s, err := supervisor.Start(supervisor.Options{Config: cfg, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

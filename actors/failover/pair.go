@@ -351,6 +351,30 @@ func (p *Pair) startSwitch(now time.Time, to Side, trigger Trigger, automatic bo
 	}
 }
 
+// Wake is the next time after now at which a Tick could change something (a switch timing
+// out, automatic switching allowed again after a failed switch, an automatic failback coming due);
+// zero when only events can. Shells arm one timer for it instead of ticking.
+func (p *Pair) Wake(now time.Time) time.Time {
+	var w time.Time
+	consider := func(t time.Time) {
+		if t.After(now) && (w.IsZero() || t.Before(w)) {
+			w = t
+		}
+	}
+	if p.switching() {
+		consider(p.pending.deadline)
+		return w
+	}
+	if p.state == Unarmed || !p.cfg.Automatic {
+		return w
+	}
+	consider(p.retryAt)
+	if p.OnAir() == Backup && p.failedOver && p.cfg.AutoFailback && !p.mainHealthySince.IsZero() {
+		consider(p.mainHealthySince.Add(p.cfg.FailbackAfter))
+	}
+	return w
+}
+
 func (p *Pair) switching() bool { return p.state == SwitchingToBackup || p.state == SwitchingToMain }
 
 func (p *Pair) become(s State, trigger Trigger, detail string, latency time.Duration) Action {

@@ -22,7 +22,8 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //
 //	config [manual] [critical] [failback=DUR] [flap=N/DUR] [timeout=DUR] [retry=DUR]
 //	main|backup up [warning|critical DETAIL] | down TRIGGER [DETAIL] | unknown
-//	advance DUR          (moves the clock and ticks)
+//	advance DUR          (moves the clock and ticks; a tick before the pair's Wake time must do nothing)
+//	wake                 (when the pair next needs a tick, from now)
 //	switch main|backup   (operator)
 //	mode automatic|manual, failback automatic|manual, ack KIND
 //	result EPOCH ok [LATENCY] | result EPOCH fail REASON
@@ -167,8 +168,21 @@ func runCommand(t *testing.T, pp **Pair, now *time.Time, cmd string) []string {
 		}
 		ev = MachineChanged{Side: side, Condition: c}
 	case "advance":
+		wake := p.Wake(*now)
 		*now = now.Add(dur(t, f[1]))
-		ev = Tick{}
+		acts, err := p.Step(*now, Tick{})
+		if err != nil {
+			return []string{"error: " + err.Error()}
+		}
+		if len(acts) > 0 && (wake.IsZero() || now.Before(wake)) {
+			t.Errorf("%q: a tick before the pair's wake time (%v) acted: %v", cmd, wake, formatActions(acts))
+		}
+		return formatActions(acts)
+	case "wake":
+		if w := p.Wake(*now); !w.IsZero() {
+			return []string{"wake in " + w.Sub(*now).String()}
+		}
+		return []string{"wake never"}
 	case "switch":
 		ev = Switch{To: side(t, f[1]), By: "op"}
 	case "mode":

@@ -38,15 +38,16 @@ type Options struct {
 	Name        string
 	Settings    Settings
 	Subscribers []Subscriber
-	Tick        time.Duration
-	Clock       clock.Clock
-	Logger      zerolog.Logger
+	// Pauses tells when the supervisor's own last pause ended; nil means none are noticed.
+	Pauses *clock.PauseWatch
+	Clock  clock.Clock
+	Logger zerolog.Logger
 	// Hook, when set, runs first on every message; tests inject panics with it.
 	Hook func(msg any)
 }
 
-// tick drives silence detection; gen ties it to one incarnation's scheduler so ticks from a
-// cancelled scheduler are ignored.
+// tick is the wake-up at the machine's silence deadline; gen ties it to one incarnation so a
+// wake-up armed by a previous one is ignored.
 type tick struct{ gen uint64 }
 
 var generations atomic.Uint64
@@ -66,11 +67,11 @@ func Props(o Options) *actor.Props {
 }
 
 type machineActor struct {
-	box    *box
-	t      *Tracker
-	gen    uint64
-	cancel func()
-	log    zerolog.Logger
+	box  *box
+	t    *Tracker
+	gen  uint64
+	wake *clock.Wake
+	log  zerolog.Logger
 }
 
 func (m *machineActor) Receive(ctx actor.Context) {
@@ -90,30 +91,43 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		}
 		m.gen = generations.Add(1)
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: m.gen}
-		m.cancel = clock.Repeat(o.Tick, o.Tick, func() { root.Send(self, t) })
+		m.wake = clock.NewWake(func() { root.Send(self, t) })
+		m.arm(o.Clock.Now())
 		return
 	case *actor.Stopping, *actor.Restarting:
-		if m.cancel != nil {
-			m.cancel()
-			m.cancel = nil
+		if m.wake != nil {
+			m.wake.Stop()
 		}
 		return
 	case *tick:
 		if msg.gen != m.gen {
 			return
 		}
-		if !m.t.Tick(o.Clock.Now()) {
+		m.wake.Fired()
+		var resumed time.Time
+		if o.Pauses != nil {
+			resumed = o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
+		}
+		now := o.Clock.Now()
+		changed := m.t.Tick(now, resumed)
+		m.arm(now)
+		if !changed {
 			return // nothing worth keeping changed; a restart needs only the last change
 		}
 		m.notify(ctx)
 	case *Report:
-		if !m.t.Observe(o.Clock.Now(), *msg) {
+		now := o.Clock.Now()
+		changed := m.t.Observe(now, *msg)
+		m.arm(now)
+		if !changed {
 			return // a beat without change: the saved copy stays good (Resume renews its last-seen)
 		}
 		m.notify(ctx)
 	case *Reconfigure:
 		o.Settings, o.Subscribers = msg.Settings, msg.Subscribers
 		m.t.Reconfigure(msg.Settings)
+		m.wake.Stop() // the timeout may have become shorter
+		m.arm(o.Clock.Now())
 		m.notify(ctx) // new subscribers need the current condition
 	case *GetSnapshot:
 		ctx.Respond(m.t.Snapshot())
@@ -122,6 +136,17 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		return
 	}
 	m.box.saved = m.t.Clone()
+}
+
+// arm makes sure a wake-up comes at the silence deadline. Reports move the deadline later without
+// touching the timer: it fires at the old one, finds the machine heard from, and re-arms, so a
+// beating machine costs one wake-up per timeout rather than a timer reset per report.
+func (m *machineActor) arm(now time.Time) {
+	var resumed time.Time
+	if p := m.box.opts.Pauses; p != nil {
+		resumed = p.Resumed()
+	}
+	m.wake.At(now, m.t.Due(resumed))
 }
 
 func (m *machineActor) notify(ctx actor.Context) {

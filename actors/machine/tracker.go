@@ -44,9 +44,6 @@ type Reading struct {
 type Settings struct {
 	// Timeout is how long the machine may stay silent before it is a network failure.
 	Timeout time.Duration
-	// StallAfter: a tick arriving this late means the supervisor itself was paused (GC, SIGSTOP,
-	// VM pause); silence during the pause is not held against the machine.
-	StallAfter time.Duration
 	// Thresholds per health value name.
 	Thresholds map[string]failover.Thresholds
 }
@@ -58,7 +55,6 @@ type Tracker struct {
 	session  uint64
 	seq      uint64
 	lastSeen time.Time
-	lastTick time.Time
 	silent   bool
 	services []Service
 	health   map[string]Reading
@@ -113,9 +109,8 @@ func (t *Tracker) Clone() *Tracker {
 }
 
 // Resume prepares a tracker restored from a saved copy (after a panic) at now: silence since the
-// copy was saved is not held against the machine, which gets one fresh timeout, as after a stall.
+// copy was saved is not held against the machine, which gets one fresh timeout, as after a pause.
 func (t *Tracker) Resume(now time.Time) {
-	t.lastTick = time.Time{}
 	if t.seen && !t.silent {
 		t.lastSeen = now
 	}
@@ -148,23 +143,30 @@ func (t *Tracker) Observe(now time.Time, r Report) bool {
 	return t.update()
 }
 
-// Tick checks the silence at now. It returns true when the condition changed.
-func (t *Tracker) Tick(now time.Time) bool {
-	stalled := !t.lastTick.IsZero() && t.set.StallAfter > 0 && now.Sub(t.lastTick) > t.set.StallAfter
-	t.lastTick = now
+// Tick checks the silence at now; resumed is when the supervisor's own last pause ended (GC,
+// SIGSTOP, VM pause; zero if none): silence is counted from then at the earliest, so the machine
+// is not blamed for the supervisor's absence. It returns true when the condition changed.
+func (t *Tracker) Tick(now, resumed time.Time) bool {
+	due := t.Due(resumed)
+	if due.IsZero() || now.Before(due) {
+		return false
+	}
+	t.silent = true
+	return t.update()
+}
+
+// Due is when the machine becomes silent for too long unless it reports first, counting from
+// resumed at the earliest (see Tick); zero when there is nothing to wait for (never heard, or
+// already silent).
+func (t *Tracker) Due(resumed time.Time) time.Time {
 	if !t.seen || t.silent {
-		return false
+		return time.Time{}
 	}
-	if stalled {
-		// We were paused, not the machine: give it one fresh timeout from now.
-		t.lastSeen = now
-		return false
+	from := t.lastSeen
+	if resumed.After(from) {
+		from = resumed
 	}
-	if now.Sub(t.lastSeen) > t.set.Timeout {
-		t.silent = true
-		return t.update()
-	}
-	return false
+	return from.Add(t.set.Timeout)
 }
 
 // Silence is how long the machine has been silent at now.

@@ -10,7 +10,7 @@ import (
 var t0 = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func settings() Settings {
-	return Settings{Timeout: 250 * time.Millisecond, StallAfter: 125 * time.Millisecond,
+	return Settings{Timeout: 250 * time.Millisecond,
 		Thresholds: map[string]failover.Thresholds{"gpu_temp": {Warning: 80, Critical: 90, Hysteresis: 2}}}
 }
 
@@ -41,17 +41,23 @@ func TestTrackerServicesToTriggers(t *testing.T) {
 
 func TestTrackerSilenceIsNetworkFailure(t *testing.T) {
 	tr := NewTracker(settings())
-	if tr.Tick(t0) || tr.Condition().Known {
+	if tr.Tick(t0, time.Time{}) || !tr.Due(time.Time{}).IsZero() || tr.Condition().Known {
 		t.Fatal("a machine never heard from is unknown, not failed")
 	}
 	tr.Observe(t0, report(1, []Service{{Name: "engine", Up: true}}))
-	for ms := 10; ms <= 250; ms += 10 {
-		if tr.Tick(t0.Add(time.Duration(ms) * time.Millisecond)) {
+	if due := tr.Due(time.Time{}); !due.Equal(t0.Add(250 * time.Millisecond)) {
+		t.Fatalf("due at %v, want 250ms after the report", due.Sub(t0))
+	}
+	for ms := 10; ms < 250; ms += 10 {
+		if tr.Tick(t0.Add(time.Duration(ms)*time.Millisecond), time.Time{}) {
 			t.Fatalf("failed at %dms, before the timeout", ms)
 		}
 	}
-	if !tr.Tick(t0.Add(260*time.Millisecond)) || tr.Condition().Failure != failover.TriggerNetwork {
+	if !tr.Tick(t0.Add(250*time.Millisecond), time.Time{}) || tr.Condition().Failure != failover.TriggerNetwork {
 		t.Fatalf("silence past the timeout: %+v", tr.Condition())
+	}
+	if !tr.Due(time.Time{}).IsZero() {
+		t.Fatal("a silent machine still has a deadline")
 	}
 	if !tr.Observe(t0.Add(300*time.Millisecond), report(2, []Service{{Name: "engine", Up: true}})) || tr.Condition().Failure != failover.TriggerNone {
 		t.Fatalf("heard again: %+v", tr.Condition())
@@ -62,18 +68,17 @@ func TestTrackerSilenceIsNetworkFailure(t *testing.T) {
 func TestTrackerSelfStallGivesOneFreshTimeout(t *testing.T) {
 	tr := NewTracker(settings())
 	tr.Observe(t0, report(1, nil))
-	tr.Tick(t0.Add(10 * time.Millisecond))
-	// Our own tick arrives 2 s late: we were stalled.
-	if tr.Tick(t0.Add(2 * time.Second)) {
+	// We were frozen from 10 ms to 2 s: the pause watch says we resumed at 2 s.
+	resumed := t0.Add(2 * time.Second)
+	if tr.Tick(resumed, resumed) {
 		t.Fatal("declared the machine lost after our own stall")
 	}
-	now := t0.Add(2 * time.Second)
-	for ms := 10; ms <= 250; ms += 10 {
-		if tr.Tick(now.Add(time.Duration(ms) * time.Millisecond)) {
+	for ms := 10; ms < 250; ms += 10 {
+		if tr.Tick(resumed.Add(time.Duration(ms)*time.Millisecond), resumed) {
 			t.Fatalf("lost %dms into the fresh timeout", ms)
 		}
 	}
-	if !tr.Tick(now.Add(260 * time.Millisecond)) {
+	if !tr.Tick(resumed.Add(250*time.Millisecond), resumed) {
 		t.Fatal("still silent after the fresh timeout, but not declared lost")
 	}
 }
@@ -122,12 +127,12 @@ func TestTrackerResume(t *testing.T) {
 	saved := tr.Clone()
 	later := t0.Add(10 * time.Second)
 	saved.Resume(later)
-	for ms := 10; ms <= 250; ms += 10 {
-		if saved.Tick(later.Add(time.Duration(ms) * time.Millisecond)) {
+	for ms := 10; ms < 250; ms += 10 {
+		if saved.Tick(later.Add(time.Duration(ms)*time.Millisecond), time.Time{}) {
 			t.Fatalf("restored tracker declared a failure %dms after resuming: %+v", ms, saved.Condition())
 		}
 	}
-	if !saved.Tick(later.Add(260 * time.Millisecond)) {
+	if !saved.Tick(later.Add(250*time.Millisecond), time.Time{}) {
 		t.Fatal("silence after the fresh timeout not noticed")
 	}
 }

@@ -1,5 +1,6 @@
 // Package pair is the actor shell around one pair's failover engine: it feeds the engine machine
-// conditions, router results, operator commands and ticks, and carries out its actions (route
+// conditions, router results, operator commands and a wake-up at the engine's next deadline, and
+// carries out its actions (route
 // requests to the router actor, one log line per transition, alarm events).
 package pair
 
@@ -23,8 +24,6 @@ type Options struct {
 	Pair   conf.Pair
 	Engine failover.Config
 	Router *actor.PID
-	// Tick drives time rules (failback hold, switch deadline, retries).
-	Tick   time.Duration
 	Clock  clock.Clock
 	Logger zerolog.Logger
 	// Hook, when set, runs first on every message; tests inject panics with it.
@@ -83,6 +82,7 @@ type Event struct {
 	Action failover.Action
 }
 
+// tick is the wake-up at the engine's next deadline; gen ties it to one incarnation.
 type tick struct{ gen uint64 }
 
 var generations atomic.Uint64
@@ -99,11 +99,11 @@ func Props(o Options) *actor.Props {
 }
 
 type pairActor struct {
-	box    *box
-	eng    *failover.Pair
-	gen    uint64
-	cancel func()
-	log    zerolog.Logger
+	box  *box
+	eng  *failover.Pair
+	gen  uint64
+	wake *clock.Wake
+	log  zerolog.Logger
 }
 
 func (a *pairActor) Receive(ctx actor.Context) {
@@ -124,18 +124,19 @@ func (a *pairActor) Receive(ctx actor.Context) {
 		}
 		a.gen = generations.Add(1)
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: a.gen}
-		a.cancel = clock.Repeat(o.Tick, o.Tick, func() { root.Send(self, t) })
+		a.wake = clock.NewWake(func() { root.Send(self, t) })
+		a.wake.At(now, a.eng.Wake(now)) // a restored switch still has its deadline
 		return
 	case *actor.Stopping, *actor.Restarting:
-		if a.cancel != nil {
-			a.cancel()
-			a.cancel = nil
+		if a.wake != nil {
+			a.wake.Stop()
 		}
 		return
 	case *tick:
 		if msg.gen != a.gen {
 			return
 		}
+		a.wake.Fired()
 		acts = a.step(now, failover.Tick{})
 	case *machine.Changed:
 		acts = a.step(now, failover.MachineChanged{Side: msg.Side, Condition: msg.Condition})
@@ -169,6 +170,7 @@ func (a *pairActor) Receive(ctx actor.Context) {
 		return
 	}
 	a.carryOut(ctx, now, acts)
+	a.wake.At(now, a.eng.Wake(now))
 	if _, isTick := ctx.Message().(*tick); isTick && len(acts) == 0 {
 		return // a tick that did nothing changed nothing worth keeping
 	}

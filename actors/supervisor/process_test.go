@@ -271,6 +271,52 @@ func TestProcessesEngineKillAndAgentStop(t *testing.T) {
 	s.waitRoute(t, 0)
 }
 
+// TestProcessesSupervisorPause freezes the supervisor itself (SIGSTOP for 1 s, four heartbeat
+// timeouts) while its machines stay healthy: on waking it must notice its own pause and not fail
+// over for the silence it caused, then still fail over at once for a real failure.
+func TestProcessesSupervisorPause(t *testing.T) {
+	s := startStudio(t, freePort(t, "127.0.0.1"))
+	mainEngine := engine(t, filepath.Join(s.dir, "m1.pid"))
+	engine(t, filepath.Join(s.dir, "b1.pid"))
+	s.agent(t, "m1", "127.0.0.1:0")
+	s.agent(t, "b1", "127.0.0.1:0")
+	s.sup.waitLog(10*time.Second, map[string]string{"message": "pair transition", "to": "on-main"})
+	s.waitRoute(t, 0)
+
+	if err := syscall.Kill(s.sup.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second) // the pause under test, not a wait for an event
+	if err := syscall.Kill(s.sup.cmd.Process.Pid, syscall.SIGCONT); err != nil {
+		t.Fatal(err)
+	}
+	s.sup.waitLog(5*time.Second, map[string]string{"level": "warn", "message": "supervisor was paused (GC, SIGSTOP, VM or CPU starvation): machines get a fresh heartbeat timeout"})
+
+	// Watch two heartbeat timeouts after the pause: a machine blamed for it would be declared
+	// failed (network) and the pair would switch within one.
+	window := time.After(500 * time.Millisecond)
+	for watching := true; watching; {
+		select {
+		case m := <-s.sup.lines:
+			if m["message"] == "pair transition" || (m["message"] == "machine condition" && m["failure"] != "") {
+				t.Fatalf("after the supervisor's own pause: %v", m)
+			}
+		case <-window:
+			watching = false
+		}
+	}
+	if routes := s.hub.State().Routes; routes[0] != 0 || routes[2] != 0 {
+		t.Fatalf("routing moved after the pause: %v", routes)
+	}
+
+	// Detection still works at full speed after the pause.
+	if err := mainEngine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	s.waitRoute(t, 1)
+	s.sup.waitLog(5*time.Second, map[string]string{"message": "pair transition", "to": "on-backup", "trigger": "engine"})
+}
+
 // TestProcessesNetworkPartition runs the main's agent in its own network namespace, joined to the
 // supervisor by a veth pair, and cuts the link.
 func TestProcessesNetworkPartition(t *testing.T) {

@@ -53,8 +53,6 @@ type Options struct {
 	Clock clock.Clock
 	// Routers builds router actors; nil means the Videohub router actor.
 	Routers RouterFactory
-	// PairTick drives pairs' time rules. Default 50ms.
-	PairTick time.Duration
 	// AgentBinary, with a remote endpoint, makes the demo studio run a real `standby agent`
 	// process with simulated services for each simulated machine (cmd/standby passes its own
 	// executable). Without it simulated machines are fed in-process.
@@ -81,7 +79,9 @@ type Supervisor struct {
 	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg      *conf.Config
 	sim      *demoDriver
-	hubs     map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+	// pauses notices the supervisor's own pauses, which machines must not be blamed for.
+	pauses *clock.PauseWatch
+	hubs   map[string]*vhsim.Server // in-process simulators of routers with simulate = true
 	// agents are the demo's agent processes, by machine; kept across reloads.
 	agents map[string]*demoAgent
 
@@ -97,16 +97,17 @@ func Start(opts Options) (*Supervisor, error) {
 	if opts.Clock == nil {
 		opts.Clock = clock.Real{}
 	}
-	if opts.PairTick == 0 {
-		opts.PairTick = 50 * time.Millisecond
-	}
 	if opts.Routers == nil {
 		opts.Routers = func(env RouterEnv) (*actor.Props, error) { return router.VideohubProps(videohubOptions(env)), nil }
 	}
 	s := &Supervisor{opts: opts, log: opts.Logger, hubs: map[string]*vhsim.Server{}}
+	s.pauses = clock.WatchPauses(opts.Clock, opts.Config.Supervisor.Tick.Duration, pauseAfter(opts.Config), func(gap time.Duration) {
+		s.log.Warn().Dur("paused_ms", gap).Msg("supervisor was paused (GC, SIGSTOP, VM or CPU starvation): machines get a fresh heartbeat timeout")
+	})
 	if opts.Listen != "" {
 		n, err := node.Start(node.Options{Listen: opts.Listen, Advertise: opts.Advertise, Logger: opts.Logger, Clock: opts.Clock})
 		if err != nil {
+			s.pauses.Stop()
 			return nil, err
 		}
 		s.node, s.sys = n, n.System
@@ -129,10 +130,12 @@ func Start(opts Options) (*Supervisor, error) {
 	})
 	root, err := s.sys.Root.SpawnNamed(rootProps(s.log), RootName)
 	if err != nil {
+		s.Stop()
 		return nil, err
 	}
 	s.root = root
 	if _, err := s.sys.Root.RequestFuture(root, &whenReady{}, 5*time.Second).Result(); err != nil {
+		s.Stop()
 		return nil, fmt.Errorf("supervision tree did not start: %w", err)
 	}
 	if err := s.apply(nil, opts.Config); err != nil {
@@ -210,6 +213,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	for _, w := range cfg.Warnings() {
 		s.log.Warn().Msg(w)
 	}
+	s.pauses.SetAfter(pauseAfter(cfg))
 	machines, routers, pairs := s.group(MachinesDir), s.group(RoutersDir), s.group(PairsDir)
 
 	// Pairs whose identity (machines, router) changed are replaced; gone ones stopped.
@@ -273,7 +277,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			if s.opts.PairHook != nil {
 				hook = func(m any) { s.opts.PairHook(name, m) }
 			}
-			props := pair.Props(pair.Options{Pair: p, Engine: eng, Router: rpid, Tick: s.opts.PairTick, Clock: s.opts.Clock,
+			props := pair.Props(pair.Options{Pair: p, Engine: eng, Router: rpid, Clock: s.opts.Clock,
 				Logger: s.log, Hook: hook})
 			if _, err := spawnIn(s.sys, pairs, p.Name, props); err != nil {
 				return err
@@ -292,7 +296,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		if s.opts.MachineHook != nil {
 			hook = func(msg any) { s.opts.MachineHook(name, msg) }
 		}
-		props := machine.Props(machine.Options{Name: m.Name, Settings: set, Subscribers: subs, Tick: cfg.Supervisor.Tick.Duration,
+		props := machine.Props(machine.Options{Name: m.Name, Settings: set, Subscribers: subs, Pauses: s.pauses,
 			Clock: s.opts.Clock, Logger: s.log, Hook: hook})
 		if _, err := spawnIn(s.sys, machines, m.Name, props); err != nil {
 			return err
@@ -323,7 +327,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 
 func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.Settings {
 	timeout := cfg.MachineTimeout(m)
-	set := machine.Settings{Timeout: timeout, StallAfter: timeout / 2, Thresholds: map[string]failover.Thresholds{}}
+	set := machine.Settings{Timeout: timeout, Thresholds: map[string]failover.Thresholds{}}
 	for name, t := range m.Health {
 		th := failover.Thresholds{Warning: *t.Warning, Critical: *t.Critical}
 		if t.Hysteresis != nil {
@@ -491,6 +495,17 @@ func (s *Supervisor) stop() {
 	for _, h := range s.hubs {
 		h.Close()
 	}
+	s.pauses.Stop()
+}
+
+// pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest
+// heartbeat timeout, so a pause long enough to make a machine look silent is always noticed.
+func pauseAfter(cfg *conf.Config) time.Duration {
+	d := cfg.Supervisor.HeartbeatTimeout.Duration
+	for i := range cfg.Machines {
+		d = min(d, cfg.MachineTimeout(&cfg.Machines[i]))
+	}
+	return d / 2
 }
 
 // simulate starts (once per router name) the in-process Videohub simulator of a router with
