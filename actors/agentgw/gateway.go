@@ -65,23 +65,33 @@ func Props(o Options) *actor.Props {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
-	if o.Forward == nil {
-		o.Forward = forwardToMachine
-	}
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &gateway{
+		g := &gateway{
 			opts:     o,
 			gate:     newGate(o.Token, o.Machines),
 			active:   o.InitiallyActive,
 			sups:     append([]string(nil), o.Supervisors...),
 			throttle: node.NewThrottle(time.Minute, o.Clock),
 			sessions: map[string]uint64{},
+			pids:     map[string]*actor.PID{},
 		}
+		if g.opts.Forward == nil {
+			g.opts.Forward = g.forwardToMachine
+		}
+		return g
 	})
 }
 
-func forwardToMachine(ctx actor.Context, r *machine.Report) {
-	ctx.Send(actor.NewPID(ctx.Self().Address, MachinesPrefix+r.Machine), r)
+// forwardToMachine sends to the machine actor through a cached PID: a PID keeps the process it
+// resolved (and resolves again once that actor is gone), where a fresh PID per report costs a
+// process-registry lookup each time (bench/README.md).
+func (g *gateway) forwardToMachine(ctx actor.Context, r *machine.Report) {
+	pid := g.pids[r.Machine]
+	if pid == nil {
+		pid = actor.NewPID(ctx.Self().Address, MachinesPrefix+r.Machine)
+		g.pids[r.Machine] = pid
+	}
+	ctx.Send(pid, r)
 }
 
 type gateway struct {
@@ -91,6 +101,7 @@ type gateway struct {
 	sups     []string
 	throttle *node.Throttle
 	sessions map[string]uint64 // machine → last accepted session, to log agent (re)starts once
+	pids     map[string]*actor.PID
 }
 
 func (g *gateway) Receive(ctx actor.Context) {
@@ -102,6 +113,11 @@ func (g *gateway) Receive(ctx actor.Context) {
 		for name := range g.sessions {
 			if !g.gate.machines[name] {
 				delete(g.sessions, name)
+			}
+		}
+		for name := range g.pids {
+			if !g.gate.machines[name] {
+				delete(g.pids, name)
 			}
 		}
 	case *SetActive:
