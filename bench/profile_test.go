@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -106,7 +107,7 @@ func benchIdle(b *testing.B, load string, n int) {
 		select {
 		case <-armedCh:
 		case <-deadline:
-			b.Fatalf("%d of %d pairs armed after 30 s", armed, n)
+			b.Fatalf("%d of %d pairs armed after 30 s; not armed: %s", armed, n, unarmed(s))
 		}
 	}
 	cpu0, wall0 := cpuTime(), time.Now()
@@ -130,4 +131,23 @@ func cpuTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// unarmed describes the pairs still unarmed and what their machines look like, for a failure.
+func unarmed(s *supervisor.Supervisor) string {
+	views, err := s.Pairs()
+	if err != nil {
+		return err.Error()
+	}
+	snaps, err := s.Machines()
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, v := range views {
+		if v.State == failover.Unarmed {
+			out = append(out, fmt.Sprintf("%s (main %s %+v; engine sees %+v)", v.Name, v.Config.Main, snaps[v.Config.Main].Condition, v.Conditions))
+		}
+	}
+	return strings.Join(out, ", ")
 }
