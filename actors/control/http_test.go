@@ -187,12 +187,19 @@ func TestSwitchRefusals(t *testing.T) {
 	expect("router silent", status, reply, 502, pb.Code_CODE_SWITCH_FAILED, "switch to backup")
 
 	e.waitStatus("router back", 10*time.Second, func(st *pb.Status) bool { return st.Routers[0].Conn == "connected" })
+	// The unconfirmed switch was still in the router's socket: it lands once the router reads
+	// again, and the pair follows what the router shows rather than what it had given up on.
+	if err := sim.WaitRoute(ctxFor(t, 5*time.Second), 0, 1); err != nil {
+		t.Fatalf("the late switch never reached the router: %v", err)
+	}
+	e.waitStatus("pair follows the router", 5*time.Second, func(st *pb.Status) bool { return pairOf(st, "cam1").OnAir == "backup" })
+
 	status, reply = switchTo("")
 	expect("done", status, reply, 200, pb.Code_CODE_OK, "confirmed by the router")
-	if err := sim.WaitRoute(ctxFor(t, 2*time.Second), 0, 1); err != nil {
-		t.Errorf("output 1 not on input 2 (the backup): %v", err)
+	if err := sim.WaitRoute(ctxFor(t, 2*time.Second), 0, 0); err != nil {
+		t.Errorf("output 1 not on input 1 (the main): %v", err)
 	}
-	if p := pairOf(e.status(), "cam1"); p.OnAir != "backup" || p.Active != "b1" || p.SwitchTo != "main" {
+	if p := pairOf(e.status(), "cam1"); p.OnAir != "main" || p.Active != "m1" || p.SwitchTo != "backup" {
 		t.Errorf("after the switch: on air %s (%s), switch to %s", p.OnAir, p.Active, p.SwitchTo)
 	}
 }
@@ -341,4 +348,43 @@ func ctxFor(t *testing.T, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
+}
+
+// TestPairFollowsTheRouter: the router is the truth about what is on air. A panel moving the
+// pair's output to the backup's input is believed (trigger router), and moving it to an input of
+// neither machine raises router_mismatch until it shows one of them again.
+func TestPairFollowsTheRouter(t *testing.T) {
+	e := start(t, Options{})
+	sim := e.sup.Simulator("hub1")
+	e.waitStatus("cam1 armed on the main", 5*time.Second, func(st *pb.Status) bool {
+		return pairOf(st, "cam1").State == "on-main"
+	})
+	if err := sim.SetRoute(0, 1); err != nil { // output 1 ← input 2 (b1), as a panel would
+		t.Fatal(err)
+	}
+	e.waitStatus("cam1 follows to the backup", 5*time.Second, func(st *pb.Status) bool {
+		p := pairOf(st, "cam1")
+		return p.State == "on-backup" && p.OnAir == "backup" && p.Active == "b1"
+	})
+	mismatch := func(st *pb.Status) bool {
+		for _, a := range pairOf(st, "cam1").Alarms {
+			if a.Kind == "router_mismatch" && a.Active {
+				return true
+			}
+		}
+		return false
+	}
+	if err := sim.SetRoute(0, 6); err != nil { // output 1 ← input 7: neither machine
+		t.Fatal(err)
+	}
+	e.waitStatus("router_mismatch raised", 5*time.Second, mismatch)
+	if err := sim.SetRoute(0, 0); err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus("back on the main, alarm cleared", 5*time.Second, func(st *pb.Status) bool {
+		return pairOf(st, "cam1").State == "on-main" && !mismatch(st)
+	})
+	if p := pairOf(e.status(), "cam2"); p.State != "on-main" || len(p.Alarms) != 0 {
+		t.Errorf("cam2, untouched: %s alarms %v", p.State, p.Alarms)
+	}
 }

@@ -76,9 +76,13 @@ type Pair struct {
 	autoSwitches []time.Time
 	latched      bool
 	alarms       map[AlarmKind]*Alarm
+	// unarmedOnAir is the side on air before the pair is armed: the main until the router shows
+	// otherwise (a supervisor restarted while the backup was on air arms on the backup).
+	unarmedOnAir Side
 }
 
-// New returns a pair in the Unarmed state with the main assumed on air.
+// New returns a pair in the Unarmed state with the main assumed on air until the router shows
+// otherwise (RouterShows).
 func New(cfg Config) *Pair {
 	if cfg.FlapMax < 1 {
 		cfg.FlapMax = 3
@@ -119,13 +123,15 @@ func (p *Pair) Status() Status {
 	return s
 }
 
-var alarmOrder = []AlarmKind{AlarmMainFailed, AlarmNoHealthyBackup, AlarmSwitchFailed, AlarmFlapGuard, AlarmLockedOutput}
+var alarmOrder = []AlarmKind{AlarmMainFailed, AlarmNoHealthyBackup, AlarmSwitchFailed, AlarmFlapGuard, AlarmLockedOutput, AlarmRouterMismatch}
 
 // OnAir is the side whose feed the router carries (the previous side while a switch is pending).
 func (p *Pair) OnAir() Side {
 	switch p.state {
 	case OnBackup, SwitchingToMain:
 		return Backup
+	case Unarmed:
+		return p.unarmedOnAir
 	}
 	return Main
 }
@@ -163,6 +169,8 @@ func (p *Pair) Step(now time.Time, ev Event) ([]Action, error) {
 		acts = p.tickSwitch(now)
 	case RouterReady:
 		p.retryAt = time.Time{}
+	case RouterShows:
+		acts = p.stepShows(now, e)
 	case RouteResult:
 		acts = p.stepResult(now, e)
 	case Switch:
@@ -213,8 +221,44 @@ func (p *Pair) stepMachine(now time.Time, e MachineChanged) []Action {
 		}
 	}
 	var acts []Action
-	if p.state == Unarmed && !p.cond[Main].down() {
-		acts = append(acts, p.become(OnMain, TriggerNone, "main seen healthy: armed", 0))
+	if onAir := p.unarmedOnAir; p.state == Unarmed && !p.cond[onAir].down() {
+		detail := "main seen healthy: armed"
+		if onAir == Backup {
+			detail = "backup seen healthy: armed with the backup on air, as the router shows"
+		}
+		acts = append(acts, p.become(stable(onAir), TriggerNone, detail, 0))
+	}
+	return acts
+}
+
+// stepShows follows what the router shows: the truth about what is on air is the router's, so a
+// supervisor restarted after a failover, or a panel that moved the outputs, is believed, not
+// overruled. A switch of ours in flight decides by its own result instead.
+func (p *Pair) stepShows(now time.Time, e RouterShows) []Action {
+	var acts []Action
+	if p.switching() {
+		return nil // a multi-output switch may show half done; its result is what counts
+	}
+	if !e.Known {
+		p.raiseAlarm(&acts, now, AlarmRouterMismatch, "the router shows neither machine on all of the pair's outputs: "+e.Detail)
+		return acts
+	}
+	p.clearAlarm(&acts, AlarmRouterMismatch)
+	switch {
+	case e.Side == p.OnAir():
+	case p.state == Unarmed:
+		p.unarmedOnAir = e.Side
+		acts = append(acts, Note{Message: fmt.Sprintf("router shows %s %q on air", e.Side, p.cfg.Machines[e.Side])})
+	case p.alarms[AlarmSwitchFailed] != nil && p.alarms[AlarmSwitchFailed].Active && e.Side == p.pending.to:
+		// Our switch that was not confirmed in time reached the router after all.
+		p.clearAlarm(&acts, AlarmSwitchFailed)
+		p.failedOver = e.Side == Backup && p.pending.trigger != TriggerOperator
+		acts = append(acts, p.become(stable(e.Side), p.pending.trigger,
+			fmt.Sprintf("router shows %s %q on air: the switch that was not confirmed took effect late", e.Side, p.cfg.Machines[e.Side]), 0))
+	default:
+		p.failedOver = false // not ours: no automatic failback from it
+		acts = append(acts, p.become(stable(e.Side), TriggerRouter,
+			fmt.Sprintf("router shows %s %q on air: outputs moved outside Standby", e.Side, p.cfg.Machines[e.Side]), 0))
 	}
 	return acts
 }

@@ -28,6 +28,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //	mode automatic|manual, failback automatic|manual, ack KIND
 //	result EPOCH ok [LATENCY] | result EPOCH fail REASON
 //	router-ready
+//	router-shows main|backup | router-shows mixed DETAIL
 //	locked yes|no
 //	status
 func TestScripts(t *testing.T) {
@@ -203,6 +204,12 @@ func runCommand(t *testing.T, pp **Pair, now *time.Time, cmd string) []string {
 		ev = r
 	case "router-ready":
 		ev = RouterReady{}
+	case "router-shows":
+		if f[1] == "mixed" {
+			ev = RouterShows{Detail: strings.Join(f[2:], " ")}
+		} else {
+			ev = RouterShows{Known: true, Side: side(t, f[1])}
+		}
 	case "locked":
 		ev = OutputsLocked{Locked: f[1] == "yes", Detail: "output 1 locked by another client"}
 	case "status":

@@ -63,6 +63,7 @@ const (
 	TriggerCritical Trigger = "critical" // a health value is Critical
 	TriggerOperator Trigger = "operator" // an operator pressed Switch
 	TriggerFailback Trigger = "failback" // automatic return to the main
+	TriggerRouter   Trigger = "router"   // the router shows the other machine on air (moved outside Standby)
 )
 
 // Condition is what the supervisor knows of one machine, as its machine actor reports it.
@@ -88,7 +89,8 @@ type State int
 
 // Pair states.
 const (
-	// Unarmed: the main has not been seen healthy yet; nothing switches automatically.
+	// Unarmed: the machine on air (the main, unless the router shows the backup) has not been seen
+	// healthy yet; nothing switches automatically.
 	Unarmed State = iota
 	// OnMain: the main is on air.
 	OnMain
@@ -126,6 +128,7 @@ const (
 	AlarmSwitchFailed    AlarmKind = "switch_failed"     // the router refused or did not confirm a switch
 	AlarmFlapGuard       AlarmKind = "flap_guard"        // too many automatic switches; automatic switching latched off
 	AlarmLockedOutput    AlarmKind = "locked_output"     // an output of the pair is locked by another router client
+	AlarmRouterMismatch  AlarmKind = "router_mismatch"   // the pair's outputs do not all show one of its machines
 )
 
 // Alarm is shown until it is acknowledged; it may clear (Active false) before that.
@@ -232,7 +235,17 @@ type OutputsLocked struct {
 // failed while it was away is retried at once instead of after RetryAfter.
 type RouterReady struct{}
 
+// RouterShows reports what the router shows on the pair's outputs, from its own state (at connect
+// and on every routing change): Known with Side when every output shows that machine's input;
+// Known false, with Detail, when they disagree or show inputs of neither machine.
+type RouterShows struct {
+	Known  bool
+	Side   Side
+	Detail string
+}
+
 func (RouterReady) isEvent()    {}
+func (RouterShows) isEvent()    {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

@@ -154,6 +154,12 @@ func (a *pairActor) Receive(ctx actor.Context) {
 			return
 		}
 		acts = a.step(now, failover.RouterReady{})
+	case *router.OnAirSeen:
+		ev := failover.RouterShows{Known: msg.Shows != "", Side: failover.Main, Detail: msg.Detail}
+		if msg.Shows == "backup" {
+			ev.Side = failover.Backup
+		}
+		acts = a.step(now, ev)
 	case *router.LockAlert:
 		acts = a.step(now, failover.OutputsLocked{Locked: msg.Locked, Detail: msg.Detail})
 	case *Command:

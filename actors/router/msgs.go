@@ -76,6 +76,16 @@ type Status struct {
 	Inputs, Outputs int
 }
 
+// OnAirSeen tells a pair which of its machines the router shows on the pair's outputs, at connect
+// and whenever that changes: Shows is "main" or "backup" when every output shows that machine's
+// input, "" when they disagree or show other inputs (Detail lists what each output shows).
+type OnAirSeen struct {
+	Router string
+	Pair   string
+	Shows  string
+	Detail string
+}
+
 // LockAlert tells a pair that outputs it uses are locked by another router client (or no longer).
 type LockAlert struct {
 	Router string

@@ -146,7 +146,8 @@ type videohub struct {
 	lastPing   time.Time
 	backoff    time.Duration
 	retryAt    time.Time
-	lockAlerts map[string]string // pair → detail last alerted ("" = not locked)
+	lockAlerts map[string]string    // pair → detail last alerted ("" = not locked)
+	onAirSeen  map[string]OnAirSeen // pair → what it was last told the router shows
 	lostLabels map[string]bool
 }
 
@@ -156,7 +157,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 	case *actor.Started:
 		v.log = v.o.Log.With().Str("address", v.o.Router.Address).Logger()
 		v.self, v.sys = ctx.Self(), ctx.ActorSystem()
-		v.lockAlerts, v.lostLabels = map[string]string{}, map[string]bool{}
+		v.lockAlerts, v.lostLabels, v.onAirSeen = map[string]string{}, map[string]bool{}, map[string]OnAirSeen{}
 		v.status = Status{Router: v.o.Router.Name}
 		every := v.o.Router.PingInterval.Duration / 4
 		every = max(10*time.Millisecond, min(every, 100*time.Millisecond))
@@ -358,6 +359,9 @@ func (v *videohub) receive(now time.Time, b vh.Block) {
 			v.dumpWait = nil
 		}
 		v.confirmSatisfied(now)
+		if v.ready {
+			v.checkOnAir()
+		}
 	case vh.KindVideoOutputLocks:
 		v.checkLocks()
 	case vh.KindInputLabels, vh.KindOutputLabels:
@@ -387,6 +391,8 @@ func (v *videohub) becomeReady(now time.Time) {
 	}
 	v.checkLabels()
 	v.checkLocks()
+	clear(v.onAirSeen) // tell every pair again: the routing may have moved while we were away
+	v.checkOnAir()
 	v.claimLocks(now)
 }
 
@@ -614,6 +620,56 @@ func (v *videohub) checkLocks() {
 		}
 		if pid := v.o.PIDs[p.Name]; pid != nil {
 			v.sys.Root.Send(pid, &LockAlert{Router: v.o.Router.Name, Pair: p.Name, Locked: detail != "", Detail: detail})
+		}
+	}
+}
+
+// checkOnAir tells each pair which of its machines the router shows on its outputs, when that
+// changed. Results of our own switches have already been sent, so a pair hears its confirmation
+// first.
+func (v *videohub) checkOnAir() {
+	for _, p := range v.o.Pairs {
+		seen := OnAirSeen{Router: v.o.Router.Name, Pair: p.Name}
+		main, backup, unresolved := true, true, false
+		var shows []string
+		for _, f := range p.Feeds {
+			mi, err1 := v.mirror.ResolveInput(f.MainInput)
+			bi, err2 := v.mirror.ResolveInput(f.BackupInput)
+			if err1 != nil || err2 != nil {
+				unresolved = true // a missing label is warned about by checkLabels
+				continue
+			}
+			for _, o := range f.Outputs {
+				out, err := v.mirror.ResolveOutput(o)
+				if err != nil {
+					unresolved = true
+					continue
+				}
+				in, ok := v.mirror.Routing[out]
+				main, backup = main && ok && in == mi, backup && ok && in == bi
+				what := "nothing"
+				if ok {
+					what = "input " + v.mirror.InputName(in)
+				}
+				shows = append(shows, "output "+v.mirror.OutputName(out)+" ← "+what)
+			}
+		}
+		switch {
+		case unresolved:
+			continue
+		case main:
+			seen.Shows = "main"
+		case backup:
+			seen.Shows = "backup"
+		default:
+			seen.Detail = strings.Join(shows, ", ")
+		}
+		if last, ok := v.onAirSeen[p.Name]; ok && last == seen {
+			continue
+		}
+		v.onAirSeen[p.Name] = seen
+		if pid := v.o.PIDs[p.Name]; pid != nil {
+			v.sys.Root.Send(pid, &seen)
 		}
 	}
 }

@@ -532,6 +532,16 @@ func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	// A studio starts with its mains on air: every pair output on its main's input.
+	for _, p := range pairsOf(cfg, r.Name) {
+		for _, f := range p.Feeds {
+			for _, out := range f.Outputs {
+				if out.Number >= 1 && out.Number <= r.Outputs && f.MainInput.Number >= 1 && f.MainInput.Number <= r.Inputs {
+					_ = h.SetRoute(out.Number-1, f.MainInput.Number-1)
+				}
+			}
+		}
+	}
 	s.hubs[r.Name] = h
 	s.log.Info().Str("router", r.Name).Str("address", h.Addr()).Msgf("simulated Videohub %dx%d started (standby router --address %s status)", r.Inputs, r.Outputs, h.Addr())
 	return h.Addr(), nil
