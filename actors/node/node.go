@@ -17,12 +17,14 @@
 package node
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -79,6 +81,7 @@ type Node struct {
 
 	log      zerolog.Logger
 	stopOnce sync.Once
+	stopping *atomic.Bool // set by Stop: protoactor's complaints about closing connections are expected then
 }
 
 // Start creates the actor system and starts its remote endpoint on opts.Listen. It returns an error,
@@ -110,11 +113,12 @@ func Start(opts Options) (*Node, error) {
 	}
 	log := opts.Logger.With().Str("node", advertise).Logger()
 
+	stopping := &atomic.Bool{}
 	sys := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
 			zl := opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), libLevel)).With().
 				Str("lib", "protoactor").Str("system", s.ID).Logger()
-			return slog.New(zerolog.NewSlogHandler(zl))
+			return slog.New(quietWhenStopping{Handler: zerolog.NewSlogHandler(zl), stopping: stopping})
 		}),
 		actor.WithDeadLetterThrottleInterval(time.Minute),
 		actor.WithDeadLetterRequestLogging(false),
@@ -161,7 +165,7 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: cannot listen on %s: %w", opts.Listen, err)
 	}
 	log.Debug().Str("listen", opts.Listen).Msg("remote endpoint started")
-	return &Node{System: sys, Remote: r, log: log}, nil
+	return &Node{System: sys, Remote: r, log: log, stopping: stopping}, nil
 }
 
 // Address is the advertised host:port of this node, the address in its PIDs.
@@ -172,6 +176,7 @@ func (n *Node) Address() string { return n.System.Address() }
 // than once.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		n.stopping.Store(true)
 		done := make(chan struct{})
 		go func() {
 			n.Remote.Shutdown(true)
@@ -193,6 +198,36 @@ func (n *Node) Stop() {
 		n.System.Shutdown()
 		n.log.Debug().Msg("remote endpoint stopped")
 	})
+}
+
+// quietWhenStopping turns protoactor's records into debug ones once the node is stopping: every
+// connection it closes then is logged as an error ("EndpointWriter lost connection"), which on a
+// clean stop would alarm whoever reads the log.
+type quietWhenStopping struct {
+	slog.Handler
+	stopping *atomic.Bool
+}
+
+func (q quietWhenStopping) Enabled(ctx context.Context, l slog.Level) bool {
+	if q.stopping.Load() {
+		l = slog.LevelDebug
+	}
+	return q.Handler.Enabled(ctx, l)
+}
+
+func (q quietWhenStopping) Handle(ctx context.Context, r slog.Record) error {
+	if q.stopping.Load() {
+		r.Level = slog.LevelDebug
+	}
+	return q.Handler.Handle(ctx, r)
+}
+
+func (q quietWhenStopping) WithAttrs(as []slog.Attr) slog.Handler {
+	return quietWhenStopping{Handler: q.Handler.WithAttrs(as), stopping: q.stopping}
+}
+
+func (q quietWhenStopping) WithGroup(name string) slog.Handler {
+	return quietWhenStopping{Handler: q.Handler.WithGroup(name), stopping: q.stopping}
 }
 
 // startRemote runs Remote.Start, which panics when it cannot bind (the port was taken between our
