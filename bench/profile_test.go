@@ -6,12 +6,15 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
 	"standby/actors/control"
@@ -55,7 +58,17 @@ func benchIdle(b *testing.B, load string, n int) {
 		b.Fatal(err)
 	}
 	// Info level into a discarded writer: the JSON formatting a real supervisor pays.
-	log := zerolog.New(io.Discard).Level(zerolog.InfoLevel).With().Timestamp().Logger()
+	// STANDBY_BENCH_LOG=FILE keeps the log for a failure's post-mortem.
+	var w io.Writer = io.Discard
+	if path := os.Getenv("STANDBY_BENCH_LOG"); path != "" {
+		f, err := os.Create(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		w = f
+	}
+	log := zerolog.New(w).Level(zerolog.InfoLevel).With().Timestamp().Logger()
 	opts := supervisor.Options{Config: cfg, Logger: log}
 	if load == "agents" {
 		// As `standby run`: a remote endpoint (the gateway) and the control surfaces.
@@ -84,6 +97,18 @@ func benchIdle(b *testing.B, load string, n int) {
 		}
 	})
 	defer s.System().EventStream.Unsubscribe(sub)
+	var deadMu sync.Mutex
+	var dead []string // messages that reached no actor, for a failure report
+	dsub := s.System().EventStream.Subscribe(func(evt interface{}) {
+		if d, ok := evt.(*actor.DeadLetterEvent); ok {
+			deadMu.Lock()
+			if len(dead) < 20 {
+				dead = append(dead, fmt.Sprintf("%T to %v", d.Message, d.PID))
+			}
+			deadMu.Unlock()
+		}
+	})
+	defer s.System().EventStream.Unsubscribe(dsub)
 	if load == "agents" {
 		var machines []string
 		for i := range n {
@@ -107,7 +132,12 @@ func benchIdle(b *testing.B, load string, n int) {
 		select {
 		case <-armedCh:
 		case <-deadline:
-			b.Fatalf("%d of %d pairs armed after 30 s; not armed: %s", armed, n, unarmed(s))
+			deadMu.Lock()
+			buf := make([]byte, 64<<20)
+			stacks := buf[:runtime.Stack(buf, true)]
+			_ = os.WriteFile(filepath.Join(os.TempDir(), "standby-unarmed-stacks.txt"), stacks, 0o644)
+			b.Fatalf("%d of %d pairs armed after 30 s; not armed: %s; dead letters: %v; all goroutines in %s",
+				armed, n, unarmed(s), dead, filepath.Join(os.TempDir(), "standby-unarmed-stacks.txt"))
 		}
 	}
 	cpu0, wall0 := cpuTime(), time.Now()
@@ -133,21 +163,42 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// unarmed describes the pairs still unarmed and what their machines look like, for a failure.
+// unarmed describes the pairs still unarmed: what their engines and machines say, or, for a pair
+// that does not answer, its mailbox's counters (read through reflection: a post-mortem only).
 func unarmed(s *supervisor.Supervisor) string {
-	views, err := s.Pairs()
-	if err != nil {
-		return err.Error()
-	}
-	snaps, err := s.Machines()
-	if err != nil {
-		return err.Error()
-	}
 	var out []string
-	for _, v := range views {
-		if v.State == failover.Unarmed {
-			out = append(out, fmt.Sprintf("%s (main %s %+v; engine sees %+v)", v.Name, v.Config.Main, snaps[v.Config.Main].Condition, v.Conditions))
+	for _, p := range s.Config().Pairs {
+		pid := s.PID(supervisor.PairsDir, p.Name)
+		res, err := s.System().Root.RequestFuture(pid, &pair.GetStatus{}, 2*time.Second).Result()
+		if err != nil {
+			out = append(out, fmt.Sprintf("%s: %v; mailbox %s", p.Name, err, mailboxState(s.System(), pid)))
+			continue
+		}
+		if v := res.(*pair.View); v.State == failover.Unarmed {
+			out = append(out, fmt.Sprintf("%s: unarmed, engine sees %+v", p.Name, v.Conditions))
 		}
 	}
-	return strings.Join(out, ", ")
+	return strings.Join(out, "; ")
+}
+
+func mailboxState(sys *actor.ActorSystem, pid *actor.PID) string {
+	proc, ok := sys.ProcessRegistry.Get(pid)
+	if !ok {
+		return "not registered"
+	}
+	ap, ok := proc.(*actor.ActorProcess)
+	if !ok {
+		return fmt.Sprintf("process %T", proc)
+	}
+	mb := reflect.ValueOf(ap).Elem().FieldByName("mailbox").Elem()
+	if mb.Kind() == reflect.Pointer {
+		mb = mb.Elem()
+	}
+	var parts []string
+	for _, f := range []string{"schedulerStatus", "userMessages", "sysMessages", "suspended"} {
+		if v := mb.FieldByName(f); v.IsValid() {
+			parts = append(parts, fmt.Sprintf("%s=%d", f, v.Int()))
+		}
+	}
+	return strings.Join(parts, " ")
 }

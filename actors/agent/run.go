@@ -56,7 +56,7 @@ func Run(ctx context.Context, o Options) error {
 	defer n.Stop()
 
 	a := newAgentActor(cfg, n.Address(), o.Clock, log)
-	pid, err := n.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }), pb.AgentActorID)
+	pid, err := n.System.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return a }, actor.WithMailbox(node.GuardedMailbox)), pb.AgentActorID)
 	if err != nil {
 		return err
 	}

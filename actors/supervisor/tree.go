@@ -8,6 +8,8 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+
+	"standby/actors/node"
 )
 
 // The supervision tree:
@@ -66,7 +68,8 @@ func newGroup() groupActor {
 }
 
 func groupProps() *actor.Props {
-	return actor.PropsFromProducer(func() actor.Actor { g := newGroup(); return &g }, actor.WithSupervisor(childStrategy()))
+	return actor.PropsFromProducer(func() actor.Actor { g := newGroup(); return &g }, actor.WithSupervisor(childStrategy()),
+		actor.WithMailbox(node.GuardedMailbox))
 }
 
 func (g *groupActor) Receive(ctx actor.Context) {
@@ -74,7 +77,9 @@ func (g *groupActor) Receive(ctx actor.Context) {
 	case *spawnChild:
 		sender := ctx.Sender()
 		spawn := func(ctx actor.Context) {
-			pid, err := ctx.SpawnNamed(msg.props, msg.name)
+			// Named children are addressed by name from the instant they exist (routers, machines and
+			// the network send to pairs at any time): see node.GuardedMailbox.
+			pid, err := ctx.SpawnNamed(msg.props.Configure(actor.WithMailbox(node.GuardedMailbox)), msg.name)
 			if err == nil {
 				g.children[msg.name] = pid
 			}
@@ -120,7 +125,7 @@ func rootProps(log zerolog.Logger) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &rootActor{groupActor: newGroup(), log: log}
 	},
-		actor.WithSupervisor(childStrategy()))
+		actor.WithSupervisor(childStrategy()), actor.WithMailbox(node.GuardedMailbox))
 }
 
 type rootActor struct {
