@@ -71,7 +71,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	c := &Control{svc: svc, hub: hub}
 
 	cur := s.Config()
-	if next := WithMapping(log, cur); !reflect.DeepEqual(next.Pairs, cur.Pairs) {
+	if next := WithOperatorState(log, cur); !reflect.DeepEqual(next.Pairs, cur.Pairs) {
 		if err := s.Reload(next); err != nil {
 			hub.Close()
 			return nil, err

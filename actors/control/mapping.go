@@ -177,15 +177,20 @@ func SaveMapping(dir string, pairs []conf.Pair) error {
 	if err := toml.NewEncoder(&b).Encode(mapping{Version: 1, Pairs: pairs}); err != nil {
 		return err
 	}
+	return writeAtomic(dir, MappingFile, b.Bytes())
+}
+
+// writeAtomic replaces dir/name with data so that a crash leaves the old or the new content.
+func writeAtomic(dir, name string, data []byte) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, ".mapping-*.tmp")
+	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(b.Bytes()); err != nil {
+	if _, err := tmp.Write(data); err != nil {
 		tmp.Close()
 		return err
 	}
@@ -199,7 +204,7 @@ func SaveMapping(dir string, pairs []conf.Pair) error {
 	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, MappingFile)); err != nil {
+	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
 		return err
 	}
 	d, err := os.Open(dir)
@@ -259,8 +264,8 @@ func WithMapping(log zerolog.Logger, cfg *conf.Config) *conf.Config {
 	return valid
 }
 
-// Reloads passes every config from in through WithMapping, so a reload (SIGHUP) keeps the
-// mapping edited from the control surfaces. The returned channel is never closed (a receive must
+// Reloads passes every config from in through WithOperatorState, so a reload (SIGHUP) keeps the
+// mapping, mode and failback operators set from the control surfaces. The returned channel is never closed (a receive must
 // not yield nil); its goroutine ends with ctx.
 func Reloads(ctx context.Context, log zerolog.Logger, in <-chan *conf.Config) <-chan *conf.Config {
 	out := make(chan *conf.Config)
@@ -271,7 +276,7 @@ func Reloads(ctx context.Context, log zerolog.Logger, in <-chan *conf.Config) <-
 				return
 			case cfg := <-in:
 				select {
-				case out <- WithMapping(log, cfg):
+				case out <- WithOperatorState(log, cfg):
 				case <-ctx.Done():
 					return
 				}

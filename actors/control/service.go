@@ -128,12 +128,12 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		r = s.doSwitch(who, x.Switch)
 	case *pb.ControlRequest_SetMode:
 		target = x.SetMode.GetPair()
-		r = s.doPolicy(target, "mode", x.SetMode.GetMode(), func(auto bool) failover.Event {
+		r = s.doPolicy(who, target, "mode", x.SetMode.GetMode(), func(auto bool) failover.Event {
 			return failover.SetMode{Automatic: auto, By: who.Name}
 		})
 	case *pb.ControlRequest_SetFailback:
 		target = x.SetFailback.GetPair()
-		r = s.doPolicy(target, "failback", x.SetFailback.GetFailback(), func(auto bool) failover.Event {
+		r = s.doPolicy(who, target, "failback", x.SetFailback.GetFailback(), func(auto bool) failover.Event {
 			return failover.SetFailback{Automatic: auto, By: who.Name}
 		})
 	case *pb.ControlRequest_Acknowledge:
@@ -248,17 +248,24 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 }
 
 // doPolicy sets mode or failback ("automatic" | "manual").
-func (s *Service) doPolicy(name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
+func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
 	if s.sup.Config().Pair(name) == nil {
 		return unknownPair(name)
 	}
 	if value != conf.ModeAutomatic && value != conf.ModeManual {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "%s: %q is not automatic or manual", what, value)
 	}
+	s.editMu.Lock() // one writer of the state files at a time
+	defer s.editMu.Unlock()
 	if err := s.sup.Command(name, ev(value == conf.ModeAutomatic)); err != nil {
 		return commandRefusal(name, err)
 	}
-	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s set to %s", name, what, value)}
+	r := &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s set to %s", name, what, value)}
+	if err := setPolicy(s.sup.Config().Supervisor.StateDir, name, what, value, who.Name); err != nil {
+		r.Warnings = append(r.Warnings, fmt.Sprintf("in force, but not saved: it will not survive a restart (%v)", err))
+		s.log.Error().Err(err).Str("pair", name).Msgf("%s set to %s but not saved under state_dir", what, value)
+	}
+	return r
 }
 
 func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_AcknowledgeOp) *pb.ControlReply {

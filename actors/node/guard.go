@@ -6,6 +6,7 @@ import (
 	"net"
 	"runtime/debug"
 	"strconv"
+	"strings"
 
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
@@ -16,6 +17,16 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
 )
+
+// remoteTypes are protoactor's own messages that Standby's nodes exchange: remote watches (the
+// control actor watches its subscribers, ctl watches the control actor) and the answer to a
+// message sent to an actor that is gone.
+var remoteTypes = map[string]bool{
+	"actor.Watch":              true,
+	"actor.Unwatch":            true,
+	"actor.Terminated":         true,
+	"actor.DeadLetterResponse": true,
+}
 
 // guard holds the gRPC interceptors that keep a bad peer from crashing the process.
 type guard struct {
@@ -100,12 +111,17 @@ func (s *checkedStream) RecvMsg(m any) error {
 }
 
 // CheckBatch reports what in a batch would make protoactor's reader panic or misbehave: a type name this
-// process has not linked in, or an index outside its table. A nil batch is fine.
+// process has not linked in, or an index outside its table; and what no peer of Standby sends: any
+// type outside Standby's protocol but the few protoactor itself exchanges (remoteTypes), so a peer
+// cannot stop an actor with actor.Stop or actor.PoisonPill. A nil batch is fine.
 func CheckBatch(b *remote.MessageBatch) error {
 	if b == nil {
 		return nil
 	}
 	for i, name := range b.TypeNames {
+		if !strings.HasPrefix(name, "standby.") && !remoteTypes[name] {
+			return fmt.Errorf("%w: message type %s (type %d) is not accepted from a peer", ErrBadBatch, strconv.Quote(name), i)
+		}
 		if _, err := protoregistry.GlobalTypes.FindMessageByName(protoreflect.FullName(name)); err != nil {
 			return fmt.Errorf("%w: unknown message type %s (type %d)", ErrBadBatch, strconv.Quote(name), i)
 		}

@@ -106,6 +106,13 @@ func TestCheckBatch(t *testing.T) {
 	if err := CheckBatch(nil); err != nil {
 		t.Fatalf("nil batch refused: %v", err)
 	}
+	for _, name := range []string{"actor.Watch", "actor.Unwatch", "actor.Terminated", "actor.DeadLetterResponse"} {
+		b := good()
+		b.TypeNames[0] = name
+		if err := CheckBatch(b); err != nil {
+			t.Errorf("%s refused: %v", name, err)
+		}
+	}
 	for name, mutate := range map[string]func(b *remote.MessageBatch){
 		"unknown type":    func(b *remote.MessageBatch) { b.TypeNames[0] = "standby.v9.Nope" },
 		"type index":      func(b *remote.MessageBatch) { b.Envelopes[0].TypeId = 1 },
@@ -118,6 +125,9 @@ func TestCheckBatch(t *testing.T) {
 		"nil envelope":    func(b *remote.MessageBatch) { b.Envelopes = append(b.Envelopes, nil) },
 		"negative sender": func(b *remote.MessageBatch) { b.Envelopes[0].Sender = -3 },
 		"negative target": func(b *remote.MessageBatch) { b.Envelopes[0].Target = -3 },
+		"stop":            func(b *remote.MessageBatch) { b.TypeNames[0] = "actor.Stop" },
+		"poison pill":     func(b *remote.MessageBatch) { b.TypeNames[0] = "actor.PoisonPill" },
+		"remote spawn":    func(b *remote.MessageBatch) { b.TypeNames[0] = "remote.ActorPidRequest" },
 	} {
 		b := good()
 		mutate(b)
@@ -239,6 +249,15 @@ func TestBadPeerCannotCrash(t *testing.T) {
 	}
 	if _, err := bad2.Recv(); status.Code(err) != codes.InvalidArgument {
 		t.Fatalf("stream after a bad target index: %v, want InvalidArgument", err)
+	}
+
+	// A peer may not stop actors: PoisonPill is refused and the probe below still answers.
+	bad3 := rawClient(t, n.Address())
+	if err := bad3.Send(batch(pid, "actor.PoisonPill", &actor.PoisonPill{})); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bad3.Recv(); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("stream after a PoisonPill: %v, want InvalidArgument", err)
 	}
 
 	conn, err := grpc.Dial(n.Address(), grpc.WithTransportCredentials(insecure.NewCredentials()))

@@ -1,0 +1,143 @@
+package control
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/rs/zerolog"
+
+	"standby/conf"
+)
+
+// PolicyFile is the name, under [supervisor] state_dir, of the mode and failback operators set
+// from the control surfaces. They outlive a restart or a reload: an operator who put a pair in
+// manual for a show must not find it automatic again after the supervisor restarted.
+const PolicyFile = "policy.toml"
+
+const policyHeader = `# Mode and failback of pairs as last set by operators from Standby's control surfaces (written by
+# standby). They override the config file's values for pairs of these names. Delete an entry (or
+# the file) to go back to the config file's values.
+`
+
+// policyDoc is PolicyFile's content.
+type policyDoc struct {
+	Version int                   `toml:"version"`
+	Pairs   map[string]pairPolicy `toml:"pair"`
+}
+
+// pairPolicy is what operators set on one pair; empty means not set.
+type pairPolicy struct {
+	Mode     string `toml:"mode,omitempty"`
+	Failback string `toml:"failback,omitempty"`
+	By       string `toml:"by,omitempty"` // the operator who set the latest value
+}
+
+// LoadPolicy reads dir/PolicyFile. It returns an error wrapping os.ErrNotExist when there is none.
+func LoadPolicy(dir string) (map[string]pairPolicy, error) {
+	b, err := os.ReadFile(filepath.Join(dir, PolicyFile))
+	if err != nil {
+		return nil, err
+	}
+	var d policyDoc
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&d)
+	if err != nil {
+		return nil, err
+	}
+	var bad []string
+	for _, k := range md.Undecoded() {
+		bad = append(bad, k.String()+": unknown key")
+	}
+	if d.Version != 1 {
+		bad = append(bad, fmt.Sprintf("version: %d is not 1", d.Version))
+	}
+	for name, p := range d.Pairs {
+		for key, v := range map[string]string{"mode": p.Mode, "failback": p.Failback} {
+			if v != "" && v != conf.ModeAutomatic && v != conf.ModeManual {
+				bad = append(bad, fmt.Sprintf("pair.%s.%s: %q is not automatic or manual", name, key, v))
+			}
+		}
+	}
+	if len(bad) > 0 {
+		sort.Strings(bad)
+		return nil, errors.New(strings.Join(bad, "\n"))
+	}
+	return d.Pairs, nil
+}
+
+// setPolicy records what an operator set on a pair (what is "mode" or "failback").
+func setPolicy(dir, pairName, what, value, by string) error {
+	pol, err := LoadPolicy(dir)
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		pol = nil // an unreadable file is replaced by what operators set from now on
+	}
+	if pol == nil {
+		pol = map[string]pairPolicy{}
+	}
+	p := pol[pairName]
+	if what == "mode" {
+		p.Mode = value
+	} else {
+		p.Failback = value
+	}
+	p.By = by
+	pol[pairName] = p
+	var b bytes.Buffer
+	b.WriteString(policyHeader)
+	if err := toml.NewEncoder(&b).Encode(policyDoc{Version: 1, Pairs: pol}); err != nil {
+		return err
+	}
+	return writeAtomic(dir, PolicyFile, b.Bytes())
+}
+
+// withPolicy returns cfg with the mode and failback operators set (PolicyFile) applied to its
+// pairs; cfg itself when there is nothing to apply. It logs each value it overrides.
+func withPolicy(log zerolog.Logger, cfg *conf.Config) *conf.Config {
+	dir := cfg.Supervisor.StateDir
+	pol, err := LoadPolicy(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return cfg
+	}
+	path := filepath.Join(dir, PolicyFile)
+	if err != nil {
+		log.Error().Str("file", path).Msgf("operators' mode and failback unreadable, using the config's:\n%v", err)
+		return cfg
+	}
+	next := *cfg
+	next.Pairs = clonePairs(cfg.Pairs)
+	changed := false
+	for i := range next.Pairs {
+		p := &next.Pairs[i]
+		set, ok := pol[p.Name]
+		if !ok {
+			continue
+		}
+		for _, f := range []struct {
+			what     string
+			field    *string
+			operator string
+		}{{"mode", &p.Mode, set.Mode}, {"failback", &p.Failback, set.Failback}} {
+			if f.operator == "" || f.operator == *f.field {
+				continue
+			}
+			log.Info().Str("pair", p.Name).Str("file", path).Str("by", set.By).
+				Msgf("%s %s as an operator set it, not %s as configured", f.what, f.operator, *f.field)
+			*f.field, changed = f.operator, true
+		}
+	}
+	if !changed {
+		return cfg
+	}
+	return &next
+}
+
+// WithOperatorState returns cfg with what operators changed from the control surfaces applied:
+// the persisted mapping (MappingFile), then mode and failback (PolicyFile).
+func WithOperatorState(log zerolog.Logger, cfg *conf.Config) *conf.Config {
+	return withPolicy(log, WithMapping(log, cfg))
+}
