@@ -114,11 +114,12 @@ func Start(opts Options) (*Node, error) {
 	log := opts.Logger.With().Str("node", advertise).Logger()
 
 	stopping := &atomic.Bool{}
+	libThrottle := NewThrottle(time.Minute, opts.Clock)
 	sys := actor.NewActorSystem(
 		actor.WithLoggerFactory(func(s *actor.ActorSystem) *slog.Logger {
 			zl := opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), libLevel)).With().
 				Str("lib", "protoactor").Str("system", s.ID).Logger()
-			return slog.New(quietWhenStopping{Handler: zerolog.NewSlogHandler(zl), stopping: stopping})
+			return slog.New(libHandler{Handler: zerolog.NewSlogHandler(zl), stopping: stopping, throttle: libThrottle})
 		}),
 		actor.WithDeadLetterThrottleInterval(time.Minute),
 		actor.WithDeadLetterRequestLogging(false),
@@ -171,6 +172,11 @@ func Start(opts Options) (*Node, error) {
 // Address is the advertised host:port of this node, the address in its PIDs.
 func (n *Node) Address() string { return n.System.Address() }
 
+// Stopping tells the node that its process is shutting down: peers going away from now on are
+// expected, so protoactor's complaints about lost connections are logged at debug. Stop implies it;
+// call it first when the process stops other things (its agents, say) before the node.
+func (n *Node) Stopping() { n.stopping.Store(true) }
+
 // Stop shuts the remote endpoint down (peers see a clean disconnect) and the actor system, within
 // 4×stopGrace at worst. Stop the actors you spawned first if their Stopping handlers matter. Safe to call more
 // than once.
@@ -200,34 +206,54 @@ func (n *Node) Stop() {
 	})
 }
 
-// quietWhenStopping turns protoactor's records into debug ones once the node is stopping: every
-// connection it closes then is logged as an error ("EndpointWriter lost connection"), which on a
-// clean stop would alarm whoever reads the log.
-type quietWhenStopping struct {
+// libHandler tames protoactor's own log records. Once the node is stopping they become debug
+// records: every connection it closes then is logged as an error ("EndpointWriter lost
+// connection"), which on a clean stop would alarm whoever reads the log. While it runs, a warning
+// or error repeated for the same peer is logged at most once a minute with a count of those held
+// back: an agent whose supervisor is down for maintenance would otherwise log every retry.
+type libHandler struct {
 	slog.Handler
 	stopping *atomic.Bool
+	throttle *Throttle
 }
 
-func (q quietWhenStopping) Enabled(ctx context.Context, l slog.Level) bool {
-	if q.stopping.Load() {
+func (h libHandler) Enabled(ctx context.Context, l slog.Level) bool {
+	if h.stopping.Load() {
 		l = slog.LevelDebug
 	}
-	return q.Handler.Enabled(ctx, l)
+	return h.Handler.Enabled(ctx, l)
 }
 
-func (q quietWhenStopping) Handle(ctx context.Context, r slog.Record) error {
-	if q.stopping.Load() {
+func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
+	if h.stopping.Load() {
 		r.Level = slog.LevelDebug
+		return h.Handler.Handle(ctx, r)
 	}
-	return q.Handler.Handle(ctx, r)
+	if r.Level >= slog.LevelWarn {
+		key := r.Level.String() + "|" + r.Message
+		r.Attrs(func(a slog.Attr) bool {
+			if a.Key == "address" {
+				key += "|" + a.Value.String()
+			}
+			return true
+		})
+		ok, skipped := h.throttle.Allow(key)
+		if !ok {
+			return nil
+		}
+		if skipped > 0 {
+			r.AddAttrs(slog.Int("suppressed", skipped))
+		}
+	}
+	return h.Handler.Handle(ctx, r)
 }
 
-func (q quietWhenStopping) WithAttrs(as []slog.Attr) slog.Handler {
-	return quietWhenStopping{Handler: q.Handler.WithAttrs(as), stopping: q.stopping}
+func (h libHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	return libHandler{Handler: h.Handler.WithAttrs(as), stopping: h.stopping, throttle: h.throttle}
 }
 
-func (q quietWhenStopping) WithGroup(name string) slog.Handler {
-	return quietWhenStopping{Handler: q.Handler.WithGroup(name), stopping: q.stopping}
+func (h libHandler) WithGroup(name string) slog.Handler {
+	return libHandler{Handler: h.Handler.WithGroup(name), stopping: h.stopping, throttle: h.throttle}
 }
 
 // startRemote runs Remote.Start, which panics when it cannot bind (the port was taken between our

@@ -475,6 +475,9 @@ var ErrUnknownPair = errors.New("unknown pair")
 func (s *Supervisor) Stop() { s.stopOnce.Do(s.stop) }
 
 func (s *Supervisor) stop() {
+	if s.node != nil {
+		s.node.Stopping() // the demo agents stopped below would otherwise be logged as lost peers
+	}
 	s.mu.Lock()
 	if s.sim != nil {
 		s.sim.stop()
