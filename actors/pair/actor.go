@@ -126,6 +126,9 @@ func (a *pairActor) Receive(ctx actor.Context) {
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: a.gen}
 		a.wake = clock.NewWake(func() { root.Send(self, t) })
 		a.wake.At(now, a.eng.Wake(now)) // a restored switch still has its deadline
+		if o.Router != nil {
+			ctx.Send(o.Router, &router.PairStarted{Pair: o.Pair.Name}) // what the router said before we ran
+		}
 		return
 	case *actor.Stopping, *actor.Restarting:
 		if a.wake != nil {

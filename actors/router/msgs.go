@@ -76,6 +76,12 @@ type Status struct {
 	Inputs, Outputs int
 }
 
+// PairStarted is sent by a pair actor when it starts or restarts. The router answers with what the
+// pair may have missed while it was not running (a router that connected first told nobody): its
+// Status when connected, what it shows on the pair's outputs (OnAirSeen) and a LockAlert when
+// another client locks them.
+type PairStarted struct{ Pair string }
+
 // OnAirSeen tells a pair which of its machines the router shows on the pair's outputs, at connect
 // and whenever that changes: Shows is "main" or "backup" when every output shows that machine's
 // input, "" when they disagree or show other inputs (Detail lists what each output shows).

@@ -199,6 +199,25 @@ func (v *videohub) Receive(ctx actor.Context) {
 		v.setLock(ctx, now, msg)
 	case *GetMirror:
 		ctx.Respond(&Snapshot{Status: v.status, Mirror: v.mirror.Clone()})
+	case *PairStarted:
+		v.greet(msg.Pair)
+	}
+}
+
+// greet tells a pair that just started what it needs to know now; before the router is ready
+// there is nothing to tell, and becomeReady tells every pair.
+func (v *videohub) greet(pairName string) {
+	pid := v.o.PIDs[pairName]
+	if pid == nil || !v.ready {
+		return
+	}
+	st := v.status
+	v.sys.Root.Send(pid, &st)
+	if seen, ok := v.onAirSeen[pairName]; ok {
+		v.sys.Root.Send(pid, &seen)
+	}
+	if d := v.lockAlerts[pairName]; d != "" {
+		v.sys.Root.Send(pid, &LockAlert{Router: v.o.Router.Name, Pair: pairName, Locked: true, Detail: d})
 	}
 }
 

@@ -26,6 +26,8 @@ type rig struct {
 	status  chan *Status
 	alerts  chan *LockAlert
 	changes chan *Change
+	seen    chan *OnAirSeen
+	direct  chan *Status // Status sent to the pair itself (not the event stream)
 	epoch   uint64
 }
 
@@ -48,7 +50,7 @@ func newRigLog(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration,
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64), alerts: make(chan *LockAlert, 16),
-		changes: make(chan *Change, 64)}
+		changes: make(chan *Change, 64), seen: make(chan *OnAirSeen, 64), direct: make(chan *Status, 64)}
 	r.sys.EventStream.Subscribe(func(evt interface{}) {
 		switch e := evt.(type) {
 		case *Status:
@@ -69,6 +71,10 @@ func newRigLog(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration,
 			r.results <- m
 		case *LockAlert:
 			r.alerts <- m
+		case *OnAirSeen:
+			r.seen <- m
+		case *Status:
+			r.direct <- m
 		}
 	}))
 	pids := map[string]*actor.PID{}
@@ -415,5 +421,59 @@ func TestLabelDisappearsWarns(t *testing.T) {
 		case <-deadline:
 			t.Fatal("no warning about the vanished label")
 		}
+	}
+}
+
+// waitSeen waits for the pair to be told the router shows shows ("" for neither).
+func (r *rig) waitSeen(shows string) *OnAirSeen {
+	r.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case s := <-r.seen:
+			if s.Shows == shows {
+				return s
+			}
+		case <-deadline:
+			r.t.Fatalf("the pair was never told the router shows %q", shows)
+			return nil
+		}
+	}
+}
+
+// TestOnAirSeen: the pair is told which of its machines the router shows on its outputs, at
+// connect and on every change, and again (with the router's status) when it says it started.
+func TestOnAirSeen(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	if err := s.SetRoute(4, 6); err != nil { // output 5 ← input 7: neither machine
+		t.Fatal(err)
+	}
+	r := newRig(t, s.Addr(), []conf.Pair{camPair(false)}, time.Second)
+	r.waitConn(Connected)
+	if seen := r.waitSeen(""); !strings.Contains(seen.Detail, "output 5 (Output 5) ← input 7 (Input 7)") {
+		t.Errorf("detail %q does not say what output 5 shows", seen.Detail)
+	}
+	if err := s.SetRoute(4, 0); err != nil {
+		t.Fatal(err)
+	}
+	r.waitSeen("main")
+	for _, out := range []int{0, 4} {
+		if err := s.SetRoute(out, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.waitSeen("backup")
+	for len(r.direct) > 0 {
+		<-r.direct
+	}
+	r.sys.Root.Send(r.pid, &PairStarted{Pair: "cam1"})
+	r.waitSeen("backup")
+	select {
+	case st := <-r.direct:
+		if st.Conn != Connected {
+			t.Errorf("status told to a starting pair: %s", st.Conn)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a starting pair was not told the router's status")
 	}
 }

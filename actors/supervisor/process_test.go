@@ -317,6 +317,38 @@ func TestProcessesSupervisorPause(t *testing.T) {
 	s.sup.waitLog(5*time.Second, map[string]string{"message": "pair transition", "to": "on-backup", "trigger": "engine"})
 }
 
+// TestProcessesRestartWithBackupOnAir: the supervisor dies while the backup is on air (kill -9),
+// and a new one starts. It must learn from the router that the backup is on air and arm on it,
+// not believe the main is on air, and not move the routing.
+func TestProcessesRestartWithBackupOnAir(t *testing.T) {
+	s := startStudio(t, freePort(t, "127.0.0.1"))
+	engine(t, filepath.Join(s.dir, "m1.pid"))
+	engine(t, filepath.Join(s.dir, "b1.pid"))
+	s.agent(t, "m1", "127.0.0.1:0")
+	s.agent(t, "b1", "127.0.0.1:0")
+	s.sup.waitLog(10*time.Second, map[string]string{"message": "pair transition", "to": "on-main"})
+	s.waitRoute(t, 0)
+
+	if err := syscall.Kill(-s.sup.cmd.Process.Pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.sup.cmd.Wait()
+	// Meanwhile someone (a panel, or the dead supervisor's last switch) put the backup on air.
+	for _, out := range []int{0, 2} {
+		if err := s.hub.SetRoute(out, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.sup = startProc(t, "supervisor again", s.bin, "run", "--config", filepath.Join(s.dir, "standby.toml"), "--log-level", "info")
+	armed := s.sup.waitLog(10*time.Second, map[string]string{"message": "pair transition", "from": "unarmed"})
+	if armed["to"] != "on-backup" {
+		t.Fatalf("after the restart the pair armed %v, want on-backup as the router shows", armed)
+	}
+	if routes := s.hub.State().Routes; routes[0] != 1 || routes[2] != 1 {
+		t.Fatalf("the restart moved the routing: %v", routes)
+	}
+}
+
 // TestProcessesNetworkPartition runs the main's agent in its own network namespace, joined to the
 // supervisor by a veth pair, and cuts the link.
 func TestProcessesNetworkPartition(t *testing.T) {
