@@ -42,7 +42,7 @@ func (f *Fake) Advance(d time.Duration) {
 }
 
 // Repeat calls fn after first and then every interval until stop is called. Actors use it for
-// their scheduler ticks instead of protoactor's SendRepeatedly, whose cancel races with its own
+// their periodic ticks instead of protoactor's SendRepeatedly, whose cancel races with its own
 // timer goroutine (a plain read against an atomic swap, reported by -race). Once stop has
 // returned fn is not called again; stop is idempotent and must not be called from fn.
 func Repeat(first, interval time.Duration, fn func()) (stop func()) {

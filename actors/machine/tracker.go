@@ -3,7 +3,8 @@
 // and health levels with hysteresis.
 //
 // Tracker is the pure part (reports and the current time in, condition out); the actor in
-// actor.go is its shell, fed by the agent gateway or the demo driver and by a scheduler tick.
+// actor.go is its shell, fed by the agent gateway or the demo driver and woken at the silence
+// deadline.
 package machine
 
 import (
