@@ -151,6 +151,12 @@ const procToken = "process-test-token"
 
 func startStudio(t *testing.T, supListen string) *studio {
 	t.Helper()
+	return startStudioTimeout(t, supListen, 250*time.Millisecond)
+}
+
+// startStudioTimeout is startStudio with another heartbeat_timeout.
+func startStudioTimeout(t *testing.T, supListen string, timeout time.Duration) *studio {
+	t.Helper()
 	s := &studio{dir: t.TempDir(), bin: standbyBinary(t), supAddr: supListen}
 	hub, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 8, Outputs: 8})
 	if err != nil {
@@ -166,7 +172,7 @@ func startStudio(t *testing.T, supListen string) *studio {
 listen = %q
 http = "127.0.0.1:0"
 state_dir = %q
-heartbeat_timeout = "250ms"
+heartbeat_timeout = %q
 agent_token = %q
 flap_max = 10 # this test fails over and back four times within a minute
 [[router]]
@@ -188,7 +194,7 @@ failback_after = "500ms"
 main_input = 1
 backup_input = 2
 outputs = [1, 3]
-`, supListen, filepath.Join(s.dir, "state"), procToken, hub.Addr())
+`, supListen, filepath.Join(s.dir, "state"), timeout.String(), procToken, hub.Addr())
 	path := filepath.Join(s.dir, "standby.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -271,11 +277,13 @@ func TestProcessesEngineKillAndAgentStop(t *testing.T) {
 	s.waitRoute(t, 0)
 }
 
-// TestProcessesSupervisorPause freezes the supervisor itself (SIGSTOP for 1 s, four heartbeat
+// TestProcessesSupervisorPause freezes the supervisor itself (SIGSTOP for three heartbeat
 // timeouts) while its machines stay healthy: on waking it must notice its own pause and not fail
-// over for the silence it caused, then still fail over at once for a real failure.
+// over for the silence it caused, then still fail over at once for a real failure. The timeout is
+// 1 s so that agents starved by whatever else CI runs are not mistaken for silent.
 func TestProcessesSupervisorPause(t *testing.T) {
-	s := startStudio(t, freePort(t, "127.0.0.1"))
+	const timeout = time.Second
+	s := startStudioTimeout(t, freePort(t, "127.0.0.1"), timeout)
 	mainEngine := engine(t, filepath.Join(s.dir, "m1.pid"))
 	engine(t, filepath.Join(s.dir, "b1.pid"))
 	s.agent(t, "m1", "127.0.0.1:0")
@@ -286,7 +294,7 @@ func TestProcessesSupervisorPause(t *testing.T) {
 	if err := syscall.Kill(s.sup.cmd.Process.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(time.Second) // the pause under test, not a wait for an event
+	time.Sleep(3 * timeout) // the pause under test, not a wait for an event
 	if err := syscall.Kill(s.sup.cmd.Process.Pid, syscall.SIGCONT); err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +302,7 @@ func TestProcessesSupervisorPause(t *testing.T) {
 
 	// Watch two heartbeat timeouts after the pause: a machine blamed for it would be declared
 	// failed (network) and the pair would switch within one.
-	window := time.After(500 * time.Millisecond)
+	window := time.After(2 * timeout)
 	for watching := true; watching; {
 		select {
 		case m := <-s.sup.lines:
