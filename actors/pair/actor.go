@@ -1,7 +1,7 @@
 // Package pair is the actor shell around one pair's failover engine: it feeds the engine machine
-// conditions, router results, operator commands and a wake-up at the engine's next deadline, and
-// carries out its actions (route
-// requests to the router actor, one log line per transition, alarm events).
+// conditions, router results and what the router shows, operator commands, and a wake-up at the
+// engine's next deadline, and carries out its actions (route requests to the router actor, one
+// log line per transition, alarm events).
 package pair
 
 import (
