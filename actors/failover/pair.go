@@ -395,19 +395,19 @@ func (p *Pair) startSwitch(now time.Time, to Side, trigger Trigger, automatic bo
 	}
 }
 
-// Wake is the next time after now at which a Tick could change something (a switch timing
-// out, automatic switching allowed again after a failed switch, an automatic failback coming due);
-// zero when only events can. Shells arm one timer for it instead of ticking.
+// Wake is the next time at which a Tick could change something (a switch timing out, automatic
+// switching allowed again after a failed switch, an automatic failback coming due); zero when only
+// events can. Shells arm one timer for it instead of ticking. A switch whose deadline has passed
+// without a Tick gives that deadline, so a Wake at or before now means: tick at once.
 func (p *Pair) Wake(now time.Time) time.Time {
+	if p.switching() {
+		return p.pending.deadline // a Tick at or after it always ends the switch
+	}
 	var w time.Time
 	consider := func(t time.Time) {
 		if t.After(now) && (w.IsZero() || t.Before(w)) {
 			w = t
 		}
-	}
-	if p.switching() {
-		consider(p.pending.deadline)
-		return w
 	}
 	if p.state == Unarmed || !p.cfg.Automatic {
 		return w
