@@ -77,6 +77,7 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 			a.stopTick = nil
 		}
 	case *pb.ControlRequest:
+		a.expire(ctx) // also here, so a lease ends on time whatever the tick's phase
 		a.handle(ctx, msg)
 	case *pb.ControlEvent:
 		for _, s := range a.subs {
@@ -90,13 +91,18 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 			}
 		}
 	case *expireTick:
-		now := a.svc.clock.Now()
-		for k, s := range a.subs {
-			if now.Sub(s.renewed) > Lease {
-				delete(a.subs, k)
-				ctx.Unwatch(s.pid)
-				a.log.Info().Str("subscriber", k).Str("operator", s.operator).Msg("subscription expired")
-			}
+		a.expire(ctx)
+	}
+}
+
+// expire drops subscriptions not renewed within Lease (their node hangs, or forgot them).
+func (a *remoteActor) expire(ctx actor.Context) {
+	now := a.svc.clock.Now()
+	for k, s := range a.subs {
+		if now.Sub(s.renewed) > Lease {
+			delete(a.subs, k)
+			ctx.Unwatch(s.pid)
+			a.log.Info().Str("subscriber", k).Str("operator", s.operator).Msg("subscription expired")
 		}
 	}
 }

@@ -14,8 +14,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"standby/actors/clock"
 	"standby/actors/node"
 	"standby/protocol/pb"
 )
@@ -247,5 +249,38 @@ func TestRemoteAcrossProcesses(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Error("the watch did not notice the supervisor stopping")
 		cancel()
+	}
+}
+
+// TestSubscriptionLeaseExpires: a subscriber that stops renewing (its process hangs, so no
+// Terminated ever comes) is dropped once its lease has run out, and not before.
+func TestSubscriptionLeaseExpires(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	e := start(t, Options{Clock: clk})
+	sys := e.sup.System()
+	probe := sys.Root.Spawn(actor.PropsFromFunc(func(actor.Context) {}))
+	ctl := actor.NewPID(sys.Address(), ActorID)
+	ask := func(req *pb.ControlRequest) *pb.ControlReply {
+		t.Helper()
+		res, err := sys.Root.RequestFuture(ctl, req, 5*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.(*pb.ControlReply)
+	}
+	sub := &pb.ControlRequest{Token: tokView, Op: &pb.ControlRequest_Subscribe{Subscribe: &pb.ControlRequest_SubscribeOp{Address: probe.Address, Id: probe.Id}}}
+	if r := ask(sub); !r.Ok || r.LeaseMs != Lease.Milliseconds() {
+		t.Fatalf("subscribe: %v", r)
+	}
+	status := &pb.ControlRequest{Token: tokView, Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}}
+	clk.Advance(Lease - time.Second)
+	ask(status)
+	if strings.Contains(e.logs.String(), "subscription expired") {
+		t.Fatal("expired before its lease ran out")
+	}
+	clk.Advance(2 * time.Second)
+	ask(status)
+	if !strings.Contains(e.logs.String(), `"message":"subscription expired"`) {
+		t.Fatalf("not expired after its lease:\n%s", e.logs.String())
 	}
 }
