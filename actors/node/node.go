@@ -51,9 +51,6 @@ const (
 	keepaliveTimeout = 5 * time.Second
 )
 
-// stopGrace bounds how long Stop waits for peers to close their streams.
-const stopGrace = time.Second
-
 // Options configure Start.
 type Options struct {
 	// Listen is the host:port the remote endpoint binds, e.g. "127.0.0.1:7400" or "0.0.0.0:7401". Port 0
@@ -172,34 +169,47 @@ func Start(opts Options) (*Node, error) {
 // Address is the advertised host:port of this node, the address in its PIDs.
 func (n *Node) Address() string { return n.System.Address() }
 
+// writerStopWait bounds how long Stop waits for protoactor's endpoint writers.
+const writerStopWait = 3 * time.Second
+
 // Stopping tells the node that its process is shutting down: peers going away from now on are
 // expected, so protoactor's complaints about lost connections are logged at debug. Stop implies it;
 // call it first when the process stops other things (its agents, say) before the node.
 func (n *Node) Stopping() { n.stopping.Store(true) }
 
-// Stop shuts the remote endpoint down (peers see a clean disconnect) and the actor system, within
-// 4×stopGrace at worst. Stop the actors you spawned first if their Stopping handlers matter. Safe to call more
-// than once.
+// Stop closes the remote endpoint and shuts the actor system down: the server first (every
+// inbound stream ends at once; peers see the connection drop, as for any peer that goes away),
+// then protoactor's endpoint writers, which close this node's outbound connections. Stop the
+// actors you spawned first if their Stopping handlers matter. Safe to call more than once.
+//
+// It does not use protoactor's graceful shutdown: that sends on a channel each stream reader
+// closes when its peer leaves, so a peer leaving at the same moment is a send on a closed channel
+// (reported by -race, and a panic when it loses the race), and it waits up to 10 s for peers.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		n.stopping.Store(true)
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					n.log.Debug().Str("panic", fmt.Sprint(p)).Msg("protoactor panicked while stopping")
+				}
+			}()
+			n.Remote.Shutdown(false)
+		}()
+		// protoactor's names for the parents of its endpoint writers and remote spawner. A writer
+		// in its 2 s connect-retry sleep holds its stop; a process that is exiting does not wait
+		// longer than writerStopWait for it.
 		done := make(chan struct{})
 		go func() {
-			n.Remote.Shutdown(true)
-			close(done)
+			defer close(done)
+			for _, id := range []string{"EndpointSupervisor", "activator"} {
+				_ = n.System.Root.StopFuture(actor.NewPID(n.System.Address(), id)).Wait()
+			}
 		}()
 		select {
 		case <-done:
-		case <-time.After(stopGrace):
-			// A peer that keeps its stream open (hung, or not protoactor) holds a graceful stop for
-			// 10 s; cut it off. An endpoint writer in its 2 s connect-retry sleep holds it too; after
-			// that, give up waiting rather than hang a process that is exiting.
-			n.Remote.Shutdown(false)
-			select {
-			case <-done:
-			case <-time.After(3 * stopGrace):
-				n.log.Warn().Msg("remote endpoint did not stop in time; leaving it")
-			}
+		case <-time.After(writerStopWait):
+			n.log.Debug().Msg("protoactor's endpoint writers did not stop in time; leaving them")
 		}
 		n.System.Shutdown()
 		n.log.Debug().Msg("remote endpoint stopped")

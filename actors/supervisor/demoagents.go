@@ -20,8 +20,9 @@ import (
 // for one simulated machine, so the demo exercises the same path as a studio: agent process,
 // protoactor remote, gateway, machine actor.
 type demoAgent struct {
-	cmd *exec.Cmd
-	pid *actor.PID // the agent's actor, for SimSet
+	cmd    *exec.Cmd
+	pid    *actor.PID    // the agent's actor, for SimSet
+	exited chan struct{} // closed once the process has been reaped
 }
 
 // startDemoAgents starts (or keeps) one agent process per simulated machine and stops the
@@ -91,9 +92,10 @@ func (s *Supervisor) spawnDemoAgent(cfg *conf.Config, m *conf.Machine) (*demoAge
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	go func() { _ = cmd.Wait(); os.RemoveAll(dir) }()
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); os.RemoveAll(dir); close(exited) }()
 	s.log.Info().Str("machine", m.Name).Int("pid", cmd.Process.Pid).Str("agent", addr).Msg("demo agent started (simulated services)")
-	return &demoAgent{cmd: cmd, pid: actor.NewPID(addr, pb.AgentActorID)}, nil
+	return &demoAgent{cmd: cmd, pid: actor.NewPID(addr, pb.AgentActorID), exited: exited}, nil
 }
 
 // set applies a simulated change through the agent: SimSet over remote, or SIGSTOP/SIGCONT of the

@@ -486,6 +486,15 @@ func (s *Supervisor) stop() {
 	for _, a := range s.agents {
 		a.stop()
 	}
+	// Let them go first: an agent that sees its supervisor vanish before its own SIGTERM logs
+	// the loss as an error.
+	deadline := time.After(2 * time.Second)
+	for _, a := range s.agents {
+		select {
+		case <-a.exited:
+		case <-deadline:
+		}
+	}
 	s.mu.Unlock()
 	if s.root != nil {
 		_ = s.sys.Root.StopFuture(s.root).Wait()
