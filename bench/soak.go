@@ -206,6 +206,7 @@ func soakVariant(ctx context.Context, o SoakOptions, so studioOptions, res *Soak
 	failBase := st.supLog.failures()
 	a, _ := sampleProc(st.supervisorPID())
 
+	began := time.Now() // before the timeout starts, so the duration reported is never short of it
 	sctx, cancel := context.WithTimeout(ctx, o.Duration)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -230,7 +231,6 @@ func soakVariant(ctx context.Context, o SoakOptions, so studioOptions, res *Soak
 		}
 	}
 	progress("soak %s: running %s (%s)", res.Variant, o.Duration, st.machineKinds())
-	began := time.Now()
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 wait:
