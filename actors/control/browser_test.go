@@ -236,7 +236,7 @@ func TestBrowserHealthPanel(t *testing.T) {
 	}
 	p.wait(`document.querySelector('[data-pair="cam1"][data-on-air="backup"] .machine.active[data-machine="b1"]') && document.querySelector('[data-machine="m1"][data-condition="down"]')`, 1000)
 	t.Logf("panel showed the backup on air %s after the main failed", time.Since(failed).Round(time.Millisecond))
-	if err := e.sup.Simulator("hub1").WaitRoute(ctxFor(t, time.Second), 0, 1); err != nil {
+	if err := e.sup.Simulator("hub1").WaitRoute(ctxFor(t, 5*time.Second), 0, 1); err != nil {
 		t.Fatalf("the router does not carry the backup: %v", err)
 	}
 	p.shot("health-backup-active.png")
@@ -250,18 +250,18 @@ func TestBrowserHealthPanel(t *testing.T) {
 	if err := e.sup.Simulator("hub1").WaitRoute(ctxFor(t, 3*time.Second), 0, 0); err != nil {
 		t.Fatalf("after Switch, output 1 is not on the main's input 1: %v", err)
 	}
-	p.wait(`document.querySelector('[data-pair="cam1"][data-on-air="main"] .machine.active[data-machine="m1"]')`, 2000)
+	p.wait(`document.querySelector('[data-pair="cam1"][data-on-air="main"] .machine.active[data-machine="m1"]')`, 5000)
 	p.shot("health-main-back.png")
 
 	// Failing a machine from the panel: cut cam2's main off the network (manual mode: alarm only).
 	p.click(`[data-machine="m2"] [data-sim="network"]`)
 	p.wait(`document.querySelector('[data-machine="m2"][data-condition="down"]') && document.querySelector('[data-pair="cam2"] [data-alarm="main_failed"]') && !document.getElementById('alarmbar').hidden`, 5000)
-	p.wait(`document.querySelector('[data-switch="cam2"]').classList.contains('prominent')`, 1000)
+	p.wait(`document.querySelector('[data-switch="cam2"]').classList.contains('prominent')`, 5000)
 	p.shot("health-alarm.png")
 
 	// The same panel on a tablet in portrait.
 	p.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 768, "height": 1024, "deviceScaleFactor": 1, "mobile": true}, nil)
-	p.wait(`document.documentElement.scrollWidth <= 768`, 2000) // nothing wider than the screen
+	p.wait(`document.documentElement.scrollWidth <= 768`, 5000) // nothing wider than the screen
 	p.shot("health-tablet.png")
 }
 
@@ -273,12 +273,12 @@ func TestBrowserMachinesPanel(t *testing.T) {
 	p := openPanel(t, e.ctl.URL()+"/#machines", tokConfigure)
 	p.wait(`document.querySelector('[data-mapping="cam1"]') && document.querySelector('[data-mapping="cam1"]').textContent.includes('“m1”')`, 3000)
 	p.click(`#addpair button`)
-	p.wait(`document.querySelector('#addpair input[placeholder="cam4"]')`, 2000)
+	p.wait(`document.querySelector('#addpair input[placeholder="cam4"]')`, 5000)
 	p.fill(`#addpair input[placeholder="cam4"]`, "cam3")
 	p.fill(`#addpair input[aria-label="main_input"]`, "5")
 	p.fill(`#addpair input[aria-label="backup_input"]`, "6")
 	p.fill(`#addpair input[aria-label="outputs"]`, "2")
-	p.wait(`document.querySelector('#addpair').textContent.includes('different licence features')`, 2000)
+	p.wait(`document.querySelector('#addpair').textContent.includes('different licence features')`, 5000)
 	p.click(`#addpair button.primary`)
 	p.wait(`(el => el && el.textContent.includes('already claimed by pair "cam2"'))(document.querySelector('#addpair .error'))`, 3000)
 	p.shot("machines-invalid.png")
