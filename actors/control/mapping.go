@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -172,12 +173,51 @@ func validate(c *conf.Config) (*conf.Config, error) {
 // synced, renamed over the old one, and the directory synced, so a crash leaves the old or the new
 // mapping, never a torn one.
 func SaveMapping(dir string, pairs []conf.Pair) error {
+	return writeState(dir, MappingFile, mappingHeader, mapping{Version: 1, Pairs: pairs})
+}
+
+// stateDoc is a TOML document Standby keeps under state_dir (MappingFile, PolicyFile).
+type stateDoc interface{ version() int }
+
+func (m *mapping) version() int { return m.Version }
+
+// readState decodes dir/name into doc and lists what is wrong with it: unknown keys and a version
+// other than 1. It returns an error wrapping os.ErrNotExist when there is no file.
+func readState(dir, name string, doc stateDoc) (problems []string, err error) {
+	b, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, err
+	}
+	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(doc)
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range md.Undecoded() {
+		problems = append(problems, k.String()+": unknown key")
+	}
+	if v := doc.version(); v != 1 {
+		problems = append(problems, fmt.Sprintf("version: %d is not 1", v))
+	}
+	return problems, nil
+}
+
+// problemsError joins every problem found in a state file into one error; nil when there is none.
+func problemsError(problems []string) error {
+	if len(problems) == 0 {
+		return nil
+	}
+	sort.Strings(problems)
+	return errors.New(strings.Join(problems, "\n"))
+}
+
+// writeState writes doc under header to dir/name atomically.
+func writeState(dir, name, header string, doc any) error {
 	var b bytes.Buffer
-	b.WriteString(mappingHeader)
-	if err := toml.NewEncoder(&b).Encode(mapping{Version: 1, Pairs: pairs}); err != nil {
+	b.WriteString(header)
+	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
 		return err
 	}
-	return writeAtomic(dir, MappingFile, b.Bytes())
+	return writeAtomic(dir, name, b.Bytes())
 }
 
 // writeAtomic replaces dir/name with data so that a crash leaves the old or the new content.
@@ -217,24 +257,13 @@ func writeAtomic(dir, name string, data []byte) error {
 
 // LoadMapping reads dir/MappingFile. It returns an error wrapping os.ErrNotExist when there is none.
 func LoadMapping(dir string) ([]conf.Pair, error) {
-	b, err := os.ReadFile(filepath.Join(dir, MappingFile))
-	if err != nil {
-		return nil, err
-	}
 	var m mapping
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&m)
+	problems, err := readState(dir, MappingFile, &m)
+	if err == nil {
+		err = problemsError(problems)
+	}
 	if err != nil {
 		return nil, err
-	}
-	var bad []string
-	for _, k := range md.Undecoded() {
-		bad = append(bad, k.String()+": unknown key")
-	}
-	if m.Version != 1 {
-		bad = append(bad, fmt.Sprintf("version: %d is not 1", m.Version))
-	}
-	if len(bad) > 0 {
-		return nil, errors.New(strings.Join(bad, "\n"))
 	}
 	return m.Pairs, nil
 }

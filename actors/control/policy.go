@@ -1,15 +1,11 @@
 package control
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
-	"strings"
 
-	"github.com/BurntSushi/toml"
 	"github.com/rs/zerolog"
 
 	"standby/conf"
@@ -40,44 +36,31 @@ type pairPolicy struct {
 
 // LoadPolicy reads dir/PolicyFile. It returns an error wrapping os.ErrNotExist when there is none.
 func LoadPolicy(dir string) (map[string]pairPolicy, error) {
-	b, err := os.ReadFile(filepath.Join(dir, PolicyFile))
-	if err != nil {
-		return nil, err
-	}
 	var d policyDoc
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(&d)
+	problems, err := readState(dir, PolicyFile, &d)
 	if err != nil {
 		return nil, err
-	}
-	var bad []string
-	for _, k := range md.Undecoded() {
-		bad = append(bad, k.String()+": unknown key")
-	}
-	if d.Version != 1 {
-		bad = append(bad, fmt.Sprintf("version: %d is not 1", d.Version))
 	}
 	for name, p := range d.Pairs {
 		for key, v := range map[string]string{"mode": p.Mode, "failback": p.Failback} {
 			if v != "" && v != conf.ModeAutomatic && v != conf.ModeManual {
-				bad = append(bad, fmt.Sprintf("pair.%s.%s: %q is not automatic or manual", name, key, v))
+				problems = append(problems, fmt.Sprintf("pair.%s.%s: %q is not automatic or manual", name, key, v))
 			}
 		}
 	}
-	if len(bad) > 0 {
-		sort.Strings(bad)
-		return nil, errors.New(strings.Join(bad, "\n"))
+	if err := problemsError(problems); err != nil {
+		return nil, err
 	}
 	return d.Pairs, nil
 }
 
+func (d *policyDoc) version() int { return d.Version }
+
 // setPolicy records what an operator set on a pair (what is "mode" or "failback").
 func setPolicy(dir, pairName, what, value, by string) error {
 	pol, err := LoadPolicy(dir)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		pol = nil // an unreadable file is replaced by what operators set from now on
-	}
-	if pol == nil {
-		pol = map[string]pairPolicy{}
+	if err != nil || pol == nil {
+		pol = map[string]pairPolicy{} // none yet, or unreadable: replaced by what operators set from now on
 	}
 	p := pol[pairName]
 	if what == "mode" {
@@ -87,12 +70,7 @@ func setPolicy(dir, pairName, what, value, by string) error {
 	}
 	p.By = by
 	pol[pairName] = p
-	var b bytes.Buffer
-	b.WriteString(policyHeader)
-	if err := toml.NewEncoder(&b).Encode(policyDoc{Version: 1, Pairs: pol}); err != nil {
-		return err
-	}
-	return writeAtomic(dir, PolicyFile, b.Bytes())
+	return writeState(dir, PolicyFile, policyHeader, policyDoc{Version: 1, Pairs: pol})
 }
 
 // withPolicy returns cfg with the mode and failback operators set (PolicyFile) applied to its
