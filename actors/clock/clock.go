@@ -136,8 +136,12 @@ func WatchPauses(c Clock, every, after time.Duration, onPause func(gap time.Dura
 }
 
 // Check beats now and returns when the last pause ended (zero if none was seen). Call it before
-// judging silence: after a pause it may run before the watch's own beat does.
+// judging silence: after a pause it may run before the watch's own beat does. A nil watch notices
+// nothing.
 func (w *PauseWatch) Check() time.Time {
+	if w == nil {
+		return time.Time{}
+	}
 	now := w.clk.Now()
 	w.mu.Lock()
 	gap := now.Sub(w.last)
@@ -156,8 +160,11 @@ func (w *PauseWatch) Check() time.Time {
 	return resumed
 }
 
-// Resumed returns when the last pause ended, without beating.
+// Resumed returns when the last pause ended, without beating (zero for a nil watch).
 func (w *PauseWatch) Resumed() time.Time {
+	if w == nil {
+		return time.Time{}
+	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	return w.resumed

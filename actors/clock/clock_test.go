@@ -80,4 +80,8 @@ func TestPauseWatch(t *testing.T) {
 	if len(gaps) != 2 || gaps[0] != 2*time.Second || gaps[1] != 10*time.Millisecond {
 		t.Fatalf("pauses reported: %v, want [2s 10ms]", gaps)
 	}
+	var none *PauseWatch // a machine actor without a watch
+	if !none.Check().IsZero() || !none.Resumed().IsZero() {
+		t.Fatal("a nil watch reported a pause")
+	}
 }

@@ -104,10 +104,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 			return
 		}
 		m.wake.Fired()
-		var resumed time.Time
-		if o.Pauses != nil {
-			resumed = o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
-		}
+		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
 		now := o.Clock.Now()
 		changed := m.t.Tick(now, resumed)
 		m.arm(now)
@@ -142,11 +139,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 // touching the timer: it fires at the old one, finds the machine heard from, and re-arms, so a
 // beating machine costs one wake-up per timeout rather than a timer reset per report.
 func (m *machineActor) arm(now time.Time) {
-	var resumed time.Time
-	if p := m.box.opts.Pauses; p != nil {
-		resumed = p.Resumed()
-	}
-	m.wake.At(now, m.t.Due(resumed))
+	m.wake.At(now, m.t.Due(m.box.opts.Pauses.Resumed()))
 }
 
 func (m *machineActor) notify(ctx actor.Context) {
