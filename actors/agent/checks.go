@@ -17,25 +17,19 @@ import (
 // check runs one probe within timeout and says whether the service is up and, if not, why.
 type check func(ctx context.Context) (up bool, reason string)
 
-// pollChecker runs a check every interval (measured from the end of the previous one) and emits
-// each result; the actor keeps only changes.
-type pollChecker struct {
-	check    check
-	timeout  time.Duration
-	interval time.Duration
-	emit     func(up bool, reason string)
-}
-
-func (p *pollChecker) run(ctx context.Context) {
+// pollEvery runs probe every interval (measured from the end of the previous run), each run
+// bounded by timeout, and hands each result to emit until ctx ends; the actor keeps only changes.
+// Service checks and health samplers both run on it.
+func pollEvery[T any](ctx context.Context, timeout, interval time.Duration, probe func(context.Context) T, emit func(T)) {
 	for {
-		cctx, cancel := context.WithTimeout(ctx, p.timeout)
-		up, reason := p.check(cctx)
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		v := probe(cctx)
 		cancel()
 		if ctx.Err() != nil {
 			return
 		}
-		p.emit(up, reason)
-		if !sleepCtx(ctx, p.interval) {
+		emit(v)
+		if !sleepCtx(ctx, interval) {
 			return
 		}
 	}

@@ -104,21 +104,18 @@ func TestExecCheck(t *testing.T) {
 	}
 }
 
-func TestPollCheckerEmitsAndStops(t *testing.T) {
+func TestPollEveryEmitsAndStops(t *testing.T) {
 	results := []bool{true, false, true}
 	n := 0
 	emit, ch := recorder()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		(&pollChecker{
-			check: func(context.Context) (bool, string) {
-				up := results[n%len(results)]
-				n++
-				return up, "r"
-			},
-			timeout: time.Second, interval: time.Millisecond, emit: emit,
-		}).run(ctx)
+		pollEvery(ctx, time.Second, time.Millisecond, func(context.Context) bool {
+			up := results[n%len(results)]
+			n++
+			return up
+		}, func(up bool) { emit(up, "r") })
 		close(done)
 	}()
 	for i, want := range results {

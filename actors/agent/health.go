@@ -265,26 +265,3 @@ func parseNumber(b []byte) (float64, error) {
 	}
 	return v, nil
 }
-
-// sampleLoop reads a value every interval (from the end of the previous reading) and emits it.
-type sampleLoop struct {
-	sample   sampler
-	timeout  time.Duration
-	interval time.Duration
-	emit     func(value float64, err error)
-}
-
-func (s *sampleLoop) run(ctx context.Context) {
-	for {
-		cctx, cancel := context.WithTimeout(ctx, s.timeout)
-		v, err := s.sample(cctx)
-		cancel()
-		if ctx.Err() != nil {
-			return
-		}
-		s.emit(v, err)
-		if !sleepCtx(ctx, s.interval) {
-			return
-		}
-	}
-}

@@ -177,7 +177,15 @@ func startWatchers(ctx context.Context, wg *sync.WaitGroup, cfg *conf.Agent, h h
 			default:
 				chk = execCheck(s.Command)
 			}
-			goRun((&pollChecker{check: chk, timeout: s.Timeout.Duration, interval: s.Interval.Duration, emit: emit}).run)
+			type result struct {
+				up     bool
+				reason string
+			}
+			goRun(func(ctx context.Context) {
+				pollEvery(ctx, s.Timeout.Duration, s.Interval.Duration,
+					func(ctx context.Context) result { up, reason := chk(ctx); return result{up, reason} },
+					func(r result) { emit(r.up, r.reason) })
+			})
 		}
 	}
 	for i, hc := range cfg.Health {
@@ -192,13 +200,15 @@ func startWatchers(ctx context.Context, wg *sync.WaitGroup, cfg *conf.Agent, h h
 		default:
 			continue // sim: set through SimSet
 		}
-		emit := func(v float64, err error) {
+		read := func(ctx context.Context) *healthEvent {
+			v, err := smp(ctx)
 			if err != nil {
-				send(&healthEvent{i: i, ok: false, reason: err.Error()})
-				return
+				return &healthEvent{i: i, ok: false, reason: err.Error()}
 			}
-			send(&healthEvent{i: i, value: v, ok: true})
+			return &healthEvent{i: i, value: v, ok: true}
 		}
-		goRun((&sampleLoop{sample: smp, timeout: hc.Timeout.Duration, interval: hc.Interval.Duration, emit: emit}).run)
+		goRun(func(ctx context.Context) {
+			pollEvery(ctx, hc.Timeout.Duration, hc.Interval.Duration, read, func(e *healthEvent) { send(e) })
+		})
 	}
 }
