@@ -19,7 +19,7 @@ import (
 
 	"standby/actors/control"
 	"standby/actors/failover"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/actors/supervisor"
 	"standby/conf"
 )
@@ -90,7 +90,7 @@ func benchIdle(b *testing.B, load string, n int) {
 	// Count pairs arming from the event stream (subscribed before any machine reports).
 	armedCh := make(chan struct{}, n)
 	sub := s.System().EventStream.Subscribe(func(evt interface{}) {
-		if e, ok := evt.(*pair.Event); ok {
+		if e, ok := evt.(*pool.Event); ok {
 			if tr, ok := e.Action.(failover.Transition); ok && tr.From == failover.Unarmed && tr.To == failover.OnMain {
 				armedCh <- struct{}{}
 			}
@@ -168,13 +168,13 @@ func cpuTime() time.Duration {
 func unarmed(s *supervisor.Supervisor) string {
 	var out []string
 	for _, p := range s.Config().Pairs {
-		pid := s.PID(supervisor.PairsDir, p.Name)
-		res, err := s.System().Root.RequestFuture(pid, &pair.GetStatus{}, 2*time.Second).Result()
+		pid := s.PID(supervisor.PoolsDir, p.Name)
+		res, err := s.System().Root.RequestFuture(pid, &pool.GetStatus{}, 2*time.Second).Result()
 		if err != nil {
 			out = append(out, fmt.Sprintf("%s: %v; mailbox %s", p.Name, err, mailboxState(s.System(), pid)))
 			continue
 		}
-		if v := res.(*pair.View); v.State == failover.Unarmed {
+		if v := res.(*pool.View); v.Slots[0].State == failover.Unarmed {
 			out = append(out, fmt.Sprintf("%s: unarmed, engine sees %+v", p.Name, v.Conditions))
 		}
 	}

@@ -88,9 +88,13 @@ func command(s *supervisor.Supervisor, f []string) error {
 	case "silent":
 		return s.SimulateSilence(arg(1), arg(2) == "on")
 	case "switch":
-		to := failover.Main
+		p := s.Config().Pair(arg(1))
+		if p == nil {
+			return fmt.Errorf("switch: unknown pair %q", arg(1))
+		}
+		to := p.Main
 		if arg(2) == "backup" {
-			to = failover.Backup
+			to = p.Backup
 		}
 		return s.Command(arg(1), failover.Switch{To: to, By: "bench"})
 	}

@@ -60,6 +60,7 @@ type logLine struct {
 	Level     string `json:"level"` // the last "level" key: a machine condition's health level
 	Message   string `json:"message"`
 	Pair      string `json:"pair"`
+	Pool      string `json:"pool"` // router switch: the pool that asked
 	From      string `json:"from"`
 	To        string `json:"to"`
 	Trigger   string `json:"trigger"`
@@ -116,7 +117,7 @@ func (l *supLog) line(s string) {
 		}
 	case "router switch":
 		if m.Confirmed != nil && *m.Confirmed {
-			l.mark(m.Pair).confirmed = at
+			l.mark(m.Pool).confirmed = at
 		}
 	case "router state":
 		l.routers[m.Router] = m.State

@@ -30,7 +30,7 @@ func TestSupLog(t *testing.T) {
 	for _, s := range []string{
 		`{"level":"warn","machine":"pair0-main","known":true,"failure":"engine","level":"normal","detail":"engine: pid 1 exited","time":"2026-01-02T03:04:06.001Z","message":"machine condition"}`,
 		`{"level":"warn","pair":"pair0","from":"on-main","to":"switching-to-backup","trigger":"engine","detail":"down","time":"2026-01-02T03:04:06.002Z","message":"pair transition"}`,
-		`{"level":"info","router":"hub0","pair":"pair0","epoch":1,"confirmed":true,"switch_ms":0.2,"time":"2026-01-02T03:04:06.0025Z","message":"router switch"}`,
+		`{"level":"info","router":"hub0","pool":"pair0","epoch":1,"confirmed":true,"switch_ms":0.2,"time":"2026-01-02T03:04:06.0025Z","message":"router switch"}`,
 		`{"level":"error","pair":"pair0","alarm":"switch_failed","time":"2026-01-02T03:04:07Z","message":"switch failed"}`,
 	} {
 		l.line(s)

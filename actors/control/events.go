@@ -14,7 +14,7 @@ import (
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/actors/router"
 	"standby/conf"
 	"standby/protocol/pb"
@@ -108,8 +108,8 @@ func (h *Hub) mirror(name string) *router.Mirror {
 
 func (h *Hub) onEvent(evt any) {
 	switch e := evt.(type) {
-	case *pair.Event:
-		if ce := pairEvent(e); ce != nil {
+	case *pool.Event:
+		if ce := poolEvent(e); ce != nil {
 			h.count(e)
 			h.publish(ce)
 		}
@@ -126,11 +126,12 @@ func (h *Hub) onEvent(evt any) {
 	}
 }
 
-func pairEvent(e *pair.Event) *pb.ControlEvent {
-	ce := &pb.ControlEvent{Pair: e.Pair, Time: timestamppb.New(e.Time)}
+func poolEvent(e *pool.Event) *pb.ControlEvent {
+	ce := &pb.ControlEvent{Pair: e.Pool, Time: timestamppb.New(e.Time)}
 	switch a := e.Action.(type) {
 	case failover.Transition:
 		ce.Kind, ce.From, ce.To, ce.Trigger, ce.Detail = "transition", a.From.String(), a.To.String(), string(a.Trigger), a.Detail
+		ce.Machine = a.Machine
 		ce.SwitchMs = float64(a.Latency) / float64(time.Millisecond)
 	case failover.AlarmRaised:
 		ce.Kind, ce.Alarm, ce.Detail = "alarm", string(a.Kind), a.Message
@@ -164,8 +165,8 @@ func describeChange(c *router.Change) string {
 	return "labels changed"
 }
 
-// count updates the switch metrics from a pair's transitions.
-func (h *Hub) count(e *pair.Event) {
+// count updates the switch metrics from a pool's transitions.
+func (h *Hub) count(e *pool.Event) {
 	t, ok := e.Action.(failover.Transition)
 	if !ok {
 		return
@@ -174,22 +175,22 @@ func (h *Hub) count(e *pair.Event) {
 	defer h.mu.Unlock()
 	switch {
 	case t.From == failover.SwitchingToBackup && t.To == failover.OnBackup, t.From == failover.SwitchingToMain && t.To == failover.OnMain:
-		h.metrics.switched(e.Pair, string(t.Trigger), t.Latency)
+		h.metrics.switched(e.Pool, string(t.Trigger), t.Latency)
 	case t.From == failover.SwitchingToBackup || t.From == failover.SwitchingToMain:
-		h.metrics.failures[e.Pair]++
+		h.metrics.failures[e.Pool]++
 	}
 }
 
 // pairWatch follows one pair's events while an operator's switch is decided.
 type pairWatch struct {
-	ch   chan *pair.Event
+	ch   chan *pool.Event
 	stop func()
 }
 
 func (h *Hub) watchPair(name string) *pairWatch {
-	w := &pairWatch{ch: make(chan *pair.Event, 64)}
+	w := &pairWatch{ch: make(chan *pool.Event, 64)}
 	sub := h.sys.EventStream.Subscribe(func(evt any) {
-		if e, ok := evt.(*pair.Event); ok && e.Pair == name {
+		if e, ok := evt.(*pool.Event); ok && e.Pool == name {
 			select {
 			case w.ch <- e:
 			default:
@@ -200,9 +201,9 @@ func (h *Hub) watchPair(name string) *pairWatch {
 	return w
 }
 
-// wait returns the outcome of the switch to side `to` that was just accepted: the first time the
-// pair settles (a transition out of switching), or the deadline.
-func (w *pairWatch) wait(to failover.Side, p *conf.Pair, deadline time.Duration) *pb.ControlReply {
+// wait returns the outcome of the switch to machine `to` that was just accepted: the first time
+// the pair settles (a transition out of switching), or the deadline.
+func (w *pairWatch) wait(to string, p *conf.Pair, deadline time.Duration) *pb.ControlReply {
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	failed := ""
@@ -220,13 +221,13 @@ func (w *pairWatch) wait(to failover.Side, p *conf.Pair, deadline time.Duration)
 				if a.From != failover.SwitchingToBackup && a.From != failover.SwitchingToMain {
 					continue
 				}
-				machineName := p.Main
-				if to == failover.Backup {
-					machineName = p.Backup
-				}
-				if a.To == failover.OnBackup && to == failover.Backup || a.To == failover.OnMain && to == failover.Main {
+				if (a.To == failover.OnBackup || a.To == failover.OnMain) && a.Machine == to {
+					side := "main"
+					if to != p.Main {
+						side = "backup"
+					}
 					return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s %q on air, confirmed by the router in %s",
-						p.Name, to, machineName, a.Latency.Round(time.Microsecond))}
+						p.Name, side, to, a.Latency.Round(time.Microsecond))}
 				}
 				if failed == "" {
 					failed = a.Detail

@@ -278,7 +278,7 @@ func (g *gateway) metrics(w http.ResponseWriter, r *http.Request) {
 
 // healthz answers 200 while the supervision tree answers.
 func (g *gateway) healthz(w http.ResponseWriter, r *http.Request) {
-	if _, err := g.svc.sup.Pairs(); err != nil {
+	if _, err := g.svc.sup.Pools(); err != nil {
 		http.Error(w, "unhealthy: "+err.Error(), http.StatusServiceUnavailable)
 		return
 	}

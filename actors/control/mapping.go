@@ -49,7 +49,7 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	}
 	// Mode and failback set by operators live in the pair actors: the saved mapping records every
 	// pair as it runs, so neither this reload nor a restart reverts them.
-	views, err := s.sup.Pairs()
+	views, err := s.sup.Pools()
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "nothing changed: %v", err)
 	}

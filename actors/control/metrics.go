@@ -136,13 +136,17 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	for _, r := range s.sup.Routers() {
 		sample("standby_router_connected", boolValue(r.Conn == router.Connected), "router", r.Router)
 	}
-	views, err := s.sup.Pairs()
+	views, err := s.sup.Pools()
 	if err != nil {
 		return err
 	}
 	family("standby_pair_on_backup", "gauge", "1 when the pair's backup is on air.")
 	for _, v := range views {
-		sample("standby_pair_on_backup", boolValue(v.OnAir == failover.Backup), "pair", v.Name)
+		onBackup := false
+		for _, sl := range v.Slots {
+			onBackup = onBackup || sl.OnAir != sl.Main
+		}
+		sample("standby_pair_on_backup", boolValue(onBackup), "pair", v.Name)
 	}
 	family("standby_pair_automatic", "gauge", "1 when the pair fails over automatically.")
 	for _, v := range views {
@@ -150,8 +154,10 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	}
 	family("standby_alarms", "gauge", "Alarms shown (not yet acknowledged or still active), by pair and kind.")
 	for _, v := range views {
-		for _, a := range v.Alarms {
-			sample("standby_alarms", 1, "pair", v.Name, "kind", string(a.Kind))
+		for _, sl := range v.Slots {
+			for _, a := range sl.Alarms {
+				sample("standby_alarms", 1, "pair", v.Name, "main", sl.Main, "kind", string(a.Kind))
+			}
 		}
 	}
 	role := s.role()

@@ -13,7 +13,7 @@ import (
 
 	"standby/actors/clock"
 	"standby/actors/failover"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/actors/supervisor"
 	"standby/conf"
 	"standby/protocol/pb"
@@ -189,27 +189,21 @@ func CodeName(c pb.Code) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
 
-// pairView asks one pair actor for its view.
-func (s *Service) pairView(name string) (*pair.View, error) {
-	res, err := s.sup.System().Root.RequestFuture(s.sup.PID(supervisor.PairsDir, name), &pair.GetStatus{}, 2*time.Second).Result()
-	if err != nil {
-		return nil, fmt.Errorf("pair %q did not answer: %w", name, err)
-	}
-	v, ok := res.(*pair.View)
-	if !ok {
-		return nil, fmt.Errorf("pair %q: unexpected answer %T", name, res)
-	}
-	return v, nil
-}
-
-func parseSide(s string) (failover.Side, bool) {
-	switch s {
+// target turns an operator's "to" for a pair ("main", "backup", or empty for the other one)
+// into the machine to put on air.
+func target(p *conf.Pair, slot failover.SlotStatus, to string) (string, bool) {
+	switch to {
+	case "":
+		if slot.OnAir == p.Main {
+			return p.Backup, true
+		}
+		return p.Main, true
 	case "main":
-		return failover.Main, true
+		return p.Main, true
 	case "backup":
-		return failover.Backup, true
+		return p.Backup, true
 	}
-	return 0, false
+	return "", false
 }
 
 // doSwitch asks the pair to switch and waits until the router confirmed it (or why not), so the
@@ -220,19 +214,16 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 	if p == nil {
 		return unknownPair(name)
 	}
-	v, err := s.pairView(name)
+	v, err := s.sup.Pool(name)
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "%v", err)
 	}
-	to := v.OnAir.Other()
-	if op.GetTo() != "" {
-		side, ok := parseSide(op.GetTo())
-		if !ok {
-			return refusal(pb.Code_CODE_BAD_REQUEST, "to: %q is not main or backup", op.GetTo())
-		}
-		to = side
+	slot, _ := v.Slot("")
+	to, ok := target(p, slot, op.GetTo())
+	if !ok {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "to: %q is not main or backup", op.GetTo())
 	}
-	for _, a := range v.Alarms {
+	for _, a := range slot.Alarms {
 		if a.Kind == failover.AlarmLockedOutput && a.Active && !p.ForceUnlock {
 			return refusal(pb.Code_CODE_OUTPUT_LOCKED, "output locked by another router client: %s (pair %q has force_unlock = false)", a.Message, name)
 		}
@@ -243,7 +234,7 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 	if err := s.sup.Command(name, failover.Switch{To: to, By: who.Name}); err != nil {
 		return commandRefusal(name, err)
 	}
-	deadline := pair.EngineConfig(s.sup.Config(), p).SwitchTimeout + 2*time.Second
+	deadline := pool.SwitchTimeout(s.sup.Config(), p.Router) + 2*time.Second
 	return outcome.wait(to, p, deadline)
 }
 

@@ -10,7 +10,7 @@ import (
 
 	"standby/actors/failover"
 	"standby/actors/machine"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/conf"
 	"standby/protocol/pb"
 	vh "standby/protocol/videohub"
@@ -19,7 +19,7 @@ import (
 // Status gathers everything the panels show.
 func (s *Service) Status() (*pb.Status, error) {
 	cfg := s.sup.Config()
-	views, err := s.sup.Pairs()
+	views, err := s.sup.Pools()
 	if err != nil {
 		return nil, err
 	}
@@ -39,21 +39,25 @@ func (s *Service) Status() (*pb.Status, error) {
 		st.Supervisor.Role = Standalone.Name
 	}
 	type place struct {
-		pair  string
-		side  failover.Side
-		onAir bool
+		pair, side string
+		onAir      bool
 	}
 	places := map[string]place{}
 	for i := range views {
 		v := &views[i]
-		st.Pairs = append(st.Pairs, s.pairStatus(cfg, v, snaps))
-		places[v.Config.Main] = place{v.Name, failover.Main, v.OnAir == failover.Main}
-		places[v.Config.Backup] = place{v.Name, failover.Backup, v.OnAir == failover.Backup}
+		p := cfg.Pair(v.Name)
+		if p == nil {
+			continue
+		}
+		slot, _ := v.Slot("")
+		st.Pairs = append(st.Pairs, s.pairStatus(cfg, p, v, slot, snaps))
+		places[p.Main] = place{v.Name, "main", slot.OnAir == p.Main}
+		places[p.Backup] = place{v.Name, "backup", slot.OnAir == p.Backup}
 	}
 	for _, m := range cfg.Machines {
 		ms := machineStatus(&m, snaps[m.Name], now)
 		if p, ok := places[m.Name]; ok {
-			ms.Pair, ms.Side, ms.OnAir = p.pair, p.side.String(), p.onAir
+			ms.Pair, ms.Side, ms.OnAir = p.pair, p.side, p.onAir
 		}
 		st.Machines = append(st.Machines, ms)
 	}
@@ -64,26 +68,26 @@ func (s *Service) Status() (*pb.Status, error) {
 	return st, nil
 }
 
-func (s *Service) pairStatus(cfg *conf.Config, v *pair.View, snaps map[string]machine.Snapshot) *pb.Status_Pair {
-	p := v.Config
+func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot failover.SlotStatus, snaps map[string]machine.Snapshot) *pb.Status_Pair {
+	onAir, switchTo := "main", "backup"
+	if slot.OnAir != p.Main {
+		onAir, switchTo = "backup", "main"
+	}
 	ps := &pb.Status_Pair{
 		Name: v.Name, Router: p.Router, Main: p.Main, Backup: p.Backup,
 		Mode: policy(v.Automatic), Failback: policy(v.Failback),
-		State: v.State.String(), OnAir: v.OnAir.String(), SwitchTo: v.OnAir.Other().String(),
+		State: slot.State.String(), OnAir: onAir, SwitchTo: switchTo,
 		Critical: snaps[p.Main].Condition.Level == failover.Critical || snaps[p.Backup].Condition.Level == failover.Critical,
-		Latched:  v.Latched, Epoch: v.Epoch, SwitchOnCritical: p.SwitchOnCritical, FailbackAfter: p.FailbackAfter.Duration.String(),
+		Latched:  slot.Latched, Epoch: v.Epoch, SwitchOnCritical: p.SwitchOnCritical, FailbackAfter: p.FailbackAfter.Duration.String(),
 		ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs,
 		Warnings: pairWarnings(cfg, v.Name),
 	}
-	ps.Active = p.Main
-	if v.OnAir == failover.Backup {
-		ps.Active = p.Backup
-	}
+	ps.Active = slot.OnAir
 	labels := s.labels(p.Router)
 	for _, f := range p.Feeds {
 		ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
 	}
-	for _, a := range v.Alarms {
+	for _, a := range slot.Alarms {
 		ps.Alarms = append(ps.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
 			Active: a.Active, Acked: a.Acked})
 	}

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"standby/conf"
 )
 
 var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata/*.txt")
@@ -18,19 +20,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 // the actions expected from the last command; blank lines separate blocks. Run
 // `go test ./actors/failover -rewrite` after a deliberate change and read the diff.
 //
-// Commands:
-//
-//	config [manual] [critical] [failback=DUR] [flap=N/DUR] [timeout=DUR] [retry=DUR]
-//	main|backup up [warning|critical DETAIL] | down TRIGGER [DETAIL] | unknown
-//	advance DUR          (moves the clock and ticks; a tick before the pair's Wake time must do nothing)
-//	wake                 (when the pair next needs a tick, from now)
-//	switch main|backup   (operator)
-//	mode automatic|manual, failback automatic|manual, ack KIND
-//	result EPOCH ok [LATENCY] | result EPOCH fail REASON
-//	router-ready
-//	router-shows main|backup | router-shows mixed DETAIL
-//	locked yes|no
-//	status
+// Commands are listed on scenario.run.
 func TestScripts(t *testing.T) {
 	files, _ := filepath.Glob("testdata/*.txt")
 	if len(files) == 0 {
@@ -82,15 +72,25 @@ func parseScript(t *testing.T, path string) []block {
 	return blocks
 }
 
+// scenario is a script's engine and clock. Pair scripts (config) use render-1 (main, pgm from
+// input 1 on outputs 1 and 5) and render-1b (backup, pgm on input 2); "main" and "backup" name them.
+type scenario struct {
+	t     *testing.T
+	p     *Pool
+	now   time.Time
+	feeds map[string][]Feed // declared with feed, for the next pool
+	alias map[string]string
+}
+
 func runScript(t *testing.T, path string) {
 	blocks := parseScript(t, path)
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	p := New(Config{Machines: [2]string{"render-1", "render-1b"}, Automatic: true})
+	sc := &scenario{t: t, now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), feeds: map[string][]Feed{}}
+	sc.pair(nil)
 	var out strings.Builder
 	for i, b := range blocks {
 		var got []string
 		for _, cmd := range b.cmds {
-			got = runCommand(t, &p, &now, cmd)
+			got = sc.run(cmd)
 		}
 		if *rewrite {
 			for _, c := range b.comments {
@@ -115,83 +115,167 @@ func runScript(t *testing.T, path string) {
 	}
 }
 
-func runCommand(t *testing.T, pp **Pair, now *time.Time, cmd string) []string {
+// policy reads the options shared by config and pool.
+func (sc *scenario) policy(cfg *Config, opts []string) []string {
+	var rest []string
+	for _, o := range opts {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "manual":
+			cfg.Automatic = false
+		case "critical":
+			cfg.SwitchOnCritical = true
+		case "failback":
+			cfg.AutoFailback, cfg.FailbackAfter = true, dur(sc.t, v)
+		case "flap":
+			n, w, _ := strings.Cut(v, "/")
+			cfg.FlapMax, _ = strconv.Atoi(n)
+			cfg.FlapWindow = dur(sc.t, w)
+		case "timeout":
+			cfg.SwitchTimeout = dur(sc.t, v)
+		case "retry":
+			cfg.RetryAfter = dur(sc.t, v)
+		case "force":
+			cfg.ForceUnlock = true
+		case "roles":
+			cfg.Roles = strings.Split(v, ",")
+		default:
+			rest = append(rest, o)
+		}
+	}
+	return rest
+}
+
+func (sc *scenario) pair(opts []string) {
+	cfg := Config{Automatic: true,
+		Mains:   []Machine{{Name: "render-1", Feeds: []Feed{{Role: "pgm", Input: conf.N(1), Outputs: []conf.Port{conf.N(1), conf.N(5)}}}}},
+		Backups: []Machine{{Name: "render-1b", Feeds: []Feed{{Role: "pgm", Input: conf.N(2)}}}}}
+	if rest := sc.policy(&cfg, opts); len(rest) > 0 {
+		sc.t.Fatalf("config: unknown options %q", rest)
+	}
+	sc.p, sc.alias = New(cfg), map[string]string{"main": "render-1", "backup": "render-1b"}
+}
+
+// pool mains=A,B backups=X,Y [policy options]: machines without a feed line get role pgm on
+// input = their position in the pool (mains first), mains airing it on output = that position.
+func (sc *scenario) pool(opts []string) {
+	cfg := Config{Automatic: true}
+	pos := 0
+	member := func(name string, main bool) Machine {
+		pos++
+		if fs, ok := sc.feeds[name]; ok {
+			return Machine{Name: name, Feeds: fs}
+		}
+		f := Feed{Role: "pgm", Input: conf.N(pos)}
+		if main {
+			f.Outputs = []conf.Port{conf.N(pos)}
+		}
+		return Machine{Name: name, Feeds: []Feed{f}}
+	}
+	for _, o := range sc.policy(&cfg, opts) {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "mains":
+			for _, n := range strings.Split(v, ",") {
+				cfg.Mains = append(cfg.Mains, member(n, true))
+			}
+		case "backups":
+			for _, n := range strings.Split(v, ",") {
+				cfg.Backups = append(cfg.Backups, member(n, false))
+			}
+		default:
+			sc.t.Fatalf("pool: unknown option %q", o)
+		}
+	}
+	sc.p, sc.alias, sc.feeds = New(cfg), map[string]string{}, map[string][]Feed{}
+}
+
+func (sc *scenario) machine(name string) string {
+	if n, ok := sc.alias[name]; ok {
+		return n
+	}
+	return name
+}
+
+// run runs one command and returns what it printed.
+//
+// Commands:
+//
+//	config [manual] [critical] [failback=DUR] [flap=N/DUR] [timeout=DUR] [retry=DUR] [force]   (a pair)
+//	feed MACHINE ROLE INPUT [OUTPUT...]    (declares a feed for the next pool)
+//	pool mains=A,B,... backups=X,... [roles=R,...] [the config options]
+//	reconfigure [the config/pool options]  (a new config, same state)
+//	MACHINE up [warning|critical DETAIL] | down TRIGGER [DETAIL] | unknown   (main/backup in pairs)
+//	advance DUR          (moves the clock and ticks; a tick before the pool's Wake time must do nothing)
+//	wake                 (when the pool next needs a tick, from now)
+//	switch [MAIN] TO     (operator; TO a machine, main/backup in pairs, or "any")
+//	mode automatic|manual, failback automatic|manual, ack [MAIN] KIND
+//	result EPOCH ok [LATENCY] | result EPOCH fail REASON
+//	router-ready
+//	router-shows MACHINE (a pair: that machine on every output) | router-shows OUT=IN ...
+//	locked OUT... | locked none
+//	status
+func (sc *scenario) run(cmd string) []string {
+	t := sc.t
 	t.Helper()
 	f := strings.Fields(cmd)
-	p := *pp
+	p := sc.p
 	var ev Event
 	switch f[0] {
 	case "config":
-		cfg := Config{Machines: [2]string{"render-1", "render-1b"}, Automatic: true}
-		for _, o := range f[1:] {
-			k, v, _ := strings.Cut(o, "=")
-			switch k {
-			case "manual":
-				cfg.Automatic = false
-			case "critical":
-				cfg.SwitchOnCritical = true
-			case "failback":
-				cfg.AutoFailback, cfg.FailbackAfter = true, dur(t, v)
-			case "flap":
-				n, w, _ := strings.Cut(v, "/")
-				cfg.FlapMax, _ = strconv.Atoi(n)
-				cfg.FlapWindow = dur(t, w)
-			case "timeout":
-				cfg.SwitchTimeout = dur(t, v)
-			case "retry":
-				cfg.RetryAfter = dur(t, v)
-			case "force":
-				cfg.ForceUnlock = true
-			default:
-				t.Fatalf("config: unknown option %q", o)
-			}
-		}
-		*pp = New(cfg)
+		sc.pair(f[1:])
 		return nil
-	case "main", "backup":
-		side := Main
-		if f[0] == "backup" {
-			side = Backup
+	case "pool":
+		sc.pool(f[1:])
+		return nil
+	case "feed":
+		fd := Feed{Role: f[2], Input: port(t, f[3])}
+		for _, o := range f[4:] {
+			fd.Outputs = append(fd.Outputs, port(t, o))
 		}
-		c := Condition{Known: true}
-		switch f[1] {
-		case "up":
-			if len(f) > 2 {
-				c.Level = map[string]Level{"warning": Warning, "critical": Critical}[f[2]]
-				c.Detail = strings.Join(f[3:], " ")
-			}
-		case "down":
-			c.Failure, c.Detail = Trigger(f[2]), strings.Join(f[3:], " ")
-		case "unknown":
-			c = Condition{}
-		default:
-			t.Fatalf("bad machine command %q", cmd)
+		sc.feeds[f[1]] = append(sc.feeds[f[1]], fd)
+		return nil
+	case "reconfigure":
+		cfg := p.cfg
+		if rest := sc.policy(&cfg, f[1:]); len(rest) > 0 {
+			t.Fatalf("reconfigure: unknown options %q", rest)
 		}
-		ev = MachineChanged{Side: side, Condition: c}
+		return formatActions(p.Reconfigure(sc.now, cfg))
 	case "advance":
-		wake := p.Wake(*now)
-		*now = now.Add(dur(t, f[1]))
-		acts, err := p.Step(*now, Tick{})
+		wake := p.Wake(sc.now)
+		sc.now = sc.now.Add(dur(t, f[1]))
+		acts, err := p.Step(sc.now, Tick{})
 		if err != nil {
 			return []string{"error: " + err.Error()}
 		}
-		if len(acts) > 0 && (wake.IsZero() || now.Before(wake)) {
-			t.Errorf("%q: a tick before the pair's wake time (%v) acted: %v", cmd, wake, formatActions(acts))
+		if len(acts) > 0 && (wake.IsZero() || sc.now.Before(wake)) {
+			t.Errorf("%q: a tick before the pool's wake time (%v) acted: %v", cmd, wake, formatActions(acts))
 		}
 		return formatActions(acts)
 	case "wake":
-		if w := p.Wake(*now); !w.IsZero() {
-			return []string{"wake in " + w.Sub(*now).String()}
+		if w := p.Wake(sc.now); !w.IsZero() {
+			return []string{"wake in " + w.Sub(sc.now).String()}
 		}
 		return []string{"wake never"}
 	case "switch":
-		ev = Switch{To: side(t, f[1]), By: "op"}
+		sw := Switch{By: "op"}
+		if len(f) == 3 {
+			sw.Main, f = f[1], f[1:]
+		}
+		if f[1] != "any" {
+			sw.To = sc.machine(f[1])
+		}
+		ev = sw
 	case "mode":
 		ev = SetMode{Automatic: f[1] == "automatic", By: "op"}
 	case "failback":
 		ev = SetFailback{Automatic: f[1] == "automatic", By: "op"}
 	case "ack":
-		ev = Acknowledge{Kind: AlarmKind(f[1]), By: "op"}
+		a := Acknowledge{Kind: AlarmKind(f[len(f)-1]), By: "op"}
+		if len(f) == 3 {
+			a.Main = f[1]
+		}
+		ev = a
 	case "result":
 		epoch, _ := strconv.ParseUint(f[1], 10, 64)
 		r := RouteResult{Epoch: epoch, OK: f[2] == "ok"}
@@ -205,23 +289,59 @@ func runCommand(t *testing.T, pp **Pair, now *time.Time, cmd string) []string {
 	case "router-ready":
 		ev = RouterReady{}
 	case "router-shows":
-		if f[1] == "mixed" {
-			ev = RouterShows{Detail: strings.Join(f[2:], " ")}
-		} else {
-			ev = RouterShows{Known: true, Side: side(t, f[1])}
-		}
+		ev = sc.shows(f[1:])
 	case "locked":
-		ev = OutputsLocked{Locked: f[1] == "yes", Detail: "output 1 locked by another client"}
+		var l OutputsLocked
+		for _, o := range f[1:] {
+			if o != "none" {
+				l.Outputs = append(l.Outputs, LockedOutput{Output: port(t, o), Name: o})
+			}
+		}
+		ev = l
 	case "status":
 		return statusLines(p.Status())
 	default:
-		t.Fatalf("unknown command %q", cmd)
+		if len(f) < 2 {
+			t.Fatalf("unknown command %q", cmd)
+		}
+		c := Condition{Known: true}
+		switch f[1] {
+		case "up":
+			if len(f) > 2 {
+				c.Level = map[string]Level{"warning": Warning, "critical": Critical}[f[2]]
+				c.Detail = strings.Join(f[3:], " ")
+			}
+		case "down":
+			c.Failure, c.Detail = Trigger(f[2]), strings.Join(f[3:], " ")
+		case "unknown":
+			c = Condition{}
+		default:
+			t.Fatalf("unknown command %q", cmd)
+		}
+		ev = MachineChanged{Machine: sc.machine(f[0]), Condition: c}
 	}
-	acts, err := p.Step(*now, ev)
+	acts, err := p.Step(sc.now, ev)
 	if err != nil {
 		return []string{"error: " + err.Error()}
 	}
 	return formatActions(acts)
+}
+
+// shows builds a RouterShows: every output of the only main showing one machine, or OUT=IN pairs.
+func (sc *scenario) shows(args []string) RouterShows {
+	var rs RouterShows
+	if len(args) == 1 && !strings.Contains(args[0], "=") {
+		xs, _ := sc.p.crosspoints(sc.p.slots[0].main, sc.machine(args[0]))
+		for _, x := range xs {
+			rs.Outputs = append(rs.Outputs, Shown{Output: x.Output, Input: x.Input, Text: fmt.Sprintf("output %s ← input %s", x.Output, x.Input)})
+		}
+		return rs
+	}
+	for _, a := range args {
+		o, i, _ := strings.Cut(a, "=")
+		rs.Outputs = append(rs.Outputs, Shown{Output: port(sc.t, o), Input: port(sc.t, i), Text: fmt.Sprintf("output %s ← input %s", o, i)})
+	}
+	return rs
 }
 
 func formatActions(acts []Action) []string {
@@ -229,7 +349,7 @@ func formatActions(acts []Action) []string {
 	for _, a := range acts {
 		switch a := a.(type) {
 		case Transition:
-			s := fmt.Sprintf("transition %s -> %s", a.From, a.To)
+			s := fmt.Sprintf("%s: transition %s -> %s (%s)", a.Main, a.From, a.To, a.Machine)
 			if a.Trigger != "" {
 				s += " trigger=" + string(a.Trigger)
 			}
@@ -241,13 +361,25 @@ func formatActions(acts []Action) []string {
 			}
 			out = append(out, s)
 		case Route:
-			out = append(out, fmt.Sprintf("route epoch=%d to=%s machine=%s trigger=%s force=%v", a.Epoch, a.To, a.Machine, a.Trigger, a.Force))
+			xs := make([]string, len(a.Crosspoints))
+			for i, x := range a.Crosspoints {
+				xs[i] = x.Output.String() + "←" + x.Input.String()
+			}
+			s := fmt.Sprintf("route epoch=%d main=%s %s→%s trigger=%s force=%v: %s", a.Epoch, a.Main, a.From, a.To, a.Trigger, a.Force, strings.Join(xs, " "))
+			if len(a.Stay) > 0 {
+				s += " stay=" + ports(a.Stay)
+			}
+			out = append(out, s)
 		case AlarmRaised:
-			out = append(out, fmt.Sprintf("alarm+ %s: %s", a.Kind, a.Message))
+			out = append(out, fmt.Sprintf("%s: alarm+ %s: %s", a.Main, a.Kind, a.Message))
 		case AlarmCleared:
-			out = append(out, fmt.Sprintf("alarm- %s", a.Kind))
+			out = append(out, fmt.Sprintf("%s: alarm- %s", a.Main, a.Kind))
 		case Note:
-			out = append(out, "note: "+a.Message)
+			if a.Main != "" {
+				out = append(out, a.Main+": note: "+a.Message)
+			} else {
+				out = append(out, "note: "+a.Message)
+			}
 		default:
 			out = append(out, fmt.Sprintf("%T %+v", a, a))
 		}
@@ -256,11 +388,40 @@ func formatActions(acts []Action) []string {
 }
 
 func statusLines(s Status) []string {
-	out := []string{fmt.Sprintf("state=%s on-air=%s automatic=%v failback=%v latched=%v epoch=%d", s.State, s.OnAir, s.Automatic, s.Failback, s.Latched, s.Epoch)}
-	for _, a := range s.Alarms {
-		out = append(out, fmt.Sprintf("alarm %s active=%v acked=%v", a.Kind, a.Active, a.Acked))
+	out := []string{fmt.Sprintf("automatic=%v failback=%v epoch=%d", s.Automatic, s.Failback, s.Epoch)}
+	for _, sl := range s.Slots {
+		l := fmt.Sprintf("%s: state=%s on-air=%s latched=%v", sl.Main, sl.State, sl.OnAir, sl.Latched)
+		if sl.Target != "" {
+			l += " target=" + sl.Target
+		}
+		if len(sl.Stay) > 0 {
+			l += " stay=" + ports(sl.Stay)
+		}
+		out = append(out, l)
+		for _, a := range sl.Alarms {
+			out = append(out, fmt.Sprintf("  alarm %s active=%v acked=%v", a.Kind, a.Active, a.Acked))
+		}
+	}
+	var bs []string
+	for _, b := range s.Backups {
+		c := b.Covering
+		if c == "" {
+			c = "free"
+		}
+		bs = append(bs, b.Name+"→"+c)
+	}
+	out = append(out, "backups: "+strings.Join(bs, " "))
+	if len(s.Queue) > 0 {
+		out = append(out, "queue: "+strings.Join(s.Queue, " "))
 	}
 	return out
+}
+
+func port(t *testing.T, s string) conf.Port {
+	if n, err := strconv.Atoi(s); err == nil {
+		return conf.N(n)
+	}
+	return conf.Port{Label: s}
 }
 
 func dur(t *testing.T, s string) time.Duration {
@@ -269,15 +430,4 @@ func dur(t *testing.T, s string) time.Duration {
 		t.Fatalf("bad duration %q", s)
 	}
 	return d
-}
-
-func side(t *testing.T, s string) Side {
-	switch s {
-	case "main":
-		return Main
-	case "backup":
-		return Backup
-	}
-	t.Fatalf("bad side %q", s)
-	return 0
 }

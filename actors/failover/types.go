@@ -3,29 +3,9 @@ package failover
 import (
 	"fmt"
 	"time"
+
+	"standby/conf"
 )
-
-// Side is a role within a pair.
-type Side int
-
-// The two sides of a pair. Backup pools will add more backups; Main stays index 0.
-const (
-	Main Side = iota
-	Backup
-)
-
-func (s Side) String() string {
-	switch s {
-	case Main:
-		return "main"
-	case Backup:
-		return "backup"
-	}
-	return fmt.Sprintf("Side(%d)", int(s))
-}
-
-// Other is the opposite side.
-func (s Side) Other() Side { return 1 - s }
 
 // Level is a health level.
 type Level int
@@ -84,21 +64,21 @@ func (c Condition) down() bool { return !c.Known || c.Failure != TriggerNone }
 // usable reports a machine that may be switched to automatically.
 func (c Condition) usable() bool { return !c.down() && c.Level != Critical }
 
-// State is where a pair is in its failover cycle.
+// State is where one main's slot is in its failover cycle.
 type State int
 
-// Pair states.
+// Slot states. "Backup" is whichever backup of the pool covers the main.
 const (
-	// Unarmed: the machine on air (the main, unless the router shows the backup) has not been seen
+	// Unarmed: the machine on air (the main, unless the router shows a backup) has not been seen
 	// healthy yet; nothing switches automatically.
 	Unarmed State = iota
 	// OnMain: the main is on air.
 	OnMain
-	// SwitchingToBackup: a route to the backup was requested and awaits the router's answer.
+	// SwitchingToBackup: a route to a backup was requested and awaits the router's answer.
 	SwitchingToBackup
-	// OnBackup: the backup is on air.
+	// OnBackup: a backup is on air for the main.
 	OnBackup
-	// SwitchingToMain: a route to the main was requested and awaits the router's answer.
+	// SwitchingToMain: a route back to the main was requested and awaits the router's answer.
 	SwitchingToMain
 )
 
@@ -118,17 +98,18 @@ func (s State) String() string {
 	return fmt.Sprintf("State(%d)", int(s))
 }
 
-// AlarmKind names an alarm. A pair has at most one alarm of each kind.
+// AlarmKind names an alarm. A main's slot has at most one alarm of each kind.
 type AlarmKind string
 
 // Alarms.
 const (
 	AlarmMainFailed      AlarmKind = "main_failed"       // manual mode: the on-air machine failed; an operator must switch
-	AlarmNoHealthyBackup AlarmKind = "no_healthy_backup" // the machine to switch to is itself down or critical
+	AlarmNoHealthyBackup AlarmKind = "no_healthy_backup" // no machine to switch to is healthy
+	AlarmNoBackupFree    AlarmKind = "no_backup_free"    // the healthy backups all cover other mains; the main waits for one
 	AlarmSwitchFailed    AlarmKind = "switch_failed"     // the router refused or did not confirm a switch
 	AlarmFlapGuard       AlarmKind = "flap_guard"        // too many automatic switches; automatic switching latched off
-	AlarmLockedOutput    AlarmKind = "locked_output"     // an output of the pair is locked by another router client
-	AlarmRouterMismatch  AlarmKind = "router_mismatch"   // the pair's outputs do not all show one of its machines
+	AlarmLockedOutput    AlarmKind = "locked_output"     // an output of the main is locked by another router client
+	AlarmRouterMismatch  AlarmKind = "router_mismatch"   // the main's outputs do not all show one machine of the pool
 )
 
 // Alarm is shown until it is acknowledged; it may clear (Active false) before that.
@@ -140,40 +121,62 @@ type Alarm struct {
 	Acked   bool
 }
 
+// Crosspoint routes Input to Output; ports are as the config writes them.
+type Crosspoint struct {
+	Output conf.Port
+	Input  conf.Port
+}
+
 // Action is an output of Step for the shell to carry out.
 type Action interface{ isAction() }
 
-// Route asks the shell to route the pair's feeds to Side's machine and report back a
-// RouteResult carrying Epoch.
+// Route asks the shell to apply Crosspoints (one router request) and report back a RouteResult
+// carrying Epoch. It puts machine To on air for Main, replacing From.
 type Route struct {
-	Epoch   uint64
-	To      Side
-	Machine string
-	Trigger Trigger
+	Epoch    uint64
+	Main     string
+	From, To string
+	Trigger  Trigger
+	// Crosspoints are every output of the main with the input it gets; outputs of roles To does
+	// not cover get the main's own input (they stay on the main).
+	Crosspoints []Crosspoint
+	// Stay lists the main's outputs that stay on the main because To lacks their role.
+	Stay []conf.Port
 	// Force allows one force-unlock of outputs locked by other router clients.
 	Force bool
 }
 
-// Transition records a state change; the shell logs one line for each.
+// Transition records a slot's state change; the shell logs one line for each.
 type Transition struct {
+	Main     string
 	From, To State
-	Trigger  Trigger
-	Detail   string
+	// Machine is on air after the transition (the target while switching).
+	Machine string
+	Trigger Trigger
+	Detail  string
 	// Latency is the router's measured switch time on a confirmed switch.
 	Latency time.Duration
 }
 
-// AlarmRaised and AlarmCleared report alarm changes.
+// AlarmRaised reports a new alarm of a main's slot.
 type AlarmRaised struct {
+	Main    string
 	Kind    AlarmKind
 	Message string
 }
 
 // AlarmCleared reports that an alarm's cause went away (it stays shown until acknowledged).
-type AlarmCleared struct{ Kind AlarmKind }
+type AlarmCleared struct {
+	Main string
+	Kind AlarmKind
+}
 
 // Note is an informational event for the log that changes no state (e.g. a stale result ignored).
-type Note struct{ Message string }
+// Main is empty when it concerns the whole pool.
+type Note struct {
+	Main    string
+	Message string
+}
 
 func (Route) isAction()        {}
 func (Transition) isAction()   {}
@@ -186,33 +189,38 @@ type Event interface{ isEvent() }
 
 // MachineChanged reports a machine's new condition.
 type MachineChanged struct {
-	Side      Side
+	Machine   string
 	Condition Condition
 }
 
-// Tick lets time-based rules (failback hold, switch deadline) fire.
+// Tick lets time-based rules (failback hold, switch deadline, retry spacing) fire.
 type Tick struct{}
 
-// Switch is an operator's Switch command.
+// Switch is an operator's Switch or "Move To": put To on air for Main. Main may be empty in a
+// pool of one main. To is a machine of the pool, or empty for "the other one": any free backup
+// when the main is on air, the main when a backup is.
 type Switch struct {
-	To Side
-	By string
+	Main string
+	To   string
+	By   string
 }
 
-// SetMode switches between automatic and manual failover.
+// SetMode switches the pool between automatic and manual failover.
 type SetMode struct {
 	Automatic bool
 	By        string
 }
 
-// SetFailback switches between automatic and manual failback.
+// SetFailback switches the pool between automatic and manual failback.
 type SetFailback struct {
 	Automatic bool
 	By        string
 }
 
-// Acknowledge acknowledges an alarm; acknowledging the flap guard re-arms automatic switching.
+// Acknowledge acknowledges an alarm of Main (every main that has it, when Main is empty);
+// acknowledging the flap guard re-arms automatic switching.
 type Acknowledge struct {
+	Main string
 	Kind AlarmKind
 	By   string
 }
@@ -225,24 +233,35 @@ type RouteResult struct {
 	Latency time.Duration
 }
 
-// OutputsLocked reports whether another router client holds locks on the pair's outputs.
-type OutputsLocked struct {
-	Locked bool
-	Detail string
+// LockedOutput is an output of the pool that another router client has locked.
+type LockedOutput struct {
+	Output conf.Port
+	// Name is how a person reads it ("1 (CAM 1)").
+	Name string
 }
 
-// RouterReady reports that the pair's router is connected and ready (again): a switch that
+// OutputsLocked reports every output of the pool that other router clients hold locked now
+// (an empty list: none).
+type OutputsLocked struct{ Outputs []LockedOutput }
+
+// RouterReady reports that the pool's router is connected and ready (again): a switch that
 // failed while it was away is retried at once instead of after RetryAfter.
 type RouterReady struct{}
 
-// RouterShows reports what the router shows on the pair's outputs, from its own state (at connect
-// and on every routing change): Known with Side when every output shows that machine's input;
-// Known false, with Detail, when they disagree or show inputs of neither machine.
-type RouterShows struct {
-	Known  bool
-	Side   Side
-	Detail string
+// Shown is what the router shows on one output of the pool.
+type Shown struct {
+	Output conf.Port
+	// Input is the input routed to Output, spelled as the pool's config spells it when it is a
+	// pool machine's input (else its 1-based number); zero when nothing is routed.
+	Input conf.Port
+	// Text is how a person reads it ("output 1 ← input 2 (render-1b)").
+	Text string
 }
+
+// RouterShows reports what the router shows on the pool's outputs, from its own state (at connect
+// and on every routing change). Outputs missing from the list are not known (a label the router
+// does not carry): the mains they belong to are left as they are.
+type RouterShows struct{ Outputs []Shown }
 
 func (RouterReady) isEvent()    {}
 func (RouterShows) isEvent()    {}

@@ -11,16 +11,14 @@ import (
 	"standby/actors/failover"
 )
 
-// Subscriber is a pair actor that uses this machine on Side.
+// Subscriber is a pool actor that uses this machine.
 type Subscriber struct {
-	PID  *actor.PID
-	Side failover.Side
+	PID *actor.PID
 }
 
-// Changed tells a pair actor that a machine's condition changed.
+// Changed tells a pool actor that a machine's condition changed.
 type Changed struct {
 	Machine   string
-	Side      failover.Side
 	Condition failover.Condition
 }
 
@@ -150,7 +148,7 @@ func (m *machineActor) notify(ctx actor.Context) {
 	}
 	ev.Bool("known", c.Known).Str("failure", string(c.Failure)).Str("level", c.Level.String()).Str("detail", c.Detail).Msg("machine condition")
 	for _, s := range m.box.opts.Subscribers {
-		ctx.Send(s.PID, &Changed{Machine: m.box.opts.Name, Side: s.Side, Condition: c})
+		ctx.Send(s.PID, &Changed{Machine: m.box.opts.Name, Condition: c})
 	}
 	// Published after the sends, so whoever sees it knows the pairs' mailboxes already hold it.
 	ctx.ActorSystem().EventStream.Publish(&Changed{Machine: m.box.opts.Name, Condition: c})

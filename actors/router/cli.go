@@ -106,7 +106,7 @@ func RunCLI(ctx context.Context, o CLIOptions) error {
 		}
 		printStatus(o.Out, s)
 	case "route":
-		res, err := sys.Root.RequestFuture(pid, &Switch{Pair: "cli", Epoch: 1, Sent: time.Now(),
+		res, err := sys.Root.RequestFuture(pid, &Switch{Pool: "cli", Epoch: 1, Sent: time.Now(),
 			Crosspoints: []Crosspoint{{Output: ports[0], Input: ports[1]}}}, o.Timeout).Result()
 		if err != nil {
 			return err

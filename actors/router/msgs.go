@@ -1,8 +1,9 @@
 // Package router holds the router actors: one long-lived connection per configured router that
-// carries out pairs' switches, verifies them against the router's own state, and publishes the
-// router's connection state.
+// carries out crosspoint switches, verifies them against the router's own state, and publishes
+// the router's connection state, routing, labels and locks to its subscribers. It knows nothing
+// of pools, pairs, mains or backups: the pool engine decides what is on air.
 //
-// The messages in this file are the contract between pair actors and any router actor.
+// The messages in this file are the contract between pool actors and any router actor.
 package router
 
 import (
@@ -20,9 +21,10 @@ type Crosspoint struct {
 }
 
 // Switch asks the router actor to apply every crosspoint in one request and verify it. The
-// answer is a Result sent to ReplyTo carrying the same Pair and Epoch.
+// answer is a Result sent to ReplyTo carrying the same Pool and Epoch.
 type Switch struct {
-	Pair        string
+	// Pool names the requester for logs and the answer; the router does not interpret it.
+	Pool        string
 	Epoch       uint64
 	Crosspoints []Crosspoint
 	// ForceUnlock allows one force-unlock of outputs locked by other clients, then a retry.
@@ -47,7 +49,7 @@ const (
 
 // Result is the router actor's answer to a Switch (and to SetLock).
 type Result struct {
-	Pair    string
+	Pool    string
 	Epoch   uint64
 	OK      bool
 	Reason  Reason
@@ -76,26 +78,26 @@ type Status struct {
 	Inputs, Outputs int
 }
 
-// PairStarted is sent by a pair actor when it starts or restarts. The router answers with what the
-// pair may have missed while it was not running (a router that connected first told nobody): its
-// Status when connected, what it shows on the pair's outputs (OnAirSeen) and a LockAlert when
-// another client locks them.
-type PairStarted struct{ Pair string }
-
-// OnAirSeen tells a pair which of its machines the router shows on the pair's outputs, at connect
-// and whenever that changes: Shows is "main" or "backup" when every output shows that machine's
-// input, "" when they disagree or show other inputs (Detail lists what each output shows).
-type OnAirSeen struct {
-	Router string
-	Pair   string
-	Shows  string
-	Detail string
+// Subscribe asks the router actor for its state: the subscriber gets the Status and a Routing
+// now (when connected) and after every change, until Unsubscribe. Subscribing again replaces the
+// earlier subscription (a restarted pool actor subscribes afresh). Claim lists outputs the
+// subscriber wants locked by Standby (lock_outputs): they are taken with O locks whenever the
+// router is connected, force-unlocked first only with ForceClaim; outputs nobody claims any more
+// are released.
+type Subscribe struct {
+	PID        *actor.PID
+	Claim      []conf.Port
+	ForceClaim bool
 }
 
-// LockAlert tells a pair that outputs it uses are locked by another router client (or no longer).
-type LockAlert struct {
+// Unsubscribe ends a subscription.
+type Unsubscribe struct{ PID *actor.PID }
+
+// Routing tells subscribers the router's state: routing, labels and locks per output, at connect
+// and after every change of them. Results of our own switches are sent first, so a subscriber
+// hears its confirmation before the routing that shows it. Mirror is shared by every subscriber:
+// read it, never change it.
+type Routing struct {
 	Router string
-	Pair   string
-	Locked bool
-	Detail string
+	Mirror *Mirror
 }

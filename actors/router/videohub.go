@@ -21,11 +21,8 @@ import (
 // VideohubOptions configure a Videohub router actor.
 type VideohubOptions struct {
 	Router conf.Router
-	// Pairs switched through this router, and where their LockAlerts go (by pair name).
-	Pairs []conf.Pair
-	PIDs  map[string]*actor.PID
-	Clock clock.Clock
-	Log   zerolog.Logger
+	Clock  clock.Clock
+	Log    zerolog.Logger
 	// BackoffMin and BackoffMax bound the reconnect delay, which doubles per failed attempt.
 	// Defaults 50ms and 5s.
 	BackoffMin, BackoffMax time.Duration
@@ -146,9 +143,9 @@ type videohub struct {
 	lastPing   time.Time
 	backoff    time.Duration
 	retryAt    time.Time
-	lockAlerts map[string]string    // pair → detail last alerted ("" = not locked)
-	onAirSeen  map[string]OnAirSeen // pair → what it was last told the router shows
-	lostLabels map[string]bool
+	subs       map[string]*Subscribe // by subscriber PID id
+	claimed    map[int]bool          // outputs we took O locks on for claims
+	shared     *Mirror               // the last Routing sent; nil when the mirror changed since
 }
 
 func (v *videohub) Receive(ctx actor.Context) {
@@ -157,7 +154,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 	case *actor.Started:
 		v.log = v.o.Log.With().Str("address", v.o.Router.Address).Logger()
 		v.self, v.sys = ctx.Self(), ctx.ActorSystem()
-		v.lockAlerts, v.lostLabels, v.onAirSeen = map[string]string{}, map[string]bool{}, map[string]OnAirSeen{}
+		v.subs, v.claimed = map[string]*Subscribe{}, map[int]bool{}
 		v.status = Status{Router: v.o.Router.Name}
 		every := v.o.Router.PingInterval.Duration / 4
 		every = max(10*time.Millisecond, min(every, 100*time.Millisecond))
@@ -199,25 +196,36 @@ func (v *videohub) Receive(ctx actor.Context) {
 		v.setLock(ctx, now, msg)
 	case *GetMirror:
 		ctx.Respond(&Snapshot{Status: v.status, Mirror: v.mirror.Clone()})
-	case *PairStarted:
-		v.greet(msg.Pair)
+	case *Subscribe:
+		v.subs[msg.PID.String()] = msg
+		if v.ready {
+			st := v.status
+			v.sys.Root.Send(msg.PID, &st)
+			v.sys.Root.Send(msg.PID, &Routing{Router: v.o.Router.Name, Mirror: v.snapshot()})
+			v.claimLocks(now)
+		}
+	case *Unsubscribe:
+		delete(v.subs, msg.PID.String())
+		if v.ready {
+			v.claimLocks(now)
+		}
 	}
 }
 
-// greet tells a pair that just started what it needs to know now; before the router is ready
-// there is nothing to tell, and becomeReady tells every pair.
-func (v *videohub) greet(pairName string) {
-	pid := v.o.PIDs[pairName]
-	if pid == nil || !v.ready {
-		return
+// snapshot is a copy of the mirror that subscribers may share until the next change.
+func (v *videohub) snapshot() *Mirror {
+	if v.shared == nil {
+		v.shared = v.mirror.Clone()
 	}
-	st := v.status
-	v.sys.Root.Send(pid, &st)
-	if seen, ok := v.onAirSeen[pairName]; ok {
-		v.sys.Root.Send(pid, &seen)
-	}
-	if d := v.lockAlerts[pairName]; d != "" {
-		v.sys.Root.Send(pid, &LockAlert{Router: v.o.Router.Name, Pair: pairName, Locked: true, Detail: d})
+	return v.shared
+}
+
+// tell sends every subscriber the router's state after a change.
+func (v *videohub) tell() {
+	v.shared = nil
+	r := &Routing{Router: v.o.Router.Name, Mirror: v.snapshot()}
+	for _, s := range v.subs {
+		v.sys.Root.Send(s.PID, r)
 	}
 }
 
@@ -253,6 +261,8 @@ func (v *videohub) dialed(now time.Time, m *vhDialed) {
 	}
 	v.conn, v.lastRx, v.lastPing = m.conn, now, now
 	v.mirror.Reset()
+	v.shared = nil
+	clear(v.claimed) // the router dropped our locks with the connection
 	v.ready = false
 	v.log.Info().Msg("router connected, reading its state")
 	gen, self, root, conn := v.gen, v.self, v.sys.Root, m.conn
@@ -378,18 +388,13 @@ func (v *videohub) receive(now time.Time, b vh.Block) {
 			v.dumpWait = nil
 		}
 		v.confirmSatisfied(now)
-		if v.ready {
-			v.checkOnAir()
-		}
-	case vh.KindVideoOutputLocks:
-		v.checkLocks()
-	case vh.KindInputLabels, vh.KindOutputLabels:
-		v.checkLabels()
 	}
 	switch b.Kind {
 	case vh.KindVideoOutputRouting, vh.KindVideoOutputLocks, vh.KindInputLabels, vh.KindOutputLabels:
+		v.shared = nil
 		if v.ready {
-			v.sys.EventStream.Publish(&Change{Router: v.o.Router.Name, Block: b, Mirror: v.mirror.Clone()})
+			v.tell()
+			v.sys.EventStream.Publish(&Change{Router: v.o.Router.Name, Block: b, Mirror: v.snapshot()})
 		}
 	}
 	if !v.ready && v.mirror.Ready() {
@@ -403,15 +408,13 @@ func (v *videohub) becomeReady(now time.Time) {
 	d := v.mirror.Device
 	v.status.Model, v.status.Name, v.status.Inputs, v.status.Outputs = d.ModelName, d.FriendlyName, d.VideoInputs, d.VideoOutputs
 	v.publish(Connected, fmt.Sprintf("%s %dx%d", d.ModelName, d.VideoInputs, d.VideoOutputs))
-	// Pairs whose switch failed while the router was away retry now, not after their backoff.
-	for _, pid := range v.o.PIDs {
+	// Subscribers whose switch failed while the router was away retry now, not after their
+	// backoff; the routing may have moved while we were away.
+	for _, s := range v.subs {
 		st := v.status
-		v.sys.Root.Send(pid, &st)
+		v.sys.Root.Send(s.PID, &st)
 	}
-	v.checkLabels()
-	v.checkLocks()
-	clear(v.onAirSeen) // tell every pair again: the routing may have moved while we were away
-	v.checkOnAir()
+	v.tell()
 	v.claimLocks(now)
 }
 
@@ -506,7 +509,7 @@ func (v *videohub) sendRoute(now time.Time, sw *pendingSwitch, force bool) {
 			lb.Locks = append(lb.Locks, vh.Lock{Index: o, State: vh.LockForce})
 		}
 		blocks, reqs = append(blocks, lb), append(reqs, request{kind: reqLock})
-		v.log.Warn().Str("pair", sw.req.Pair).Msg("force-unlocking outputs locked by another client (force_unlock = true)")
+		v.log.Warn().Str("pool", sw.req.Pool).Msg("force-unlocking outputs locked by another client (force_unlock = true)")
 	}
 	rb := vh.Block{Kind: vh.KindVideoOutputRouting}
 	for _, out := range sortedKeys(sw.want) {
@@ -571,7 +574,7 @@ func (v *videohub) finish(now time.Time, sw *pendingSwitch, ok bool, reason Reas
 		return
 	}
 	sw.done = true
-	res := &Result{Pair: sw.req.Pair, Epoch: sw.req.Epoch, OK: ok, Reason: reason, Detail: detail}
+	res := &Result{Pool: sw.req.Pool, Epoch: sw.req.Epoch, OK: ok, Reason: reason, Detail: detail}
 	if !sw.req.Sent.IsZero() {
 		res.Latency = now.Sub(sw.req.Sent)
 	}
@@ -579,7 +582,7 @@ func (v *videohub) finish(now time.Time, sw *pendingSwitch, ok bool, reason Reas
 	if !ok {
 		ev = v.log.Warn().Str("reason", string(reason)).Str("detail", detail)
 	}
-	ev.Str("pair", sw.req.Pair).Uint64("epoch", sw.req.Epoch).Bool("confirmed", ok).Dur("switch_ms", res.Latency).Msg("router switch")
+	ev.Str("pool", sw.req.Pool).Uint64("epoch", sw.req.Epoch).Bool("confirmed", ok).Dur("switch_ms", res.Latency).Msg("router switch")
 	if sw.req.ReplyTo != nil {
 		v.sys.Root.Send(sw.req.ReplyTo, res)
 	}
@@ -613,147 +616,50 @@ func (v *videohub) setLock(ctx actor.Context, now time.Time, m *SetLock) {
 	}
 }
 
-// checkLocks alerts pairs whose outputs another client has locked, on every change.
-func (v *videohub) checkLocks() {
-	for _, p := range v.o.Pairs {
-		var locked []string
-		for _, f := range p.Feeds {
-			for _, o := range f.Outputs {
-				if out, err := v.mirror.ResolveOutput(o); err == nil && v.mirror.Locks[out] == vh.LockLocked {
-					locked = append(locked, v.mirror.OutputName(out))
-				}
-			}
-		}
-		detail := ""
-		if len(locked) > 0 {
-			detail = fmt.Sprintf("output %s locked by another client: make sure routed outputs are not locked", strings.Join(locked, ", "))
-		}
-		if v.lockAlerts[p.Name] == detail {
-			continue
-		}
-		v.lockAlerts[p.Name] = detail
-		if detail != "" {
-			v.log.Warn().Str("pair", p.Name).Msg(detail)
-		} else {
-			v.log.Info().Str("pair", p.Name).Msg("outputs no longer locked by another client")
-		}
-		if pid := v.o.PIDs[p.Name]; pid != nil {
-			v.sys.Root.Send(pid, &LockAlert{Router: v.o.Router.Name, Pair: p.Name, Locked: detail != "", Detail: detail})
-		}
-	}
-}
-
-// checkOnAir tells each pair which of its machines the router shows on its outputs, when that
-// changed. Results of our own switches have already been sent, so a pair hears its confirmation
-// first.
-func (v *videohub) checkOnAir() {
-	for _, p := range v.o.Pairs {
-		seen := OnAirSeen{Router: v.o.Router.Name, Pair: p.Name}
-		main, backup, unresolved := true, true, false
-		var shows []string
-		for _, f := range p.Feeds {
-			mi, err1 := v.mirror.ResolveInput(f.MainInput)
-			bi, err2 := v.mirror.ResolveInput(f.BackupInput)
-			if err1 != nil || err2 != nil {
-				unresolved = true // a missing label is warned about by checkLabels
-				continue
-			}
-			for _, o := range f.Outputs {
-				out, err := v.mirror.ResolveOutput(o)
-				if err != nil {
-					unresolved = true
-					continue
-				}
-				in, ok := v.mirror.Routing[out]
-				main, backup = main && ok && in == mi, backup && ok && in == bi
-				what := "nothing"
-				if ok {
-					what = "input " + v.mirror.InputName(in)
-				}
-				shows = append(shows, "output "+v.mirror.OutputName(out)+" ← "+what)
-			}
-		}
-		switch {
-		case unresolved:
-			continue
-		case main:
-			seen.Shows = "main"
-		case backup:
-			seen.Shows = "backup"
-		default:
-			seen.Detail = strings.Join(shows, ", ")
-		}
-		if last, ok := v.onAirSeen[p.Name]; ok && last == seen {
-			continue
-		}
-		v.onAirSeen[p.Name] = seen
-		if pid := v.o.PIDs[p.Name]; pid != nil {
-			v.sys.Root.Send(pid, &seen)
-		}
-	}
-}
-
-// claimLocks takes O locks on the outputs of pairs with lock_outputs, so panels cannot move them.
+// claimLocks takes O locks on every output a subscriber claims (lock_outputs), so panels cannot
+// move them, and releases the ones no subscriber claims any more.
 func (v *videohub) claimLocks(now time.Time) {
-	b := vh.Block{Kind: vh.KindVideoOutputLocks}
-	for _, p := range v.o.Pairs {
-		if !p.LockOutputs {
-			continue
+	want, force := map[int]bool{}, map[int]bool{}
+	for _, s := range v.subs {
+		for _, o := range s.Claim {
+			if out, err := v.mirror.ResolveOutput(o); err == nil {
+				want[out] = true
+				force[out] = force[out] || s.ForceClaim
+			}
 		}
-		for _, f := range p.Feeds {
-			for _, o := range f.Outputs {
-				out, err := v.mirror.ResolveOutput(o)
-				if err != nil || v.mirror.Locks[out] == vh.LockOwned {
-					continue
-				}
-				if v.mirror.Locks[out] == vh.LockLocked && !p.ForceUnlock {
-					v.log.Warn().Str("pair", p.Name).Str("output", v.mirror.OutputName(out)).Msg("cannot lock output: locked by another client")
-					continue
-				}
-				b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockOwned})
+	}
+	b := vh.Block{Kind: vh.KindVideoOutputLocks}
+	for _, out := range sortedKeys(boolKeys(want)) {
+		switch {
+		case v.mirror.Locks[out] == vh.LockOwned:
+			v.claimed[out] = true
+		case v.mirror.Locks[out] == vh.LockLocked && !force[out]:
+			v.log.Warn().Str("output", v.mirror.OutputName(out)).Msg("cannot lock output: locked by another client")
+		default:
+			b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockOwned})
+			v.claimed[out] = true
+		}
+	}
+	for _, out := range sortedKeys(boolKeys(v.claimed)) {
+		if !want[out] {
+			delete(v.claimed, out)
+			if v.mirror.Locks[out] == vh.LockOwned {
+				b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockUnlocked})
 			}
 		}
 	}
 	if len(b.Locks) > 0 {
-		v.log.Info().Int("outputs", len(b.Locks)).Msg("locking pair outputs (lock_outputs = true)")
+		v.log.Info().Int("outputs", len(b.Locks)).Msg("changing output locks held for lock_outputs")
 		v.send(now, []vh.Block{b}, []request{{kind: reqLock}})
 	}
 }
 
-// checkLabels warns when a label the config refers to is not (or no longer) on the router.
-func (v *videohub) checkLabels() {
-	if !v.mirror.Seen[vh.KindInputLabels] || !v.mirror.Seen[vh.KindOutputLabels] {
-		return
+func boolKeys(m map[int]bool) map[int]int {
+	out := make(map[int]int, len(m))
+	for k := range m {
+		out[k] = 0
 	}
-	for _, p := range v.o.Pairs {
-		for _, f := range p.Feeds {
-			check := func(port conf.Port, input bool) {
-				if port.Label == "" {
-					return
-				}
-				var err error
-				if input {
-					_, err = v.mirror.ResolveInput(port)
-				} else {
-					_, err = v.mirror.ResolveOutput(port)
-				}
-				key := p.Name + "\x00" + port.Label
-				switch {
-				case err != nil && !v.lostLabels[key]:
-					v.lostLabels[key] = true
-					v.log.Warn().Str("pair", p.Name).Msgf("label %q used by the config is not on the router: %v", port.Label, err)
-				case err == nil && v.lostLabels[key]:
-					delete(v.lostLabels, key)
-					v.log.Info().Str("pair", p.Name).Msgf("label %q is back on the router", port.Label)
-				}
-			}
-			check(f.MainInput, true)
-			check(f.BackupInput, true)
-			for _, o := range f.Outputs {
-				check(o, false)
-			}
-		}
-	}
+	return out
 }
 
 func (v *videohub) publish(c Conn, detail string) {

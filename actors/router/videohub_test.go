@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/conf"
+	vh "standby/protocol/videohub"
 	"standby/protocol/videohub/vhsim"
 )
 
@@ -24,10 +25,9 @@ type rig struct {
 	probe   *actor.PID
 	results chan *Result
 	status  chan *Status
-	alerts  chan *LockAlert
 	changes chan *Change
-	seen    chan *OnAirSeen
-	direct  chan *Status // Status sent to the pair itself (not the event stream)
+	seen    chan *Routing // Routing sent to the subscriber
+	direct  chan *Status  // Status sent to the subscriber itself (not the event stream)
 	epoch   uint64
 }
 
@@ -42,15 +42,16 @@ func (l lines) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-func newRig(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration) *rig {
-	return newRigLog(t, addr, pairs, ping, zerolog.New(zerolog.NewTestWriter(t)))
+// newRig starts a router actor with one subscriber, the rig's probe, claiming claim (lock_outputs).
+func newRig(t testing.TB, addr string, claim []conf.Port, ping time.Duration) *rig {
+	return newRigLog(t, addr, claim, ping, zerolog.New(zerolog.NewTestWriter(t)))
 }
 
-func newRigLog(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration, log zerolog.Logger) *rig {
+func newRigLog(t testing.TB, addr string, claim []conf.Port, ping time.Duration, log zerolog.Logger) *rig {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64), alerts: make(chan *LockAlert, 16),
-		changes: make(chan *Change, 64), seen: make(chan *OnAirSeen, 64), direct: make(chan *Status, 64)}
+	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64),
+		changes: make(chan *Change, 64), seen: make(chan *Routing, 64), direct: make(chan *Status, 64)}
 	r.sys.EventStream.Subscribe(func(evt interface{}) {
 		switch e := evt.(type) {
 		case *Status:
@@ -69,23 +70,38 @@ func newRigLog(t testing.TB, addr string, pairs []conf.Pair, ping time.Duration,
 		switch m := ctx.Message().(type) {
 		case *Result:
 			r.results <- m
-		case *LockAlert:
-			r.alerts <- m
-		case *OnAirSeen:
-			r.seen <- m
+		case *Routing:
+			select {
+			case r.seen <- m:
+			default:
+			}
 		case *Status:
 			r.direct <- m
 		}
 	}))
-	pids := map[string]*actor.PID{}
-	for _, p := range pairs {
-		pids[p.Name] = r.probe
-	}
 	rc := conf.Router{Name: "hub1", Kind: "videohub", Address: addr, PingInterval: conf.D(ping), ConfirmTimeout: conf.D(time.Second)}
-	r.pid = r.sys.Root.Spawn(VideohubProps(VideohubOptions{Router: rc, Pairs: pairs, PIDs: pids,
+	r.pid = r.sys.Root.Spawn(VideohubProps(VideohubOptions{Router: rc,
 		Log: log, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}))
+	r.sys.Root.Send(r.pid, &Subscribe{PID: r.probe, Claim: claim})
 	t.Cleanup(func() { _ = r.sys.Root.StopFuture(r.pid).Wait() })
 	return r
+}
+
+// waitRouting waits until the subscriber is told a state for which ok holds.
+func (r *rig) waitRouting(what string, ok func(m *Mirror) bool) *Mirror {
+	r.t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case s := <-r.seen:
+			if ok(s.Mirror) {
+				return s.Mirror
+			}
+		case <-deadline:
+			r.t.Fatalf("the subscriber was never told %s", what)
+			return nil
+		}
+	}
 }
 
 func (r *rig) waitConn(c Conn) *Status {
@@ -107,7 +123,7 @@ func (r *rig) waitConn(c Conn) *Status {
 func (r *rig) switchTo(force bool, xs ...Crosspoint) *Result {
 	r.t.Helper()
 	r.epoch++
-	r.sys.Root.Send(r.pid, &Switch{Pair: "cam1", Epoch: r.epoch, Crosspoints: xs, ForceUnlock: force, ReplyTo: r.probe, Sent: time.Now()})
+	r.sys.Root.Send(r.pid, &Switch{Pool: "cam1", Epoch: r.epoch, Crosspoints: xs, ForceUnlock: force, ReplyTo: r.probe, Sent: time.Now()})
 	select {
 	case res := <-r.results:
 		if res.Epoch != r.epoch {
@@ -122,11 +138,6 @@ func (r *rig) switchTo(force bool, xs ...Crosspoint) *Result {
 
 func x(out, in int) Crosspoint { return Crosspoint{Output: conf.N(out), Input: conf.N(in)} }
 
-func camPair(force bool) conf.Pair {
-	return conf.Pair{Name: "cam1", Router: "hub1", Main: "a", Backup: "b", ForceUnlock: force,
-		Feeds: []conf.Feed{{MainInput: conf.N(1), BackupInput: conf.N(2), Outputs: []conf.Port{conf.N(1), conf.N(5)}}}}
-}
-
 func sim(t testing.TB, f vhsim.Faults) *vhsim.Server {
 	t.Helper()
 	s, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 12, Outputs: 12, Faults: f})
@@ -139,7 +150,7 @@ func sim(t testing.TB, f vhsim.Faults) *vhsim.Server {
 
 func TestSwitchConfirmed(t *testing.T) {
 	s := sim(t, vhsim.Faults{})
-	r := newRig(t, s.Addr(), []conf.Pair{camPair(false)}, time.Second)
+	r := newRig(t, s.Addr(), nil, time.Second)
 	r.waitConn(Connected)
 	res := r.switchTo(false, x(1, 2), x(5, 2))
 	if !res.OK || res.Latency <= 0 {
@@ -177,16 +188,9 @@ func TestSwitchToLockedOutput(t *testing.T) {
 			if err := s.SetLockOwner(4, "10.9.9.9"); err != nil {
 				t.Fatal(err)
 			}
-			r := newRig(t, s.Addr(), []conf.Pair{camPair(false)}, time.Second)
+			r := newRig(t, s.Addr(), nil, time.Second)
 			r.waitConn(Connected)
-			select {
-			case a := <-r.alerts:
-				if !a.Locked || !strings.Contains(a.Detail, "make sure routed outputs are not locked") {
-					t.Fatalf("lock alert %+v", a)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("no lock alert at connect")
-			}
+			r.waitRouting("output 5 locked by another client", func(m *Mirror) bool { return m.Locks[4] == vh.LockLocked })
 			res := r.switchTo(false, x(1, 2), x(5, 2))
 			if res.OK || res.Reason != ReasonLocked || !strings.Contains(res.Detail, "5") {
 				t.Fatalf("result %+v", res)
@@ -354,12 +358,11 @@ func TestGarbageReconnects(t *testing.T) {
 	r.waitConn(Connected)
 }
 
-// lock_outputs holds O locks on the pair's outputs; Standby still routes through its own locks.
+// lock_outputs: a subscriber's claimed outputs are held with O locks; Standby still routes
+// through its own locks, and releases them when nobody claims them any more.
 func TestLockOutputs(t *testing.T) {
 	s := sim(t, vhsim.Faults{})
-	p := camPair(false)
-	p.LockOutputs = true
-	r := newRig(t, s.Addr(), []conf.Pair{p}, time.Second)
+	r := newRig(t, s.Addr(), []conf.Port{conf.N(1), conf.N(5)}, time.Second)
 	r.waitConn(Connected)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -372,6 +375,14 @@ func TestLockOutputs(t *testing.T) {
 	}
 	if res := r.switchTo(false, x(1, 2), x(5, 2)); !res.OK {
 		t.Fatalf("switch through our own locks: %+v", res)
+	}
+	r.sys.Root.Send(r.pid, &Subscribe{PID: r.probe, Claim: []conf.Port{conf.N(1)}})
+	if _, err := s.Wait(ctx, func(st vhsim.State) bool { return st.LockOwners[0] != "" && st.LockOwners[4] == "" }); err != nil {
+		t.Fatalf("output 5 not released when no longer claimed: %v", err)
+	}
+	r.sys.Root.Send(r.pid, &Unsubscribe{PID: r.probe})
+	if _, err := s.Wait(ctx, func(st vhsim.State) bool { return st.LockOwners[0] == "" }); err != nil {
+		t.Fatalf("output 1 not released after unsubscribe: %v", err)
 	}
 }
 
@@ -394,86 +405,35 @@ func TestDeviceReattached(t *testing.T) {
 	}
 }
 
-// Config entries written as labels resolve; a label that disappears is warned about.
-func TestLabelDisappearsWarns(t *testing.T) {
+// TestSubscribersToldRouting: a subscriber is told the router's routing and labels at connect
+// and on every change, and again (with the router's status) when it subscribes afresh.
+func TestSubscribersToldRouting(t *testing.T) {
 	s := sim(t, vhsim.Faults{})
-	if err := s.SetInputLabel(1, "Render B"); err != nil {
+	if err := s.SetRoute(4, 6); err != nil { // output 5 ← input 7
 		t.Fatal(err)
 	}
-	p := camPair(false)
-	p.Feeds[0].BackupInput = conf.Port{Label: "Render B"}
-	logs := make(lines, 256)
-	r := newRigLog(t, s.Addr(), []conf.Pair{p}, time.Second, zerolog.New(zerolog.MultiLevelWriter(logs, zerolog.NewTestWriter(t))))
+	r := newRig(t, s.Addr(), nil, time.Second)
 	r.waitConn(Connected)
-	if res := r.switchTo(false, Crosspoint{Output: conf.N(1), Input: p.Feeds[0].BackupInput}); !res.OK || s.State().Routes[0] != 1 {
-		t.Fatalf("switch by label: %+v", res)
-	}
-	if err := s.SetInputLabel(1, "Spare"); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case l := <-logs:
-			if strings.Contains(l, `label \"Render B\" used by the config is not on the router`) {
-				return
-			}
-		case <-deadline:
-			t.Fatal("no warning about the vanished label")
-		}
-	}
-}
-
-// waitSeen waits for the pair to be told the router shows shows ("" for neither).
-func (r *rig) waitSeen(shows string) *OnAirSeen {
-	r.t.Helper()
-	deadline := time.After(5 * time.Second)
-	for {
-		select {
-		case s := <-r.seen:
-			if s.Shows == shows {
-				return s
-			}
-		case <-deadline:
-			r.t.Fatalf("the pair was never told the router shows %q", shows)
-			return nil
-		}
-	}
-}
-
-// TestOnAirSeen: the pair is told which of its machines the router shows on its outputs, at
-// connect and on every change, and again (with the router's status) when it says it started.
-func TestOnAirSeen(t *testing.T) {
-	s := sim(t, vhsim.Faults{})
-	if err := s.SetRoute(4, 6); err != nil { // output 5 ← input 7: neither machine
-		t.Fatal(err)
-	}
-	r := newRig(t, s.Addr(), []conf.Pair{camPair(false)}, time.Second)
-	r.waitConn(Connected)
-	if seen := r.waitSeen(""); !strings.Contains(seen.Detail, "output 5 (Output 5) ← input 7 (Input 7)") {
-		t.Errorf("detail %q does not say what output 5 shows", seen.Detail)
-	}
+	r.waitRouting("output 5 ← input 7", func(m *Mirror) bool { return m.Routing[4] == 6 })
 	if err := s.SetRoute(4, 0); err != nil {
 		t.Fatal(err)
 	}
-	r.waitSeen("main")
-	for _, out := range []int{0, 4} {
-		if err := s.SetRoute(out, 1); err != nil {
-			t.Fatal(err)
-		}
+	r.waitRouting("output 5 ← input 1", func(m *Mirror) bool { return m.Routing[4] == 0 })
+	if err := s.SetInputLabel(1, "Render B"); err != nil {
+		t.Fatal(err)
 	}
-	r.waitSeen("backup")
+	r.waitRouting("input 2's new label", func(m *Mirror) bool { return m.InputLabels[1] == "Render B" })
 	for len(r.direct) > 0 {
 		<-r.direct
 	}
-	r.sys.Root.Send(r.pid, &PairStarted{Pair: "cam1"})
-	r.waitSeen("backup")
+	r.sys.Root.Send(r.pid, &Subscribe{PID: r.probe})
+	r.waitRouting("the routing again", func(m *Mirror) bool { return m.Routing[4] == 0 })
 	select {
 	case st := <-r.direct:
 		if st.Conn != Connected {
-			t.Errorf("status told to a starting pair: %s", st.Conn)
+			t.Errorf("status told to a new subscriber: %s", st.Conn)
 		}
 	case <-time.After(5 * time.Second):
-		t.Fatal("a starting pair was not told the router's status")
+		t.Fatal("a new subscriber was not told the router's status")
 	}
 }

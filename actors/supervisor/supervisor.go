@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"reflect"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -22,22 +22,18 @@ import (
 	"standby/actors/failover"
 	"standby/actors/machine"
 	"standby/actors/node"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/actors/router"
 	"standby/conf"
 	"standby/protocol/videohub/vhsim"
 )
 
-// RouterFactory builds the actor for one router. Subscribers of its Status and LockAlerts are
-// the pair actors whose PIDs follow from pairs' names.
+// RouterFactory builds the actor for one router. Pool actors subscribe to it (router.Subscribe).
 type RouterFactory func(env RouterEnv) (*actor.Props, error)
 
 // RouterEnv is what a router actor needs from the supervisor.
 type RouterEnv struct {
 	Router conf.Router
-	// Pairs are the pairs switched through this router, with their PIDs.
-	Pairs  []conf.Pair
-	PIDs   map[string]*actor.PID
 	Clock  clock.Clock
 	Logger zerolog.Logger
 }
@@ -60,10 +56,10 @@ type Options struct {
 	// OnStart runs once the tree is up (control surfaces attach here); the returned func runs
 	// at stop. An error stops the supervisor.
 	OnStart func(s *Supervisor) (stop func(), err error)
-	// MachineHook and PairHook run first on every message of every machine / pair actor; tests
+	// MachineHook and PoolHook run first on every message of every machine / pool actor; tests
 	// inject panics with them.
 	MachineHook func(machine string, msg any)
-	PairHook    func(pair string, msg any)
+	PoolHook    func(pool string, msg any)
 }
 
 // Supervisor is a running supervisor.
@@ -183,7 +179,7 @@ func (s *Supervisor) Config() *conf.Config {
 	return s.cfg
 }
 
-// PID returns the local PID of a child of the tree, e.g. PID(PairsDir, "cam1").
+// PID returns the local PID of a child of the tree, e.g. PID(PoolsDir, "cam1").
 func (s *Supervisor) PID(group, name string) *actor.PID {
 	return actor.NewPID(s.sys.Address(), RootName+"/"+group+"/"+name)
 }
@@ -192,9 +188,9 @@ func (s *Supervisor) group(name string) *actor.PID {
 	return actor.NewPID(s.sys.Address(), RootName+"/"+name)
 }
 
-// Reload applies a new, already validated config. Unchanged pairs keep their state; a pair whose
-// policy changed keeps its state under the new policy; a pair whose machines or router changed
-// starts afresh.
+// Reload applies a new, already validated config. Pools keep their state under the new config
+// (mains that stay keep their slots); routers are respawned only when their own [[router]]
+// entry changed.
 func (s *Supervisor) Reload(cfg *conf.Config) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
@@ -214,13 +210,12 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		s.log.Warn().Msg(w)
 	}
 	s.pauses.SetAfter(pauseAfter(cfg))
-	machines, routers, pairs := s.group(MachinesDir), s.group(RoutersDir), s.group(PairsDir)
+	machines, routers, pools := s.group(MachinesDir), s.group(RoutersDir), s.group(PoolsDir)
+	oldPools, newPools := poolsOf(old), poolsOf(cfg)
 
-	// Pairs whose identity (machines, router) changed are replaced; gone ones stopped.
-	for _, op := range old.Pairs {
-		np := cfg.Pair(op.Name)
-		if np == nil || np.Main != op.Main || np.Backup != op.Backup || np.Router != op.Router {
-			stopIn(s.sys, pairs, op.Name)
+	for _, op := range oldPools {
+		if findPool(newPools, op.Name) == nil {
+			stopIn(s.sys, pools, op.Name)
 		}
 	}
 	for _, om := range old.Machines {
@@ -228,10 +223,10 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			stopIn(s.sys, machines, om.Name)
 		}
 	}
-	// Routers: respawn when their settings or their pairs changed (they hold the lock policy).
+	// Routers: respawned only when their own settings changed; pools subscribe to them.
 	for _, r := range cfg.Routers {
 		or := old.Router(r.Name)
-		if or != nil && reflect.DeepEqual(*or, r) && reflect.DeepEqual(pairsOf(old, r.Name), pairsOf(cfg, r.Name)) {
+		if or != nil && reflect.DeepEqual(*or, r) {
 			continue
 		}
 		if r.Simulate {
@@ -241,11 +236,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			}
 			r.Address = addr
 		}
-		env := RouterEnv{Router: r, Pairs: pairsOf(cfg, r.Name), PIDs: map[string]*actor.PID{}, Clock: s.opts.Clock,
-			Logger: s.log.With().Str("router", r.Name).Logger()}
-		for _, p := range env.Pairs {
-			env.PIDs[p.Name] = s.PID(PairsDir, p.Name)
-		}
+		env := RouterEnv{Router: r, Clock: s.opts.Clock, Logger: s.log.With().Str("router", r.Name).Logger()}
 		props, err := s.opts.Routers(env)
 		if err != nil {
 			return fmt.Errorf("router %q: %w", r.Name, err)
@@ -253,35 +244,41 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		if _, err := spawnIn(s.sys, routers, r.Name, props); err != nil {
 			return err
 		}
+		if or != nil {
+			// The new router actor knows no subscribers yet: every pool on it subscribes again.
+			for _, p := range newPools {
+				if p.Router == r.Name && findPool(oldPools, p.Name) != nil {
+					s.sys.Root.Send(s.PID(PoolsDir, p.Name), &pool.Reconfigure{Engine: p.Engine, Router: s.PID(RoutersDir, p.Router),
+						LockOutputs: p.LockOutputs, ForceUnlock: p.ForceUnlock, Resubscribe: true})
+				}
+			}
+		}
 	}
 	for _, or := range old.Routers {
 		if cfg.Router(or.Name) == nil {
 			stopIn(s.sys, routers, or.Name)
 		}
 	}
-	// Pairs before machines, so the first condition a machine sends finds its pair.
-	for i := range cfg.Pairs {
-		p := cfg.Pairs[i]
-		eng := pair.EngineConfig(cfg, &p)
+	// Pools before machines, so the first condition a machine sends finds its pool.
+	for _, p := range newPools {
 		rpid := s.PID(RoutersDir, p.Router)
-		op := old.Pair(p.Name)
-		switch {
-		case op != nil && op.Main == p.Main && op.Backup == p.Backup && op.Router == p.Router:
-			if !reflect.DeepEqual(*op, p) || !reflect.DeepEqual(pair.EngineConfig(old, op), eng) {
-				s.sys.Root.Send(s.PID(PairsDir, p.Name), &pair.Reconfigure{Pair: p, Engine: eng, Router: rpid})
-				s.log.Info().Str("pair", p.Name).Msg("pair reconfigured, state kept")
+		if op := findPool(oldPools, p.Name); op != nil {
+			if !reflect.DeepEqual(*op, p) {
+				s.sys.Root.Send(s.PID(PoolsDir, p.Name), &pool.Reconfigure{Engine: p.Engine, Router: rpid,
+					LockOutputs: p.LockOutputs, ForceUnlock: p.ForceUnlock})
+				s.log.Info().Str("pool", p.Name).Msg("pool reconfigured, state kept")
 			}
-		default:
-			name := p.Name
-			var hook func(any)
-			if s.opts.PairHook != nil {
-				hook = func(m any) { s.opts.PairHook(name, m) }
-			}
-			props := pair.Props(pair.Options{Pair: p, Engine: eng, Router: rpid, Clock: s.opts.Clock,
-				Logger: s.log, Hook: hook})
-			if _, err := spawnIn(s.sys, pairs, p.Name, props); err != nil {
-				return err
-			}
+			continue
+		}
+		name := p.Name
+		var hook func(any)
+		if s.opts.PoolHook != nil {
+			hook = func(m any) { s.opts.PoolHook(name, m) }
+		}
+		props := pool.Props(pool.Options{Name: p.Name, Pair: p.Pair, Engine: p.Engine, Router: rpid, LockOutputs: p.LockOutputs,
+			ForceUnlock: p.ForceUnlock, Clock: s.opts.Clock, Logger: s.log, Hook: hook})
+		if _, err := spawnIn(s.sys, pools, p.Name, props); err != nil {
+			return err
 		}
 	}
 	for i := range cfg.Machines {
@@ -342,26 +339,40 @@ func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.
 
 func (s *Supervisor) subscribers(cfg *conf.Config, name string) []machine.Subscriber {
 	var subs []machine.Subscriber
-	for _, p := range cfg.Pairs {
-		if p.Main == name {
-			subs = append(subs, machine.Subscriber{PID: s.PID(PairsDir, p.Name), Side: failover.Main})
-		}
-		if p.Backup == name {
-			subs = append(subs, machine.Subscriber{PID: s.PID(PairsDir, p.Name), Side: failover.Backup})
+	for _, p := range poolsOf(cfg) {
+		if slices.ContainsFunc(slices.Concat(p.Engine.Mains, p.Engine.Backups), func(m failover.Machine) bool { return m.Name == name }) {
+			subs = append(subs, machine.Subscriber{PID: s.PID(PoolsDir, p.Name)})
 		}
 	}
 	return subs
 }
 
-func pairsOf(cfg *conf.Config, routerName string) []conf.Pair {
-	var ps []conf.Pair
-	for _, p := range cfg.Pairs {
-		if p.Router == routerName {
-			ps = append(ps, p)
+// poolEntry is one pool actor's settings: a [[pair]] or a [[pool]] of the config.
+type poolEntry struct {
+	Name, Router             string
+	Pair                     bool
+	Engine                   failover.Config
+	LockOutputs, ForceUnlock bool
+}
+
+// poolsOf lists the pools of cfg in config order: pairs first, then pools.
+func poolsOf(cfg *conf.Config) []poolEntry {
+	var out []poolEntry
+	for i := range cfg.Pairs {
+		p := &cfg.Pairs[i]
+		out = append(out, poolEntry{Name: p.Name, Router: p.Router, Pair: true, Engine: pool.PairEngine(cfg, p),
+			LockOutputs: p.LockOutputs, ForceUnlock: p.ForceUnlock})
+	}
+	return out
+}
+
+func findPool(ps []poolEntry, name string) *poolEntry {
+	for i := range ps {
+		if ps[i].Name == name {
+			return &ps[i]
 		}
 	}
-	sort.Slice(ps, func(i, j int) bool { return ps[i].Name < ps[j].Name })
-	return ps
+	return nil
 }
 
 // sameSimulation reports whether two configs simulate the same machines with the same script.
@@ -388,31 +399,47 @@ func hasSimulated(cfg *conf.Config) bool {
 	return false
 }
 
-// Pairs returns every pair's view, in config order.
-func (s *Supervisor) Pairs() ([]pair.View, error) {
-	cfg := s.Config()
-	views := make([]pair.View, 0, len(cfg.Pairs))
-	for _, p := range cfg.Pairs {
-		res, err := s.sys.Root.RequestFuture(s.PID(PairsDir, p.Name), &pair.GetStatus{}, 2*time.Second).Result()
+// Pools returns every pool's view (pairs included), in config order.
+func (s *Supervisor) Pools() ([]pool.View, error) {
+	ps := poolsOf(s.Config())
+	views := make([]pool.View, 0, len(ps))
+	for _, p := range ps {
+		v, err := s.Pool(p.Name)
 		if err != nil {
-			return nil, fmt.Errorf("pair %q: %w", p.Name, err)
+			return nil, err
 		}
-		views = append(views, *res.(*pair.View))
+		views = append(views, *v)
 	}
 	return views, nil
 }
 
-// Command sends an operator event to a pair and returns the pair's refusal, if any.
-func (s *Supervisor) Command(pairName string, ev failover.Event) error {
-	if s.Config().Pair(pairName) == nil {
-		return fmt.Errorf("%w %q", ErrUnknownPair, pairName)
+// Pool returns one pool's view.
+func (s *Supervisor) Pool(name string) (*pool.View, error) {
+	if findPool(poolsOf(s.Config()), name) == nil {
+		return nil, fmt.Errorf("%w %q", ErrUnknownPair, name)
 	}
-	res, err := s.sys.Root.RequestFuture(s.PID(PairsDir, pairName), &pair.Command{Event: ev}, 5*time.Second).Result()
+	res, err := s.sys.Root.RequestFuture(s.PID(PoolsDir, name), &pool.GetStatus{}, 2*time.Second).Result()
 	if err != nil {
-		return fmt.Errorf("pair %q: %w", pairName, err)
+		return nil, fmt.Errorf("pool %q: %w", name, err)
 	}
-	if r := res.(*pair.CommandReply); r.Err != nil {
-		return fmt.Errorf("pair %q: %w", pairName, r.Err)
+	v, ok := res.(*pool.View)
+	if !ok {
+		return nil, fmt.Errorf("pool %q: unexpected answer %T", name, res)
+	}
+	return v, nil
+}
+
+// Command sends an operator event to a pool and returns the pool's refusal, if any.
+func (s *Supervisor) Command(name string, ev failover.Event) error {
+	if findPool(poolsOf(s.Config()), name) == nil {
+		return fmt.Errorf("%w %q", ErrUnknownPair, name)
+	}
+	res, err := s.sys.Root.RequestFuture(s.PID(PoolsDir, name), &pool.Command{Event: ev}, 5*time.Second).Result()
+	if err != nil {
+		return fmt.Errorf("pool %q: %w", name, err)
+	}
+	if r := res.(*pool.CommandReply); r.Err != nil {
+		return fmt.Errorf("pool %q: %w", name, r.Err)
 	}
 	return nil
 }
@@ -468,7 +495,7 @@ func (s *Supervisor) RouterMirror(name string) (*router.Snapshot, error) {
 // Address is the remote endpoint's address ("nonhost" without one).
 func (s *Supervisor) Address() string { return s.sys.Address() }
 
-// ErrUnknownPair: a command named no configured pair.
+// ErrUnknownPair: a command named no configured pair or pool.
 var ErrUnknownPair = errors.New("unknown pair")
 
 // Stop stops every actor and the actor system. Calling it again does nothing.
@@ -528,14 +555,14 @@ func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
 	}
 	o := vhsim.Options{Listen: r.Address, Inputs: r.Inputs, Outputs: r.Outputs, FriendlyName: r.Name,
 		InputLabels: make([]string, r.Inputs), Logger: s.log.With().Str("sim", r.Name).Logger().Level(zerolog.WarnLevel)}
-	for _, p := range pairsOf(cfg, r.Name) {
-		for _, f := range p.Feeds {
-			for _, in := range []struct {
-				port    conf.Port
-				machine string
-			}{{f.MainInput, p.Main}, {f.BackupInput, p.Backup}} {
-				if n := in.port.Number; n >= 1 && n <= r.Inputs {
-					o.InputLabels[n-1] = in.machine
+	for _, p := range poolsOf(cfg) {
+		if p.Router != r.Name {
+			continue
+		}
+		for _, m := range slices.Concat(p.Engine.Mains, p.Engine.Backups) {
+			for _, f := range m.Feeds {
+				if n := f.Input.Number; n >= 1 && n <= r.Inputs {
+					o.InputLabels[n-1] = m.Name
 				}
 			}
 		}
@@ -544,12 +571,17 @@ func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// A studio starts with its mains on air: every pair output on its main's input.
-	for _, p := range pairsOf(cfg, r.Name) {
-		for _, f := range p.Feeds {
-			for _, out := range f.Outputs {
-				if out.Number >= 1 && out.Number <= r.Outputs && f.MainInput.Number >= 1 && f.MainInput.Number <= r.Inputs {
-					_ = h.SetRoute(out.Number-1, f.MainInput.Number-1)
+	// A studio starts with its mains on air: every pool output on its main's input.
+	for _, p := range poolsOf(cfg) {
+		if p.Router != r.Name {
+			continue
+		}
+		for _, m := range p.Engine.Mains {
+			for _, f := range m.Feeds {
+				for _, out := range f.Outputs {
+					if out.Number >= 1 && out.Number <= r.Outputs && f.Input.Number >= 1 && f.Input.Number <= r.Inputs {
+						_ = h.SetRoute(out.Number-1, f.Input.Number-1)
+					}
 				}
 			}
 		}
@@ -582,7 +614,7 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 			defer stop()
 		}
 	}
-	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Str("remote", s.sys.Address()).Int("pairs", len(opts.Config.Pairs)).
+	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Str("remote", s.sys.Address()).Int("pools", len(poolsOf(opts.Config))).
 		Int("machines", len(opts.Config.Machines)).Int("routers", len(opts.Config.Routers)).Msg("standby running")
 	for {
 		select {
@@ -600,5 +632,5 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 }
 
 func videohubOptions(env RouterEnv) router.VideohubOptions {
-	return router.VideohubOptions{Router: env.Router, Pairs: env.Pairs, PIDs: env.PIDs, Clock: env.Clock, Log: env.Logger}
+	return router.VideohubOptions{Router: env.Router, Clock: env.Clock, Log: env.Logger}
 }

@@ -12,7 +12,7 @@ import (
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
-	"standby/actors/pair"
+	"standby/actors/pool"
 	"standby/actors/router"
 	"standby/conf"
 )
@@ -76,7 +76,7 @@ func (f *fakeRouter) factory(env RouterEnv) (*actor.Props, error) {
 			f.mu.Lock()
 			f.switches = append(f.switches, sw)
 			f.mu.Unlock()
-			ctx.Send(sw.ReplyTo, &router.Result{Pair: sw.Pair, Epoch: sw.Epoch, OK: true, Latency: time.Millisecond})
+			ctx.Send(sw.ReplyTo, &router.Result{Pool: sw.Pool, Epoch: sw.Epoch, OK: true, Latency: time.Millisecond})
 		}
 	}), nil
 }
@@ -85,11 +85,11 @@ func (f *fakeRouter) factory(env RouterEnv) (*actor.Props, error) {
 type harness struct {
 	t      *testing.T
 	sup    *Supervisor
-	events chan *pair.Event
+	events chan *pool.Event
 	clk    *clock.Fake
 	seq    map[string]uint64
 	// history holds events received but not yet matched by a wait.
-	history []*pair.Event
+	history []*pool.Event
 }
 
 func start(t *testing.T, cfgText string, o Options) *harness {
@@ -98,7 +98,7 @@ func start(t *testing.T, cfgText string, o Options) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t, events: make(chan *pair.Event, 1000), clk: clock.NewFake(time.Unix(1_700_000_000, 0)), seq: map[string]uint64{}}
+	h := &harness{t: t, events: make(chan *pool.Event, 1000), clk: clock.NewFake(time.Unix(1_700_000_000, 0)), seq: map[string]uint64{}}
 	o.Config, o.Logger, o.Clock = cfg, zerolog.New(zerolog.NewTestWriter(t)), h.clk
 	if o.Routers == nil {
 		o.Routers = (&fakeRouter{}).factory
@@ -109,7 +109,7 @@ func start(t *testing.T, cfgText string, o Options) *harness {
 	}
 	t.Cleanup(s.Stop)
 	s.System().EventStream.Subscribe(func(evt interface{}) {
-		if e, ok := evt.(*pair.Event); ok {
+		if e, ok := evt.(*pool.Event); ok {
 			select {
 			case h.events <- e:
 			default:
@@ -134,9 +134,9 @@ func down(name string) machine.Service {
 // waitTransition waits for pairName to reach state to, failing after a deadline.
 func (h *harness) waitTransition(pairName string, to failover.State) failover.Transition {
 	h.t.Helper()
-	match := func(e *pair.Event) (failover.Transition, bool) {
+	match := func(e *pool.Event) (failover.Transition, bool) {
 		tr, ok := e.Action.(failover.Transition)
-		return tr, ok && e.Pair == pairName && tr.To == to
+		return tr, ok && e.Pool == pairName && tr.To == to
 	}
 	for i, e := range h.history {
 		if tr, ok := match(e); ok {
@@ -169,12 +169,12 @@ func TestTreeAutomaticFailover(t *testing.T) {
 	if tr.Trigger != failover.TriggerEngine {
 		t.Fatalf("trigger = %s, want engine", tr.Trigger)
 	}
-	views, err := h.sup.Pairs()
+	views, err := h.sup.Pools()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if views[0].OnAir != failover.Backup || views[1].OnAir != failover.Main {
-		t.Fatalf("on air: cam1 %s cam2 %s", views[0].OnAir, views[1].OnAir)
+	if views[0].Slots[0].OnAir != "b1" || views[1].Slots[0].OnAir != "m2" {
+		t.Fatalf("on air: cam1 %s cam2 %s", views[0].Slots[0].OnAir, views[1].Slots[0].OnAir)
 	}
 }
 
@@ -182,7 +182,7 @@ func TestTreeAutomaticFailover(t *testing.T) {
 type crash struct{}
 
 func TestPanicInOnePairIsContained(t *testing.T) {
-	o := Options{PairHook: func(p string, msg any) {
+	o := Options{PoolHook: func(p string, msg any) {
 		if _, ok := msg.(*crash); ok {
 			panic("injected panic in pair " + p)
 		}
@@ -205,12 +205,12 @@ func TestPanicInOnePairIsContained(t *testing.T) {
 		h.waitTransition(p, failover.OnMain)
 	}
 	// Crash cam2's pair actor and m3's machine actor.
-	h.sup.System().Root.Send(h.sup.PID(PairsDir, "cam2"), &crash{})
+	h.sup.System().Root.Send(h.sup.PID(PoolsDir, "cam2"), &crash{})
 	h.sup.System().Root.Send(h.sup.PID(MachinesDir, "m3"), &crash{})
 	for i := 0; i < 2; i++ {
 		select {
 		case id := <-failures:
-			if !strings.HasSuffix(id, "/pairs/cam2") && !strings.HasSuffix(id, "/machines/m3") {
+			if !strings.HasSuffix(id, "/pools/cam2") && !strings.HasSuffix(id, "/machines/m3") {
 				t.Fatalf("unexpected failure of %s", id)
 			}
 		case <-time.After(5 * time.Second):
@@ -247,20 +247,20 @@ func TestReloadKeepsUnchangedPairs(t *testing.T) {
 	if err := h.sup.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
-	views, err := h.sup.Pairs()
+	views, err := h.sup.Pools()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(views) != 2 {
 		t.Fatalf("%d pairs after reload, want 2", len(views))
 	}
-	if views[0].State != failover.OnBackup {
-		t.Fatalf("cam1 lost its state on reload: %s", views[0].State)
+	if views[0].Slots[0].State != failover.OnBackup {
+		t.Fatalf("cam1 lost its state on reload: %s", views[0].Slots[0].State)
 	}
 	if views[1].Automatic {
 		t.Fatal("cam2 still automatic after reload")
 	}
-	if err := h.sup.Command("cam3", failover.Switch{To: failover.Backup}); err == nil || !strings.Contains(err.Error(), "unknown pair") {
+	if err := h.sup.Command("cam3", failover.Switch{To: "b3"}); err == nil || !strings.Contains(err.Error(), "unknown pair") {
 		t.Fatalf("command to removed pair: %v", err)
 	}
 }
@@ -270,7 +270,7 @@ func TestOperatorSwitchRefusedWhenTargetDown(t *testing.T) {
 	h.report("m1", up("engine"))
 	h.report("b1", down("engine"))
 	h.waitTransition("cam1", failover.OnMain)
-	err := h.sup.Command("cam1", failover.Switch{To: failover.Backup, By: "test"})
+	err := h.sup.Command("cam1", failover.Switch{To: "b1", By: "test"})
 	if err == nil || !strings.Contains(err.Error(), "down") {
 		t.Fatalf("switch to a down backup: %v", err)
 	}
@@ -286,7 +286,7 @@ func TestOperatorSwitchRefusedWhenTargetDown(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("b1 never reported healthy")
 	}
-	if err := h.sup.Command("cam1", failover.Switch{To: failover.Backup, By: "test"}); err != nil {
+	if err := h.sup.Command("cam1", failover.Switch{To: "b1", By: "test"}); err != nil {
 		t.Fatal(err)
 	}
 	h.waitTransition("cam1", failover.OnBackup)

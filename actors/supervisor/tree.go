@@ -27,7 +27,7 @@ const (
 	RootName    = "standby"
 	MachinesDir = "machines"
 	RoutersDir  = "routers"
-	PairsDir    = "pairs"
+	PoolsDir    = "pools"
 )
 
 // spawnChild asks a group to spawn (or replace) a named child; answered with spawned.
@@ -136,7 +136,7 @@ type rootActor struct {
 func (r *rootActor) Receive(ctx actor.Context) {
 	switch ctx.Message().(type) {
 	case *actor.Started:
-		for _, name := range []string{MachinesDir, RoutersDir, PairsDir} {
+		for _, name := range []string{MachinesDir, RoutersDir, PoolsDir} {
 			pid, err := ctx.SpawnNamed(groupProps(), name)
 			if err != nil {
 				r.log.Error().Err(err).Str("group", name).Msg("cannot spawn group")

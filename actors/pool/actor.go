@@ -1,0 +1,400 @@
+// Package pool is the actor shell around one pool's failover engine (a [[pair]] is a pool of one
+// main and one backup): it feeds the engine machine conditions, router results and what the
+// router shows, operator commands, and a wake-up at the engine's next deadline, and carries out
+// its actions (route requests to the router actor, one log line per transition, alarm events).
+// It reads the router's routing, labels and locks as the router actor publishes them and turns
+// them into what the engine understands; the router actor knows nothing of pools.
+package pool
+
+import (
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"standby/actors/clock"
+	"standby/actors/failover"
+	"standby/actors/machine"
+	"standby/actors/router"
+	"standby/conf"
+	vh "standby/protocol/videohub"
+)
+
+// Options configure a pool actor.
+type Options struct {
+	Name string
+	// Pair is true for a [[pair]] entry: logs say "pair transition" with a "pair" field.
+	Pair   bool
+	Engine failover.Config
+	Router *actor.PID
+	// LockOutputs holds Videohub locks on the pool's outputs; ForceUnlock may break other
+	// clients' locks to take them.
+	LockOutputs, ForceUnlock bool
+	Clock                    clock.Clock
+	Logger                   zerolog.Logger
+	// Hook, when set, runs first on every message; tests inject panics with it.
+	Hook func(msg any)
+}
+
+// Command carries an operator event (failover.Switch, SetMode, SetFailback, Acknowledge) to the
+// pool; it is answered with a CommandReply.
+type Command struct{ Event failover.Event }
+
+// CommandReply answers a Command; Err is nil when it was done, else the engine's refusal (it
+// wraps failover's sentinel errors, so callers test it with errors.Is). Local only.
+type CommandReply struct{ Err error }
+
+// GetStatus asks for the pool's View.
+type GetStatus struct{}
+
+// View is a pool's status for UIs.
+type View struct {
+	Name string
+	failover.Status
+}
+
+// Reconfigure applies a reloaded config to a running pool, keeping its state.
+type Reconfigure struct {
+	Engine                   failover.Config
+	Router                   *actor.PID
+	LockOutputs, ForceUnlock bool
+	// Resubscribe: the router actor was replaced and must be told about this pool again.
+	Resubscribe bool
+}
+
+// Event is published on the actor system's event stream for every engine action, so control
+// surfaces and metrics can follow pools without polling.
+type Event struct {
+	Pool   string
+	Time   time.Time
+	Action failover.Action
+}
+
+// tick is the wake-up at the engine's next deadline; gen ties it to one incarnation.
+type tick struct{ gen uint64 }
+
+var generations atomic.Uint64
+
+// box outlives actor incarnations so a restarted actor resumes from its last known state.
+type box struct {
+	opts  Options
+	saved *failover.Pool
+}
+
+// Props returns the props of a pool actor. A panic restarts it from its last known state.
+func Props(o Options) *actor.Props {
+	b := &box{opts: o}
+	return actor.PropsFromProducer(func() actor.Actor { return &poolActor{box: b} })
+}
+
+type poolActor struct {
+	box  *box
+	eng  *failover.Pool
+	gen  uint64
+	wake *clock.Wake
+	log  zerolog.Logger
+	// What the router was last seen to show and lock, so only changes reach the engine, and the
+	// labels already warned about.
+	shows      string
+	locked     string
+	lostLabels map[string]bool
+}
+
+func (a *poolActor) Receive(ctx actor.Context) {
+	o := &a.box.opts
+	if o.Hook != nil {
+		o.Hook(ctx.Message())
+	}
+	now := o.Clock.Now()
+	var acts []failover.Action
+	switch msg := ctx.Message().(type) {
+	case *actor.Started:
+		field := "pool"
+		if o.Pair {
+			field = "pair"
+		}
+		a.log = o.Logger.With().Str(field, o.Name).Logger()
+		a.lostLabels = map[string]bool{}
+		if a.box.saved != nil {
+			a.eng = a.box.saved.Clone()
+			a.log.Warn().Msg("pool actor restarted from its last known state")
+		} else {
+			a.eng = failover.New(o.Engine)
+		}
+		a.gen = generations.Add(1)
+		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: a.gen}
+		a.wake = clock.NewWake(func() { root.Send(self, t) })
+		a.wake.At(now, a.eng.Wake(now)) // a restored switch still has its deadline
+		a.subscribe(ctx)                // what the router said before we ran comes with it
+		return
+	case *actor.Stopping:
+		if a.wake != nil {
+			a.wake.Stop()
+		}
+		if o.Router != nil {
+			ctx.Send(o.Router, &router.Unsubscribe{PID: ctx.Self()})
+		}
+		return
+	case *actor.Restarting:
+		if a.wake != nil {
+			a.wake.Stop()
+		}
+		return
+	case *tick:
+		if msg.gen != a.gen {
+			return
+		}
+		a.wake.Fired()
+		acts = a.step(now, failover.Tick{})
+	case *machine.Changed:
+		acts = a.step(now, failover.MachineChanged{Machine: msg.Machine, Condition: msg.Condition})
+	case *router.Result:
+		if msg.Pool != o.Name {
+			return
+		}
+		reason := string(msg.Reason)
+		if msg.Detail != "" {
+			reason += ": " + msg.Detail
+		}
+		acts = a.step(now, failover.RouteResult{Epoch: msg.Epoch, OK: msg.OK, Reason: reason, Latency: msg.Latency})
+	case *router.Status:
+		if msg.Conn != router.Connected {
+			return
+		}
+		acts = a.step(now, failover.RouterReady{})
+	case *router.Routing:
+		acts = a.routing(now, msg.Mirror)
+	case *Command:
+		var err error
+		acts, err = a.eng.Step(now, msg.Event)
+		ctx.Respond(&CommandReply{Err: err})
+	case *GetStatus:
+		ctx.Respond(&View{Name: o.Name, Status: a.eng.Status()})
+		return
+	case *Reconfigure:
+		oldRouter, oldClaim := o.Router, a.claim()
+		o.Engine, o.Router, o.LockOutputs, o.ForceUnlock = msg.Engine, msg.Router, msg.LockOutputs, msg.ForceUnlock
+		acts = a.eng.Reconfigure(now, msg.Engine)
+		if msg.Resubscribe || !oldRouter.Equal(o.Router) || !slices.Equal(oldClaim, a.claim()) {
+			if oldRouter != nil && !oldRouter.Equal(o.Router) {
+				ctx.Send(oldRouter, &router.Unsubscribe{PID: ctx.Self()})
+			}
+			a.shows, a.locked = "", ""
+			a.subscribe(ctx)
+		}
+	default:
+		return
+	}
+	a.carryOut(ctx, now, acts)
+	a.wake.At(now, a.eng.Wake(now))
+	if _, isTick := ctx.Message().(*tick); isTick && len(acts) == 0 {
+		return // a tick that did nothing changed nothing worth keeping
+	}
+	a.box.saved = a.eng.Clone()
+}
+
+func (a *poolActor) subscribe(ctx actor.Context) {
+	o := &a.box.opts
+	if o.Router != nil {
+		ctx.Send(o.Router, &router.Subscribe{PID: ctx.Self(), Claim: a.claim(), ForceClaim: o.ForceUnlock})
+	}
+}
+
+// claim is the outputs to hold locked (lock_outputs).
+func (a *poolActor) claim() []conf.Port {
+	if !a.box.opts.LockOutputs {
+		return nil
+	}
+	return Outputs(a.box.opts.Engine)
+}
+
+// Outputs lists every router output of the pool's mains.
+func Outputs(c failover.Config) []conf.Port {
+	var outs []conf.Port
+	for _, m := range c.Mains {
+		for _, f := range m.Feeds {
+			outs = append(outs, f.Outputs...)
+		}
+	}
+	return outs
+}
+
+// Inputs lists every router input of the pool's machines.
+func Inputs(c failover.Config) []conf.Port {
+	var ins []conf.Port
+	for _, m := range slices.Concat(c.Mains, c.Backups) {
+		for _, f := range m.Feeds {
+			ins = append(ins, f.Input)
+		}
+	}
+	return ins
+}
+
+// routing turns the router's state into what the engine needs: what each of the pool's outputs
+// shows and which are locked by other clients, each fed to the engine only when it changed.
+func (a *poolActor) routing(now time.Time, m *router.Mirror) []failover.Action {
+	cfg := a.box.opts.Engine
+	a.checkLabels(m, cfg)
+	shows := Shows(m, cfg)
+	var locked failover.OutputsLocked
+	for _, o := range Outputs(cfg) {
+		if out, err := m.ResolveOutput(o); err == nil && m.Locks[out] == vh.LockLocked {
+			locked.Outputs = append(locked.Outputs, failover.LockedOutput{Output: o, Name: m.OutputName(out)})
+		}
+	}
+	var acts []failover.Action
+	if k := fmt.Sprint(locked); k != a.locked {
+		a.locked = k
+		if len(locked.Outputs) > 0 {
+			a.log.Warn().Str("outputs", k).Msg("outputs locked by another router client: make sure routed outputs are not locked")
+		}
+		acts = append(acts, a.step(now, locked)...)
+	}
+	if k := fmt.Sprint(shows); k != a.shows {
+		a.shows = k
+		acts = append(acts, a.step(now, shows)...)
+	}
+	return acts
+}
+
+// Shows is what the router shows on the pool's outputs. An input is spelled as the pool's config
+// spells it when it belongs to a pool machine; outputs the router cannot resolve (a missing label)
+// are left out.
+func Shows(m *router.Mirror, cfg failover.Config) failover.RouterShows {
+	inputs := map[int]conf.Port{}
+	for _, p := range Inputs(cfg) {
+		if i, err := m.ResolveInput(p); err == nil {
+			if _, dup := inputs[i]; !dup {
+				inputs[i] = p
+			}
+		}
+	}
+	var rs failover.RouterShows
+	for _, o := range Outputs(cfg) {
+		out, err := m.ResolveOutput(o)
+		if err != nil {
+			continue
+		}
+		sh := failover.Shown{Output: o, Text: "output " + m.OutputName(out) + " ← nothing"}
+		if in, ok := m.Routing[out]; ok {
+			sh.Input = conf.N(in + 1)
+			if p, ok := inputs[in]; ok {
+				sh.Input = p
+			}
+			sh.Text = "output " + m.OutputName(out) + " ← input " + m.InputName(in)
+		}
+		rs.Outputs = append(rs.Outputs, sh)
+	}
+	return rs
+}
+
+// checkLabels warns once when a label the config refers to is not (or no longer) on the router.
+func (a *poolActor) checkLabels(m *router.Mirror, cfg failover.Config) {
+	if !m.Seen[vh.KindInputLabels] || !m.Seen[vh.KindOutputLabels] {
+		return
+	}
+	check := func(p conf.Port, input bool) {
+		if p.Label == "" {
+			return
+		}
+		var err error
+		if input {
+			_, err = m.ResolveInput(p)
+		} else {
+			_, err = m.ResolveOutput(p)
+		}
+		switch {
+		case err != nil && !a.lostLabels[p.Label]:
+			a.lostLabels[p.Label] = true
+			a.log.Warn().Msgf("label %q used by the config is not on the router: %v", p.Label, err)
+		case err == nil && a.lostLabels[p.Label]:
+			delete(a.lostLabels, p.Label)
+			a.log.Info().Msgf("label %q is back on the router", p.Label)
+		}
+	}
+	for _, p := range Inputs(cfg) {
+		check(p, true)
+	}
+	for _, p := range Outputs(cfg) {
+		check(p, false)
+	}
+}
+
+// step feeds an event that cannot be refused.
+func (a *poolActor) step(now time.Time, ev failover.Event) []failover.Action {
+	acts, err := a.eng.Step(now, ev)
+	if err != nil {
+		a.log.Error().Err(err).Msg("engine refused an event")
+	}
+	return acts
+}
+
+func (a *poolActor) carryOut(ctx actor.Context, now time.Time, acts []failover.Action) {
+	o := &a.box.opts
+	for _, act := range acts {
+		switch x := act.(type) {
+		case failover.Route:
+			xs := make([]router.Crosspoint, len(x.Crosspoints))
+			for i, c := range x.Crosspoints {
+				xs[i] = router.Crosspoint{Output: c.Output, Input: c.Input}
+			}
+			ctx.Send(o.Router, &router.Switch{Pool: o.Name, Epoch: x.Epoch, Crosspoints: xs, ForceUnlock: x.Force, ReplyTo: ctx.Self(), Sent: now})
+		case failover.Transition:
+			ev := a.log.Info()
+			if x.To == failover.SwitchingToBackup || x.To == failover.SwitchingToMain {
+				ev = a.log.Warn()
+			}
+			if x.Latency > 0 {
+				ev = ev.Dur("switch_ms", x.Latency)
+			}
+			msg := "pool transition"
+			if o.Pair {
+				msg = "pair transition"
+			}
+			ev.Str("main", x.Main).Str("from", x.From.String()).Str("to", x.To.String()).Str("machine", x.Machine).
+				Str("trigger", string(x.Trigger)).Str("detail", x.Detail).Msg(msg)
+		case failover.AlarmRaised:
+			a.log.Error().Str("main", x.Main).Str("alarm", string(x.Kind)).Msg(x.Message)
+		case failover.AlarmCleared:
+			a.log.Info().Str("main", x.Main).Str("alarm", string(x.Kind)).Msg("alarm cleared")
+		case failover.Note:
+			a.log.Info().Str("main", x.Main).Msg(x.Message)
+		default:
+			panic(fmt.Sprintf("pool: unknown action %T", act))
+		}
+		ctx.ActorSystem().EventStream.Publish(&Event{Pool: o.Name, Time: now, Action: act})
+	}
+}
+
+// PairEngine derives the engine config of [[pair]] p: a pool of one main and one backup whose
+// feed row i is role "feed<i+1>".
+func PairEngine(c *conf.Config, p *conf.Pair) failover.Config {
+	main, backup := failover.Machine{Name: p.Main}, failover.Machine{Name: p.Backup}
+	for i, f := range p.Feeds {
+		role := fmt.Sprintf("feed%d", i+1)
+		main.Feeds = append(main.Feeds, failover.Feed{Role: role, Input: f.MainInput, Outputs: f.Outputs})
+		backup.Feeds = append(backup.Feeds, failover.Feed{Role: role, Input: f.BackupInput})
+	}
+	return failover.Config{
+		Mains: []failover.Machine{main}, Backups: []failover.Machine{backup},
+		Automatic:        p.Mode == conf.ModeAutomatic,
+		SwitchOnCritical: p.SwitchOnCritical,
+		AutoFailback:     p.Failback == conf.ModeAutomatic,
+		FailbackAfter:    p.FailbackAfter.Duration,
+		FlapMax:          c.Supervisor.FlapMax,
+		FlapWindow:       c.Supervisor.FlapWindow.Duration,
+		SwitchTimeout:    SwitchTimeout(c, p.Router),
+		ForceUnlock:      p.ForceUnlock,
+	}
+}
+
+// SwitchTimeout is the engine's backstop for a lost router answer on routerName.
+func SwitchTimeout(c *conf.Config, routerName string) time.Duration {
+	if r := c.Router(routerName); r != nil {
+		return 2*r.ConfirmTimeout.Duration + time.Second
+	}
+	return 2 * time.Second
+}
