@@ -16,7 +16,7 @@ import (
 	"standby/actors/machine"
 	"standby/actors/pool"
 	"standby/actors/router"
-	"standby/conf"
+	"standby/actors/supervisor"
 	"standby/protocol/pb"
 	vh "standby/protocol/videohub"
 )
@@ -133,12 +133,13 @@ func poolEvent(e *pool.Event) *pb.ControlEvent {
 		ce.Kind, ce.From, ce.To, ce.Trigger, ce.Detail = "transition", a.From.String(), a.To.String(), string(a.Trigger), a.Detail
 		ce.Machine = a.Machine
 		ce.SwitchMs = float64(a.Latency) / float64(time.Millisecond)
+		ce.Main = a.Main
 	case failover.AlarmRaised:
-		ce.Kind, ce.Alarm, ce.Detail = "alarm", string(a.Kind), a.Message
+		ce.Kind, ce.Alarm, ce.Detail, ce.Main = "alarm", string(a.Kind), a.Message, a.Main
 	case failover.AlarmCleared:
-		ce.Kind, ce.Alarm = "alarm_cleared", string(a.Kind)
+		ce.Kind, ce.Alarm, ce.Main = "alarm_cleared", string(a.Kind), a.Main
 	case failover.Note:
-		ce.Kind, ce.Detail = "note", a.Message
+		ce.Kind, ce.Detail, ce.Main = "note", a.Message, a.Main
 	default:
 		return nil // Route requests show up as their transitions
 	}
@@ -201,33 +202,49 @@ func (h *Hub) watchPair(name string) *pairWatch {
 	return w
 }
 
-// wait returns the outcome of the switch to machine `to` that was just accepted: the first time
-// the pair settles (a transition out of switching), or the deadline.
-func (w *pairWatch) wait(to string, p *conf.Pair, deadline time.Duration) *pb.ControlReply {
+// wait returns the outcome of the switch of main that was just accepted: the first time its slot
+// settles (a transition out of switching), or the deadline.
+func (w *pairWatch) wait(e *supervisor.PoolEntry, main string, deadline time.Duration) *pb.ControlReply {
+	what := fmt.Sprintf("pool %q", e.Name)
+	if e.Pair {
+		what = fmt.Sprintf("pair %q", e.Name)
+	}
+	var to string
 	timer := time.NewTimer(deadline)
 	defer timer.Stop()
 	failed := ""
 	for {
 		select {
 		case <-timer.C:
-			return refusal(pb.Code_CODE_INTERNAL, "pair %q: no outcome of the switch within %s", p.Name, deadline)
-		case e := <-w.ch:
-			switch a := e.Action.(type) {
+			return refusal(pb.Code_CODE_INTERNAL, "%s: no outcome of the switch within %s", what, deadline)
+		case ev := <-w.ch:
+			switch a := ev.Action.(type) {
 			case failover.AlarmRaised:
-				if a.Kind == failover.AlarmSwitchFailed {
+				if a.Kind == failover.AlarmSwitchFailed && a.Main == main {
 					failed = a.Message
 				}
 			case failover.Transition:
+				if a.Main != main {
+					continue
+				}
+				if a.To == failover.SwitchingToBackup || a.To == failover.SwitchingToMain {
+					to = a.Machine
+					continue
+				}
 				if a.From != failover.SwitchingToBackup && a.From != failover.SwitchingToMain {
 					continue
 				}
 				if (a.To == failover.OnBackup || a.To == failover.OnMain) && a.Machine == to {
 					side := "main"
-					if to != p.Main {
+					if to != main {
 						side = "backup"
 					}
-					return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s %q on air, confirmed by the router in %s",
-						p.Name, side, to, a.Latency.Round(time.Microsecond))}
+					on := fmt.Sprintf("%s %q on air", side, to)
+					if !e.Pair {
+						on += " for " + main
+					}
+					return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("%s: %s, confirmed by the router in %s",
+						what, on, a.Latency.Round(time.Microsecond))}
 				}
 				if failed == "" {
 					failed = a.Detail
@@ -236,7 +253,7 @@ func (w *pairWatch) wait(to string, p *conf.Pair, deadline time.Duration) *pb.Co
 				if strings.Contains(failed, string(router.ReasonLocked)) {
 					code = pb.Code_CODE_OUTPUT_LOCKED
 				}
-				return refusal(code, "pair %q: %s", p.Name, failed)
+				return refusal(code, "%s: %s", what, failed)
 			}
 		}
 	}

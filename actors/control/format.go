@@ -44,6 +44,41 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
 			p.GetMode(), p.GetFailback(), p.GetState(), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
+	if len(st.GetPools()) > 0 {
+		fmt.Fprintln(tw)
+		fmt.Fprintln(tw, "POOL\tMAIN\tON AIR\tSTATE\tMODE\tFAILBACK\tSTAYS ON MAIN\tALARMS")
+		for _, p := range st.GetPools() {
+			for _, sl := range p.GetSlots() {
+				var alarms []string
+				for _, a := range sl.GetAlarms() {
+					s := a.GetKind()
+					if a.GetAcked() {
+						s += " (acked)"
+					}
+					alarms = append(alarms, s)
+				}
+				onAir := sl.GetOnAir()
+				if sl.GetTarget() != "" {
+					onAir += " → " + sl.GetTarget()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), machineCell(machines[sl.GetMain()], sl.GetOnAir() == sl.GetMain()),
+					onAir, sl.GetState(), p.GetMode(), p.GetFailback(), dash(strings.Join(sl.GetStay(), ", ")), dash(strings.Join(alarms, ", ")))
+			}
+			var bs []string
+			for _, b := range p.GetBackups() {
+				c := "free"
+				if b.GetCovering() != "" {
+					c = "covering " + b.GetCovering()
+				}
+				bs = append(bs, b.GetName()+" "+c)
+			}
+			fmt.Fprintf(tw, "%s\tbackups: %s", p.GetName(), strings.Join(bs, "; "))
+			if len(p.GetQueue()) > 0 {
+				fmt.Fprintf(tw, "; waiting: %s", strings.Join(p.GetQueue(), ", "))
+			}
+			fmt.Fprintln(tw)
+		}
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "MACHINE\tPAIR\tSIDE\tCONDITION\tLEVEL\tHEARTBEAT\tSERVICES\tHEALTH")
 	for _, m := range st.GetMachines() {
@@ -124,6 +159,7 @@ func FormatEvent(e *pb.ControlEvent) string {
 		}
 	}
 	add("pair", e.GetPair())
+	add("main", e.GetMain())
 	add("machine", e.GetMachine())
 	add("router", e.GetRouter())
 	switch e.GetKind() {

@@ -44,19 +44,24 @@ func (g *gateway) handler() http.Handler {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}}, nil
 	}))
 	mux.HandleFunc("GET /api/events", g.events)
-	mux.HandleFunc("POST /api/pairs/{pair}/switch", g.op(OpSwitch, func() (*pb.ControlRequest, proto.Message) {
+	// Pair operations that pools take too, under /api/pools/{pool}/ ({pair} names the pool).
+	both := func(op string, h http.HandlerFunc) {
+		mux.HandleFunc("POST /api/pairs/{pair}/"+op, h)
+		mux.HandleFunc("POST /api/pools/{pair}/"+op, h)
+	}
+	both("switch", g.op(OpSwitch, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SwitchOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: m}}, m
 	}))
-	mux.HandleFunc("POST /api/pairs/{pair}/mode", g.op(OpSetMode, func() (*pb.ControlRequest, proto.Message) {
+	both("mode", g.op(OpSetMode, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SetModeOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetMode{SetMode: m}}, m
 	}))
-	mux.HandleFunc("POST /api/pairs/{pair}/failback", g.op(OpSetFailback, func() (*pb.ControlRequest, proto.Message) {
+	both("failback", g.op(OpSetFailback, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SetFailbackOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: m}}, m
 	}))
-	mux.HandleFunc("POST /api/pairs/{pair}/acknowledge", g.op(OpAcknowledge, func() (*pb.ControlRequest, proto.Message) {
+	both("acknowledge", g.op(OpAcknowledge, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_AcknowledgeOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: m}}, m
 	}))
@@ -183,7 +188,7 @@ func httpStatus(c pb.Code) int {
 		return http.StatusUnauthorized
 	case pb.Code_CODE_PERMISSION_DENIED:
 		return http.StatusForbidden
-	case pb.Code_CODE_UNKNOWN_PAIR, pb.Code_CODE_UNKNOWN_MACHINE:
+	case pb.Code_CODE_UNKNOWN_PAIR, pb.Code_CODE_UNKNOWN_MACHINE, pb.Code_CODE_NOT_IN_POOL:
 		return http.StatusNotFound
 	case pb.Code_CODE_INVALID_MAPPING:
 		return http.StatusUnprocessableEntity

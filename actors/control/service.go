@@ -189,58 +189,71 @@ func CodeName(c pb.Code) string {
 	return strings.ToLower(strings.TrimPrefix(c.String(), "CODE_"))
 }
 
-// target turns an operator's "to" for a pair ("main", "backup", or empty for the other one)
-// into the machine to put on air.
-func target(p *conf.Pair, slot failover.SlotStatus, to string) (string, bool) {
+// target turns an operator's "to" into the machine to put on air for the main of slot: "main",
+// "backup" (the only backup of a pair), "any" or empty in a pool (the engine picks), or a machine
+// name. "" means: let the engine choose.
+func target(e *supervisor.PoolEntry, slot failover.SlotStatus, to string) (string, bool) {
 	switch to {
-	case "":
-		if slot.OnAir == p.Main {
-			return p.Backup, true
-		}
-		return p.Main, true
 	case "main":
-		return p.Main, true
+		return slot.Main, true
+	case "", "any":
+		if e.Pair && to == "" {
+			if slot.OnAir == slot.Main {
+				return e.Engine.Backups[0].Name, true
+			}
+			return slot.Main, true
+		}
+		return "", true
 	case "backup":
-		return p.Backup, true
+		if len(e.Engine.Backups) == 1 {
+			return e.Engine.Backups[0].Name, true
+		}
+		return "", true
 	}
-	return "", false
+	return to, !e.Pair // a pair takes main or backup only
 }
 
 // doSwitch asks the pair to switch and waits until the router confirmed it (or why not), so the
 // reply says what really happened.
 func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *pb.ControlReply {
 	name := op.GetPair()
-	p := s.sup.Config().Pair(name)
-	if p == nil {
+	e := s.sup.PoolEntry(name)
+	if e == nil {
 		return unknownPair(name)
 	}
 	v, err := s.sup.Pool(name)
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "%v", err)
 	}
-	slot, _ := v.Slot("")
-	to, ok := target(p, slot, op.GetTo())
+	slot, ok := v.Slot(op.GetMain())
+	if !ok {
+		if op.GetMain() == "" {
+			return refusal(pb.Code_CODE_BAD_REQUEST, "main: missing: pool %q has %d mains", name, len(v.Slots))
+		}
+		return refusal(pb.Code_CODE_NOT_IN_POOL, "main: %q is not a main of %q", op.GetMain(), name)
+	}
+	to, ok := target(e, slot, op.GetTo())
 	if !ok {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "to: %q is not main or backup", op.GetTo())
 	}
 	for _, a := range slot.Alarms {
-		if a.Kind == failover.AlarmLockedOutput && a.Active && !p.ForceUnlock {
-			return refusal(pb.Code_CODE_OUTPUT_LOCKED, "output locked by another router client: %s (pair %q has force_unlock = false)", a.Message, name)
+		if a.Kind == failover.AlarmLockedOutput && a.Active && !e.ForceUnlock {
+			return refusal(pb.Code_CODE_OUTPUT_LOCKED, "output locked by another router client: %s (%q has force_unlock = false)", a.Message, name)
 		}
 	}
 	// Listen before asking, so the outcome cannot slip by.
 	outcome := s.hub.watchPair(name)
 	defer outcome.stop()
-	if err := s.sup.Command(name, failover.Switch{To: to, By: who.Name}); err != nil {
+	if err := s.sup.Command(name, failover.Switch{Main: slot.Main, To: to, By: who.Name}); err != nil {
 		return commandRefusal(name, err)
 	}
-	deadline := pool.SwitchTimeout(s.sup.Config(), p.Router) + 2*time.Second
-	return outcome.wait(to, p, deadline)
+	deadline := pool.SwitchTimeout(s.sup.Config(), e.Router) + 2*time.Second
+	return outcome.wait(e, slot.Main, deadline)
 }
 
 // doPolicy sets mode or failback ("automatic" | "manual").
 func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(auto bool) failover.Event) *pb.ControlReply {
-	if s.sup.Config().Pair(name) == nil {
+	if s.sup.PoolEntry(name) == nil {
 		return unknownPair(name)
 	}
 	if value != conf.ModeAutomatic && value != conf.ModeManual {
@@ -261,13 +274,13 @@ func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(
 
 func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_AcknowledgeOp) *pb.ControlReply {
 	name := op.GetPair()
-	if s.sup.Config().Pair(name) == nil {
+	if s.sup.PoolEntry(name) == nil {
 		return unknownPair(name)
 	}
 	if op.GetAlarm() == "" {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "alarm: missing (e.g. flap_guard, switch_failed)")
 	}
-	if err := s.sup.Command(name, failover.Acknowledge{Kind: failover.AlarmKind(op.GetAlarm()), By: who.Name}); err != nil {
+	if err := s.sup.Command(name, failover.Acknowledge{Main: op.GetMain(), Kind: failover.AlarmKind(op.GetAlarm()), By: who.Name}); err != nil {
 		return commandRefusal(name, err)
 	}
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: alarm %s acknowledged", name, op.GetAlarm())}
@@ -334,6 +347,10 @@ func commandRefusal(name string, err error) *pb.ControlReply {
 		{failover.ErrSwitchPending, pb.Code_CODE_SWITCH_PENDING},
 		{failover.ErrAlreadyOnAir, pb.Code_CODE_ALREADY_ON_AIR},
 		{failover.ErrNoAlarm, pb.Code_CODE_NO_ALARM},
+		{failover.ErrTargetBusy, pb.Code_CODE_TARGET_BUSY},
+		{failover.ErrLacksRole, pb.Code_CODE_NO_BACKUP},
+		{failover.ErrNoBackupFree, pb.Code_CODE_NO_BACKUP},
+		{failover.ErrNotInPool, pb.Code_CODE_NOT_IN_POOL},
 	} {
 		if errors.Is(err, c.err) {
 			return refusal(c.code, "%s", msg)

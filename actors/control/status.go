@@ -11,6 +11,7 @@ import (
 	"standby/actors/failover"
 	"standby/actors/machine"
 	"standby/actors/pool"
+	"standby/actors/supervisor"
 	"standby/conf"
 	"standby/protocol/pb"
 	vh "standby/protocol/videohub"
@@ -47,6 +48,16 @@ func (s *Service) Status() (*pb.Status, error) {
 		v := &views[i]
 		p := cfg.Pair(v.Name)
 		if p == nil {
+			if e := s.sup.PoolEntry(v.Name); e != nil {
+				ps := s.poolStatus(cfg, e, v, snaps)
+				st.Pools = append(st.Pools, ps)
+				for _, sl := range ps.Slots {
+					places[sl.Main] = place{v.Name, "main", sl.OnAir == sl.Main}
+				}
+				for _, b := range ps.Backups {
+					places[b.Name] = place{v.Name, "backup", b.Covering != ""}
+				}
+			}
 			continue
 		}
 		slot, _ := v.Slot("")
@@ -90,6 +101,55 @@ func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot 
 	for _, a := range slot.Alarms {
 		ps.Alarms = append(ps.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
 			Active: a.Active, Acked: a.Acked})
+	}
+	return ps
+}
+
+func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.View, snaps map[string]machine.Snapshot) *pb.Status_Pool {
+	ps := &pb.Status_Pool{Name: v.Name, Router: e.Router, Mode: policy(v.Automatic), Failback: policy(v.Failback),
+		FailbackAfter: e.Engine.FailbackAfter.String(), SwitchOnCritical: e.Engine.SwitchOnCritical, Epoch: v.Epoch,
+		Queue: v.Queue, Roles: e.Engine.Roles, ForceUnlock: e.ForceUnlock, LockOutputs: e.LockOutputs}
+	prefix := fmt.Sprintf("pool %q:", v.Name)
+	for _, w := range cfg.Warnings() {
+		if strings.HasPrefix(w, prefix) {
+			ps.Warnings = append(ps.Warnings, w)
+		}
+	}
+	feeds := func(fs []failover.Feed) []*pb.Status_RoleFeed {
+		var out []*pb.Status_RoleFeed
+		for _, f := range fs {
+			rf := &pb.Status_RoleFeed{Role: f.Role, Input: portText(f.Input)}
+			for _, o := range f.Outputs {
+				rf.Outputs = append(rf.Outputs, portText(o))
+			}
+			out = append(out, rf)
+		}
+		return out
+	}
+	for i, sl := range v.Slots {
+		ss := &pb.Status_Slot{Main: sl.Main, State: sl.State.String(), OnAir: sl.OnAir, Target: sl.Target, Latched: sl.Latched,
+			Critical: snaps[sl.Main].Condition.Level == failover.Critical || snaps[sl.OnAir].Condition.Level == failover.Critical}
+		if i < len(e.Engine.Mains) && e.Engine.Mains[i].Name == sl.Main {
+			ss.Feeds = feeds(e.Engine.Mains[i].Feeds)
+		}
+		for _, o := range sl.Stay {
+			ss.Stay = append(ss.Stay, portText(o))
+		}
+		if !sl.WaitingSince.IsZero() {
+			ss.WaitingSince = timestamppb.New(sl.WaitingSince)
+		}
+		for _, a := range sl.Alarms {
+			ss.Alarms = append(ss.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
+				Active: a.Active, Acked: a.Acked})
+		}
+		ps.Slots = append(ps.Slots, ss)
+	}
+	for i, b := range v.Backups {
+		bs := &pb.Status_Backup{Name: b.Name, Covering: b.Covering}
+		if i < len(e.Engine.Backups) {
+			bs.Feeds = feeds(e.Engine.Backups[i].Feeds)
+		}
+		ps.Backups = append(ps.Backups, bs)
 	}
 	return ps
 }

@@ -347,8 +347,8 @@ func (s *Supervisor) subscribers(cfg *conf.Config, name string) []machine.Subscr
 	return subs
 }
 
-// poolEntry is one pool actor's settings: a [[pair]] or a [[pool]] of the config.
-type poolEntry struct {
+// PoolEntry is one pool actor's settings: a [[pair]] or a [[pool]] of the config.
+type PoolEntry struct {
 	Name, Router             string
 	Pair                     bool
 	Engine                   failover.Config
@@ -356,17 +356,23 @@ type poolEntry struct {
 }
 
 // poolsOf lists the pools of cfg in config order: pairs first, then pools.
-func poolsOf(cfg *conf.Config) []poolEntry {
-	var out []poolEntry
+func poolsOf(cfg *conf.Config) []PoolEntry {
+	var out []PoolEntry
 	for i := range cfg.Pairs {
 		p := &cfg.Pairs[i]
-		out = append(out, poolEntry{Name: p.Name, Router: p.Router, Pair: true, Engine: pool.PairEngine(cfg, p),
+		out = append(out, PoolEntry{Name: p.Name, Router: p.Router, Pair: true, Engine: pool.PairEngine(cfg, p),
 			LockOutputs: p.LockOutputs, ForceUnlock: p.ForceUnlock})
 	}
 	return out
 }
 
-func findPool(ps []poolEntry, name string) *poolEntry {
+// PoolEntries lists the pools in force (pairs first, then pools), as their actors run them.
+func (s *Supervisor) PoolEntries() []PoolEntry { return poolsOf(s.Config()) }
+
+// PoolEntry returns the pool (or pair) named name, or nil.
+func (s *Supervisor) PoolEntry(name string) *PoolEntry { return findPool(poolsOf(s.Config()), name) }
+
+func findPool(ps []PoolEntry, name string) *PoolEntry {
 	for i := range ps {
 		if ps[i].Name == name {
 			return &ps[i]

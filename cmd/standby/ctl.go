@@ -28,9 +28,11 @@ const ctlUsage = `usage: standby ctl [--supervisor HOST:PORT] [--token T] [--jso
 commands:
   status                                  pairs, machines, routers
   switch PAIR main|backup                 put a machine on air (answered once the router confirmed)
+  switch POOL MAIN BACKUP|any|main        Move To: put a backup (or the main again) on air for MAIN
   mode PAIR manual|automatic              failover mode
   failback PAIR manual|automatic          failback policy
   ack PAIR ALARM                          acknowledge an alarm (e.g. flap_guard)
+  ack POOL [MAIN] ALARM                   the same for a pool's main (every main without MAIN)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
   simulate MACHINE health NAME VALUE      ... set one of its health values ...
   simulate MACHINE silent on|off          ... or stop its heartbeats
@@ -156,7 +158,11 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 	case "watch":
 		return nil, need(1, "watch")
 	case "switch":
-		if err := need(3, "switch PAIR main|backup"); err != nil {
+		// switch PAIR main|backup, or switch POOL MAIN BACKUP|any|main ("Move To").
+		if len(w) == 4 {
+			return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: &pb.ControlRequest_SwitchOp{Pair: w[1], Main: w[2], To: w[3]}}}, nil
+		}
+		if err := need(3, "switch PAIR main|backup, or switch POOL MAIN BACKUP|any|main"); err != nil {
 			return nil, err
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: &pb.ControlRequest_SwitchOp{Pair: w[1], To: w[2]}}}, nil
@@ -171,7 +177,11 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: &pb.ControlRequest_SetFailbackOp{Pair: w[1], Failback: w[2]}}}, nil
 	case "ack":
-		if err := need(3, "ack PAIR ALARM"); err != nil {
+		// ack PAIR ALARM, or ack POOL MAIN ALARM.
+		if len(w) == 4 {
+			return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Pair: w[1], Main: w[2], Alarm: w[3]}}}, nil
+		}
+		if err := need(3, "ack PAIR ALARM, or ack POOL MAIN ALARM"); err != nil {
 			return nil, err
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Pair: w[1], Alarm: w[2]}}}, nil

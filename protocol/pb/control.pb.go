@@ -69,6 +69,12 @@ const (
 	Code_CODE_BUSY Code = 15
 	// Something inside the supervisor failed (an actor did not answer in time).
 	Code_CODE_INTERNAL Code = 16
+	// The backup to switch to covers another main of the pool.
+	Code_CODE_TARGET_BUSY Code = 17
+	// The backup to switch to has none of the main's roles, or "any free backup" found none.
+	Code_CODE_NO_BACKUP Code = 18
+	// The pool has no such main or machine.
+	Code_CODE_NOT_IN_POOL Code = 19
 )
 
 // Enum value maps for Code.
@@ -91,6 +97,9 @@ var (
 		14: "CODE_SWITCH_FAILED",
 		15: "CODE_BUSY",
 		16: "CODE_INTERNAL",
+		17: "CODE_TARGET_BUSY",
+		18: "CODE_NO_BACKUP",
+		19: "CODE_NOT_IN_POOL",
 	}
 	Code_value = map[string]int32{
 		"CODE_OK":                0,
@@ -110,6 +119,9 @@ var (
 		"CODE_SWITCH_FAILED":     14,
 		"CODE_BUSY":              15,
 		"CODE_INTERNAL":          16,
+		"CODE_TARGET_BUSY":       17,
+		"CODE_NO_BACKUP":         18,
+		"CODE_NOT_IN_POOL":       19,
 	}
 )
 
@@ -597,8 +609,10 @@ type Status struct {
 	Machines []*Status_Machine `protobuf:"bytes,3,rep,name=machines,proto3" json:"machines,omitempty"`
 	Routers  []*Status_Router  `protobuf:"bytes,4,rep,name=routers,proto3" json:"routers,omitempty"`
 	// Config warnings (feature mismatch, weak agent token).
-	Warnings      []string               `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	Time          *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
+	Warnings []string               `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Time     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
+	// Backup pools ([[pool]]), in config order. Pairs are listed in pairs only.
+	Pools         []*Status_Pool `protobuf:"bytes,7,rep,name=pools,proto3" json:"pools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -675,6 +689,13 @@ func (x *Status) GetTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Status) GetPools() []*Status_Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
 // ControlEvent is one thing that happened, pushed to subscribers (remote) and the event stream (HTTP).
 type ControlEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -702,7 +723,9 @@ type ControlEvent struct {
 	// router: the connection state.
 	Conn string `protobuf:"bytes,16,opt,name=conn,proto3" json:"conn,omitempty"`
 	// Increases by one per event from this supervisor; a gap means events were missed.
-	Seq           uint64 `protobuf:"varint,17,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,17,opt,name=seq,proto3" json:"seq,omitempty"`
+	// transition, alarm, alarm_cleared, note of a pool: the main it concerns.
+	Main          string `protobuf:"bytes,18,opt,name=main,proto3" json:"main,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -856,6 +879,13 @@ func (x *ControlEvent) GetSeq() uint64 {
 	return 0
 }
 
+func (x *ControlEvent) GetMain() string {
+	if x != nil {
+		return x.Main
+	}
+	return ""
+}
+
 // StatusOp asks for the whole Status (level 1).
 type ControlRequest_StatusOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -1001,13 +1031,16 @@ func (x *ControlRequest_UnsubscribeOp) GetId() string {
 	return ""
 }
 
-// SwitchOp puts a machine of a pair on air (level 2). to is "main" or "backup"; empty means the
-// machine not on air (what the panel's Switch button does). Answered once the router confirmed the
-// switch, or with why it did not happen.
+// SwitchOp puts a machine of a pair or pool on air (level 2). to is "main" or "backup"; empty means
+// the machine not on air (what the panel's Switch button does). In a pool ("Move To"), main names
+// the main whose feeds move (optional with one main) and to is a backup's name, "any" (any free
+// backup), "main" (back to the main) or empty (the other one). Answered once the router confirmed
+// the switch, or with why it did not happen.
 type ControlRequest_SwitchOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pair          string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
 	To            string                 `protobuf:"bytes,2,opt,name=to,proto3" json:"to,omitempty"`
+	Main          string                 `protobuf:"bytes,3,opt,name=main,proto3" json:"main,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1052,6 +1085,13 @@ func (x *ControlRequest_SwitchOp) GetPair() string {
 func (x *ControlRequest_SwitchOp) GetTo() string {
 	if x != nil {
 		return x.To
+	}
+	return ""
+}
+
+func (x *ControlRequest_SwitchOp) GetMain() string {
+	if x != nil {
+		return x.Main
 	}
 	return ""
 }
@@ -1164,9 +1204,11 @@ func (x *ControlRequest_SetFailbackOp) GetFailback() string {
 
 // AcknowledgeOp acknowledges an alarm of a pair, e.g. "flap_guard" (level 2).
 type ControlRequest_AcknowledgeOp struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Pair          string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
-	Alarm         string                 `protobuf:"bytes,2,opt,name=alarm,proto3" json:"alarm,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Pair  string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
+	Alarm string                 `protobuf:"bytes,2,opt,name=alarm,proto3" json:"alarm,omitempty"`
+	// In a pool: the main whose alarm it is; empty acknowledges every main that has it.
+	Main          string `protobuf:"bytes,3,opt,name=main,proto3" json:"main,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1211,6 +1253,13 @@ func (x *ControlRequest_AcknowledgeOp) GetPair() string {
 func (x *ControlRequest_AcknowledgeOp) GetAlarm() string {
 	if x != nil {
 		return x.Alarm
+	}
+	return ""
+}
+
+func (x *ControlRequest_AcknowledgeOp) GetMain() string {
+	if x != nil {
+		return x.Main
 	}
 	return ""
 }
@@ -1482,6 +1531,402 @@ func (x *ControlRequest_SimulateOp) GetSilent() string {
 	return ""
 }
 
+type Status_Pool struct {
+	state            protoimpl.MessageState `protogen:"open.v1"`
+	Name             string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Router           string                 `protobuf:"bytes,2,opt,name=router,proto3" json:"router,omitempty"`
+	Mode             string                 `protobuf:"bytes,3,opt,name=mode,proto3" json:"mode,omitempty"`
+	Failback         string                 `protobuf:"bytes,4,opt,name=failback,proto3" json:"failback,omitempty"`
+	FailbackAfter    string                 `protobuf:"bytes,5,opt,name=failback_after,json=failbackAfter,proto3" json:"failback_after,omitempty"`
+	SwitchOnCritical bool                   `protobuf:"varint,6,opt,name=switch_on_critical,json=switchOnCritical,proto3" json:"switch_on_critical,omitempty"`
+	Epoch            uint64                 `protobuf:"varint,7,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// One slot per main, in config order.
+	Slots []*Status_Slot `protobuf:"bytes,8,rep,name=slots,proto3" json:"slots,omitempty"`
+	// The backups in order of preference, with the main each covers.
+	Backups []*Status_Backup `protobuf:"bytes,9,rep,name=backups,proto3" json:"backups,omitempty"`
+	// Mains waiting for a backup, longest-waiting first.
+	Queue []string `protobuf:"bytes,10,rep,name=queue,proto3" json:"queue,omitempty"`
+	// Roles that move (empty: every role).
+	Roles []string `protobuf:"bytes,11,rep,name=roles,proto3" json:"roles,omitempty"`
+	// Warnings about this pool (missing roles, licence features).
+	Warnings      []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	ForceUnlock   bool     `protobuf:"varint,13,opt,name=force_unlock,json=forceUnlock,proto3" json:"force_unlock,omitempty"`
+	LockOutputs   bool     `protobuf:"varint,14,opt,name=lock_outputs,json=lockOutputs,proto3" json:"lock_outputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_Pool) Reset() {
+	*x = Status_Pool{}
+	mi := &file_control_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_Pool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_Pool) ProtoMessage() {}
+
+func (x *Status_Pool) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_Pool.ProtoReflect.Descriptor instead.
+func (*Status_Pool) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *Status_Pool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Status_Pool) GetRouter() string {
+	if x != nil {
+		return x.Router
+	}
+	return ""
+}
+
+func (x *Status_Pool) GetMode() string {
+	if x != nil {
+		return x.Mode
+	}
+	return ""
+}
+
+func (x *Status_Pool) GetFailback() string {
+	if x != nil {
+		return x.Failback
+	}
+	return ""
+}
+
+func (x *Status_Pool) GetFailbackAfter() string {
+	if x != nil {
+		return x.FailbackAfter
+	}
+	return ""
+}
+
+func (x *Status_Pool) GetSwitchOnCritical() bool {
+	if x != nil {
+		return x.SwitchOnCritical
+	}
+	return false
+}
+
+func (x *Status_Pool) GetEpoch() uint64 {
+	if x != nil {
+		return x.Epoch
+	}
+	return 0
+}
+
+func (x *Status_Pool) GetSlots() []*Status_Slot {
+	if x != nil {
+		return x.Slots
+	}
+	return nil
+}
+
+func (x *Status_Pool) GetBackups() []*Status_Backup {
+	if x != nil {
+		return x.Backups
+	}
+	return nil
+}
+
+func (x *Status_Pool) GetQueue() []string {
+	if x != nil {
+		return x.Queue
+	}
+	return nil
+}
+
+func (x *Status_Pool) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *Status_Pool) GetWarnings() []string {
+	if x != nil {
+		return x.Warnings
+	}
+	return nil
+}
+
+func (x *Status_Pool) GetForceUnlock() bool {
+	if x != nil {
+		return x.ForceUnlock
+	}
+	return false
+}
+
+func (x *Status_Pool) GetLockOutputs() bool {
+	if x != nil {
+		return x.LockOutputs
+	}
+	return false
+}
+
+type Status_Slot struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Main  string                 `protobuf:"bytes,1,opt,name=main,proto3" json:"main,omitempty"`
+	// Engine state: unarmed, on-main, switching-to-backup, on-backup, switching-to-main.
+	State string `protobuf:"bytes,2,opt,name=state,proto3" json:"state,omitempty"`
+	// The machine on air for this main, and the one a pending switch puts there.
+	OnAir   string `protobuf:"bytes,3,opt,name=on_air,json=onAir,proto3" json:"on_air,omitempty"`
+	Target  string `protobuf:"bytes,4,opt,name=target,proto3" json:"target,omitempty"`
+	Latched bool   `protobuf:"varint,5,opt,name=latched,proto3" json:"latched,omitempty"`
+	// Outputs left on the main because the covering backup lacks their role.
+	Stay []string `protobuf:"bytes,6,rep,name=stay,proto3" json:"stay,omitempty"`
+	// When the main started waiting for a backup (unset when not waiting).
+	WaitingSince *timestamppb.Timestamp `protobuf:"bytes,7,opt,name=waiting_since,json=waitingSince,proto3" json:"waiting_since,omitempty"`
+	Alarms       []*Status_Alarm        `protobuf:"bytes,8,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	// A health value of the main or the machine on air is Critical.
+	Critical bool `protobuf:"varint,9,opt,name=critical,proto3" json:"critical,omitempty"`
+	// The main's feeds: role, input, outputs.
+	Feeds         []*Status_RoleFeed `protobuf:"bytes,10,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_Slot) Reset() {
+	*x = Status_Slot{}
+	mi := &file_control_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_Slot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_Slot) ProtoMessage() {}
+
+func (x *Status_Slot) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_Slot.ProtoReflect.Descriptor instead.
+func (*Status_Slot) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 1}
+}
+
+func (x *Status_Slot) GetMain() string {
+	if x != nil {
+		return x.Main
+	}
+	return ""
+}
+
+func (x *Status_Slot) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *Status_Slot) GetOnAir() string {
+	if x != nil {
+		return x.OnAir
+	}
+	return ""
+}
+
+func (x *Status_Slot) GetTarget() string {
+	if x != nil {
+		return x.Target
+	}
+	return ""
+}
+
+func (x *Status_Slot) GetLatched() bool {
+	if x != nil {
+		return x.Latched
+	}
+	return false
+}
+
+func (x *Status_Slot) GetStay() []string {
+	if x != nil {
+		return x.Stay
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetWaitingSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.WaitingSince
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetAlarms() []*Status_Alarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetCritical() bool {
+	if x != nil {
+		return x.Critical
+	}
+	return false
+}
+
+func (x *Status_Slot) GetFeeds() []*Status_RoleFeed {
+	if x != nil {
+		return x.Feeds
+	}
+	return nil
+}
+
+type Status_RoleFeed struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Role          string                 `protobuf:"bytes,1,opt,name=role,proto3" json:"role,omitempty"`
+	Input         string                 `protobuf:"bytes,2,opt,name=input,proto3" json:"input,omitempty"`
+	Outputs       []string               `protobuf:"bytes,3,rep,name=outputs,proto3" json:"outputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_RoleFeed) Reset() {
+	*x = Status_RoleFeed{}
+	mi := &file_control_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_RoleFeed) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_RoleFeed) ProtoMessage() {}
+
+func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_RoleFeed.ProtoReflect.Descriptor instead.
+func (*Status_RoleFeed) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 2}
+}
+
+func (x *Status_RoleFeed) GetRole() string {
+	if x != nil {
+		return x.Role
+	}
+	return ""
+}
+
+func (x *Status_RoleFeed) GetInput() string {
+	if x != nil {
+		return x.Input
+	}
+	return ""
+}
+
+func (x *Status_RoleFeed) GetOutputs() []string {
+	if x != nil {
+		return x.Outputs
+	}
+	return nil
+}
+
+type Status_Backup struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The main it is on air for (or being switched to); empty when free.
+	Covering      string             `protobuf:"bytes,2,opt,name=covering,proto3" json:"covering,omitempty"`
+	Feeds         []*Status_RoleFeed `protobuf:"bytes,3,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_Backup) Reset() {
+	*x = Status_Backup{}
+	mi := &file_control_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_Backup) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_Backup) ProtoMessage() {}
+
+func (x *Status_Backup) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_Backup.ProtoReflect.Descriptor instead.
+func (*Status_Backup) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 3}
+}
+
+func (x *Status_Backup) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Status_Backup) GetCovering() string {
+	if x != nil {
+		return x.Covering
+	}
+	return ""
+}
+
+func (x *Status_Backup) GetFeeds() []*Status_RoleFeed {
+	if x != nil {
+		return x.Feeds
+	}
+	return nil
+}
+
 type Status_Supervisor struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1501,7 +1946,7 @@ type Status_Supervisor struct {
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1513,7 +1958,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1526,7 +1971,7 @@ func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Supervisor.ProtoReflect.Descriptor instead.
 func (*Status_Supervisor) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 0}
+	return file_control_proto_rawDescGZIP(), []int{3, 4}
 }
 
 func (x *Status_Supervisor) GetName() string {
@@ -1607,7 +2052,7 @@ type Status_Pair struct {
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1619,7 +2064,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1632,7 +2077,7 @@ func (x *Status_Pair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Pair.ProtoReflect.Descriptor instead.
 func (*Status_Pair) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 1}
+	return file_control_proto_rawDescGZIP(), []int{3, 5}
 }
 
 func (x *Status_Pair) GetName() string {
@@ -1789,7 +2234,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1801,7 +2246,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1814,7 +2259,7 @@ func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Alarm.ProtoReflect.Descriptor instead.
 func (*Status_Alarm) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 2}
+	return file_control_proto_rawDescGZIP(), []int{3, 6}
 }
 
 func (x *Status_Alarm) GetKind() string {
@@ -1879,7 +2324,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1891,7 +2336,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1904,7 +2349,7 @@ func (x *Status_Machine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Machine.ProtoReflect.Descriptor instead.
 func (*Status_Machine) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 3}
+	return file_control_proto_rawDescGZIP(), []int{3, 7}
 }
 
 func (x *Status_Machine) GetName() string {
@@ -2016,7 +2461,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2028,7 +2473,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2041,7 +2486,7 @@ func (x *Status_Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Service.ProtoReflect.Descriptor instead.
 func (*Status_Service) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 4}
+	return file_control_proto_rawDescGZIP(), []int{3, 8}
 }
 
 func (x *Status_Service) GetName() string {
@@ -2080,7 +2525,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2092,7 +2537,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2105,7 +2550,7 @@ func (x *Status_Health) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Health.ProtoReflect.Descriptor instead.
 func (*Status_Health) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 5}
+	return file_control_proto_rawDescGZIP(), []int{3, 9}
 }
 
 func (x *Status_Health) GetName() string {
@@ -2165,7 +2610,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2177,7 +2622,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2190,7 +2635,7 @@ func (x *Status_Router) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Router.ProtoReflect.Descriptor instead.
 func (*Status_Router) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 6}
+	return file_control_proto_rawDescGZIP(), []int{3, 10}
 }
 
 func (x *Status_Router) GetName() string {
@@ -2240,7 +2685,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc0\f\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\f\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -2263,19 +2708,21 @@ const file_control_proto_rawDesc = "" +
 	"\x02id\x18\x02 \x01(\tR\x02id\x1a9\n" +
 	"\rUnsubscribeOp\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
-	"\x02id\x18\x02 \x01(\tR\x02id\x1a.\n" +
+	"\x02id\x18\x02 \x01(\tR\x02id\x1aB\n" +
 	"\bSwitchOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x0e\n" +
-	"\x02to\x18\x02 \x01(\tR\x02to\x1a3\n" +
+	"\x02to\x18\x02 \x01(\tR\x02to\x12\x12\n" +
+	"\x04main\x18\x03 \x01(\tR\x04main\x1a3\n" +
 	"\tSetModeOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x1a?\n" +
 	"\rSetFailbackOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x1a\n" +
-	"\bfailback\x18\x02 \x01(\tR\bfailback\x1a9\n" +
+	"\bfailback\x18\x02 \x01(\tR\bfailback\x1aM\n" +
 	"\rAcknowledgeOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x14\n" +
-	"\x05alarm\x18\x02 \x01(\tR\x05alarm\x1a\x8d\x01\n" +
+	"\x05alarm\x18\x02 \x01(\tR\x05alarm\x12\x12\n" +
+	"\x04main\x18\x03 \x01(\tR\x04main\x1a\x8d\x01\n" +
 	"\vAddBackupOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x16\n" +
 	"\x06backup\x18\x02 \x01(\tR\x06backup\x12\x12\n" +
@@ -2315,7 +2762,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xe9\x0f\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xe9\x17\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -2324,7 +2771,44 @@ const file_control_proto_rawDesc = "" +
 	"\bmachines\x18\x03 \x03(\v2\x1a.standby.v1.Status.MachineR\bmachines\x123\n" +
 	"\arouters\x18\x04 \x03(\v2\x19.standby.v1.Status.RouterR\arouters\x12\x1a\n" +
 	"\bwarnings\x18\x05 \x03(\tR\bwarnings\x12.\n" +
-	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x1a\x9f\x01\n" +
+	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
+	"\x05pools\x18\a \x03(\v2\x17.standby.v1.Status.PoolR\x05pools\x1a\xbf\x03\n" +
+	"\x04Pool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
+	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
+	"\x04mode\x18\x03 \x01(\tR\x04mode\x12\x1a\n" +
+	"\bfailback\x18\x04 \x01(\tR\bfailback\x12%\n" +
+	"\x0efailback_after\x18\x05 \x01(\tR\rfailbackAfter\x12,\n" +
+	"\x12switch_on_critical\x18\x06 \x01(\bR\x10switchOnCritical\x12\x14\n" +
+	"\x05epoch\x18\a \x01(\x04R\x05epoch\x12-\n" +
+	"\x05slots\x18\b \x03(\v2\x17.standby.v1.Status.SlotR\x05slots\x123\n" +
+	"\abackups\x18\t \x03(\v2\x19.standby.v1.Status.BackupR\abackups\x12\x14\n" +
+	"\x05queue\x18\n" +
+	" \x03(\tR\x05queue\x12\x14\n" +
+	"\x05roles\x18\v \x03(\tR\x05roles\x12\x1a\n" +
+	"\bwarnings\x18\f \x03(\tR\bwarnings\x12!\n" +
+	"\fforce_unlock\x18\r \x01(\bR\vforceUnlock\x12!\n" +
+	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xcf\x02\n" +
+	"\x04Slot\x12\x12\n" +
+	"\x04main\x18\x01 \x01(\tR\x04main\x12\x14\n" +
+	"\x05state\x18\x02 \x01(\tR\x05state\x12\x15\n" +
+	"\x06on_air\x18\x03 \x01(\tR\x05onAir\x12\x16\n" +
+	"\x06target\x18\x04 \x01(\tR\x06target\x12\x18\n" +
+	"\alatched\x18\x05 \x01(\bR\alatched\x12\x12\n" +
+	"\x04stay\x18\x06 \x03(\tR\x04stay\x12?\n" +
+	"\rwaiting_since\x18\a \x01(\v2\x1a.google.protobuf.TimestampR\fwaitingSince\x120\n" +
+	"\x06alarms\x18\b \x03(\v2\x18.standby.v1.Status.AlarmR\x06alarms\x12\x1a\n" +
+	"\bcritical\x18\t \x01(\bR\bcritical\x121\n" +
+	"\x05feeds\x18\n" +
+	" \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1aN\n" +
+	"\bRoleFeed\x12\x12\n" +
+	"\x04role\x18\x01 \x01(\tR\x04role\x12\x14\n" +
+	"\x05input\x18\x02 \x01(\tR\x05input\x12\x18\n" +
+	"\aoutputs\x18\x03 \x03(\tR\aoutputs\x1ak\n" +
+	"\x06Backup\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
+	"\bcovering\x18\x02 \x01(\tR\bcovering\x121\n" +
+	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\x9f\x01\n" +
 	"\n" +
 	"Supervisor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2396,7 +2880,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x16\n" +
 	"\x06inputs\x18\x05 \x01(\x05R\x06inputs\x12\x18\n" +
-	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\xa3\x03\n" +
+	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\xb7\x03\n" +
 	"\fControlEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -2415,7 +2899,8 @@ const file_control_proto_rawDesc = "" +
 	"\boperator\x18\x0e \x01(\tR\boperator\x12\x0e\n" +
 	"\x02op\x18\x0f \x01(\tR\x02op\x12\x12\n" +
 	"\x04conn\x18\x10 \x01(\tR\x04conn\x12\x10\n" +
-	"\x03seq\x18\x11 \x01(\x04R\x03seq*\x83\x03\n" +
+	"\x03seq\x18\x11 \x01(\x04R\x03seq\x12\x12\n" +
+	"\x04main\x18\x12 \x01(\tR\x04main*\xc3\x03\n" +
 	"\x04Code\x12\v\n" +
 	"\aCODE_OK\x10\x00\x12\x14\n" +
 	"\x10CODE_BAD_REQUEST\x10\x01\x12\x18\n" +
@@ -2434,7 +2919,10 @@ const file_control_proto_rawDesc = "" +
 	"\x12CODE_NOT_SIMULATED\x10\r\x12\x16\n" +
 	"\x12CODE_SWITCH_FAILED\x10\x0e\x12\r\n" +
 	"\tCODE_BUSY\x10\x0f\x12\x11\n" +
-	"\rCODE_INTERNAL\x10\x10B\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\rCODE_INTERNAL\x10\x10\x12\x14\n" +
+	"\x10CODE_TARGET_BUSY\x10\x11\x12\x12\n" +
+	"\x0eCODE_NO_BACKUP\x10\x12\x12\x14\n" +
+	"\x10CODE_NOT_IN_POOL\x10\x13B\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -2449,7 +2937,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 23)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -2468,14 +2956,18 @@ var file_control_proto_goTypes = []any{
 	(*ControlRequest_RemoveBackupOp)(nil), // 14: standby.v1.ControlRequest.RemoveBackupOp
 	(*ControlRequest_SetFeedsOp)(nil),     // 15: standby.v1.ControlRequest.SetFeedsOp
 	(*ControlRequest_SimulateOp)(nil),     // 16: standby.v1.ControlRequest.SimulateOp
-	(*Status_Supervisor)(nil),             // 17: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 18: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 19: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 20: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 21: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 22: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 23: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 24: google.protobuf.Timestamp
+	(*Status_Pool)(nil),                   // 17: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 18: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 19: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 20: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 21: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 22: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 23: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 24: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 25: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 26: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 27: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
 	6,  // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
@@ -2491,25 +2983,32 @@ var file_control_proto_depIdxs = []int32{
 	16, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
 	0,  // 11: standby.v1.ControlReply.code:type_name -> standby.v1.Code
 	4,  // 12: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	17, // 13: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	18, // 14: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	20, // 15: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	23, // 16: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	24, // 17: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	24, // 18: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 19: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 20: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	2,  // 21: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	19, // 22: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	24, // 23: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	24, // 24: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	21, // 25: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	22, // 26: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	27, // [27:27] is the sub-list for method output_type
-	27, // [27:27] is the sub-list for method input_type
-	27, // [27:27] is the sub-list for extension type_name
-	27, // [27:27] is the sub-list for extension extendee
-	0,  // [0:27] is the sub-list for field type_name
+	21, // 13: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	22, // 14: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	24, // 15: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	27, // 16: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	28, // 17: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	17, // 18: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	28, // 19: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 20: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 21: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	18, // 22: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	20, // 23: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	28, // 24: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	23, // 25: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	19, // 26: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	19, // 27: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 28: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	23, // 29: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	28, // 30: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	28, // 31: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	25, // 32: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	26, // 33: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	34, // [34:34] is the sub-list for method output_type
+	34, // [34:34] is the sub-list for method input_type
+	34, // [34:34] is the sub-list for extension type_name
+	34, // [34:34] is the sub-list for extension extendee
+	0,  // [0:34] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -2536,7 +3035,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   23,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
