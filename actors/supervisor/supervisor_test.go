@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"context"
 	"strings"
 	"sync"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"standby/actors/pool"
 	"standby/actors/router"
 	"standby/conf"
+	"standby/protocol/videohub/vhsim"
 )
 
 const threePairs = `
@@ -99,7 +101,10 @@ func start(t *testing.T, cfgText string, o Options) *harness {
 		t.Fatal(err)
 	}
 	h := &harness{t: t, events: make(chan *pool.Event, 1000), clk: clock.NewFake(time.Unix(1_700_000_000, 0)), seq: map[string]uint64{}}
-	o.Config, o.Logger, o.Clock = cfg, zerolog.New(zerolog.NewTestWriter(t)), h.clk
+	o.Config, o.Logger = cfg, zerolog.New(zerolog.NewTestWriter(t))
+	if o.Clock == nil {
+		o.Clock = h.clk
+	}
 	if o.Routers == nil {
 		o.Routers = (&fakeRouter{}).factory
 	}
@@ -331,5 +336,48 @@ func TestSimulatedMachinesSetAtRunTime(t *testing.T) {
 	}
 	if tr := h.waitTransition("cam1", failover.OnBackup); tr.Trigger != failover.TriggerCritical {
 		t.Fatalf("trigger %s", tr.Trigger)
+	}
+}
+
+// A reload that changes pools (one pair's mode, another's outputs) leaves the router actor and its
+// Videohub connection alone: only a change of the [[router]] entry itself respawns it.
+func TestPoolEditKeepsRouterConnection(t *testing.T) {
+	hub, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 12, Outputs: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	cfgText := strings.Replace(threePairs, "127.0.0.1:9990", hub.Addr(), 1)
+	// The router actor's socket deadlines need the real clock.
+	h := start(t, cfgText, Options{Clock: clock.Real{}, Routers: func(env RouterEnv) (*actor.Props, error) {
+		return router.VideohubProps(videohubOptions(env)), nil
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := hub.Wait(ctx, func(st vhsim.State) bool { return st.Clients == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []string{"m1", "b1", "m2", "b2", "m3", "b3"} {
+		h.report(m, up("engine"))
+	}
+	h.waitTransition("cam1", failover.OnMain)
+	next := strings.Replace(cfgText, "name = \"cam2\"\nrouter = \"hub1\"", "name = \"cam2\"\nmode = \"manual\"\nrouter = \"hub1\"", 1)
+	next = strings.Replace(next, "outputs = [1]", "outputs = [1, 7]", 1)
+	cfg, err := conf.Parse([]byte(next))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.sup.Command("cam1", failover.Switch{To: "b1", By: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	h.waitTransition("cam1", failover.OnBackup)
+	if err := hub.WaitRoute(ctx, 6, 1); err != nil { // the new output 7 switched with the rest
+		t.Fatalf("output 7: %v", err)
+	}
+	if st := hub.State(); st.Accepted != 1 || st.Clients != 1 {
+		t.Fatalf("the pool edit reconnected the router: %d connections accepted, %d open", st.Accepted, st.Clients)
 	}
 }

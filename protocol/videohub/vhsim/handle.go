@@ -20,6 +20,7 @@ func (s *Server) addClient(conn *net.TCPConn) {
 	c := newClient(s, conn, s.nextID)
 	s.clients[c] = struct{}{}
 	s.st.Clients = len(s.clients)
+	s.st.Accepted++
 	s.notifyLocked()
 	c.log.Info().Msg("client connected")
 	// Queued under s.mu, so no push can overtake the prelude.

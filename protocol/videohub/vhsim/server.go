@@ -26,6 +26,7 @@ type State struct {
 	LockOwners   []string // LockOwners[out] is the IP that locked output out, "" if unlocked
 	TakeMode     bool     // CONFIGURATION "Take Mode"
 	Clients      int      // connected clients
+	Accepted     int      // connections accepted since start (a reconnecting client counts again)
 }
 
 func (st State) clone() State {
