@@ -35,6 +35,8 @@ type Config struct {
 	Routers    []Router   `toml:"router"`
 	Machines   []Machine  `toml:"machine"`
 	Pairs      []Pair     `toml:"pair"`
+	// Pools are backup pools: several mains sharing one or more backups.
+	Pools []Pool `toml:"pool"`
 	// Operators may use the control surfaces (remote API, HTTP, web panels).
 	Operators []Operator `toml:"operator"`
 	// Demo scripts simulated failures for the embedded demo studio; empty in production configs.
@@ -107,6 +109,53 @@ type Machine struct {
 	Health map[string]Threshold `toml:"health"`
 	// Simulated machines are fed by the in-process demo driver instead of an agent. Default false.
 	Simulated bool `toml:"simulated"`
+	// Feeds are the signals the machine sends into the router, by role name ([machine.feed.pgm]);
+	// used by [[pool]]. When a backup stands in for a main, each of the main's roles is routed to
+	// the backup's input of the same role. Default none.
+	Feeds map[string]MachineFeed `toml:"feed"`
+}
+
+// MachineFeed is one [machine.feed.ROLE] table.
+type MachineFeed struct {
+	// Input is the router input carrying this role of the machine: a 1-based number or a label.
+	// Required.
+	Input Port `toml:"input"`
+	// Outputs are the router outputs the role airs on; mains only (backups declare only their
+	// input). At least one for a main.
+	Outputs []Port `toml:"outputs"`
+}
+
+// Pool is one [[pool]] entry: mains that share backups (N:1, or N:M with several backups).
+type Pool struct {
+	// Name identifies the pool; pools and pairs share one namespace. Required.
+	Name string `toml:"name"`
+	// Router is the [[router]] that switches this pool. Required.
+	Router string `toml:"router"`
+	// Mains are the machines normally on air. At least one.
+	Mains []string `toml:"mains"`
+	// Backups cover failed mains, in order of preference. At least one.
+	Backups []string `toml:"backups"`
+	// Mode "automatic" gives a failed main a free healthy backup; "manual" raises main_failed
+	// (naming the backup that would take over) and waits for an operator. Default "automatic".
+	Mode string `toml:"mode"`
+	// SwitchOnCritical also switches when a health value of the machine on air is Critical.
+	// Default false.
+	SwitchOnCritical bool `toml:"switch_on_critical"`
+	// Failback "automatic" returns a main to air after FailbackAfter of health, which frees its
+	// backup for the next waiting main; "manual" waits for an operator's Move To. Default
+	// "automatic".
+	Failback string `toml:"failback"`
+	// FailbackAfter is how long a main must be continuously healthy before an automatic
+	// failback. Default "30s".
+	FailbackAfter Duration `toml:"failback_after"`
+	// Roles limits which roles move to a backup (partial coverage); the others stay on the
+	// failed main. Default: every role of the mains.
+	Roles []string `toml:"roles"`
+	// ForceUnlock allows one force-unlock (F) and a retry when an output is locked by another
+	// router client. Default false.
+	ForceUnlock bool `toml:"force_unlock"`
+	// LockOutputs makes Standby hold locks on the mains' outputs. Default false.
+	LockOutputs bool `toml:"lock_outputs"`
 }
 
 // Threshold classifies a health value as Normal, Warning or Critical. When Critical is above
@@ -324,6 +373,12 @@ func (c *Config) applyDefaults() {
 		setStr(&p.Failback, ModeManual)
 		setDur(&p.FailbackAfter, 30*time.Second)
 	}
+	for i := range c.Pools {
+		p := &c.Pools[i]
+		setStr(&p.Mode, ModeAutomatic)
+		setStr(&p.Failback, ModeAutomatic)
+		setDur(&p.FailbackAfter, 30*time.Second)
+	}
 }
 
 func setStr(s *string, def string) {
@@ -376,6 +431,16 @@ func (c *Config) Pair(name string) *Pair {
 	return nil
 }
 
+// Pool returns the [[pool]] named name, or nil.
+func (c *Config) Pool(name string) *Pool {
+	for i := range c.Pools {
+		if c.Pools[i].Name == name {
+			return &c.Pools[i]
+		}
+	}
+	return nil
+}
+
 // Warnings lists what is allowed but probably wrong: licence feature mismatches, a missing
 // agent token. They are printed by `standby check` and logged at start.
 func (c *Config) Warnings() []string {
@@ -399,7 +464,60 @@ func (c *Config) Warnings() []string {
 				p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", ")))
 		}
 	}
+	for _, p := range c.Pools {
+		for _, bn := range p.Backups {
+			b := c.Machine(bn)
+			if b == nil {
+				continue
+			}
+			for _, mn := range p.Mains {
+				m := c.Machine(mn)
+				if m == nil {
+					continue
+				}
+				if !sameSet(m.Features, b.Features) {
+					w = append(w, fmt.Sprintf("pool %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
+						p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", ")))
+				}
+				for _, role := range sortedRoles(m.Feeds) {
+					if len(p.Roles) > 0 && !contains(p.Roles, role) {
+						continue
+					}
+					if _, ok := b.Feeds[role]; !ok {
+						w = append(w, fmt.Sprintf("pool %q: %s has no '%s' feed; when it covers %s, %s's %s outputs %s stay on %s",
+							p.Name, b.Name, role, m.Name, m.Name, role, portList(m.Feeds[role].Outputs), m.Name))
+					}
+				}
+			}
+		}
+	}
 	return w
+}
+
+func sortedRoles(fs map[string]MachineFeed) []string {
+	roles := make([]string, 0, len(fs))
+	for r := range fs {
+		roles = append(roles, r)
+	}
+	sort.Strings(roles)
+	return roles
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+func portList(ps []Port) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return "[" + strings.Join(s, ", ") + "]"
 }
 
 func sameSet(a, b []string) bool {
@@ -507,7 +625,7 @@ func (c *Config) validate(e *errs) {
 		}
 		if p.Backup != "" {
 			if other, ok := backupOf[p.Backup]; ok {
-				e.add(path+".backup", "%q already backs up pair %q (one backup per pair until backup pools)", p.Backup, other)
+				e.add(path+".backup", "%q already backs up pair %q (to share a backup, use a [[pool]])", p.Backup, other)
 			} else {
 				backupOf[p.Backup] = p.Name
 			}
@@ -551,6 +669,8 @@ func (c *Config) validate(e *errs) {
 			}
 		}
 	}
+
+	c.validatePools(e, routers, machines, pairs, outputOf, mainOf, backupOf)
 
 	opNames, tokens := map[string]bool{}, map[string]string{}
 	for i, o := range c.Operators {
@@ -636,4 +756,200 @@ func checkPort(e *errs, path string, p Port) {
 	case p == Port{}:
 		e.add(path, "missing")
 	}
+}
+
+// validatePools checks the [[pool]] entries and the machines' feeds. pairs, outputOf, mainOf and
+// backupOf come from the [[pair]] checks, so a machine or output used by both is reported.
+func (c *Config) validatePools(e *errs, routers, machines, pairs map[string]bool, outputOf, mainOf, backupOf map[string]string) {
+	inPool := map[string]string{} // machine → pool using it
+	for i, m := range c.Machines {
+		path := fmt.Sprintf("machine %q", m.Name)
+		if m.Name == "" {
+			path = fmt.Sprintf("machine[%d]", i)
+		}
+		for _, role := range sortedRoles(m.Feeds) {
+			fp := path + ".feed." + role
+			checkName(e, fp, role)
+			checkPort(e, fp+".input", m.Feeds[role].Input)
+			for k, o := range m.Feeds[role].Outputs {
+				checkPort(e, fmt.Sprintf("%s.outputs[%d]", fp, k), o)
+			}
+		}
+		if len(m.Feeds) > 0 {
+			if p, ok := mainOf[m.Name]; ok {
+				e.add(path+".feed", "%q is in pair %q: pair machines declare feeds in [[pair.feed]]", m.Name, p)
+			} else if p, ok := backupOf[m.Name]; ok {
+				e.add(path+".feed", "%q is in pair %q: pair machines declare feeds in [[pair.feed]]", m.Name, p)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for i, p := range c.Pools {
+		path := entry(e, "pool", i, p.Name, seen)
+		if p.Name != "" && pairs[p.Name] {
+			e.add(path+".name", "%q is also a [[pair]]: pools and pairs share one namespace", p.Name)
+		}
+		switch {
+		case p.Router == "":
+			e.add(path+".router", "missing")
+		case !routers[p.Router]:
+			e.add(path+".router", "%q is not a [[router]]", p.Router)
+		}
+		if len(p.Mains) == 0 {
+			e.add(path+".mains", "missing: at least one main")
+		}
+		if len(p.Backups) == 0 {
+			e.add(path+".backups", "missing: at least one backup")
+		}
+		if p.Mode != ModeAutomatic && p.Mode != ModeManual {
+			e.add(path+".mode", "%q is not automatic or manual", p.Mode)
+		}
+		if p.Failback != ModeAutomatic && p.Failback != ModeManual {
+			e.add(path+".failback", "%q is not automatic or manual", p.Failback)
+		}
+		p.FailbackAfter.check(e, path+".failback_after", 0)
+		inputOf := map[string]string{} // input → machine, within the pool's router
+		mainRoles := map[string]bool{}
+		member := func(key string, j int, name string, main bool) {
+			mp := fmt.Sprintf("%s.%s[%d]", path, key, j)
+			m := c.Machine(name)
+			switch {
+			case name == "":
+				e.add(mp, "missing")
+				return
+			case !machines[name] || m == nil:
+				e.add(mp, "%q is not a [[machine]]", name)
+				return
+			}
+			if other, ok := inPool[name]; ok {
+				if other == p.Name {
+					e.add(mp, "%q is listed twice in the pool", name)
+				} else {
+					e.add(mp, "%q is already in pool %q", name, other)
+				}
+				return
+			}
+			inPool[name] = p.Name
+			if pr, ok := mainOf[name]; ok {
+				e.add(mp, "%q is already the main of pair %q", name, pr)
+			} else if pr, ok := backupOf[name]; ok {
+				e.add(mp, "%q is already the backup of pair %q", name, pr)
+			}
+			if main && len(m.Feeds) == 0 {
+				e.add(mp, "%q has no [machine.feed.ROLE]: a main needs at least one feed with its input and outputs", name)
+			}
+			if !main && len(m.Feeds) == 0 {
+				e.add(mp, "%q has no [machine.feed.ROLE]: a backup needs the input of each role it covers", name)
+			}
+			for _, role := range sortedRoles(m.Feeds) {
+				f := m.Feeds[role]
+				fp := fmt.Sprintf("machine %q.feed.%s", name, role)
+				if main {
+					mainRoles[role] = true
+					if len(f.Outputs) == 0 {
+						e.add(fp+".outputs", "missing: a main's role needs at least one router output")
+					}
+				} else if len(f.Outputs) > 0 {
+					e.add(fp+".outputs", "a backup declares only its input; the outputs are its mains'")
+				}
+				if f.Input.bad == "" && f.Input != (Port{}) {
+					key := f.Input.String()
+					if other, ok := inputOf[key]; ok && other != name+"."+role {
+						e.add(fp+".input", "input %s of router %q is also %s's", f.Input, p.Router, other)
+					} else {
+						inputOf[key] = name + "." + role
+					}
+				}
+				for k, o := range f.Outputs {
+					if o.bad != "" || !main {
+						continue
+					}
+					key := p.Router + "\x00" + o.String()
+					if other, ok := outputOf[key]; ok {
+						e.add(fmt.Sprintf("%s.outputs[%d]", fp, k), "output %s of router %q is already claimed by %q", o, p.Router, other)
+					} else {
+						outputOf[key] = p.Name
+					}
+				}
+			}
+		}
+		for j, n := range p.Mains {
+			member("mains", j, n, true)
+		}
+		for j, n := range p.Backups {
+			member("backups", j, n, false)
+		}
+		for j, r := range p.Roles {
+			if !mainRoles[r] {
+				e.add(fmt.Sprintf("%s.roles[%d]", path, j), "%q is not a role of any main of the pool", r)
+			}
+		}
+	}
+}
+
+// PoolSpec is a pool as the engine runs it: every [[pair]] (one main, one backup; feed row i is
+// role "feed<i+1>") and every [[pool]].
+type PoolSpec struct {
+	Name, Router string
+	// Pair is true for a [[pair]] entry.
+	Pair                                      bool
+	Mains, Backups                            []Member
+	Automatic, SwitchOnCritical, AutoFailback bool
+	FailbackAfter                             time.Duration
+	Roles                                     []string
+	ForceUnlock, LockOutputs                  bool
+}
+
+// Member is a machine of a pool and its feeds, sorted by role.
+type Member struct {
+	Name  string
+	Feeds []RoleFeed
+}
+
+// RoleFeed is one feed of a member.
+type RoleFeed struct {
+	Role    string
+	Input   Port
+	Outputs []Port
+}
+
+// PoolSpecs lists every pair (in config order) then every pool (in config order).
+func (c *Config) PoolSpecs() []PoolSpec {
+	var out []PoolSpec
+	for _, p := range c.Pairs {
+		sp := PoolSpec{Name: p.Name, Router: p.Router, Pair: true, Automatic: p.Mode == ModeAutomatic,
+			SwitchOnCritical: p.SwitchOnCritical, AutoFailback: p.Failback == ModeAutomatic, FailbackAfter: p.FailbackAfter.Duration,
+			ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs}
+		main, backup := Member{Name: p.Main}, Member{Name: p.Backup}
+		for i, f := range p.Feeds {
+			role := fmt.Sprintf("feed%d", i+1)
+			main.Feeds = append(main.Feeds, RoleFeed{Role: role, Input: f.MainInput, Outputs: f.Outputs})
+			backup.Feeds = append(backup.Feeds, RoleFeed{Role: role, Input: f.BackupInput})
+		}
+		sp.Mains, sp.Backups = []Member{main}, []Member{backup}
+		out = append(out, sp)
+	}
+	member := func(name string) Member {
+		m := Member{Name: name}
+		if mc := c.Machine(name); mc != nil {
+			for _, role := range sortedRoles(mc.Feeds) {
+				f := mc.Feeds[role]
+				m.Feeds = append(m.Feeds, RoleFeed{Role: role, Input: f.Input, Outputs: f.Outputs})
+			}
+		}
+		return m
+	}
+	for _, p := range c.Pools {
+		sp := PoolSpec{Name: p.Name, Router: p.Router, Automatic: p.Mode == ModeAutomatic, SwitchOnCritical: p.SwitchOnCritical,
+			AutoFailback: p.Failback == ModeAutomatic, FailbackAfter: p.FailbackAfter.Duration, Roles: p.Roles,
+			ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs}
+		for _, n := range p.Mains {
+			sp.Mains = append(sp.Mains, member(n))
+		}
+		for _, n := range p.Backups {
+			sp.Backups = append(sp.Backups, member(n))
+		}
+		out = append(out, sp)
+	}
+	return out
 }

@@ -369,25 +369,28 @@ func (a *poolActor) carryOut(ctx actor.Context, now time.Time, acts []failover.A
 	}
 }
 
-// PairEngine derives the engine config of [[pair]] p: a pool of one main and one backup whose
-// feed row i is role "feed<i+1>".
-func PairEngine(c *conf.Config, p *conf.Pair) failover.Config {
-	main, backup := failover.Machine{Name: p.Main}, failover.Machine{Name: p.Backup}
-	for i, f := range p.Feeds {
-		role := fmt.Sprintf("feed%d", i+1)
-		main.Feeds = append(main.Feeds, failover.Feed{Role: role, Input: f.MainInput, Outputs: f.Outputs})
-		backup.Feeds = append(backup.Feeds, failover.Feed{Role: role, Input: f.BackupInput})
+// Engine derives the engine config of a pool (or pair) of the config.
+func Engine(c *conf.Config, sp *conf.PoolSpec) failover.Config {
+	members := func(ms []conf.Member) []failover.Machine {
+		out := make([]failover.Machine, len(ms))
+		for i, m := range ms {
+			out[i].Name = m.Name
+			for _, f := range m.Feeds {
+				out[i].Feeds = append(out[i].Feeds, failover.Feed{Role: f.Role, Input: f.Input, Outputs: f.Outputs})
+			}
+		}
+		return out
 	}
 	return failover.Config{
-		Mains: []failover.Machine{main}, Backups: []failover.Machine{backup},
-		Automatic:        p.Mode == conf.ModeAutomatic,
-		SwitchOnCritical: p.SwitchOnCritical,
-		AutoFailback:     p.Failback == conf.ModeAutomatic,
-		FailbackAfter:    p.FailbackAfter.Duration,
+		Mains: members(sp.Mains), Backups: members(sp.Backups), Roles: sp.Roles,
+		Automatic:        sp.Automatic,
+		SwitchOnCritical: sp.SwitchOnCritical,
+		AutoFailback:     sp.AutoFailback,
+		FailbackAfter:    sp.FailbackAfter,
 		FlapMax:          c.Supervisor.FlapMax,
 		FlapWindow:       c.Supervisor.FlapWindow.Duration,
-		SwitchTimeout:    SwitchTimeout(c, p.Router),
-		ForceUnlock:      p.ForceUnlock,
+		SwitchTimeout:    SwitchTimeout(c, sp.Router),
+		ForceUnlock:      sp.ForceUnlock,
 	}
 }
 

@@ -61,6 +61,26 @@ func (s *studio) waitRoutes(t *testing.T, want map[int]int) {
 	}
 }
 
+// waitArmed waits until every main of the pool has armed on itself, in any order.
+func (s *studio) waitArmed(t *testing.T, mains ...string) {
+	t.Helper()
+	left := map[string]bool{}
+	for _, m := range mains {
+		left[m] = true
+	}
+	deadline := time.After(10 * time.Second)
+	for len(left) > 0 {
+		select {
+		case m := <-s.sup.lines:
+			if m["message"] == "pool transition" && m["to"] == "on-main" {
+				delete(left, fmt.Sprint(m["main"]))
+			}
+		case <-deadline:
+			t.Fatalf("mains never armed: %v", left)
+		}
+	}
+}
+
 func (s *studio) machines(t *testing.T, names ...string) {
 	t.Helper()
 	for _, n := range names {
@@ -116,9 +136,7 @@ func TestProcessesPoolNto1(t *testing.T) {
 	s.machines(t, "r1", "r3", "s1")
 	r2 := engine(t, filepath.Join(s.dir, "r2.pid"))
 	s.agent(t, "r2", "127.0.0.1:0")
-	for _, m := range []string{"r1", "r2", "r3"} {
-		s.sup.waitLog(10*time.Second, map[string]string{"message": "pool transition", "main": m, "to": "on-main"})
-	}
+	s.waitArmed(t, "r1", "r2", "r3")
 	s.waitRoutes(t, onMains)
 
 	killed := time.Now()
@@ -187,14 +205,12 @@ backups = ["s1", "s2"]
 `
 	onMains := map[int]int{1: 1, 2: 2, 3: 3}
 	s := poolStudio(t, body, onMains)
+	s.agent(t, "s1", "127.0.0.1:0") // no engine: s1 reports its engine down
+	s.sup.waitLog(10*time.Second, map[string]string{"message": "machine condition", "machine": "s1", "failure": "engine"})
 	s.machines(t, "r2", "s2")
 	r1 := engine(t, filepath.Join(s.dir, "r1.pid"))
 	s.agent(t, "r1", "127.0.0.1:0")
-	s.agent(t, "s1", "127.0.0.1:0") // no engine: s1 reports its engine down
-	for _, m := range []string{"r1", "r2"} {
-		s.sup.waitLog(10*time.Second, map[string]string{"message": "pool transition", "main": m, "to": "on-main"})
-	}
-	s.sup.waitLog(10*time.Second, map[string]string{"message": "machine condition", "machine": "s1", "failure": "engine"})
+	s.waitArmed(t, "r1", "r2")
 	if err := r1.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}

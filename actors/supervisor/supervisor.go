@@ -358,10 +358,9 @@ type PoolEntry struct {
 // poolsOf lists the pools of cfg in config order: pairs first, then pools.
 func poolsOf(cfg *conf.Config) []PoolEntry {
 	var out []PoolEntry
-	for i := range cfg.Pairs {
-		p := &cfg.Pairs[i]
-		out = append(out, PoolEntry{Name: p.Name, Router: p.Router, Pair: true, Engine: pool.PairEngine(cfg, p),
-			LockOutputs: p.LockOutputs, ForceUnlock: p.ForceUnlock})
+	for _, sp := range cfg.PoolSpecs() {
+		out = append(out, PoolEntry{Name: sp.Name, Router: sp.Router, Pair: sp.Pair, Engine: pool.Engine(cfg, &sp),
+			LockOutputs: sp.LockOutputs, ForceUnlock: sp.ForceUnlock})
 	}
 	return out
 }

@@ -72,5 +72,17 @@ func Summary(cfg *conf.Config, name string) string {
 		fmt.Fprintf(&b, "pair %q: %s → %s via %q, %d feed(s) to %d output(s), %s%s, failback %s\n",
 			p.Name, p.Main, p.Backup, p.Router, len(p.Feeds), outs, p.Mode, crit, p.Failback)
 	}
+	for _, p := range cfg.Pools {
+		crit := ""
+		if p.SwitchOnCritical {
+			crit = ", switch on critical"
+		}
+		roles := "every role"
+		if len(p.Roles) > 0 {
+			roles = "roles " + strings.Join(p.Roles, ", ")
+		}
+		fmt.Fprintf(&b, "pool %q: mains %s covered by %s via %q (%s), %s%s, failback %s\n",
+			p.Name, strings.Join(p.Mains, ", "), strings.Join(p.Backups, ", "), p.Router, roles, p.Mode, crit, p.Failback)
+	}
 	return b.String()
 }
