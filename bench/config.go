@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -62,7 +63,39 @@ type supConfig struct {
 	// simulateRouters makes the supervisor run its routers' simulators in-process (simulate =
 	// true; routers' addresses are then ignored): the in-process profile.
 	simulateRouters bool
+	// poolRouter, when set, is the simulator address of the pool scenario's router: the config
+	// then gets the pool (poolMains mains, poolBackups backups) on its own router poolRouterName.
+	poolRouter    string
+	poolSimulated bool // the pool's machines are driven by the supervisor's demo driver
 }
+
+// The pool scenario's geometry: one pool of poolMains mains and poolBackups backups on its own
+// router of poolMains+poolBackups inputs and poolMains outputs. Main k feeds input k and airs on
+// output k; backup j feeds input poolMains+j (0-based, as on the wire).
+const (
+	poolName       = "pool0"
+	poolRouterName = "hubpool"
+	poolMains      = 8
+	poolBackups    = 2
+)
+
+func poolMain(k int) string   { return fmt.Sprintf("pool-m%d", k) }
+func poolBackup(j int) string { return fmt.Sprintf("pool-b%d", j) }
+
+// poolMachines are every machine of the pool, mains first.
+func poolMachines() []string {
+	var out []string
+	for k := range poolMains {
+		out = append(out, poolMain(k))
+	}
+	for j := range poolBackups {
+		out = append(out, poolBackup(j))
+	}
+	return out
+}
+
+// isPoolBackupInput reports whether in (0-based) is one of the pool backups' inputs.
+func isPoolBackupInput(in int) bool { return in >= poolMains && in < poolMains+poolBackups }
 
 // supervisorTOML writes the supervisor's config.
 func supervisorTOML(c supConfig) string {
@@ -112,7 +145,42 @@ backup_input = %d
 outputs = [%d]
 `, p.name, p.router, p.main, p.backup, c.failbackAfter.String(), p.mainIn+1, p.backupIn+1, p.out+1)
 	}
+	if c.poolRouter != "" {
+		writePool(&b, c)
+	}
 	return b.String()
+}
+
+// writePool writes the pool scenario's router, machines and [[pool]].
+func writePool(b *strings.Builder, c supConfig) {
+	fmt.Fprintf(b, "\n[[router]]\nname = %q\naddress = %q\nping_interval = %q\n", poolRouterName, c.poolRouter, c.pingInterval.String())
+	machine := func(name string, in int, outs string) {
+		fmt.Fprintf(b, "\n[[machine]]\nname = %q\nsimulated = %v\n[machine.health.%s]\nwarning = 80\ncritical = 90\nhysteresis = 1\n[machine.feed.pgm]\ninput = %d\n",
+			name, c.poolSimulated, healthName, in+1)
+		if outs != "" {
+			fmt.Fprintf(b, "outputs = [%s]\n", outs)
+		}
+	}
+	var mains, backups []string
+	for k := range poolMains {
+		machine(poolMain(k), k, strconv.Itoa(k+1))
+		mains = append(mains, strconv.Quote(poolMain(k)))
+	}
+	for j := range poolBackups {
+		machine(poolBackup(j), poolMains+j, "")
+		backups = append(backups, strconv.Quote(poolBackup(j)))
+	}
+	fmt.Fprintf(b, `
+[[pool]]
+name = %q
+router = %q
+mains = [%s]
+backups = [%s]
+mode = "automatic"
+switch_on_critical = true
+failback = "automatic"
+failback_after = %q
+`, poolName, poolRouterName, strings.Join(mains, ", "), strings.Join(backups, ", "), c.failbackAfter.String())
 }
 
 // agentConfig is what one agent's config is made from.

@@ -53,8 +53,12 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "nothing changed: %v", err)
 	}
+	next.Pools = append([]conf.Pool(nil), cur.Pools...)
 	for _, v := range views {
 		if p := next.Pair(v.Name); p != nil && cur.Pair(v.Name) != nil {
+			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
+		}
+		if p := next.Pool(v.Name); p != nil {
 			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
 		}
 	}

@@ -88,25 +88,31 @@ func withPolicy(log zerolog.Logger, cfg *conf.Config) *conf.Config {
 	}
 	next := *cfg
 	next.Pairs = clonePairs(cfg.Pairs)
+	next.Pools = append([]conf.Pool(nil), cfg.Pools...)
 	changed := false
-	for i := range next.Pairs {
-		p := &next.Pairs[i]
-		set, ok := pol[p.Name]
+	apply := func(name string, mode, failback *string) {
+		set, ok := pol[name]
 		if !ok {
-			continue
+			return
 		}
 		for _, f := range []struct {
 			what     string
 			field    *string
 			operator string
-		}{{"mode", &p.Mode, set.Mode}, {"failback", &p.Failback, set.Failback}} {
+		}{{"mode", mode, set.Mode}, {"failback", failback, set.Failback}} {
 			if f.operator == "" || f.operator == *f.field {
 				continue
 			}
-			log.Info().Str("pair", p.Name).Str("file", path).Str("by", set.By).
+			log.Info().Str("pair", name).Str("file", path).Str("by", set.By).
 				Msgf("%s %s as an operator set it, not %s as configured", f.what, f.operator, *f.field)
 			*f.field, changed = f.operator, true
 		}
+	}
+	for i := range next.Pairs {
+		apply(next.Pairs[i].Name, &next.Pairs[i].Mode, &next.Pairs[i].Failback)
+	}
+	for i := range next.Pools {
+		apply(next.Pools[i].Name, &next.Pools[i].Mode, &next.Pools[i].Failback)
 	}
 	if !changed {
 		return cfg
