@@ -128,21 +128,28 @@ var ErrObserverClosed = errors.New("observer connection ended")
 // WaitRoute waits until output out shows input in and returns when the Observer read that route
 // (which may be before the call if it already showed it).
 func (o *Observer) WaitRoute(ctx context.Context, out, in int) (time.Time, error) {
+	at, _, err := o.WaitRouteTo(ctx, out, func(got int) bool { return got == in }, fmt.Sprintf("input %d", in+1))
+	return at, err
+}
+
+// WaitRouteTo waits until output out shows an input for which want holds (what says which, for
+// the error) and returns when the Observer read that route and the input.
+func (o *Observer) WaitRouteTo(ctx context.Context, out int, want func(in int) bool, what string) (time.Time, int, error) {
 	for {
 		o.mu.Lock()
 		got, ok := o.routes[out]
 		at, ch, err := o.since[out], o.changed, o.err
 		o.mu.Unlock()
-		if ok && got == in {
-			return at, nil
+		if ok && want(got) {
+			return at, got, nil
 		}
 		if err != nil {
-			return time.Time{}, fmt.Errorf("%w: %v", ErrObserverClosed, err)
+			return time.Time{}, 0, fmt.Errorf("%w: %v", ErrObserverClosed, err)
 		}
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return time.Time{}, fmt.Errorf("output %d never showed input %d (shows %d): %w", out+1, in+1, got+1, ctx.Err())
+			return time.Time{}, 0, fmt.Errorf("output %d never showed %s (shows %d): %w", out+1, what, got+1, ctx.Err())
 		}
 	}
 }

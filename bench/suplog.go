@@ -15,6 +15,7 @@ type supLog struct {
 	mu       sync.Mutex
 	remote   string               // the supervisor's remote endpoint, once running
 	pairs    map[string]string    // pair → state (e.g. "on-main")
+	slots    map[string]slotState // pool main → its slot, from "pool transition"
 	machines map[string]machState // machine → condition
 	routers  map[string]string    // router → connection state
 	switches []switchEvent        // automatic switches to backup seen (bounded)
@@ -25,6 +26,13 @@ type supLog struct {
 	// the breakdown of where the time goes (never for the measured latency itself).
 	marks   map[string]*pairMarks
 	changed chan struct{}
+}
+
+// slotState is one pool main's slot as the pool last logged it.
+type slotState struct {
+	pool  string
+	state string // e.g. "on-main"
+	onAir string // the machine on air for the main after the transition
 }
 
 type machState struct {
@@ -51,7 +59,7 @@ type switchEvent struct {
 const maxKept = 1000
 
 func newSupLog() *supLog {
-	return &supLog{pairs: map[string]string{}, machines: map[string]machState{}, routers: map[string]string{},
+	return &supLog{pairs: map[string]string{}, slots: map[string]slotState{}, machines: map[string]machState{}, routers: map[string]string{},
 		marks: map[string]*pairMarks{}, changed: make(chan struct{})}
 }
 
@@ -60,7 +68,8 @@ type logLine struct {
 	Level     string `json:"level"` // the last "level" key: a machine condition's health level
 	Message   string `json:"message"`
 	Pair      string `json:"pair"`
-	Pool      string `json:"pool"` // router switch: the pool that asked
+	Pool      string `json:"pool"` // router switch: the pool (or pair) that asked; pool transition: the pool
+	Main      string `json:"main"` // pool transition: the main whose slot moved
 	From      string `json:"from"`
 	To        string `json:"to"`
 	Trigger   string `json:"trigger"`
@@ -81,7 +90,7 @@ func (l *supLog) line(s string) {
 	if !strings.HasPrefix(s, "{") {
 		return
 	}
-	interesting := strings.Contains(s, `"pair transition"`) || strings.Contains(s, `"machine condition"`) ||
+	interesting := strings.Contains(s, `"pair transition"`) || strings.Contains(s, `"pool transition"`) || strings.Contains(s, `"machine condition"`) ||
 		strings.Contains(s, `"router state"`) || strings.Contains(s, `"router switch"`) || strings.Contains(s, `"standby running"`) || strings.Contains(s, `"level":"error"`)
 	if !interesting {
 		return
@@ -105,6 +114,18 @@ func (l *supLog) line(s string) {
 				l.switches = append(l.switches, switchEvent{At: time.Now(), Pair: m.Pair, Trigger: m.Trigger, Detail: m.Detail})
 			}
 		}
+	case "pool transition":
+		// A pool's marks are keyed by the pool's name: the bench fails one of its mains at a time.
+		l.slots[m.Main] = slotState{pool: m.Pool, state: m.To, onAir: m.Machine}
+		if m.To == "switching-to-backup" {
+			l.mark(m.Pool).switching = at
+		}
+		if m.To == "switching-to-backup" && m.Trigger != "operator" {
+			l.nswitch++
+			if len(l.switches) < maxKept {
+				l.switches = append(l.switches, switchEvent{At: time.Now(), Pair: m.Pool + "/" + m.Main, Trigger: m.Trigger, Detail: m.Detail})
+			}
+		}
 	case "machine condition":
 		// A condition line carries "level" twice: the log level first, the health level last (the
 		// one json keeps).
@@ -114,6 +135,9 @@ func (l *supLog) line(s string) {
 		l.machines[m.Machine] = machState{known: m.Known != nil && *m.Known, failure: m.Failure, level: m.Level}
 		if p, ok := strings.CutSuffix(m.Machine, "-main"); ok && (m.Failure != "" || m.Level == "critical") {
 			l.mark(p).failed = at
+		}
+		if sl, ok := l.slots[m.Machine]; ok && (m.Failure != "" || m.Level == "critical") {
+			l.mark(sl.pool).failed = at
 		}
 	case "router switch":
 		if m.Confirmed != nil && *m.Confirmed {
@@ -169,6 +193,12 @@ func (l *supLog) wait(ctx context.Context, cond func(l *supLog) bool) error {
 			return ctx.Err()
 		}
 	}
+}
+
+// slotOnMain reports whether pool main m's slot is on its main (under the lock).
+func (l *supLog) slotOnMain(m string) bool {
+	sl, ok := l.slots[m]
+	return ok && sl.state == "on-main" && sl.onAir == m
 }
 
 // healthy reports whether machine m is known, working and not critical (under the lock).

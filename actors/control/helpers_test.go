@@ -149,7 +149,14 @@ func start(t *testing.T, o Options) *env {
 // startIn starts the studio with state under dir, and waits until it can switch.
 func startIn(t *testing.T, dir string, o Options) *env {
 	t.Helper()
-	cfg, err := conf.Parse([]byte(studio(dir)))
+	return startConfig(t, dir, studio(dir), o)
+}
+
+// startConfig starts the supervisor of config text with its control surfaces, and waits until
+// every pair and pool armed and the routers connected.
+func startConfig(t *testing.T, dir, text string, o Options) *env {
+	t.Helper()
+	cfg, err := conf.Parse([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,6 +190,13 @@ func startIn(t *testing.T, dir string, o Options) *env {
 		for _, p := range st.Pairs {
 			if p.State == "unarmed" {
 				return false
+			}
+		}
+		for _, p := range st.Pools {
+			for _, sl := range p.Slots {
+				if sl.State == "unarmed" {
+					return false
+				}
 			}
 		}
 		for _, r := range st.Routers {
