@@ -33,8 +33,11 @@ type studioOptions struct {
 	heartbeatTimeout  time.Duration
 	failbackAfter     time.Duration
 	pingInterval      time.Duration
-	log               zerolog.Logger
-	progress          func(format string, args ...any)
+	// pool adds the pool scenario's pool (poolMains mains, poolBackups backups) on its own
+	// simulated router, with agent processes and engines for its machines (ModeAgents).
+	pool     bool
+	log      zerolog.Logger
+	progress func(format string, args ...any)
 }
 
 // Studio is one running setup: simulated Videohubs, the supervisor, agents and engines, and an
@@ -46,6 +49,10 @@ type Studio struct {
 	sims      []*child
 	simAddrs  []string
 	observers []*Observer
+
+	poolSim      *child    // the pool's router (pool only)
+	poolAddr     string    // its address
+	poolObserver *Observer // the bench's own connection to it
 
 	sup      *child
 	supLog   *supLog
@@ -100,15 +107,20 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 		}
 	}
 	if o.mode == ModeAgents {
+		var machines []string
 		for i := range o.agentPairs {
 			p := pairAt(i)
-			for _, m := range []string{p.main, p.backup} {
-				if err := s.startEngine(m); err != nil {
-					return nil, err
-				}
-				if err := s.startAgent(m); err != nil {
-					return nil, err
-				}
+			machines = append(machines, p.main, p.backup)
+		}
+		if o.pool {
+			machines = append(machines, poolMachines()...)
+		}
+		for _, m := range machines {
+			if err := s.startEngine(m); err != nil {
+				return nil, err
+			}
+			if err := s.startAgent(m); err != nil {
+				return nil, err
 			}
 		}
 	}
@@ -117,6 +129,11 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 	defer cancel()
 	if err := s.waitSteady(wctx, -1); err != nil {
 		return nil, fmt.Errorf("pairs not armed on their mains within %s: %w%s", wait, err, s.hint())
+	}
+	if o.pool {
+		if err := s.waitPoolSteady(wctx); err != nil {
+			return nil, fmt.Errorf("pool not armed on its mains within %s: %w%s", wait, err, s.hint())
+		}
 	}
 	return s, nil
 }
@@ -138,39 +155,11 @@ func (s *Studio) startRouters(ctx context.Context) error {
 	n := routerCount(s.o.pairs)
 	for r := range n {
 		in, out := routerSize(r, s.o.pairs)
-		addrCh := make(chan string, 1)
-		onLine := func(line string) {
-			if !strings.Contains(line, "videohub simulator listening") {
-				return
-			}
-			var m struct {
-				Addr string `json:"addr"`
-			}
-			if json.Unmarshal([]byte(line), &m) == nil && m.Addr != "" {
-				select {
-				case addrCh <- m.Addr:
-				default:
-				}
-			}
-		}
-		c, err := s.procs.start(childSpec{name: fmt.Sprintf("hub%d", r), path: s.o.bin,
-			args: []string{"sim", "videohub", "--listen", "127.0.0.1:0", "--inputs", strconv.Itoa(in), "--outputs", strconv.Itoa(out),
-				"--name", fmt.Sprintf("bench hub%d", r), "--control", "--log-level", "info"},
-			logPath: s.logPath(fmt.Sprintf("hub%d", r)), stdin: true, onLine: onLine})
+		c, addr, err := s.startSim(ctx, fmt.Sprintf("hub%d", r), in, out)
 		if err != nil {
 			return err
 		}
-		s.sims = append(s.sims, c)
-		select {
-		case addr := <-addrCh:
-			s.simAddrs = append(s.simAddrs, addr)
-		case <-c.done:
-			return fmt.Errorf("videohub simulator exited: %v (log %s)", c.err, s.logPath(c.name))
-		case <-time.After(10 * time.Second):
-			return fmt.Errorf("videohub simulator did not start in 10 s (log %s)", s.logPath(c.name))
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+		s.sims, s.simAddrs = append(s.sims, c), append(s.simAddrs, addr)
 	}
 	for i := range s.o.pairs {
 		p := pairAt(i)
@@ -195,6 +184,72 @@ func (s *Studio) startRouters(ctx context.Context) error {
 		}
 	}
 	s.o.progress("%d simulated Videohub(s) up, every output on its main", n)
+	if s.o.pool {
+		return s.startPoolRouter(ctx)
+	}
+	return nil
+}
+
+// startSim starts one simulated Videohub process and returns it with its address.
+func (s *Studio) startSim(ctx context.Context, name string, in, out int) (*child, string, error) {
+	addrCh := make(chan string, 1)
+	onLine := func(line string) {
+		if !strings.Contains(line, "videohub simulator listening") {
+			return
+		}
+		var m struct {
+			Addr string `json:"addr"`
+		}
+		if json.Unmarshal([]byte(line), &m) == nil && m.Addr != "" {
+			select {
+			case addrCh <- m.Addr:
+			default:
+			}
+		}
+	}
+	c, err := s.procs.start(childSpec{name: name, path: s.o.bin,
+		args: []string{"sim", "videohub", "--listen", "127.0.0.1:0", "--inputs", strconv.Itoa(in), "--outputs", strconv.Itoa(out),
+			"--name", "bench " + name, "--control", "--log-level", "info"},
+		logPath: s.logPath(name), stdin: true, onLine: onLine})
+	if err != nil {
+		return nil, "", err
+	}
+	select {
+	case addr := <-addrCh:
+		return c, addr, nil
+	case <-c.done:
+		return nil, "", fmt.Errorf("videohub simulator exited: %v (log %s)", c.err, s.logPath(c.name))
+	case <-time.After(10 * time.Second):
+		return nil, "", fmt.Errorf("videohub simulator did not start in 10 s (log %s)", s.logPath(c.name))
+	case <-ctx.Done():
+		return nil, "", ctx.Err()
+	}
+}
+
+// startPoolRouter starts the pool's own simulated Videohub (inputs for every pool machine, an
+// output per main), routes each main's output to its input and connects the pool's Observer.
+func (s *Studio) startPoolRouter(ctx context.Context) error {
+	c, addr, err := s.startSim(ctx, poolRouterName, poolMains+poolBackups, poolMains)
+	if err != nil {
+		return err
+	}
+	s.poolSim, s.poolAddr = c, addr
+	for k := range poolMains {
+		if err := c.send(fmt.Sprintf("route %d %d", k+1, k+1)); err != nil {
+			return err
+		}
+	}
+	if s.poolObserver, err = Observe(ctx, addr); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for k := range poolMains {
+		if _, err := s.poolObserver.WaitRoute(wctx, k, k); err != nil {
+			return fmt.Errorf("initial routing of %s: %w", poolMain(k), err)
+		}
+	}
+	s.o.progress("pool router %s up (%d inputs, %d outputs), every output on its main", poolRouterName, poolMains+poolBackups, poolMains)
 	return nil
 }
 
@@ -215,6 +270,8 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		operatorToken:    s.opTok,
 		failbackAfter:    s.o.failbackAfter,
 		pingInterval:     s.o.pingInterval,
+		poolRouter:       s.poolAddr,
+		poolSimulated:    s.o.mode == ModeSimulated,
 	})
 	path := filepath.Join(s.o.dir, "supervisor.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -254,7 +311,11 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		return fmt.Errorf("supervisor did not start: %w (log %s)", err, s.logPath("supervisor"))
 	}
 	s.api = controlAPIAvailable(ctx, s.httpAddr, s.opTok)
-	s.o.progress("supervisor up (pid %d, remote %s, %d pairs, machines: %s)", s.sup.pid(), s.supLog.remote, s.o.pairs, s.machineKinds())
+	pool := ""
+	if s.o.pool {
+		pool = fmt.Sprintf(" and pool %s (%d mains, %d backups)", poolName, poolMains, poolBackups)
+	}
+	s.o.progress("supervisor up (pid %d, remote %s, %d pairs%s, machines: %s)", s.sup.pid(), s.supLog.remote, s.o.pairs, pool, s.machineKinds())
 	return nil
 }
 
@@ -377,6 +438,45 @@ func (s *Studio) waitSteady(ctx context.Context, i int) error {
 		}
 		if _, err := s.observers[p.router].WaitRoute(ctx, p.out, p.mainIn); err != nil {
 			return fmt.Errorf("%s: %w", p.name, err)
+		}
+	}
+	return nil
+}
+
+// waitPoolSteady waits until every main of the pool is on air on its own output, armed, and
+// every pool machine is healthy.
+func (s *Studio) waitPoolSteady(ctx context.Context) error {
+	machines := poolMachines()
+	err := s.supLog.wait(ctx, func(l *supLog) bool {
+		for k := range poolMains {
+			if !l.slotOnMain(poolMain(k)) {
+				return false
+			}
+		}
+		for _, m := range machines {
+			if !l.healthy(m) {
+				return false
+			}
+		}
+		return true
+	})
+	if err != nil {
+		s.supLog.mu.Lock()
+		var b strings.Builder
+		for k := range poolMains {
+			fmt.Fprintf(&b, " %s %+v;", poolMain(k), s.supLog.slots[poolMain(k)])
+		}
+		for _, m := range machines {
+			if !s.supLog.healthy(m) {
+				fmt.Fprintf(&b, " %s not healthy %+v;", m, s.supLog.machines[m])
+			}
+		}
+		s.supLog.mu.Unlock()
+		return fmt.Errorf("pool %s:%s %w", poolName, b.String(), err)
+	}
+	for k := range poolMains {
+		if _, err := s.poolObserver.WaitRoute(ctx, k, k); err != nil {
+			return fmt.Errorf("%s: %w", poolMain(k), err)
 		}
 	}
 	return nil
@@ -547,6 +647,9 @@ func (s *Studio) Close() {
 	}
 	for _, ob := range s.observers {
 		ob.Close()
+	}
+	if s.poolObserver != nil {
+		s.poolObserver.Close()
 	}
 	s.procs.close(2 * time.Second)
 }

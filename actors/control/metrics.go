@@ -160,6 +160,20 @@ func (s *Service) writeMetrics(w io.Writer) error {
 			}
 		}
 	}
+	family("standby_pool_covering", "gauge", "1 for each backup of a pool on air for a main (the allocation).")
+	for _, v := range views {
+		for _, b := range v.Backups {
+			if b.Covering != "" && s.sup.Config().Pair(v.Name) == nil {
+				sample("standby_pool_covering", 1, "pool", v.Name, "backup", b.Name, "main", b.Covering)
+			}
+		}
+	}
+	family("standby_pool_waiting", "gauge", "Mains of a pool waiting for a backup, by their place in the queue (1 = served first).")
+	for _, v := range views {
+		for i, m := range v.Queue {
+			sample("standby_pool_waiting", float64(i+1), "pool", v.Name, "main", m)
+		}
+	}
 	role := s.role()
 	family("standby_supervisor_role", "gauge", "1 for this supervisor's role: standalone, primary or secondary.")
 	for _, r := range []string{"standalone", "primary", "secondary"} {

@@ -2,6 +2,8 @@ package control
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -141,6 +143,21 @@ func TestPoolMoveTo(t *testing.T) {
 	}
 	if w := strings.Join(poolOf(st, "renders").Warnings, "\n"); !strings.Contains(w, "spare-2 has no 'key' feed") {
 		t.Errorf("pool warnings: %q", w)
+	}
+	res, err := http.Get(e.ctl.URL() + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{
+		`standby_pool_covering{pool="renders",backup="spare-2",main="r1"} 1`,
+		`standby_pool_covering{pool="renders",backup="spare-1",main="r3"} 1`,
+		`standby_pair_on_backup{pair="renders"} 1`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 	// Level 1 may not move anything.
 	code, _ = e.httpDo("POST", "/api/pools/renders/switch", tokView, `{"main":"r2","to":"any"}`)
