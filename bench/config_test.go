@@ -67,6 +67,45 @@ func TestSupervisorTOMLIsValid(t *testing.T) {
 	}
 }
 
+func TestSupervisorTOMLPool(t *testing.T) {
+	text := supervisorTOML(supConfig{pairs: 1, simulated: func(int) bool { return false }, routers: []string{"127.0.0.1:9990"},
+		http: "127.0.0.1:7480", stateDir: t.TempDir(), heartbeatTimeout: 250 * time.Millisecond, agentToken: secret(),
+		operatorToken: secret(), failbackAfter: 100 * time.Millisecond, pingInterval: time.Second, poolRouter: "127.0.0.1:9991"})
+	cfg, err := conf.Parse([]byte(text))
+	if err != nil {
+		t.Fatalf("generated config is invalid: %v\n%s", err, text)
+	}
+	if len(cfg.Pools) != 1 || len(cfg.Routers) != 2 || len(cfg.Machines) != 2+poolMains+poolBackups {
+		t.Fatalf("%d pools, %d routers, %d machines", len(cfg.Pools), len(cfg.Routers), len(cfg.Machines))
+	}
+	p := cfg.Pools[0]
+	if p.Name != poolName || p.Router != poolRouterName || len(p.Mains) != poolMains || len(p.Backups) != poolBackups ||
+		p.Mode != conf.ModeAutomatic || p.Failback != conf.ModeAutomatic || p.FailbackAfter.Duration != 100*time.Millisecond {
+		t.Errorf("pool: %+v", p)
+	}
+	if w := cfg.Warnings(); len(w) != 0 {
+		t.Errorf("warnings: %v", w)
+	}
+	var spec *conf.PoolSpec
+	for _, sp := range cfg.PoolSpecs() {
+		if sp.Name == poolName {
+			spec = &sp
+		}
+	}
+	if spec == nil || len(spec.Mains) != poolMains {
+		t.Fatalf("no pool spec for %s: %+v", poolName, cfg.PoolSpecs())
+	}
+	for k, m := range spec.Mains {
+		if m.Name != poolMain(k) || len(m.Feeds) != 1 || m.Feeds[0].Role != "pgm" {
+			t.Errorf("main %d: %+v", k, m)
+		}
+	}
+	if !isPoolBackupInput(poolMains) || !isPoolBackupInput(poolMains+poolBackups-1) || isPoolBackupInput(poolMains-1) ||
+		isPoolBackupInput(poolMains+poolBackups) {
+		t.Error("isPoolBackupInput")
+	}
+}
+
 func TestAgentTOMLIsValid(t *testing.T) {
 	text := agentTOML(agentConfig{machine: "pair0-main", supervisor: "127.0.0.1:7400", listen: "127.0.0.1:7401",
 		token: secret(), interval: 20 * time.Millisecond, pidfile: "/tmp/x.pid"})

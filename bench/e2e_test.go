@@ -53,7 +53,8 @@ func TestMain(m *testing.M) {
 }
 
 // TestRunEndToEnd runs the real thing, briefly: a supervisor process, a Videohub simulator
-// process, agents and engines, three crashes and two manual switches, checked for shape only.
+// process per router (the pair's and the pool's), agents and engines, three crashes, three pool
+// crashes (8 mains, 2 backups) and three manual switches, checked for shape only.
 func TestRunEndToEnd(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end run of standby processes (about 10 s): skipped under -short")
@@ -62,12 +63,12 @@ func TestRunEndToEnd(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	var progress bytes.Buffer
-	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Crash, Manual}, Runs: 3, Logger: zerolog.Nop(), Progress: &progress})
+	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Crash, Pool, Manual}, Runs: 3, Logger: zerolog.Nop(), Progress: &progress})
 	if err != nil {
 		t.Fatalf("Run: %v\n%s", err, progress.String())
 	}
 	t.Logf("progress:\n%s", progress.String())
-	if len(rep.Scenarios) != 2 {
+	if len(rep.Scenarios) != 3 {
 		t.Fatalf("%d scenario results", len(rep.Scenarios))
 	}
 	for _, s := range rep.Scenarios {
@@ -93,7 +94,14 @@ func TestRunEndToEnd(t *testing.T) {
 	if rep.Mode != ModeAgents && rep.Mode != ModeSimulated {
 		t.Errorf("mode %q", rep.Mode)
 	}
-	t.Logf("mode %s (%s); crash p50 %.3f ms, manual p50 %.3f ms", rep.Mode, rep.Machines, rep.Scenarios[0].Stats.P50, rep.Scenarios[1].Stats.P50)
+	// The pool is compared with the pair crash of the same run (the ratio itself is not asserted:
+	// three runs on a shared machine decide nothing).
+	if pool := rep.Scenarios[1]; pool.Name != Pool || pool.Goal == nil || pool.GoalMet == nil || rep.PoolVsCrash == nil ||
+		rep.PoolVsCrash.Ratio <= 0 || rep.Settings.PoolMains != poolMains {
+		t.Errorf("pool result %+v, ratio %+v, settings %+v", pool, rep.PoolVsCrash, rep.Settings)
+	}
+	t.Logf("mode %s (%s); crash p50 %.3f ms, pool p50 %.3f ms, manual p50 %.3f ms", rep.Mode, rep.Machines,
+		rep.Scenarios[0].Stats.P50, rep.Scenarios[1].Stats.P50, rep.Scenarios[2].Stats.P50)
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)

@@ -16,10 +16,16 @@ const (
 	Critical   = "critical"    // a health value of the main crosses critical
 	Manual     = "manual"      // an operator switch through the control surface
 	RouterLoss = "router-loss" // router blackholed past the ping timeout, main fails meanwhile, router back
+	Pool       = "pool"        // kill -9 of a main's engine in a pool of 8 mains and 2 backups
 )
 
-// Scenarios are every scenario, in the order they run.
-var Scenarios = []string{Crash, Hang, Critical, Manual, RouterLoss}
+// Scenarios are every scenario, in the order they run (pool right after crash, which it is
+// compared with).
+var Scenarios = []string{Crash, Pool, Hang, Critical, Manual, RouterLoss}
+
+// PoolGoalRatio is the pool scenario's goal: its p99 at most this many times the pair crash p99
+// of the same run.
+const PoolGoalRatio = 1.5
 
 // Mode says how machines are driven.
 type Mode string

@@ -23,8 +23,44 @@ type Report struct {
 	Method    string           `json:"method"`
 	Scenarios []ScenarioResult `json:"scenarios"`
 	Sweep     []SweepPoint     `json:"sweep,omitempty"`
-	Anchors   []Anchor         `json:"anchors"`
-	Notes     []string         `json:"notes,omitempty"`
+	// PoolVsCrash compares the pool scenario's p99 with the pair crash p99 of the same run, when
+	// both ran.
+	PoolVsCrash *PoolRatio `json:"pool_vs_crash,omitempty"`
+	Anchors     []Anchor   `json:"anchors"`
+	Notes       []string   `json:"notes,omitempty"`
+}
+
+// PoolRatio is the pool scenario's p99 against the pair crash p99 of the same run.
+type PoolRatio struct {
+	PoolP99MS  float64 `json:"pool_p99_ms"`
+	CrashP99MS float64 `json:"crash_p99_ms"`
+	Ratio      float64 `json:"ratio"` // pool p99 ÷ crash p99
+	Goal       float64 `json:"goal"`  // PoolGoalRatio
+	Met        bool    `json:"met"`
+}
+
+// applyPoolGoal sets the pool scenario's goal (PoolGoalRatio × the crash p99 of the same run)
+// and the report's ratio, when both scenarios have runs.
+func applyPoolGoal(r *Report) {
+	var crash, pool *ScenarioResult
+	for i := range r.Scenarios {
+		switch s := &r.Scenarios[i]; s.Name {
+		case Crash:
+			crash = s
+		case Pool:
+			pool = s
+		}
+	}
+	if crash == nil || pool == nil || crash.Stats.Runs == 0 || pool.Stats.Runs == 0 || crash.Stats.P99 <= 0 {
+		return
+	}
+	limit := PoolGoalRatio * crash.Stats.P99
+	met := pool.Stats.P99 <= limit
+	pool.Goal = &Goal{P99: time.Duration(limit * float64(time.Millisecond)), P99MS: limit,
+		Text: fmt.Sprintf("p99 <= %g x crash p99 = %.3f ms", PoolGoalRatio, limit)}
+	pool.GoalMet = &met
+	r.PoolVsCrash = &PoolRatio{PoolP99MS: pool.Stats.P99, CrashP99MS: crash.Stats.P99, Ratio: pool.Stats.P99 / crash.Stats.P99,
+		Goal: PoolGoalRatio, Met: met}
 }
 
 // Host describes the machine the bench ran on.
@@ -46,6 +82,9 @@ type Settings struct {
 	FailbackAfterMS     float64 `json:"failback_after_ms"`
 	PingIntervalMS      float64 `json:"router_ping_interval_ms"`
 	Runs                int     `json:"runs"`
+	// PoolMains and PoolBackups size the pool scenario's pool (zero when it did not run).
+	PoolMains   int `json:"pool_mains,omitempty"`
+	PoolBackups int `json:"pool_backups,omitempty"`
 }
 
 // ScenarioResult is one scenario's figures.
@@ -180,6 +219,11 @@ func scenarioResult(sc string, samples []sample, heartbeatTimeout time.Duration)
 	}
 	r.Stats = Summarize(lat)
 	r.Stages = stages(samples)
+	if sc == Pool { // the pool, not a pair, logs the switching
+		for i := range r.Stages {
+			r.Stages[i].Name = strings.ReplaceAll(r.Stages[i].Name, "pair ", "pool ")
+		}
+	}
 	if g, ok := goalFor(sc, heartbeatTimeout); ok {
 		r.Goal = &g
 		if r.Stats.Runs > 0 {
@@ -210,6 +254,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "machines: %s; %d pair(s); heartbeat %s, heartbeat_timeout %s, failback_after %s, router ping %s\n",
 		r.Machines, r.Settings.Pairs, fmtMS(r.Settings.HeartbeatIntervalMS), fmtMS(r.Settings.HeartbeatTimeoutMS),
 		fmtMS(r.Settings.FailbackAfterMS), fmtMS(r.Settings.PingIntervalMS))
+	if r.Settings.PoolMains > 0 {
+		fmt.Fprintf(w, "pool scenario: one pool of %d mains and %d backups on its own router (machines driven as the pairs')\n",
+			r.Settings.PoolMains, r.Settings.PoolBackups)
+	}
 	fmt.Fprintf(w, "%s\n\n", r.Method)
 	if len(r.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -230,6 +278,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%d\t%.3f\t%.3f\t%.3f\t%.3f\t %s\t %s\t\n", s.Name, st.Runs, st.P50, st.P90, st.P99, st.Max, goal, met)
 		}
 		tw.Flush()
+		if pr := r.PoolVsCrash; pr != nil {
+			fmt.Fprintf(w, "pool p99 ÷ crash p99 = %.3f ÷ %.3f ms = %.2f (goal <= %g: %s)\n", pr.PoolP99MS, pr.CrashP99MS, pr.Ratio, pr.Goal,
+				map[bool]string{true: "met", false: "NOT met"}[pr.Met])
+		}
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "anchor ÷ our p99 (above 1: that many times faster than the anchor):")
 		tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

@@ -177,3 +177,57 @@ func TestWriteSVG(t *testing.T) {
 		t.Errorf("empty report: %v", err)
 	}
 }
+
+func TestPoolGoal(t *testing.T) {
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	mk := func(name string, lat ...time.Duration) []sample {
+		var s []sample
+		for i, l := range lat {
+			at := t0.Add(time.Duration(i) * time.Second)
+			s = append(s, sample{pair: name, latency: l, t0: at, seen: at.Add(l), marks: pairMarks{
+				failed: at.Add(l / 4), switching: at.Add(l / 2), confirmed: at.Add(l - l/10)}})
+		}
+		return s
+	}
+	hb := 250 * time.Millisecond
+	for _, tc := range []struct {
+		pool time.Duration
+		met  bool
+	}{{2 * time.Millisecond, true}, {3 * time.Millisecond, true}, {3100 * time.Microsecond, false}} {
+		r := testReport()
+		r.Scenarios = []ScenarioResult{
+			scenarioResult(Crash, mk("pair0", time.Millisecond, 2*time.Millisecond), hb),
+			scenarioResult(Pool, mk("pool-m0", time.Millisecond, tc.pool), hb),
+		}
+		if r.Scenarios[1].Goal != nil {
+			t.Fatal("pool has a goal before the crash p99 is known")
+		}
+		applyPoolGoal(r)
+		pr, pool := r.PoolVsCrash, r.Scenarios[1]
+		if pr == nil || pool.Goal == nil || pool.GoalMet == nil {
+			t.Fatalf("no pool ratio: %+v %+v", pr, pool)
+		}
+		if pr.Met != tc.met || *pool.GoalMet != tc.met || pr.Goal != PoolGoalRatio || pool.Goal.P99MS != 3 {
+			t.Errorf("pool p99 %v: ratio %+v, goal %+v met %v", tc.pool, pr, pool.Goal, *pool.GoalMet)
+		}
+		for _, st := range pool.Stages {
+			if strings.Contains(st.Name, "pair") {
+				t.Errorf("pool stage named after a pair: %q", st.Name)
+			}
+		}
+		var b bytes.Buffer
+		if err := r.WriteTable(&b); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(b.String(), "pool p99 ÷ crash p99 = ") {
+			t.Errorf("table lacks the pool ratio:\n%s", b.String())
+		}
+	}
+	// Without a crash run there is no ratio and no goal.
+	r := testReport()
+	r.Scenarios = []ScenarioResult{scenarioResult(Pool, mk("pool-m0", time.Millisecond), hb)}
+	applyPoolGoal(r)
+	if r.PoolVsCrash != nil || r.Scenarios[0].Goal != nil {
+		t.Errorf("pool ratio without crash: %+v", r.PoolVsCrash)
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -40,7 +41,10 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	so := studioOptions{bin: o.Binary, mode: mode, pairs: o.Pairs, heartbeatInterval: o.HeartbeatInterval,
 		heartbeatTimeout: o.HeartbeatTimeout, failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval,
-		log: o.Logger, progress: progress}
+		log: o.Logger, progress: progress, pool: slices.Contains(o.Scenarios, Pool)}
+	if so.pool {
+		rep.Settings.PoolMains, rep.Settings.PoolBackups = poolMains, poolBackups
+	}
 	if mode == ModeAgents {
 		so.agentPairs = min(o.Pairs, MaxAgentPairs)
 	}
@@ -84,8 +88,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		if st.o.mode == ModeAgents {
 			targets = st.o.agentPairs
 		}
-		progress("%s: %d runs on %d pair(s)", sc, runs, targets)
-		samples, err := runScenario(ctx, st, sc, runs, targets)
+		var samples []sample
+		if sc == Pool {
+			progress("%s: %d runs on the %d mains of %s (%d backups)", sc, runs, poolMains, poolName, poolBackups)
+			samples, err = runPoolScenario(ctx, st, runs)
+		} else {
+			progress("%s: %d runs on %d pair(s)", sc, runs, targets)
+			samples, err = runScenario(ctx, st, sc, runs, targets)
+		}
 		r := scenarioResult(sc, samples, o.HeartbeatTimeout)
 		r.How = res.How
 		if err != nil {
@@ -104,6 +114,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 		rep.Scenarios = append(rep.Scenarios, r)
 	}
+	applyPoolGoal(rep)
 	if st != nil {
 		rep.Mode, rep.Machines = st.o.mode, st.machineKinds()
 		st.Close()
@@ -138,7 +149,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 // every other pair's machines simulated, and the supervisor's CPU and memory.
 func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, size int, progress func(string, ...any)) SweepPoint {
 	so.pairs, so.heartbeatInterval = size, o.SweepHeartbeat
-	so.agentPairs = 0
+	so.agentPairs, so.pool = 0, false
 	if so.mode == ModeAgents {
 		so.agentPairs = 1
 	}
@@ -273,6 +284,13 @@ func howInjected(sc string, st *Studio) string {
 			return "operator switch through the control pipe of `standby bench supervisor` (Supervisor.Command), not the control API"
 		}
 		return "POST /api/pairs/{pair}/switch {\"to\":\"backup\"} with an operator's bearer token (level 2), on a warm HTTP connection"
+	case Pool:
+		what := "kill -9 of the main's engine process (sleep), watched by its agent, as crash"
+		if sim {
+			what = "simulated: the main's simulated engine service set down through the control pipe, as crash"
+		}
+		return fmt.Sprintf("%s, in pool %s (%d mains, %d backups, automatic) on its own router %s; runs cycle through the mains; measured until the observer on %s sees the main's output on a backup's input",
+			what, poolName, poolMains, poolBackups, poolRouterName, poolRouterName)
 	case RouterLoss:
 		return "router blackholed until the supervisor declares it lost (2 ping intervals), main's engine failed meanwhile, router back at a random moment of the pair's 1 s retry cycle; measured from the router's return"
 	}

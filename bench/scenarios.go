@@ -38,6 +38,69 @@ func runScenario(ctx context.Context, st *Studio, sc string, runs, pairs int) ([
 	return out, nil
 }
 
+// runPoolScenario runs the pool scenario runs times, cycling through the pool's mains.
+func runPoolScenario(ctx context.Context, st *Studio, runs int) ([]sample, error) {
+	out := make([]sample, 0, runs)
+	if !st.o.pool || st.poolObserver == nil {
+		return out, fmt.Errorf("%s: the setup has no pool", Pool)
+	}
+	for r := range runs {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		k := r % poolMains
+		smp, err := runPoolOnce(ctx, st, k)
+		if err != nil {
+			return out, fmt.Errorf("%s run %d on %s: %w", Pool, r+1, poolMain(k), err)
+		}
+		out = append(out, smp)
+	}
+	return out, nil
+}
+
+// runPoolOnce performs one pool run: waits for a steady pool, kills main k's engine, measures
+// until the pool's observer sees output k on a backup's input, restarts the engine and waits for
+// the failback.
+func runPoolOnce(ctx context.Context, st *Studio, k int) (sample, error) {
+	sctx, cancel := context.WithTimeout(ctx, steadyWait)
+	err := st.waitPoolSteady(sctx)
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("not steady before the run: %w", err)
+	}
+	m := poolMain(k)
+	t0, err := st.crash(ctx, m)
+	if err != nil {
+		return sample{}, err
+	}
+	octx, cancel := context.WithTimeout(ctx, observeWait)
+	seen, in, err := st.poolObserver.WaitRouteTo(octx, k, isPoolBackupInput, "a backup's input")
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("no failover seen by the observer: %w", err)
+	}
+	if seen.Before(t0) {
+		return sample{}, fmt.Errorf("output %d moved to input %d %s before the injection", k+1, in+1, t0.Sub(seen))
+	}
+	smp := sample{pair: m, latency: seen.Sub(t0), t0: t0, seen: seen}
+	mctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	_ = st.supLog.wait(mctx, func(l *supLog) bool { pm := l.marks[poolName]; return pm != nil && !pm.confirmed.Before(t0) })
+	cancel()
+	smp.marks = st.supLog.marksOf(poolName)
+	if at := st.agentSawAt(m); !at.Before(t0) {
+		smp.marks.agentSaw = at
+	}
+	if err := st.uncrash(ctx, m); err != nil {
+		return sample{}, fmt.Errorf("restoring after the run: %w", err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, steadyWait)
+	defer cancel()
+	if err := st.waitPoolSteady(wctx); err != nil {
+		return sample{}, fmt.Errorf("no failback after the run: %w", err)
+	}
+	return smp, nil
+}
+
 // Time bounds of one run's steps.
 const (
 	steadyWait  = 10 * time.Second // pair back on its main, armed, machines healthy

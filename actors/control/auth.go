@@ -25,6 +25,8 @@ const (
 	OpAddBackup    Op = "add_backup"
 	OpRemoveBackup Op = "remove_backup"
 	OpSetFeeds     Op = "set_feeds"
+	OpSetPool      Op = "set_pool"
+	OpRemovePool   Op = "remove_pool"
 )
 
 // opLevel is the level each operation needs: 1 view, 2 operate, 3 configure (as Pixotope gates
@@ -40,12 +42,14 @@ var opLevel = map[Op]int{
 	OpAddBackup:    conf.LevelConfigure,
 	OpRemoveBackup: conf.LevelConfigure,
 	OpSetFeeds:     conf.LevelConfigure,
+	OpSetPool:      conf.LevelConfigure,
+	OpRemovePool:   conf.LevelConfigure,
 }
 
 // Ops lists every operation, for tests and docs.
 func Ops() []Op {
 	return []Op{OpStatus, OpWatch, OpSwitch, OpSetMode, OpSetFailback, OpAcknowledge, OpSimulate,
-		OpAddBackup, OpRemoveBackup, OpSetFeeds}
+		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool}
 }
 
 // Level is the permission level op needs.
@@ -74,6 +78,10 @@ func OpOf(req *pb.ControlRequest) (Op, bool) {
 		return OpRemoveBackup, true
 	case *pb.ControlRequest_SetFeeds:
 		return OpSetFeeds, true
+	case *pb.ControlRequest_SetPool:
+		return OpSetPool, true
+	case *pb.ControlRequest_RemovePool:
+		return OpRemovePool, true
 	}
 	return "", false
 }

@@ -289,7 +289,8 @@ func TestBrowserMachinesPanel(t *testing.T) {
 	p.click(`#addpair button.primary`)
 	p.wait(`document.querySelector('[data-mapping="cam3"]') && document.querySelector('[data-mapping="cam3"]').textContent.includes('different features')`, 3000)
 	p.shot("machines.png")
-	pairs, err := LoadMapping(e.dir)
+	mp, err := LoadMapping(e.dir)
+	pairs := mp.Pairs
 	if err != nil || len(pairs) != 3 || pairs[2].Main != "s1" || pairs[2].Backup != "s2" {
 		t.Errorf("persisted mapping: %+v %v", pairs, err)
 	}

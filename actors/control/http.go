@@ -77,6 +77,14 @@ func (g *gateway) handler() http.Handler {
 		m := &pb.ControlRequest_SetFeedsOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFeeds{SetFeeds: m}}, m
 	}))
+	mux.HandleFunc("PUT /api/pools/{pool}", g.op(OpSetPool, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_SetPoolOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetPool{SetPool: m}}, m
+	}))
+	mux.HandleFunc("DELETE /api/pools/{pool}", g.op(OpRemovePool, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_RemovePoolOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_RemovePool{RemovePool: m}}, m
+	}))
 	mux.HandleFunc("POST /api/machines/{machine}/simulate", g.op(OpSimulate, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SimulateOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: m}}, m
@@ -161,7 +169,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, m proto.Message) error {
 
 func setPathValues(r *http.Request, m proto.Message) {
 	msg := m.ProtoReflect()
-	for _, name := range []string{"pair", "machine"} {
+	for _, name := range []string{"pair", "pool", "machine"} {
 		if fd := msg.Descriptor().Fields().ByName(protoreflect.Name(name)); fd != nil {
 			msg.Set(fd, protoreflect.ValueOfString(r.PathValue(name)))
 		}

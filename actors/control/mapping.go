@@ -27,10 +27,14 @@ const mappingHeader = `# The pair mapping as edited from Standby's control surfa
 # [[pair]] list at start and on reload. Delete this file to go back to the file's pairs.
 `
 
-// mapping is MappingFile's content.
-type mapping struct {
+// Mapping is MappingFile's content.
+type Mapping struct {
 	Version int         `toml:"version"`
 	Pairs   []conf.Pair `toml:"pair"`
+	// WithPools: the file also records the pools (written since pools can be edited); an older
+	// file without it leaves the config file's pools alone.
+	WithPools bool        `toml:"with_pools"`
+	Pools     []conf.Pool `toml:"pool"`
 }
 
 // editMapping applies one edit to a copy of the config in force, validates the result exactly like
@@ -44,6 +48,7 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	cur := s.sup.Config()
 	next := *cur
 	next.Pairs = clonePairs(cur.Pairs)
+	next.Pools = clonePools(cur.Pools)
 	if r := edit(&next); r != nil {
 		return r
 	}
@@ -53,12 +58,11 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "nothing changed: %v", err)
 	}
-	next.Pools = append([]conf.Pool(nil), cur.Pools...)
 	for _, v := range views {
 		if p := next.Pair(v.Name); p != nil && cur.Pair(v.Name) != nil {
 			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
 		}
-		if p := next.Pool(v.Name); p != nil {
+		if p := next.Pool(v.Name); p != nil && cur.Pool(v.Name) != nil {
 			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
 		}
 	}
@@ -78,13 +82,13 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	}
 	dir := valid.Supervisor.StateDir
 	previous, prevErr := LoadMapping(dir)
-	if err := SaveMapping(dir, valid.Pairs); err != nil {
+	if err := SaveMapping(dir, valid.Pairs, valid.Pools); err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "mapping not saved, nothing changed: %v", err)
 	}
 	if err := s.sup.Reload(valid); err != nil {
 		// What is on disk must be what runs (or ran): put the previous mapping back.
 		if prevErr == nil {
-			err = errors.Join(err, SaveMapping(dir, previous))
+			err = errors.Join(err, saveDoc(dir, &previous))
 		} else {
 			err = errors.Join(err, os.Remove(filepath.Join(dir, MappingFile)))
 		}
@@ -151,6 +155,46 @@ func feedsOf(fs []*pb.Feed) []conf.Feed {
 	return out
 }
 
+func setPool(c *conf.Config, op *pb.ControlRequest_SetPoolOp) *pb.ControlReply {
+	p := c.Pool(op.GetPool())
+	if p == nil {
+		if c.Pair(op.GetPool()) != nil {
+			return refusal(pb.Code_CODE_BAD_REQUEST, "%q is a pair: edit it with the pair operations", op.GetPool())
+		}
+		c.Pools = append(c.Pools, conf.Pool{Name: op.GetPool(), Mode: conf.ModeAutomatic, Failback: conf.ModeAutomatic})
+		p = &c.Pools[len(c.Pools)-1]
+		if op.GetRouter() == "" && len(c.Routers) == 1 {
+			p.Router = c.Routers[0].Name
+		}
+	}
+	p.Mains, p.Backups, p.Roles = op.GetMains(), op.GetBackups(), op.GetRoles()
+	if op.GetRouter() != "" {
+		p.Router = op.GetRouter()
+	}
+	return nil
+}
+
+func removePool(c *conf.Config, op *pb.ControlRequest_RemovePoolOp) *pb.ControlReply {
+	for i, p := range c.Pools {
+		if p.Name == op.GetPool() {
+			c.Pools = append(c.Pools[:i], c.Pools[i+1:]...)
+			return nil
+		}
+	}
+	return refusal(pb.Code_CODE_UNKNOWN_PAIR, "unknown pool %q", op.GetPool())
+}
+
+func clonePools(ps []conf.Pool) []conf.Pool {
+	out := make([]conf.Pool, len(ps))
+	for i, p := range ps {
+		out[i] = p
+		out[i].Mains = append([]string(nil), p.Mains...)
+		out[i].Backups = append([]string(nil), p.Backups...)
+		out[i].Roles = append([]string(nil), p.Roles...)
+	}
+	return out
+}
+
 func clonePairs(ps []conf.Pair) []conf.Pair {
 	out := make([]conf.Pair, len(ps))
 	for i, p := range ps {
@@ -173,17 +217,19 @@ func validate(c *conf.Config) (*conf.Config, error) {
 	return conf.Parse(b)
 }
 
-// SaveMapping writes pairs to dir/MappingFile atomically: a temporary file in the same directory,
-// synced, renamed over the old one, and the directory synced, so a crash leaves the old or the new
-// mapping, never a torn one.
-func SaveMapping(dir string, pairs []conf.Pair) error {
-	return writeState(dir, MappingFile, mappingHeader, mapping{Version: 1, Pairs: pairs})
+// SaveMapping writes pairs and pools to dir/MappingFile atomically: a temporary file in the same
+// directory, synced, renamed over the old one, and the directory synced, so a crash leaves the old
+// or the new mapping, never a torn one.
+func SaveMapping(dir string, pairs []conf.Pair, pools []conf.Pool) error {
+	return saveDoc(dir, &Mapping{Version: 1, Pairs: pairs, WithPools: true, Pools: pools})
 }
+
+func saveDoc(dir string, m *Mapping) error { return writeState(dir, MappingFile, mappingHeader, m) }
 
 // stateDoc is a TOML document Standby keeps under state_dir (MappingFile, PolicyFile).
 type stateDoc interface{ version() int }
 
-func (m *mapping) version() int { return m.Version }
+func (m *Mapping) version() int { return m.Version }
 
 // readState decodes dir/name into doc and lists what is wrong with it: unknown keys and a version
 // other than 1. It returns an error wrapping os.ErrNotExist when there is no file.
@@ -260,16 +306,16 @@ func writeAtomic(dir, name string, data []byte) error {
 }
 
 // LoadMapping reads dir/MappingFile. It returns an error wrapping os.ErrNotExist when there is none.
-func LoadMapping(dir string) ([]conf.Pair, error) {
-	var m mapping
+func LoadMapping(dir string) (Mapping, error) {
+	var m Mapping
 	problems, err := readState(dir, MappingFile, &m)
 	if err == nil {
 		err = problemsError(problems)
 	}
 	if err != nil {
-		return nil, err
+		return Mapping{}, err
 	}
-	return m.Pairs, nil
+	return m, nil
 }
 
 // WithMapping returns cfg with its pairs replaced by the persisted mapping under its state_dir,
@@ -277,7 +323,7 @@ func LoadMapping(dir string) ([]conf.Pair, error) {
 // itself. It logs what it did.
 func WithMapping(log zerolog.Logger, cfg *conf.Config) *conf.Config {
 	dir := cfg.Supervisor.StateDir
-	pairs, err := LoadMapping(dir)
+	m, err := LoadMapping(dir)
 	if errors.Is(err, os.ErrNotExist) {
 		return cfg
 	}
@@ -287,13 +333,16 @@ func WithMapping(log zerolog.Logger, cfg *conf.Config) *conf.Config {
 		return cfg
 	}
 	next := *cfg
-	next.Pairs = pairs
+	next.Pairs = m.Pairs
+	if m.WithPools {
+		next.Pools = m.Pools
+	}
 	valid, err := validate(&next)
 	if err != nil {
 		log.Error().Str("file", path).Msgf("persisted mapping invalid with this config, using the config file's pairs:\n%v", err)
 		return cfg
 	}
-	log.Info().Str("file", path).Int("pairs", len(valid.Pairs)).Msg("persisted mapping replaces the config file's pairs")
+	log.Info().Str("file", path).Int("pairs", len(valid.Pairs)).Int("pools", len(valid.Pools)).Msg("persisted mapping replaces the config file's pairs and pools")
 	return valid
 }
 

@@ -37,7 +37,8 @@ func TestMappingSurvivesRestart(t *testing.T) {
 		if m := machineOf(st, "s2"); m.Pair != "cam3" || m.Side != "backup" {
 			t.Errorf("s2: pair %q side %q", m.Pair, m.Side)
 		}
-		pairs, err := LoadMapping(dir)
+		mp, err := LoadMapping(dir)
+		pairs := mp.Pairs
 		if err != nil || len(pairs) != 3 || pairs[2].Name != "cam3" || pairs[2].Router != "hub1" {
 			t.Fatalf("persisted: %+v, %v", pairs, err)
 		}
@@ -62,7 +63,7 @@ func TestInvalidPersistedMapping(t *testing.T) {
 	}
 	pairs := clonePairs(cfg.Pairs)
 	pairs[0].Backup = "ghost"
-	if err := SaveMapping(dir, pairs); err != nil {
+	if err := SaveMapping(dir, pairs, nil); err != nil {
 		t.Fatal(err)
 	}
 	e := startIn(t, dir, Options{})
@@ -82,7 +83,7 @@ func TestReloadsKeepMapping(t *testing.T) {
 		t.Fatal(err)
 	}
 	pairs := clonePairs(cfg.Pairs[:1])
-	if err := SaveMapping(dir, pairs); err != nil {
+	if err := SaveMapping(dir, pairs, nil); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -118,7 +119,8 @@ func TestRemoveBackupAndModeKept(t *testing.T) {
 	if m := machineOf(st, "b1"); m.Pair != "" {
 		t.Errorf("b1 still in pair %q", m.Pair)
 	}
-	pairs, err := LoadMapping(e.dir)
+	mp, err := LoadMapping(e.dir)
+	pairs := mp.Pairs
 	if err != nil || len(pairs) != 1 || pairs[0].Mode != "automatic" {
 		t.Errorf("persisted: %+v %v", pairs, err)
 	}
@@ -134,7 +136,8 @@ func TestMappingEditsInARow(t *testing.T) {
 	}
 	status, reply := e.httpDo("PUT", "/api/pairs/cam1/feeds", tokConfigure, `{"feeds":[{"main_input":"1","backup_input":"2","outputs":["1","4"]}]}`)
 	if status != 200 {
-		pairs, err := LoadMapping(e.dir)
+		mp, err := LoadMapping(e.dir)
+		pairs := mp.Pairs
 		if err != nil || len(pairs) != 3 || len(pairs[0].Feeds[0].Outputs) != 1 {
 			t.Errorf("after a refused reload the file is not the first edit's: %+v %v", pairs, err)
 		}
@@ -153,7 +156,7 @@ func TestSaveMappingAtomic(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := 0; i < 3; i++ {
-		if err := SaveMapping(dir, cfg.Pairs[:1+i%2]); err != nil {
+		if err := SaveMapping(dir, cfg.Pairs[:1+i%2], nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -161,7 +164,8 @@ func TestSaveMappingAtomic(t *testing.T) {
 	if len(entries) != 1 || entries[0].Name() != MappingFile {
 		t.Errorf("state dir holds %v", entries)
 	}
-	pairs, err := LoadMapping(dir)
+	mp, err := LoadMapping(dir)
+	pairs := mp.Pairs
 	if err != nil || len(pairs) != 1 {
 		t.Errorf("loaded %+v %v", pairs, err)
 	}

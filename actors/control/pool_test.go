@@ -165,3 +165,50 @@ func TestPoolMoveTo(t *testing.T) {
 		t.Errorf("viewer's move: %d, want 403", code)
 	}
 }
+
+// TestPoolEdit: a level-3 operator changes a pool's membership over the API; the edit is validated
+// like the config file (every error with its key path, nothing changed), saved under state_dir
+// and applied without dropping the router connection; removing the pool dissolves it.
+func TestPoolEdit(t *testing.T) {
+	dir := t.TempDir()
+	e := startConfig(t, dir, poolStudio(dir), Options{})
+	sim := e.sup.Simulator("hub1")
+	accepted := sim.State().Accepted
+	code, reply := e.httpDo("PUT", "/api/pools/renders", tokConfigure, `{"mains":["r1","ghost"],"backups":["r2"]}`)
+	if code != 422 || !strings.Contains(fmt.Sprint(reply["reason"]), `pool "renders".mains[1]: "ghost" is not a [[machine]]`) {
+		t.Fatalf("invalid edit: %d %v", code, reply["reason"])
+	}
+	if p := poolOf(e.status(), "renders"); len(p.Slots) != 3 {
+		t.Fatalf("a refused edit changed the pool: %s", mustJSON(p))
+	}
+	code, reply = e.httpDo("PUT", "/api/pools/renders", tokOperate, `{"mains":["r1"],"backups":["spare-1"]}`)
+	if code != 403 {
+		t.Fatalf("level 2 edit: %d %v", code, reply["reason"])
+	}
+	code, reply = e.httpDo("PUT", "/api/pools/renders", tokConfigure, `{"mains":["r1","r2"],"backups":["spare-2","spare-1"]}`)
+	if code != 200 {
+		t.Fatalf("edit: %d %v", code, reply["reason"])
+	}
+	p := poolOf(e.waitStatus("two mains, spare-2 first", 5*time.Second, func(st *pb.Status) bool {
+		p := poolOf(st, "renders")
+		return p != nil && len(p.Slots) == 2 && p.Backups[0].Name == "spare-2" && p.Slots[0].State != "unarmed"
+	}), "renders")
+	if p.Slots[1].Main != "r2" {
+		t.Fatalf("slots %s", mustJSON(p))
+	}
+	mp, err := LoadMapping(dir)
+	if err != nil || !mp.WithPools || len(mp.Pools) != 1 || len(mp.Pools[0].Mains) != 2 {
+		t.Fatalf("saved mapping %+v, %v", mp, err)
+	}
+	code, reply = e.httpDo("POST", "/api/pools/renders/switch", tokOperate, `{"main":"r1","to":"any"}`)
+	if code != 200 || !strings.Contains(fmt.Sprint(reply["reason"]), `backup "spare-2" on air for r1`) {
+		t.Fatalf("move after the edit: %d %v", code, reply["reason"])
+	}
+	if got := sim.State().Accepted; got != accepted {
+		t.Fatalf("the pool edit reconnected the router (%d connections, was %d)", got, accepted)
+	}
+	code, reply = e.httpDo("DELETE", "/api/pools/renders", tokConfigure, ``)
+	if code != 200 || poolOf(e.status(), "renders") != nil {
+		t.Fatalf("remove: %d %v", code, reply["reason"])
+	}
+}

@@ -151,6 +151,12 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 	case *pb.ControlRequest_SetFeeds:
 		target = x.SetFeeds.GetPair()
 		r = s.editMapping(x.SetFeeds.GetPair(), func(c *conf.Config) *pb.ControlReply { return setFeeds(c, x.SetFeeds) })
+	case *pb.ControlRequest_SetPool:
+		target = x.SetPool.GetPool()
+		r = s.editMapping(x.SetPool.GetPool(), func(c *conf.Config) *pb.ControlReply { return setPool(c, x.SetPool) })
+	case *pb.ControlRequest_RemovePool:
+		target = x.RemovePool.GetPool()
+		r = s.editMapping(x.RemovePool.GetPool(), func(c *conf.Config) *pb.ControlReply { return removePool(c, x.RemovePool) })
 	default:
 		r = refusal(pb.Code_CODE_BAD_REQUEST, "unknown operation")
 	}

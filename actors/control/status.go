@@ -161,12 +161,12 @@ func policy(automatic bool) string {
 	return conf.ModeManual
 }
 
-// pairWarnings are the config warnings about one pair (licence feature mismatch).
+// pairWarnings are the config warnings about one pair or pool (licence features, missing roles).
 func pairWarnings(cfg *conf.Config, name string) []string {
 	var out []string
-	prefix := fmt.Sprintf("pair %q:", name)
+	prefix, poolPrefix := fmt.Sprintf("pair %q:", name), fmt.Sprintf("pool %q:", name)
 	for _, w := range cfg.Warnings() {
-		if strings.HasPrefix(w, prefix) {
+		if strings.HasPrefix(w, prefix) || strings.HasPrefix(w, poolPrefix) {
 			out = append(out, w)
 		}
 	}

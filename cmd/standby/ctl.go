@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +34,8 @@ commands:
   failback PAIR manual|automatic          failback policy
   ack PAIR ALARM                          acknowledge an alarm (e.g. flap_guard)
   ack POOL [MAIN] ALARM                   the same for a pool's main (every main without MAIN)
+  set-pool POOL MAINS BACKUPS [ROLES]     create or change a pool (comma lists; level 3)
+  remove-pool POOL                        dissolve a pool (level 3)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
   simulate MACHINE health NAME VALUE      ... set one of its health values ...
   simulate MACHINE silent on|off          ... or stop its heartbeats
@@ -185,6 +188,20 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 			return nil, err
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Pair: w[1], Alarm: w[2]}}}, nil
+	case "set-pool":
+		if len(w) != 4 && len(w) != 5 {
+			return nil, errors.New("usage: standby ctl set-pool POOL MAIN,MAIN,... BACKUP,... [ROLE,...]")
+		}
+		op := &pb.ControlRequest_SetPoolOp{Pool: w[1], Mains: strings.Split(w[2], ","), Backups: strings.Split(w[3], ",")}
+		if len(w) == 5 {
+			op.Roles = strings.Split(w[4], ",")
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_SetPool{SetPool: op}}, nil
+	case "remove-pool":
+		if err := need(2, "remove-pool POOL"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_RemovePool{RemovePool: &pb.ControlRequest_RemovePoolOp{Pool: w[1]}}}, nil
 	case "simulate":
 		return simulateRequest(w)
 	}

@@ -170,6 +170,8 @@ type ControlRequest struct {
 	//	*ControlRequest_RemoveBackup
 	//	*ControlRequest_SetFeeds
 	//	*ControlRequest_Simulate
+	//	*ControlRequest_SetPool
+	//	*ControlRequest_RemovePool
 	Op            isControlRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -318,6 +320,24 @@ func (x *ControlRequest) GetSimulate() *ControlRequest_SimulateOp {
 	return nil
 }
 
+func (x *ControlRequest) GetSetPool() *ControlRequest_SetPoolOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_SetPool); ok {
+			return x.SetPool
+		}
+	}
+	return nil
+}
+
+func (x *ControlRequest) GetRemovePool() *ControlRequest_RemovePoolOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_RemovePool); ok {
+			return x.RemovePool
+		}
+	}
+	return nil
+}
+
 type isControlRequest_Op interface {
 	isControlRequest_Op()
 }
@@ -366,6 +386,14 @@ type ControlRequest_Simulate struct {
 	Simulate *ControlRequest_SimulateOp `protobuf:"bytes,12,opt,name=simulate,proto3,oneof"`
 }
 
+type ControlRequest_SetPool struct {
+	SetPool *ControlRequest_SetPoolOp `protobuf:"bytes,13,opt,name=set_pool,json=setPool,proto3,oneof"`
+}
+
+type ControlRequest_RemovePool struct {
+	RemovePool *ControlRequest_RemovePoolOp `protobuf:"bytes,14,opt,name=remove_pool,json=removePool,proto3,oneof"`
+}
+
 func (*ControlRequest_Status) isControlRequest_Op() {}
 
 func (*ControlRequest_Subscribe) isControlRequest_Op() {}
@@ -387,6 +415,10 @@ func (*ControlRequest_RemoveBackup) isControlRequest_Op() {}
 func (*ControlRequest_SetFeeds) isControlRequest_Op() {}
 
 func (*ControlRequest_Simulate) isControlRequest_Op() {}
+
+func (*ControlRequest_SetPool) isControlRequest_Op() {}
+
+func (*ControlRequest_RemovePool) isControlRequest_Op() {}
 
 // Feed is one router signal of a pair. Ports are 1-based numbers as on the router's panel ("5"), or
 // router labels.
@@ -886,6 +918,130 @@ func (x *ControlEvent) GetMain() string {
 	return ""
 }
 
+// SetPoolOp creates or replaces a backup pool's membership (level 3): its mains, its backups in
+// order of preference, the roles that move (empty: every role) and its router (required for a
+// new pool; unchanged when empty). Mode, failback and the machines' feeds are kept.
+type ControlRequest_SetPoolOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	Mains         []string               `protobuf:"bytes,2,rep,name=mains,proto3" json:"mains,omitempty"`
+	Backups       []string               `protobuf:"bytes,3,rep,name=backups,proto3" json:"backups,omitempty"`
+	Roles         []string               `protobuf:"bytes,4,rep,name=roles,proto3" json:"roles,omitempty"`
+	Router        string                 `protobuf:"bytes,5,opt,name=router,proto3" json:"router,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_SetPoolOp) Reset() {
+	*x = ControlRequest_SetPoolOp{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_SetPoolOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_SetPoolOp) ProtoMessage() {}
+
+func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_SetPoolOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_SetPoolOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 0}
+}
+
+func (x *ControlRequest_SetPoolOp) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
+func (x *ControlRequest_SetPoolOp) GetMains() []string {
+	if x != nil {
+		return x.Mains
+	}
+	return nil
+}
+
+func (x *ControlRequest_SetPoolOp) GetBackups() []string {
+	if x != nil {
+		return x.Backups
+	}
+	return nil
+}
+
+func (x *ControlRequest_SetPoolOp) GetRoles() []string {
+	if x != nil {
+		return x.Roles
+	}
+	return nil
+}
+
+func (x *ControlRequest_SetPoolOp) GetRouter() string {
+	if x != nil {
+		return x.Router
+	}
+	return ""
+}
+
+// RemovePoolOp dissolves a pool: its mains keep running, nothing covers them (level 3).
+type ControlRequest_RemovePoolOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Pool          string                 `protobuf:"bytes,1,opt,name=pool,proto3" json:"pool,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_RemovePoolOp) Reset() {
+	*x = ControlRequest_RemovePoolOp{}
+	mi := &file_control_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_RemovePoolOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_RemovePoolOp) ProtoMessage() {}
+
+func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_RemovePoolOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_RemovePoolOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 1}
+}
+
+func (x *ControlRequest_RemovePoolOp) GetPool() string {
+	if x != nil {
+		return x.Pool
+	}
+	return ""
+}
+
 // StatusOp asks for the whole Status (level 1).
 type ControlRequest_StatusOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -895,7 +1051,7 @@ type ControlRequest_StatusOp struct {
 
 func (x *ControlRequest_StatusOp) Reset() {
 	*x = ControlRequest_StatusOp{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -907,7 +1063,7 @@ func (x *ControlRequest_StatusOp) String() string {
 func (*ControlRequest_StatusOp) ProtoMessage() {}
 
 func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -920,7 +1076,7 @@ func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_StatusOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_StatusOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 0}
+	return file_control_proto_rawDescGZIP(), []int{0, 2}
 }
 
 // SubscribeOp asks for every ControlEvent to be sent to the actor address/id (level 1). The
@@ -936,7 +1092,7 @@ type ControlRequest_SubscribeOp struct {
 
 func (x *ControlRequest_SubscribeOp) Reset() {
 	*x = ControlRequest_SubscribeOp{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -948,7 +1104,7 @@ func (x *ControlRequest_SubscribeOp) String() string {
 func (*ControlRequest_SubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -961,7 +1117,7 @@ func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 1}
+	return file_control_proto_rawDescGZIP(), []int{0, 3}
 }
 
 func (x *ControlRequest_SubscribeOp) GetAddress() string {
@@ -989,7 +1145,7 @@ type ControlRequest_UnsubscribeOp struct {
 
 func (x *ControlRequest_UnsubscribeOp) Reset() {
 	*x = ControlRequest_UnsubscribeOp{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1157,7 @@ func (x *ControlRequest_UnsubscribeOp) String() string {
 func (*ControlRequest_UnsubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1170,7 @@ func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_UnsubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_UnsubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 2}
+	return file_control_proto_rawDescGZIP(), []int{0, 4}
 }
 
 func (x *ControlRequest_UnsubscribeOp) GetAddress() string {
@@ -1047,7 +1203,7 @@ type ControlRequest_SwitchOp struct {
 
 func (x *ControlRequest_SwitchOp) Reset() {
 	*x = ControlRequest_SwitchOp{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1059,7 +1215,7 @@ func (x *ControlRequest_SwitchOp) String() string {
 func (*ControlRequest_SwitchOp) ProtoMessage() {}
 
 func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1072,7 +1228,7 @@ func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SwitchOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SwitchOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 3}
+	return file_control_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *ControlRequest_SwitchOp) GetPair() string {
@@ -1107,7 +1263,7 @@ type ControlRequest_SetModeOp struct {
 
 func (x *ControlRequest_SetModeOp) Reset() {
 	*x = ControlRequest_SetModeOp{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1119,7 +1275,7 @@ func (x *ControlRequest_SetModeOp) String() string {
 func (*ControlRequest_SetModeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1132,7 +1288,7 @@ func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetModeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetModeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 4}
+	return file_control_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *ControlRequest_SetModeOp) GetPair() string {
@@ -1160,7 +1316,7 @@ type ControlRequest_SetFailbackOp struct {
 
 func (x *ControlRequest_SetFailbackOp) Reset() {
 	*x = ControlRequest_SetFailbackOp{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1172,7 +1328,7 @@ func (x *ControlRequest_SetFailbackOp) String() string {
 func (*ControlRequest_SetFailbackOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1185,7 +1341,7 @@ func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFailbackOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFailbackOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 5}
+	return file_control_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *ControlRequest_SetFailbackOp) GetPair() string {
@@ -1215,7 +1371,7 @@ type ControlRequest_AcknowledgeOp struct {
 
 func (x *ControlRequest_AcknowledgeOp) Reset() {
 	*x = ControlRequest_AcknowledgeOp{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1227,7 +1383,7 @@ func (x *ControlRequest_AcknowledgeOp) String() string {
 func (*ControlRequest_AcknowledgeOp) ProtoMessage() {}
 
 func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1240,7 +1396,7 @@ func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AcknowledgeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AcknowledgeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 6}
+	return file_control_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *ControlRequest_AcknowledgeOp) GetPair() string {
@@ -1280,7 +1436,7 @@ type ControlRequest_AddBackupOp struct {
 
 func (x *ControlRequest_AddBackupOp) Reset() {
 	*x = ControlRequest_AddBackupOp{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1292,7 +1448,7 @@ func (x *ControlRequest_AddBackupOp) String() string {
 func (*ControlRequest_AddBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1305,7 +1461,7 @@ func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AddBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AddBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 7}
+	return file_control_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *ControlRequest_AddBackupOp) GetPair() string {
@@ -1354,7 +1510,7 @@ type ControlRequest_RemoveBackupOp struct {
 
 func (x *ControlRequest_RemoveBackupOp) Reset() {
 	*x = ControlRequest_RemoveBackupOp{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1366,7 +1522,7 @@ func (x *ControlRequest_RemoveBackupOp) String() string {
 func (*ControlRequest_RemoveBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1379,7 +1535,7 @@ func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemoveBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemoveBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 8}
+	return file_control_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *ControlRequest_RemoveBackupOp) GetPair() string {
@@ -1400,7 +1556,7 @@ type ControlRequest_SetFeedsOp struct {
 
 func (x *ControlRequest_SetFeedsOp) Reset() {
 	*x = ControlRequest_SetFeedsOp{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1412,7 +1568,7 @@ func (x *ControlRequest_SetFeedsOp) String() string {
 func (*ControlRequest_SetFeedsOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1425,7 +1581,7 @@ func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFeedsOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFeedsOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 9}
+	return file_control_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *ControlRequest_SetFeedsOp) GetPair() string {
@@ -1461,7 +1617,7 @@ type ControlRequest_SimulateOp struct {
 
 func (x *ControlRequest_SimulateOp) Reset() {
 	*x = ControlRequest_SimulateOp{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1473,7 +1629,7 @@ func (x *ControlRequest_SimulateOp) String() string {
 func (*ControlRequest_SimulateOp) ProtoMessage() {}
 
 func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1486,7 +1642,7 @@ func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SimulateOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SimulateOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 10}
+	return file_control_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *ControlRequest_SimulateOp) GetMachine() string {
@@ -1558,7 +1714,7 @@ type Status_Pool struct {
 
 func (x *Status_Pool) Reset() {
 	*x = Status_Pool{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1570,7 +1726,7 @@ func (x *Status_Pool) String() string {
 func (*Status_Pool) ProtoMessage() {}
 
 func (x *Status_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1708,7 +1864,7 @@ type Status_Slot struct {
 
 func (x *Status_Slot) Reset() {
 	*x = Status_Slot{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1720,7 +1876,7 @@ func (x *Status_Slot) String() string {
 func (*Status_Slot) ProtoMessage() {}
 
 func (x *Status_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1817,7 +1973,7 @@ type Status_RoleFeed struct {
 
 func (x *Status_RoleFeed) Reset() {
 	*x = Status_RoleFeed{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1829,7 +1985,7 @@ func (x *Status_RoleFeed) String() string {
 func (*Status_RoleFeed) ProtoMessage() {}
 
 func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1878,7 +2034,7 @@ type Status_Backup struct {
 
 func (x *Status_Backup) Reset() {
 	*x = Status_Backup{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2046,7 @@ func (x *Status_Backup) String() string {
 func (*Status_Backup) ProtoMessage() {}
 
 func (x *Status_Backup) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1946,7 +2102,7 @@ type Status_Supervisor struct {
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2114,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2052,7 +2208,7 @@ type Status_Pair struct {
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2064,7 +2220,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2234,7 +2390,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2246,7 +2402,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2324,7 +2480,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2492,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2461,7 +2617,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2473,7 +2629,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2525,7 +2681,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2537,7 +2693,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2610,7 +2766,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2622,7 +2778,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2685,7 +2841,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe8\f\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x0f\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -2700,7 +2856,18 @@ const file_control_proto_rawDesc = "" +
 	"\rremove_backup\x18\n" +
 	" \x01(\v2).standby.v1.ControlRequest.RemoveBackupOpH\x00R\fremoveBackup\x12D\n" +
 	"\tset_feeds\x18\v \x01(\v2%.standby.v1.ControlRequest.SetFeedsOpH\x00R\bsetFeeds\x12C\n" +
-	"\bsimulate\x18\f \x01(\v2%.standby.v1.ControlRequest.SimulateOpH\x00R\bsimulate\x1a\n" +
+	"\bsimulate\x18\f \x01(\v2%.standby.v1.ControlRequest.SimulateOpH\x00R\bsimulate\x12A\n" +
+	"\bset_pool\x18\r \x01(\v2$.standby.v1.ControlRequest.SetPoolOpH\x00R\asetPool\x12J\n" +
+	"\vremove_pool\x18\x0e \x01(\v2'.standby.v1.ControlRequest.RemovePoolOpH\x00R\n" +
+	"removePool\x1a}\n" +
+	"\tSetPoolOp\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
+	"\x05mains\x18\x02 \x03(\tR\x05mains\x12\x18\n" +
+	"\abackups\x18\x03 \x03(\tR\abackups\x12\x14\n" +
+	"\x05roles\x18\x04 \x03(\tR\x05roles\x12\x16\n" +
+	"\x06router\x18\x05 \x01(\tR\x06router\x1a\"\n" +
+	"\fRemovePoolOp\x12\x12\n" +
+	"\x04pool\x18\x01 \x01(\tR\x04pool\x1a\n" +
 	"\n" +
 	"\bStatusOp\x1a7\n" +
 	"\vSubscribeOp\x12\x18\n" +
@@ -2937,7 +3104,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -2945,70 +3112,74 @@ var file_control_proto_goTypes = []any{
 	(*ControlReply)(nil),                  // 3: standby.v1.ControlReply
 	(*Status)(nil),                        // 4: standby.v1.Status
 	(*ControlEvent)(nil),                  // 5: standby.v1.ControlEvent
-	(*ControlRequest_StatusOp)(nil),       // 6: standby.v1.ControlRequest.StatusOp
-	(*ControlRequest_SubscribeOp)(nil),    // 7: standby.v1.ControlRequest.SubscribeOp
-	(*ControlRequest_UnsubscribeOp)(nil),  // 8: standby.v1.ControlRequest.UnsubscribeOp
-	(*ControlRequest_SwitchOp)(nil),       // 9: standby.v1.ControlRequest.SwitchOp
-	(*ControlRequest_SetModeOp)(nil),      // 10: standby.v1.ControlRequest.SetModeOp
-	(*ControlRequest_SetFailbackOp)(nil),  // 11: standby.v1.ControlRequest.SetFailbackOp
-	(*ControlRequest_AcknowledgeOp)(nil),  // 12: standby.v1.ControlRequest.AcknowledgeOp
-	(*ControlRequest_AddBackupOp)(nil),    // 13: standby.v1.ControlRequest.AddBackupOp
-	(*ControlRequest_RemoveBackupOp)(nil), // 14: standby.v1.ControlRequest.RemoveBackupOp
-	(*ControlRequest_SetFeedsOp)(nil),     // 15: standby.v1.ControlRequest.SetFeedsOp
-	(*ControlRequest_SimulateOp)(nil),     // 16: standby.v1.ControlRequest.SimulateOp
-	(*Status_Pool)(nil),                   // 17: standby.v1.Status.Pool
-	(*Status_Slot)(nil),                   // 18: standby.v1.Status.Slot
-	(*Status_RoleFeed)(nil),               // 19: standby.v1.Status.RoleFeed
-	(*Status_Backup)(nil),                 // 20: standby.v1.Status.Backup
-	(*Status_Supervisor)(nil),             // 21: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 22: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 23: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 24: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 25: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 26: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 27: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 28: google.protobuf.Timestamp
+	(*ControlRequest_SetPoolOp)(nil),      // 6: standby.v1.ControlRequest.SetPoolOp
+	(*ControlRequest_RemovePoolOp)(nil),   // 7: standby.v1.ControlRequest.RemovePoolOp
+	(*ControlRequest_StatusOp)(nil),       // 8: standby.v1.ControlRequest.StatusOp
+	(*ControlRequest_SubscribeOp)(nil),    // 9: standby.v1.ControlRequest.SubscribeOp
+	(*ControlRequest_UnsubscribeOp)(nil),  // 10: standby.v1.ControlRequest.UnsubscribeOp
+	(*ControlRequest_SwitchOp)(nil),       // 11: standby.v1.ControlRequest.SwitchOp
+	(*ControlRequest_SetModeOp)(nil),      // 12: standby.v1.ControlRequest.SetModeOp
+	(*ControlRequest_SetFailbackOp)(nil),  // 13: standby.v1.ControlRequest.SetFailbackOp
+	(*ControlRequest_AcknowledgeOp)(nil),  // 14: standby.v1.ControlRequest.AcknowledgeOp
+	(*ControlRequest_AddBackupOp)(nil),    // 15: standby.v1.ControlRequest.AddBackupOp
+	(*ControlRequest_RemoveBackupOp)(nil), // 16: standby.v1.ControlRequest.RemoveBackupOp
+	(*ControlRequest_SetFeedsOp)(nil),     // 17: standby.v1.ControlRequest.SetFeedsOp
+	(*ControlRequest_SimulateOp)(nil),     // 18: standby.v1.ControlRequest.SimulateOp
+	(*Status_Pool)(nil),                   // 19: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 20: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 21: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 22: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 23: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 24: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 25: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 26: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 27: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 28: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 29: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 30: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
-	6,  // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
-	7,  // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
-	8,  // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
-	9,  // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
-	10, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
-	11, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
-	12, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
-	13, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
-	14, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
-	15, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
-	16, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
-	0,  // 11: standby.v1.ControlReply.code:type_name -> standby.v1.Code
-	4,  // 12: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	21, // 13: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	22, // 14: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	24, // 15: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	27, // 16: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	28, // 17: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	17, // 18: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
-	28, // 19: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 20: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 21: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	18, // 22: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
-	20, // 23: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
-	28, // 24: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
-	23, // 25: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
-	19, // 26: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	19, // 27: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 28: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	23, // 29: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	28, // 30: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	28, // 31: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	25, // 32: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	26, // 33: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	34, // [34:34] is the sub-list for method output_type
-	34, // [34:34] is the sub-list for method input_type
-	34, // [34:34] is the sub-list for extension type_name
-	34, // [34:34] is the sub-list for extension extendee
-	0,  // [0:34] is the sub-list for field type_name
+	8,  // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
+	9,  // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
+	10, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
+	11, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
+	12, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
+	13, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
+	14, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
+	15, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
+	16, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
+	17, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
+	18, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
+	6,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
+	7,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
+	0,  // 13: standby.v1.ControlReply.code:type_name -> standby.v1.Code
+	4,  // 14: standby.v1.ControlReply.status:type_name -> standby.v1.Status
+	23, // 15: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	24, // 16: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	26, // 17: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	29, // 18: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	30, // 19: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	19, // 20: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	30, // 21: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 22: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 23: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	20, // 24: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	22, // 25: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	30, // 26: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	25, // 27: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	21, // 28: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	21, // 29: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 30: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	25, // 31: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	30, // 32: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	30, // 33: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	27, // 34: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	28, // 35: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	36, // [36:36] is the sub-list for method output_type
+	36, // [36:36] is the sub-list for method input_type
+	36, // [36:36] is the sub-list for extension type_name
+	36, // [36:36] is the sub-list for extension extendee
+	0,  // [0:36] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -3028,6 +3199,8 @@ func file_control_proto_init() {
 		(*ControlRequest_RemoveBackup)(nil),
 		(*ControlRequest_SetFeeds)(nil),
 		(*ControlRequest_Simulate)(nil),
+		(*ControlRequest_SetPool)(nil),
+		(*ControlRequest_RemovePool)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3035,7 +3208,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
