@@ -300,3 +300,45 @@ func jsString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
 }
+
+// TestBrowserPoolPanel: a pool of three mains and two spares on the Health panel. Two mains fail
+// and each gets a spare, shown as "covering"; the third waits with no_backup_free in the alarm
+// bar; an operator moves the first main back with Move To, and the freed spare goes to the waiting
+// main at once.
+func TestBrowserPoolPanel(t *testing.T) {
+	needChromium(t)
+	dir := t.TempDir()
+	e := startConfig(t, dir, strings.Replace(poolStudio(dir), `mode = "manual"`, `mode = "automatic"`, 1), Options{})
+	p := openPanel(t, e.ctl.URL()+"/#health", tokOperate)
+	p.wait(`document.querySelector('#pool-renders #pool-renders-main-r1.active') && document.querySelector('#pool-renders-backup-spare-1[data-covering=""]')`, 5000)
+
+	failed := time.Now()
+	if err := e.sup.SimulateService("r1", "engine", false); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(`document.querySelector('#pool-renders-backup-spare-1.active[data-covering="r1"]') && document.querySelector('#pool-renders-main-r1[data-condition="down"] [data-covered-by="spare-1"]')`, 1000)
+	t.Logf("panel showed spare-1 covering r1 %s after r1 failed", time.Since(failed).Round(time.Millisecond))
+	if err := e.sup.SimulateService("r2", "engine", false); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(`document.querySelector('#pool-renders-backup-spare-2[data-covering="r2"]')`, 5000)
+	if err := e.sup.SimulateService("r3", "engine", false); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(`document.querySelector('#pool-renders-main-r3 [data-waiting="1"]') && document.querySelector('#pool-renders-main-r3 [data-alarm="no_backup_free"]') &&
+		document.getElementById('alarmbar').textContent.includes('renders/r3: no backup free') && document.querySelector('[data-move="r3"]').classList.contains('prominent')`, 5000)
+	p.shot("health-pool-waiting.png")
+
+	// r1 recovers (manual failback): Move To its main; spare-1 goes to r3.
+	if err := e.sup.SimulateService("r1", "engine", true); err != nil {
+		t.Fatal(err)
+	}
+	p.wait(`document.querySelector('#pool-renders-main-r1[data-condition="ok"]') && [...document.querySelector('[data-move-to="r1"]').options].some(o => o.value === 'main')`, 5000)
+	p.js(`(() => { const s = document.querySelector('[data-move-to="r1"]'); s.value = 'main'; s.dispatchEvent(new Event('change')); })()`)
+	p.click(`[data-move="r1"]`)
+	if err := e.sup.Simulator("hub1").WaitRoute(ctxFor(t, 5*time.Second), 0, 0); err != nil {
+		t.Fatalf("after Move To, output 1 is not on r1's input 1: %v", err)
+	}
+	p.wait(`document.querySelector('#pool-renders-main-r1.active') && document.querySelector('#pool-renders-backup-spare-1[data-covering="r3"]') && !document.querySelector('#pool-renders-main-r3 [data-waiting]')`, 5000)
+	p.shot("health-pool-moved.png")
+}

@@ -228,6 +228,7 @@ function machineMap(st) {
 function renderAlarmBar(st) {
   const open = [];
   for (const p of st.pairs) for (const a of p.alarms) if (!a.acked) open.push(`${p.name}: ${a.kind.replace(/_/g, ' ')}`);
+  for (const p of st.pools || []) for (const sl of p.slots) for (const a of sl.alarms) if (!a.acked) open.push(`${p.name}/${sl.main}: ${a.kind.replace(/_/g, ' ')}`);
   const bar = $('alarmbar');
   bar.hidden = open.length === 0;
   bar.textContent = open.length ? `${open.length} alarm${open.length > 1 ? 's' : ''}: ${open.join(' · ')}` : '';
@@ -269,7 +270,83 @@ function renderHealth(st) {
       machineCard(backup, 'backup', p, st),
       alarmList(p));
   }));
+  $('pools').replaceChildren(...(st.pools || []).map((p) => poolCard(p, ms, st)));
   $('log').replaceChildren(...state.log.map((e) => h('li', {}, eventText(e))));
+}
+
+// poolCard shows a backup pool: its mains in a row on top (each with where it is on air and a
+// Move To control), its backups below, each labelled with the main it covers or "free".
+function poolCard(p, ms, st) {
+  const covering = {};
+  for (const b of p.backups) covering[b.name] = b.covering;
+  const mains = p.slots.map((sl) => {
+    const m = ms[sl.main];
+    const onMain = sl.on_air === sl.main;
+    const card = machineCard(m, 'main', { on_air: onMain ? 'main' : '' }, st);
+    card.id = `pool-${p.name}-main-${sl.main}`;
+    card.dataset.pool = p.name;
+    card.dataset.state = sl.state;
+    const lines = [];
+    if (!onMain) lines.push(h('div', { class: 'covered', dataset: { coveredBy: sl.on_air } }, `on ${sl.on_air}` + (sl.target ? ` → ${sl.target}` : '')));
+    else if (sl.target) lines.push(h('div', { class: 'covered' }, `switching to ${sl.target}`));
+    if (sl.stay.length) lines.push(h('div', { class: 'stay' }, `outputs [${sl.stay.join(', ')}] stay on ${sl.main} (partial coverage)`));
+    const q = p.queue.indexOf(sl.main);
+    if (q >= 0) lines.push(h('div', { class: 'waiting', dataset: { waiting: String(q + 1) } },
+      `waiting #${q + 1}` + (sl.waiting_since ? ' since ' + new Date(sl.waiting_since).toLocaleTimeString() : '')));
+    card.append(...lines, moveControl(p, sl), slotAlarms(p, sl));
+    return card;
+  });
+  const backups = p.backups.map((b) => {
+    const card = machineCard(ms[b.name], 'backup', { on_air: b.covering ? 'backup' : '' }, st);
+    card.id = `pool-${p.name}-backup-${b.name}`;
+    card.dataset.pool = p.name;
+    card.dataset.covering = b.covering;
+    card.append(h('div', { class: 'covered' }, b.covering ? `covering ${b.covering}` : 'free'));
+    return card;
+  });
+  return h('div', { class: 'pool', id: `pool-${p.name}`, dataset: { pool: p.name } },
+    h('div', { class: 'pair-head' }, h('b', {}, p.name),
+      h('span', { class: 'badge ' + p.mode }, p.mode),
+      h('span', { class: 'badge' }, 'failback ' + p.failback),
+      p.queue.length ? h('span', { class: 'badge manual' }, `${p.queue.length} waiting`) : null),
+    h('div', { class: 'pool-row' }, mains),
+    h('div', { class: 'pool-row' }, backups),
+    ...p.warnings.map((w) => h('div', { class: 'dim warn' }, w)));
+}
+
+// moveControl is "Move To": pick a backup, any free one, or the main itself, and switch.
+function moveControl(p, sl) {
+  const key = `pool:${p.name}:${sl.main}`;
+  const busy = state.busy.has(key);
+  const choices = [];
+  if (sl.on_air !== sl.main) choices.push(['main', `back to ${sl.main}`]);
+  choices.push(['any', 'any free backup']);
+  for (const b of p.backups) if (b.name !== sl.on_air) choices.push([b.name, b.name + (b.covering ? ` (covering ${b.covering})` : '')]);
+  // The choice survives the re-render every event causes.
+  const moveTo = (state.moveTo ||= {});
+  const sel = h('select', { class: 'move-to', dataset: { moveTo: sl.main }, onchange: (ev) => { moveTo[key] = ev.target.value; } },
+    choices.map(([v, t]) => h('option', { value: v }, t)));
+  if (choices.some(([v]) => v === moveTo[key])) sel.value = moveTo[key];
+  let why = '';
+  if (state.level < LEVEL_OPERATE) why = 'Needs permission level 2 (operate)';
+  else if (sl.state.startsWith('switching')) why = 'A switch is in progress';
+  const alarm = sl.alarms.some((a) => a.active);
+  const btn = h('button', {
+    type: 'button', class: 'move' + (alarm || sl.critical ? ' prominent' : ''), disabled: !!why || busy, title: why || `Move ${sl.main}'s feeds`,
+    dataset: { move: sl.main },
+    onclick: () => act(key, 'POST', `/api/pools/${encodeURIComponent(p.name)}/switch`, { main: sl.main, to: sel.value }),
+  }, busy ? 'Moving…' : 'Move to');
+  return h('div', { class: 'move-row' }, sel, btn);
+}
+
+function slotAlarms(p, sl) {
+  const key = `pool:${p.name}:${sl.main}`;
+  return h('div', { class: 'alarms' }, sl.alarms.map((a) => h('div', { class: 'alarm' + (a.acked ? ' acked' : ''), dataset: { alarm: a.kind } },
+    h('span', {}, h('b', {}, a.kind.replace(/_/g, ' ')), ' ', a.message, a.acked ? ' (acknowledged, still active)' : ''),
+    !a.acked && state.level >= LEVEL_OPERATE
+      ? h('button', { type: 'button', class: 'small', disabled: state.busy.has(key),
+        onclick: () => act(key, 'POST', `/api/pools/${encodeURIComponent(p.name)}/acknowledge`, { alarm: a.kind, main: sl.main }) }, 'Acknowledge')
+      : null)));
 }
 
 function machineCard(m, side, p, st) {
@@ -489,7 +566,7 @@ function fmtAge(ms) { return ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).to
 
 function eventText(e) {
   const t = e.time ? new Date(e.time).toLocaleTimeString() : '';
-  const who = e.pair || e.machine || e.router || '';
+  const who = (e.pair ? e.pair + (e.main && e.main !== e.pair ? '/' + e.main : '') : '') || e.machine || e.router || '';
   let what = e.kind;
   if (e.kind === 'transition') what = `${e.from} → ${e.to}${e.trigger ? ' (' + e.trigger + ')' : ''}${e.switch_ms ? ' ' + e.switch_ms.toFixed(1) + ' ms' : ''}`;
   else if (e.kind === 'alarm' || e.kind === 'alarm_cleared') what = `${e.kind.replace('_', ' ')} ${e.alarm}`;
