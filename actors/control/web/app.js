@@ -270,8 +270,21 @@ function renderHealth(st) {
       machineCard(backup, 'backup', p, st),
       alarmList(p));
   }));
-  $('pools').replaceChildren(...(st.pools || []).map((p) => poolCard(p, ms, st)));
+  if (!movePicking()) $('pools').replaceChildren(...(st.pools || []).map((p) => poolCard(p, ms, st)));
   $('log').replaceChildren(...state.log.map((e) => h('li', {}, eventText(e))));
+}
+
+// movePicking: an operator has a Move To list open. Re-rendering would close it under the pointer, so
+// the pools wait until it loses focus (the choice is kept in state.moveTo), for at most 5 s: a list left
+// focused must not freeze what the pool cards show as on air.
+function movePicking() {
+  const f = document.activeElement;
+  if (!f || !f.matches('select[data-move-to]') || !$('pools').contains(f)) return false;
+  if (!f.dataset.deferred) {
+    f.dataset.deferred = String(Date.now());
+    f.addEventListener('blur', () => setTimeout(render, 0), { once: true });
+  }
+  return Date.now() - Number(f.dataset.deferred) < 5000;
 }
 
 // poolCard shows a backup pool: its mains in a row on top (each with where it is on air and a
@@ -287,12 +300,12 @@ function poolCard(p, ms, st) {
     card.dataset.pool = p.name;
     card.dataset.state = sl.state;
     const lines = [];
-    if (!onMain) lines.push(h('div', { class: 'covered', dataset: { coveredBy: sl.on_air } }, `on ${sl.on_air}` + (sl.target ? ` → ${sl.target}` : '')));
+    if (sl.on_air && !onMain) lines.push(h('div', { class: 'covered', dataset: { coveredBy: sl.on_air } }, `on ${sl.on_air}` + (sl.target ? ` → ${sl.target}` : '')));
     else if (sl.target) lines.push(h('div', { class: 'covered' }, `switching to ${sl.target}`));
     if (sl.stay.length) lines.push(h('div', { class: 'stay' }, `outputs [${sl.stay.join(', ')}] stay on ${sl.main} (partial coverage)`));
     const q = p.queue.indexOf(sl.main);
     if (q >= 0) lines.push(h('div', { class: 'waiting', dataset: { waiting: String(q + 1) } },
-      `waiting #${q + 1}` + (sl.waiting_since ? ' since ' + new Date(sl.waiting_since).toLocaleTimeString() : '')));
+      `waiting #${q + 1} of ${p.queue.length}` + (sl.waiting_since ? ' since ' + fmtClock(sl.waiting_since) : '')));
     card.append(...lines, moveControl(p, sl), slotAlarms(p, sl));
     return card;
   });
@@ -308,6 +321,7 @@ function poolCard(p, ms, st) {
     h('div', { class: 'pair-head' }, h('b', {}, p.name),
       h('span', { class: 'badge ' + p.mode }, p.mode),
       h('span', { class: 'badge' }, 'failback ' + p.failback),
+      p.router ? h('span', { class: 'badge' }, 'router ' + p.router) : null,
       p.queue.length ? h('span', { class: 'badge manual' }, `${p.queue.length} waiting`) : null),
     h('div', { class: 'pool-row' }, mains),
     h('div', { class: 'pool-row' }, backups),
@@ -561,6 +575,13 @@ function addPairForm(st, free) {
 // ---- small helpers ----
 
 function fmtNum(v) { return Math.abs(v) >= 100 ? v.toFixed(0) : String(Math.round(v * 10) / 10); }
+
+// fmtClock shows a timestamp as HH:MM:SS, local time.
+function fmtClock(ts) {
+  const d = new Date(ts);
+  if (isNaN(d)) return String(ts);
+  return [d.getHours(), d.getMinutes(), d.getSeconds()].map((n) => String(n).padStart(2, '0')).join(':');
+}
 
 function fmtAge(ms) { return ms < 1000 ? Math.round(ms) + ' ms' : (ms / 1000).toFixed(1) + ' s'; }
 
