@@ -207,9 +207,7 @@ func (p *Pool) Status() Status {
 				ss.Alarms = append(ss.Alarms, *a)
 			}
 		}
-		if a := s.alarms[AlarmNoBackupFree]; a != nil && a.Active {
-			ss.WaitingSince = s.failedAt
-		} else if a := s.alarms[AlarmNoHealthyBackup]; a != nil && a.Active {
+		if s.waiting() {
 			ss.WaitingSince = s.failedAt
 		}
 		st.Slots = append(st.Slots, ss)
@@ -222,18 +220,18 @@ func (p *Pool) Status() Status {
 		st.Backups = append(st.Backups, bs)
 	}
 	for _, s := range p.byFailure() {
-		if !st.slotWaiting(s.main) {
-			continue
+		if s.waiting() {
+			st.Queue = append(st.Queue, s.main)
 		}
-		st.Queue = append(st.Queue, s.main)
 	}
 	return st
 }
 
-func (st Status) slotWaiting(main string) bool {
-	for _, s := range st.Slots {
-		if s.Main == main {
-			return !s.WaitingSince.IsZero()
+// waiting: the main failed and no machine could take over (it is in the queue).
+func (s *slot) waiting() bool {
+	for _, k := range []AlarmKind{AlarmNoBackupFree, AlarmNoHealthyBackup} {
+		if a := s.alarms[k]; a != nil && a.Active {
+			return true
 		}
 	}
 	return false
@@ -357,7 +355,7 @@ func (p *Pool) stepMachine(now time.Time, e MachineChanged) []Action {
 			if s.onAir != s.main {
 				detail = fmt.Sprintf("backup %q seen healthy: armed with it on air, as the router shows", s.onAir)
 			}
-			acts = append(acts, p.become(s, p.stable(s, s.onAir), TriggerNone, detail, 0))
+			acts = append(acts, p.become(s, s.stableOn(s.onAir), TriggerNone, detail, 0))
 		}
 	}
 	return acts
@@ -396,12 +394,12 @@ func (p *Pool) stepShows(now time.Time, e RouterShows) []Action {
 			p.clear(&acts, s, AlarmSwitchFailed)
 			s.failedOver = who != s.main && s.pending.trigger != TriggerOperator
 			s.onAir = who
-			acts = append(acts, p.become(s, p.stable(s, who), s.pending.trigger,
+			acts = append(acts, p.become(s, s.stableOn(who), s.pending.trigger,
 				fmt.Sprintf("router shows %s on air: the switch that was not confirmed took effect late", p.who(who)), 0))
 		default:
 			s.failedOver = false // not ours: no automatic failback from it
 			s.onAir = who
-			acts = append(acts, p.become(s, p.stable(s, who), TriggerRouter,
+			acts = append(acts, p.become(s, s.stableOn(who), TriggerRouter,
 				fmt.Sprintf("router shows %s on air: outputs moved outside Standby", p.who(who)), 0))
 		}
 	}
@@ -466,7 +464,7 @@ func (p *Pool) stepResult(now time.Time, r RouteResult) []Action {
 	s.failedOver = to != s.main && s.pending.trigger != TriggerOperator
 	s.onAir = to
 	p.clear(&acts, s, AlarmSwitchFailed)
-	return append(acts, p.become(s, p.stable(s, to), s.pending.trigger, "confirmed by router", r.Latency))
+	return append(acts, p.become(s, s.stableOn(to), s.pending.trigger, "confirmed by router", r.Latency))
 }
 
 func (p *Pool) stepSwitch(now time.Time, e Switch) ([]Action, error) {
@@ -857,7 +855,7 @@ func (p *Pool) Wake(now time.Time) time.Time {
 
 func (s *slot) switching() bool { return s.state == SwitchingToBackup || s.state == SwitchingToMain }
 
-func (p *Pool) stable(s *slot, onAir string) State {
+func (s *slot) stableOn(onAir string) State {
 	if onAir == s.main {
 		return OnMain
 	}

@@ -2,7 +2,7 @@ package pool
 
 import (
 	"log/slog"
-	"sync"
+	"slices"
 	"testing"
 	"time"
 
@@ -23,8 +23,7 @@ type shell struct {
 	pid    *actor.PID
 	router *actor.PID
 	clk    *clock.Fake
-	mu     sync.Mutex
-	subs   []*router.Subscribe
+	subs   chan *router.Subscribe
 	sw     chan *router.Switch
 	events chan *Event
 }
@@ -34,15 +33,13 @@ type crash struct{}
 func newShell(t *testing.T, cfg failover.Config, lock bool) *shell {
 	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
-	sh := &shell{t: t, sys: sys, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), sw: make(chan *router.Switch, 16), events: make(chan *Event, 256)}
+	sh := &shell{t: t, sys: sys, clk: clock.NewFake(time.Unix(1_700_000_000, 0)), sw: make(chan *router.Switch, 16), subs: make(chan *router.Subscribe, 16), events: make(chan *Event, 256)}
 	rpid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *router.Switch:
 			sh.sw <- m
 		case *router.Subscribe:
-			sh.mu.Lock()
-			sh.subs = append(sh.subs, m)
-			sh.mu.Unlock()
+			sh.subs <- m
 		}
 	}))
 	sh.router = rpid
@@ -176,16 +173,14 @@ func TestReconfigureAndRouting(t *testing.T) {
 	if v.Automatic || v.Slots[0].OnAir != "b1" || v.Slots[0].State != failover.OnBackup {
 		t.Fatalf("after reconfigure: automatic %v, %+v", v.Automatic, v.Slots[0])
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		sh.mu.Lock()
-		n, claims := len(sh.subs), sh.subs[len(sh.subs)-1].Claim
-		sh.mu.Unlock()
-		if n == 2 && len(claims) == 1 && claims[0] == conf.N(1) {
-			break
+	for _, want := range [][]conf.Port{nil, {conf.N(1)}} { // at start, then after the reconfigure
+		select {
+		case sub := <-sh.subs:
+			if !slices.Equal(sub.Claim, want) {
+				t.Fatalf("subscription claims %+v, want %+v", sub.Claim, want)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no subscription claiming %+v", want)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("subscriptions %d, last claims %+v", n, claims)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }

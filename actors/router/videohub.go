@@ -629,7 +629,7 @@ func (v *videohub) claimLocks(now time.Time) {
 		}
 	}
 	b := vh.Block{Kind: vh.KindVideoOutputLocks}
-	for _, out := range sortedKeys(boolKeys(want)) {
+	for _, out := range sortedKeys(want) {
 		switch {
 		case v.mirror.Locks[out] == vh.LockOwned:
 			v.claimed[out] = true
@@ -640,7 +640,7 @@ func (v *videohub) claimLocks(now time.Time) {
 			v.claimed[out] = true
 		}
 	}
-	for _, out := range sortedKeys(boolKeys(v.claimed)) {
+	for _, out := range sortedKeys(v.claimed) {
 		if !want[out] {
 			delete(v.claimed, out)
 			if v.mirror.Locks[out] == vh.LockOwned {
@@ -652,14 +652,6 @@ func (v *videohub) claimLocks(now time.Time) {
 		v.log.Info().Int("outputs", len(b.Locks)).Msg("changing output locks held for lock_outputs")
 		v.send(now, []vh.Block{b}, []request{{kind: reqLock}})
 	}
-}
-
-func boolKeys(m map[int]bool) map[int]int {
-	out := make(map[int]int, len(m))
-	for k := range m {
-		out[k] = 0
-	}
-	return out
 }
 
 func (v *videohub) publish(c Conn, detail string) {
@@ -676,7 +668,7 @@ func (v *videohub) publish(c Conn, detail string) {
 	v.sys.EventStream.Publish(&s)
 }
 
-func sortedKeys(m map[int]int) []int {
+func sortedKeys[V any](m map[int]V) []int {
 	keys := make([]int, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

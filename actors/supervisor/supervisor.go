@@ -74,6 +74,7 @@ type Supervisor struct {
 	stopOnce sync.Once
 	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg      *conf.Config
+	pools    []PoolEntry // derived from cfg, kept with it
 	sim      *demoDriver
 	// pauses notices the supervisor's own pauses, which machines must not be blamed for.
 	pauses *clock.PauseWatch
@@ -211,7 +212,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	}
 	s.pauses.SetAfter(pauseAfter(cfg))
 	machines, routers, pools := s.group(MachinesDir), s.group(RoutersDir), s.group(PoolsDir)
-	oldPools, newPools := poolsOf(old), poolsOf(cfg)
+	oldPools, newPools := s.PoolEntries(), poolsOf(cfg)
 
 	for _, op := range oldPools {
 		if findPool(newPools, op.Name) == nil {
@@ -281,9 +282,10 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			return err
 		}
 	}
+	subsOf := s.subscribers(newPools)
 	for i := range cfg.Machines {
 		m := cfg.Machines[i]
-		set, subs := s.machineSettings(cfg, &m), s.subscribers(cfg, m.Name)
+		set, subs := s.machineSettings(cfg, &m), subsOf[m.Name]
 		if om := old.Machine(m.Name); om != nil {
 			s.sys.Root.Send(s.PID(MachinesDir, m.Name), &machine.Reconfigure{Settings: set, Subscribers: subs})
 			continue
@@ -304,7 +306,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cfg = cfg
+	s.cfg, s.pools = cfg, newPools
 	if s.sim != nil && sameSimulation(old, cfg) {
 		return nil // keep what operators set on simulated machines
 	}
@@ -337,11 +339,13 @@ func (s *Supervisor) machineSettings(cfg *conf.Config, m *conf.Machine) machine.
 	return set
 }
 
-func (s *Supervisor) subscribers(cfg *conf.Config, name string) []machine.Subscriber {
-	var subs []machine.Subscriber
-	for _, p := range poolsOf(cfg) {
-		if slices.ContainsFunc(slices.Concat(p.Engine.Mains, p.Engine.Backups), func(m failover.Machine) bool { return m.Name == name }) {
-			subs = append(subs, machine.Subscriber{PID: s.PID(PoolsDir, p.Name)})
+// subscribers lists, by machine, the pool actors that use it.
+func (s *Supervisor) subscribers(pools []PoolEntry) map[string][]machine.Subscriber {
+	subs := map[string][]machine.Subscriber{}
+	for _, p := range pools {
+		pid := s.PID(PoolsDir, p.Name)
+		for _, m := range slices.Concat(p.Engine.Mains, p.Engine.Backups) {
+			subs[m.Name] = append(subs[m.Name], machine.Subscriber{PID: pid})
 		}
 	}
 	return subs
@@ -366,10 +370,14 @@ func poolsOf(cfg *conf.Config) []PoolEntry {
 }
 
 // PoolEntries lists the pools in force (pairs first, then pools), as their actors run them.
-func (s *Supervisor) PoolEntries() []PoolEntry { return poolsOf(s.Config()) }
+func (s *Supervisor) PoolEntries() []PoolEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.pools
+}
 
 // PoolEntry returns the pool (or pair) named name, or nil.
-func (s *Supervisor) PoolEntry(name string) *PoolEntry { return findPool(poolsOf(s.Config()), name) }
+func (s *Supervisor) PoolEntry(name string) *PoolEntry { return findPool(s.PoolEntries(), name) }
 
 func findPool(ps []PoolEntry, name string) *PoolEntry {
 	for i := range ps {
@@ -406,7 +414,7 @@ func hasSimulated(cfg *conf.Config) bool {
 
 // Pools returns every pool's view (pairs included), in config order.
 func (s *Supervisor) Pools() ([]pool.View, error) {
-	ps := poolsOf(s.Config())
+	ps := s.PoolEntries()
 	views := make([]pool.View, 0, len(ps))
 	for _, p := range ps {
 		v, err := s.Pool(p.Name)
@@ -420,7 +428,7 @@ func (s *Supervisor) Pools() ([]pool.View, error) {
 
 // Pool returns one pool's view.
 func (s *Supervisor) Pool(name string) (*pool.View, error) {
-	if findPool(poolsOf(s.Config()), name) == nil {
+	if s.PoolEntry(name) == nil {
 		return nil, fmt.Errorf("%w %q", ErrUnknownPair, name)
 	}
 	res, err := s.sys.Root.RequestFuture(s.PID(PoolsDir, name), &pool.GetStatus{}, 2*time.Second).Result()
@@ -436,7 +444,7 @@ func (s *Supervisor) Pool(name string) (*pool.View, error) {
 
 // Command sends an operator event to a pool and returns the pool's refusal, if any.
 func (s *Supervisor) Command(name string, ev failover.Event) error {
-	if findPool(poolsOf(s.Config()), name) == nil {
+	if s.PoolEntry(name) == nil {
 		return fmt.Errorf("%w %q", ErrUnknownPair, name)
 	}
 	res, err := s.sys.Root.RequestFuture(s.PID(PoolsDir, name), &pool.Command{Event: ev}, 5*time.Second).Result()
@@ -619,7 +627,7 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 			defer stop()
 		}
 	}
-	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Str("remote", s.sys.Address()).Int("pools", len(poolsOf(opts.Config))).
+	s.log.Info().Str("supervisor", opts.Config.Supervisor.Name).Str("remote", s.sys.Address()).Int("pools", len(s.PoolEntries())).
 		Int("machines", len(opts.Config.Machines)).Int("routers", len(opts.Config.Routers)).Msg("standby running")
 	for {
 		select {
