@@ -3,49 +3,23 @@ package supervisor
 import (
 	"context"
 	"fmt"
-	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
-
-	"standby/protocol/videohub/vhsim"
 )
 
-// poolStudio runs a supervisor process whose config is the supervisor and router tables plus
-// body, against a 12x12 Videohub simulator the test watches as an independent client.
+// poolStudio runs a supervisor process whose config is body after the supervisor and router
+// tables, against a 12x12 Videohub simulator with routes (1-based output → input) set first.
 func poolStudio(t *testing.T, body string, routes map[int]int) *studio {
 	t.Helper()
-	supListen := freePort(t, "127.0.0.1")
-	s := &studio{dir: t.TempDir(), bin: standbyBinary(t), supAddr: supListen}
-	hub, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 12, Outputs: 12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { hub.Close() })
-	for out, in := range routes { // 1-based, as the config writes them
-		if err := hub.SetRoute(out-1, in-1); err != nil {
+	s := newStudio(t, freePort(t, "127.0.0.1"), 12)
+	for out, in := range routes {
+		if err := s.hub.SetRoute(out-1, in-1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	s.hub = hub
-	cfg := fmt.Sprintf(`
-[supervisor]
-listen = %q
-http = "127.0.0.1:0"
-state_dir = %q
-heartbeat_timeout = "250ms"
-agent_token = %q
-[[router]]
-name = "hub1"
-address = %q
-ping_interval = "200ms"
-`, supListen, filepath.Join(s.dir, "state"), procToken, hub.Addr()) + body
-	path := filepath.Join(s.dir, "standby.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	s.sup = startProc(t, "supervisor", s.bin, "run", "--config", path, "--log-level", "info")
-	s.sup.waitLog(10*time.Second, map[string]string{"message": "standby running"})
+	s.run(t, 250*time.Millisecond, "", body)
 	return s
 }
 
@@ -81,12 +55,15 @@ func (s *studio) waitArmed(t *testing.T, mains ...string) {
 	}
 }
 
-func (s *studio) machines(t *testing.T, names ...string) {
+// machines starts an engine and its agent for each name; it returns the engines by name.
+func (s *studio) machines(t *testing.T, names ...string) map[string]*exec.Cmd {
 	t.Helper()
+	engines := map[string]*exec.Cmd{}
 	for _, n := range names {
-		engine(t, filepath.Join(s.dir, n+".pid"))
+		engines[n] = engine(t, filepath.Join(s.dir, n+".pid"))
 		s.agent(t, n, "127.0.0.1:0")
 	}
+	return engines
 }
 
 const threeMainsOneSpare = `
@@ -133,14 +110,12 @@ failback_after = "1s"
 func TestProcessesPoolNto1(t *testing.T) {
 	onMains := map[int]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5}
 	s := poolStudio(t, threeMainsOneSpare, onMains)
-	s.machines(t, "r1", "r3", "s1")
-	r2 := engine(t, filepath.Join(s.dir, "r2.pid"))
-	s.agent(t, "r2", "127.0.0.1:0")
+	engines := s.machines(t, "r1", "r2", "r3", "s1")
 	s.waitArmed(t, "r1", "r2", "r3")
 	s.waitRoutes(t, onMains)
 
 	killed := time.Now()
-	if err := r2.Process.Kill(); err != nil {
+	if err := engines["r2"].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	s.waitRoutes(t, map[int]int{3: 9, 4: 10}) // r2's pgm and key on the spare's pgm and key
@@ -148,14 +123,8 @@ func TestProcessesPoolNto1(t *testing.T) {
 	s.sup.waitLog(5*time.Second, map[string]string{"message": "pool transition", "main": "r2", "to": "on-backup", "machine": "s1", "trigger": "engine"})
 
 	// r1 fails too: no backup free, nothing moves.
-	r1pid, err := os.ReadFile(filepath.Join(s.dir, "r1.pid"))
-	if err != nil {
+	if err := engines["r1"].Process.Kill(); err != nil {
 		t.Fatal(err)
-	}
-	var pid int
-	fmt.Sscan(string(r1pid), &pid)
-	if p, err := os.FindProcess(pid); err != nil || p.Kill() != nil {
-		t.Fatalf("kill r1's engine: %v", err)
 	}
 	s.sup.waitLog(5*time.Second, map[string]string{"main": "r1", "alarm": "no_backup_free"})
 	if routes := s.hub.State().Routes; routes[0] != 0 || routes[1] != 1 {
@@ -207,11 +176,9 @@ backups = ["s1", "s2"]
 	s := poolStudio(t, body, onMains)
 	s.agent(t, "s1", "127.0.0.1:0") // no engine: s1 reports its engine down
 	s.sup.waitLog(10*time.Second, map[string]string{"message": "machine condition", "machine": "s1", "failure": "engine"})
-	s.machines(t, "r2", "s2")
-	r1 := engine(t, filepath.Join(s.dir, "r1.pid"))
-	s.agent(t, "r1", "127.0.0.1:0")
+	engines := s.machines(t, "r1", "r2", "s2")
 	s.waitArmed(t, "r1", "r2")
-	if err := r1.Process.Kill(); err != nil {
+	if err := engines["r1"].Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	s.sup.waitLog(5*time.Second, map[string]string{"main": "r1", "message": "partial coverage: r1's outputs [2] stay on r1 (s2 lacks their roles)"})

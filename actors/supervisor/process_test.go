@@ -157,28 +157,12 @@ func startStudio(t *testing.T, supListen string) *studio {
 // startStudioTimeout is startStudio with another heartbeat_timeout.
 func startStudioTimeout(t *testing.T, supListen string, timeout time.Duration) *studio {
 	t.Helper()
-	s := &studio{dir: t.TempDir(), bin: standbyBinary(t), supAddr: supListen}
-	hub, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: 8, Outputs: 8})
-	if err != nil {
+	s := newStudio(t, supListen, 8)
+	if err := s.hub.SetRoute(2, 0); err != nil { // the main on air on both pair outputs
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { hub.Close() })
-	if err := hub.SetRoute(2, 0); err != nil { // the main on air on both pair outputs
-		t.Fatal(err)
-	}
-	s.hub = hub
-	cfg := fmt.Sprintf(`
-[supervisor]
-listen = %q
-http = "127.0.0.1:0"
-state_dir = %q
-heartbeat_timeout = %q
-agent_token = %q
-flap_max = 10 # this test fails over and back four times within a minute
-[[router]]
-name = "hub1"
-address = %q
-ping_interval = "200ms"
+	s.run(t, timeout, `flap_max = 10 # this test fails over and back four times within a minute
+`, `
 [[machine]]
 name = "m1"
 [[machine]]
@@ -194,14 +178,46 @@ failback_after = "500ms"
 main_input = 1
 backup_input = 2
 outputs = [1, 3]
-`, supListen, filepath.Join(s.dir, "state"), timeout.String(), procToken, hub.Addr())
+`)
+	return s
+}
+
+// newStudio starts a ports×ports Videohub simulator for a studio whose supervisor will listen on
+// supListen.
+func newStudio(t *testing.T, supListen string, ports int) *studio {
+	t.Helper()
+	s := &studio{dir: t.TempDir(), bin: standbyBinary(t), supAddr: supListen}
+	hub, err := vhsim.Start(vhsim.Options{Listen: "127.0.0.1:0", Inputs: ports, Outputs: ports})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	s.hub = hub
+	return s
+}
+
+// run writes the supervisor's config (its [supervisor] table plus extra keys, the simulator as
+// router hub1, then body) and starts the supervisor process.
+func (s *studio) run(t *testing.T, timeout time.Duration, extra, body string) {
+	t.Helper()
+	cfg := fmt.Sprintf(`
+[supervisor]
+listen = %q
+http = "127.0.0.1:0"
+state_dir = %q
+heartbeat_timeout = %q
+agent_token = %q
+%s[[router]]
+name = "hub1"
+address = %q
+ping_interval = "200ms"
+`, s.supAddr, filepath.Join(s.dir, "state"), timeout.String(), procToken, extra, s.hub.Addr()) + body
 	path := filepath.Join(s.dir, "standby.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.sup = startProc(t, "supervisor", s.bin, "run", "--config", path, "--log-level", "info")
 	s.sup.waitLog(10*time.Second, map[string]string{"message": "standby running"})
-	return s
 }
 
 // agent starts an agent process for machine name watching the engine in pidfile.
