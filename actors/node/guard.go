@@ -7,15 +7,22 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/reflect/protoregistry"
+
+	"standby/protocol/identity"
 )
 
 // remoteTypes are protoactor's own messages that Standby's nodes exchange: remote watches (the
@@ -28,23 +35,38 @@ var remoteTypes = map[string]bool{
 	"actor.DeadLetterResponse": true,
 }
 
-// guard holds the gRPC interceptors that keep a bad peer from crashing the process.
+// guard holds the gRPC interceptors that keep a bad peer from crashing the process, and from
+// sending what its role may not.
 type guard struct {
 	log      zerolog.Logger
 	throttle *Throttle
+	self     string // this node's advertised address: no peer reports on its actors
+	tls      bool   // peers are authenticated: messages are checked against their roles
+	refused  *Refusals
 }
 
 // stream wraps protoactor's Receive stream: every inbound batch is checked before protoactor sees it, and
 // a panic left anyway ends that stream only.
 func (g *guard) stream(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) (err error) {
 	from := peerAddr(ss)
+	cs := &checkedStream{ServerStream: ss, g: g, from: from}
+	if p, ok := peer.FromContext(ss.Context()); ok {
+		if ti, ok := p.AuthInfo.(credentials.TLSInfo); ok {
+			cs.id, cs.authed = identity.Peer(ti.State)
+		}
+	}
+	if g.tls && !cs.authed {
+		// The handshake requires a certificate; this is only reached if that ever changed.
+		g.warn(from, "identity", "peer has no standby identity", nil)
+		return status.Error(codes.Unauthenticated, "no standby identity")
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			g.warn(from, "panic", fmt.Sprint(p), debug.Stack())
 			err = status.Errorf(codes.Internal, "panic serving %s", info.FullMethod)
 		}
 	}()
-	return h(srv, &checkedStream{ServerStream: ss, g: g, from: from})
+	return h(srv, cs)
 }
 
 // unary recovers panics in protoactor's unary methods, which are unimplemented and panic when called.
@@ -90,8 +112,10 @@ func peerAddr(ss grpc.ServerStream) string {
 // checkedStream vets each message protoactor reads.
 type checkedStream struct {
 	grpc.ServerStream
-	g    *guard
-	from string
+	g      *guard
+	from   string
+	id     identity.Identity // the peer's certificate's identity, when authed
+	authed bool
 }
 
 // RecvMsg implements grpc.ServerStream.
@@ -103,11 +127,146 @@ func (s *checkedStream) RecvMsg(m any) error {
 	if !ok {
 		return nil
 	}
-	if err := CheckBatch(rm.GetMessageBatch()); err != nil {
+	b := rm.GetMessageBatch()
+	if err := CheckBatch(b); err != nil {
 		s.g.warn(s.from, "batch", err.Error(), nil)
 		return status.Error(codes.InvalidArgument, err.Error())
 	}
+	if b != nil {
+		s.authorize(b)
+	}
 	return nil
+}
+
+// authorize drops, in place, the envelopes of b its sender may not send: with TLS, a type its
+// role may not send or an agent report for a machine its certificate does not name; always, a
+// Terminated about one of this node's own actors (only the node hosting an actor reports its
+// end; a forged one would make a supervisor forget a live child). Each drop is counted and
+// logged at most once a minute per peer and type.
+func (s *checkedStream) authorize(b *remote.MessageBatch) {
+	keep := b.Envelopes[:0]
+	for _, e := range b.Envelopes {
+		name := b.TypeNames[e.TypeId]
+		if reason := s.refuse(name, e.MessageData); reason != "" {
+			role := "unauthenticated"
+			if s.authed {
+				role = string(s.id.Role)
+			}
+			s.g.refused.add(name, role)
+			s.g.warnRefused(s.from, s.id, name, reason)
+			continue
+		}
+		keep = append(keep, e)
+	}
+	for i := len(keep); i < len(b.Envelopes); i++ {
+		b.Envelopes[i] = nil
+	}
+	b.Envelopes = keep
+}
+
+// refuse says why a message of type name with payload data is not accepted from this peer, or "".
+func (s *checkedStream) refuse(name string, data []byte) string {
+	if s.g.tls {
+		if !identity.MaySend(s.id.Role, name) {
+			return "a " + string(s.id.Role) + " may not send " + name
+		}
+		if name == agentReportType {
+			if m := reportMachine(data); !s.id.Covers(m) {
+				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
+			}
+		}
+	}
+	if name == terminatedType {
+		var t actor.Terminated
+		if err := proto.Unmarshal(data, &t); err != nil || t.Who == nil || t.Who.Address == s.g.self {
+			return "Terminated about an actor of this node"
+		}
+	}
+	return ""
+}
+
+const (
+	agentReportType = "standby.v1.AgentReport"
+	terminatedType  = "actor.Terminated"
+)
+
+// reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for
+// every report.
+func reportMachine(b []byte) string {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return ""
+			}
+			return string(v)
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return ""
+		}
+		b = b[n:]
+	}
+	return ""
+}
+
+func clip(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// warnRefused logs a refused message at most once a minute per peer host and type.
+func (g *guard) warnRefused(from string, id identity.Identity, typeName, reason string) {
+	host := from
+	if h, _, err := net.SplitHostPort(from); err == nil {
+		host = h
+	}
+	ok, skipped := g.throttle.Allow(host + "|refused|" + typeName)
+	if !ok {
+		return
+	}
+	g.log.Warn().Str("peer", from).Str("identity", id.String()).Str("type", typeName).Str("reason", reason).
+		Int("suppressed", skipped).Msg("dropped remote message its sender may not send")
+}
+
+// Refusals counts dropped remote messages by type and sender role, for /metrics.
+type Refusals struct {
+	mu sync.Mutex
+	n  map[RefusalKey]uint64
+}
+
+// RefusalKey is one counter of Refusals.
+type RefusalKey struct{ Type, Role string }
+
+func (r *Refusals) add(typeName, role string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == nil {
+		r.n = map[RefusalKey]uint64{}
+	}
+	k := RefusalKey{typeName, role}
+	if _, ok := r.n[k]; !ok && len(r.n) >= 256 {
+		k = RefusalKey{"other", role} // type names come from the network: bound the table
+	}
+	r.n[k]++
+}
+
+// Snapshot returns the counters.
+func (r *Refusals) Snapshot() map[RefusalKey]uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make(map[RefusalKey]uint64, len(r.n))
+	for k, v := range r.n {
+		out[k] = v
+	}
+	return out
 }
 
 // CheckBatch reports what in a batch would make protoactor's reader panic or misbehave: a type name this

@@ -31,10 +31,12 @@ import (
 	"github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/keepalive"
 
 	"standby/actors/clock"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
 
@@ -67,6 +69,12 @@ type Options struct {
 	LibLevel zerolog.Level
 	// Clock paces the throttling of the interceptor's log lines. Nil means the wall clock.
 	Clock clock.Clock
+	// TLS, when set, makes every link of this node mutual TLS with the studio CA: a peer without a
+	// certificate from it cannot open a stream, and each message is accepted only from the roles
+	// that may send it (identity.MaySend). Nil is plaintext: anyone who reaches the port may send.
+	TLS *identity.Credentials
+	// Dials are the roles this node may dial with TLS (an agent: supervisors only); empty means any.
+	Dials []identity.Role
 }
 
 // Node is a started ActorSystem with its Remote.
@@ -75,6 +83,10 @@ type Node struct {
 	System *actor.ActorSystem
 	// Remote is the started remote endpoint.
 	Remote *remote.Remote
+	// Refused counts the inbound messages dropped because their sender may not send them.
+	Refused *Refusals
+	// Identity is this node's certificate's identity; zero in plaintext.
+	Identity identity.Identity
 
 	log      zerolog.Logger
 	stopOnce sync.Once
@@ -123,7 +135,13 @@ func Start(opts Options) (*Node, error) {
 	)
 
 	const endpointQueue = 4096
-	guard := &guard{log: log, throttle: NewThrottle(time.Minute, opts.Clock)}
+	guard := &guard{log: log, throttle: NewThrottle(time.Minute, opts.Clock), self: advertise, tls: opts.TLS != nil,
+		refused: &Refusals{}}
+	dialCreds, serverCreds := insecure.NewCredentials(), insecure.NewCredentials()
+	if opts.TLS != nil {
+		dialCreds = credentials.NewTLS(opts.TLS.ClientConfig(opts.Dials...))
+		serverCreds = credentials.NewTLS(opts.TLS.ServerConfig())
+	}
 	cfg := remote.Configure(remoteHost(host), port,
 		remote.WithAdvertisedHost(advertise),
 		// protoactor's default queue of 1,000,000 is preallocated per connected peer (~16 MB each);
@@ -132,7 +150,7 @@ func Start(opts Options) (*Node, error) {
 		remote.WithEndpointManagerQueueSize(endpointQueue),
 		// These two REPLACE protoactor's defaults, so everything goes in one call each.
 		remote.WithDialOptions(
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(dialCreds),
 			grpc.WithKeepaliveParams(keepalive.ClientParameters{
 				Time: keepaliveTime, Timeout: keepaliveTimeout, PermitWithoutStream: true,
 			}),
@@ -142,6 +160,7 @@ func Start(opts Options) (*Node, error) {
 			),
 		),
 		remote.WithServerOptions(
+			grpc.Creds(serverCreds),
 			grpc.MaxRecvMsgSize(pb.MaxFrameBytes),
 			grpc.MaxSendMsgSize(pb.MaxFrameBytes),
 			// Clients ping every keepaliveTime; the default policy (5 min) would answer with GOAWAY.
@@ -163,7 +182,11 @@ func Start(opts Options) (*Node, error) {
 		return nil, fmt.Errorf("node: cannot listen on %s: %w", opts.Listen, err)
 	}
 	log.Debug().Str("listen", opts.Listen).Msg("remote endpoint started")
-	return &Node{System: sys, Remote: r, log: log, stopping: stopping}, nil
+	n := &Node{System: sys, Remote: r, Refused: guard.refused, log: log, stopping: stopping}
+	if opts.TLS != nil {
+		n.Identity = opts.TLS.Self
+	}
+	return n, nil
 }
 
 // Address is the advertised host:port of this node, the address in its PIDs.

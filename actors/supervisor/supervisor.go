@@ -647,3 +647,14 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 func videohubOptions(env RouterEnv) router.VideohubOptions {
 	return router.VideohubOptions{Router: env.Router, Clock: env.Clock, Log: env.Logger}
 }
+
+// LinksAuthenticated reports whether the protoactor links are mutual TLS with the studio CA.
+func (s *Supervisor) LinksAuthenticated() bool { return s.node != nil && s.node.Identity.Role != "" }
+
+// Identity is this supervisor's certificate identity ("supervisor studio-a"), "" in plaintext.
+func (s *Supervisor) Identity() string {
+	if !s.LinksAuthenticated() {
+		return ""
+	}
+	return s.node.Identity.String()
+}

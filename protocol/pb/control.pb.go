@@ -1364,7 +1364,9 @@ type ControlRequest_AcknowledgeOp struct {
 	Pair  string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
 	Alarm string                 `protobuf:"bytes,2,opt,name=alarm,proto3" json:"alarm,omitempty"`
 	// In a pool: the main whose alarm it is; empty acknowledges every main that has it.
-	Main          string `protobuf:"bytes,3,opt,name=main,proto3" json:"main,omitempty"`
+	Main string `protobuf:"bytes,3,opt,name=main,proto3" json:"main,omitempty"`
+	// A machine's own alarm (duplicate_agent) instead of a pair's: pair is then empty.
+	Machine       string `protobuf:"bytes,4,opt,name=machine,proto3" json:"machine,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1416,6 +1418,13 @@ func (x *ControlRequest_AcknowledgeOp) GetAlarm() string {
 func (x *ControlRequest_AcknowledgeOp) GetMain() string {
 	if x != nil {
 		return x.Main
+	}
+	return ""
+}
+
+func (x *ControlRequest_AcknowledgeOp) GetMachine() string {
+	if x != nil {
+		return x.Machine
 	}
 	return ""
 }
@@ -2095,7 +2104,12 @@ type Status_Supervisor struct {
 	// The remote endpoint (host:port).
 	Address string `protobuf:"bytes,5,opt,name=address,proto3" json:"address,omitempty"`
 	// Simulated machines can be failed from the control surfaces.
-	Simulation    bool `protobuf:"varint,6,opt,name=simulation,proto3" json:"simulation,omitempty"`
+	Simulation bool `protobuf:"varint,6,opt,name=simulation,proto3" json:"simulation,omitempty"`
+	// The protoactor links are mutual TLS with the studio CA; false: anyone on the network can
+	// forge a failover (shown as a permanent banner).
+	LinksAuthenticated bool `protobuf:"varint,7,opt,name=links_authenticated,json=linksAuthenticated,proto3" json:"links_authenticated,omitempty"`
+	// This supervisor's certificate identity ("supervisor studio-a"); empty in plaintext.
+	Identity      string `protobuf:"bytes,8,opt,name=identity,proto3" json:"identity,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2170,6 +2184,20 @@ func (x *Status_Supervisor) GetSimulation() bool {
 		return x.Simulation
 	}
 	return false
+}
+
+func (x *Status_Supervisor) GetLinksAuthenticated() bool {
+	if x != nil {
+		return x.LinksAuthenticated
+	}
+	return false
+}
+
+func (x *Status_Supervisor) GetIdentity() string {
+	if x != nil {
+		return x.Identity
+	}
+	return ""
 }
 
 type Status_Pair struct {
@@ -2474,8 +2502,10 @@ type Status_Machine struct {
 	Health         []*Status_Health  `protobuf:"bytes,12,rep,name=health,proto3" json:"health,omitempty"`
 	Features       []string          `protobuf:"bytes,13,rep,name=features,proto3" json:"features,omitempty"`
 	Simulated      bool              `protobuf:"varint,14,opt,name=simulated,proto3" json:"simulated,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The machine's own alarms (duplicate_agent: two agents report it).
+	Alarms        []*Status_Alarm `protobuf:"bytes,15,rep,name=alarms,proto3" json:"alarms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Status_Machine) Reset() {
@@ -2604,6 +2634,13 @@ func (x *Status_Machine) GetSimulated() bool {
 		return x.Simulated
 	}
 	return false
+}
+
+func (x *Status_Machine) GetAlarms() []*Status_Alarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
 }
 
 type Status_Service struct {
@@ -2841,7 +2878,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9a\x0f\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x0f\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -2885,11 +2922,12 @@ const file_control_proto_rawDesc = "" +
 	"\x04mode\x18\x02 \x01(\tR\x04mode\x1a?\n" +
 	"\rSetFailbackOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x1a\n" +
-	"\bfailback\x18\x02 \x01(\tR\bfailback\x1aM\n" +
+	"\bfailback\x18\x02 \x01(\tR\bfailback\x1ag\n" +
 	"\rAcknowledgeOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x14\n" +
 	"\x05alarm\x18\x02 \x01(\tR\x05alarm\x12\x12\n" +
-	"\x04main\x18\x03 \x01(\tR\x04main\x1a\x8d\x01\n" +
+	"\x04main\x18\x03 \x01(\tR\x04main\x12\x18\n" +
+	"\amachine\x18\x04 \x01(\tR\amachine\x1a\x8d\x01\n" +
 	"\vAddBackupOp\x12\x12\n" +
 	"\x04pair\x18\x01 \x01(\tR\x04pair\x12\x16\n" +
 	"\x06backup\x18\x02 \x01(\tR\x06backup\x12\x12\n" +
@@ -2929,7 +2967,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xe9\x17\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xe8\x18\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -2975,7 +3013,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06Backup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bcovering\x18\x02 \x01(\tR\bcovering\x121\n" +
-	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\x9f\x01\n" +
+	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\xec\x01\n" +
 	"\n" +
 	"Supervisor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -2985,7 +3023,9 @@ const file_control_proto_rawDesc = "" +
 	"\aaddress\x18\x05 \x01(\tR\aaddress\x12\x1e\n" +
 	"\n" +
 	"simulation\x18\x06 \x01(\bR\n" +
-	"simulation\x1a\xcd\x04\n" +
+	"simulation\x12/\n" +
+	"\x13links_authenticated\x18\a \x01(\bR\x12linksAuthenticated\x12\x1a\n" +
+	"\bidentity\x18\b \x01(\tR\bidentity\x1a\xcd\x04\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3013,7 +3053,7 @@ const file_control_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x120\n" +
 	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
-	"\x05acked\x18\x05 \x01(\bR\x05acked\x1a\xc2\x03\n" +
+	"\x05acked\x18\x05 \x01(\bR\x05acked\x1a\xf4\x03\n" +
 	"\aMachine\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04pair\x18\x02 \x01(\tR\x04pair\x12\x12\n" +
@@ -3029,7 +3069,8 @@ const file_control_proto_rawDesc = "" +
 	"\bservices\x18\v \x03(\v2\x1a.standby.v1.Status.ServiceR\bservices\x121\n" +
 	"\x06health\x18\f \x03(\v2\x19.standby.v1.Status.HealthR\x06health\x12\x1a\n" +
 	"\bfeatures\x18\r \x03(\tR\bfeatures\x12\x1c\n" +
-	"\tsimulated\x18\x0e \x01(\bR\tsimulated\x1aE\n" +
+	"\tsimulated\x18\x0e \x01(\bR\tsimulated\x120\n" +
+	"\x06alarms\x18\x0f \x03(\v2\x18.standby.v1.Status.AlarmR\x06alarms\x1aE\n" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02up\x18\x02 \x01(\bR\x02up\x12\x16\n" +
@@ -3175,11 +3216,12 @@ var file_control_proto_depIdxs = []int32{
 	30, // 33: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
 	27, // 34: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
 	28, // 35: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	36, // [36:36] is the sub-list for method output_type
-	36, // [36:36] is the sub-list for method input_type
-	36, // [36:36] is the sub-list for extension type_name
-	36, // [36:36] is the sub-list for extension extendee
-	0,  // [0:36] is the sub-list for field type_name
+	25, // 36: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	37, // [37:37] is the sub-list for method output_type
+	37, // [37:37] is the sub-list for method input_type
+	37, // [37:37] is the sub-list for extension type_name
+	37, // [37:37] is the sub-list for extension extendee
+	0,  // [0:37] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }

@@ -1,0 +1,27 @@
+package identity
+
+import "slices"
+
+// everyone may send protoactor's own bookkeeping: watches between nodes and the answer to a
+// message for an actor that is gone.
+var everyone = []Role{RoleSupervisor, RoleAgent, RoleOperator}
+
+// senders are the roles that may send each remote message type; a type not listed is accepted
+// from nobody. Replies and events come only from supervisors: an agent follows, and an operator
+// believes, what a supervisor's certificate signed.
+var senders = map[string][]Role{
+	"standby.v1.AgentReport":    {RoleAgent},
+	"standby.v1.SimSetReply":    {RoleAgent},
+	"standby.v1.AgentReply":     {RoleSupervisor},
+	"standby.v1.ControlReply":   {RoleSupervisor},
+	"standby.v1.ControlEvent":   {RoleSupervisor},
+	"standby.v1.ControlRequest": {RoleOperator, RoleSupervisor},
+	"standby.v1.SimSet":         {RoleOperator, RoleSupervisor},
+	"actor.Watch":               everyone,
+	"actor.Unwatch":             everyone,
+	"actor.Terminated":          everyone,
+	"actor.DeadLetterResponse":  everyone,
+}
+
+// MaySend reports whether a peer of role r may send messages of the protobuf type typeName.
+func MaySend(r Role, typeName string) bool { return slices.Contains(senders[typeName], r) }
