@@ -43,6 +43,9 @@ type Agent struct {
 	Services []Service `toml:"service"`
 	// Health are the reported health values.
 	Health []Health `toml:"health"`
+	// TLS authenticates and encrypts the links to the supervisors (see TLS): ca, cert (an agent
+	// certificate naming this machine) and key. Default: none (plaintext, with a warning).
+	TLS TLS `toml:"tls"`
 }
 
 // Service kinds.
@@ -288,6 +291,7 @@ func (a *Agent) validate(e *errs) {
 		seen[s] = true
 	}
 	checkAddr(e, "listen", a.Listen)
+	a.TLS.validate(e, "tls", false)
 	if a.Advertise != "" {
 		if _, _, err := net.SplitHostPort(a.Advertise); err == nil {
 			checkHostPort(e, "advertise", a.Advertise)

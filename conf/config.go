@@ -41,6 +41,8 @@ type Config struct {
 	Operators []Operator `toml:"operator"`
 	// Demo scripts simulated failures for the embedded demo studio; empty in production configs.
 	Demo Demo `toml:"demo"`
+	// TLS authenticates and encrypts the protoactor links (see TLS). Default: none (plaintext).
+	TLS TLS `toml:"tls"`
 }
 
 // Supervisor is the [supervisor] table.
@@ -346,6 +348,7 @@ func (c *Config) applyDefaults() {
 	setStr(&s.Listen, "127.0.0.1:7400")
 	setStr(&s.HTTP, "127.0.0.1:7480")
 	setStr(&s.StateDir, "/var/lib/standby")
+	c.TLS.applyGenerated(s.StateDir, s.Name)
 	setDur(&s.HeartbeatTimeout, 250*time.Millisecond)
 	setDur(&s.Tick, 10*time.Millisecond)
 	setDur(&s.FlapWindow, time.Minute)
@@ -445,6 +448,9 @@ func (c *Config) Pool(name string) *Pool {
 // agent token. They are printed by `standby check` and logged at start.
 func (c *Config) Warnings() []string {
 	var w []string
+	if !c.TLS.Enabled() {
+		w = append(w, "tls: not set: links to agents, the peer supervisor and control clients are not authenticated; anyone on the network can forge a failover (set up [tls] with `standby certs`)")
+	}
 	if c.Supervisor.AgentToken == "" || c.Supervisor.AgentToken == "change-me" {
 		agents := false
 		for _, m := range c.Machines {
@@ -535,6 +541,7 @@ func (c *Config) validate(e *errs) {
 		checkAddr(e, "supervisor.advertise", s.Advertise)
 	}
 	checkAddr(e, "supervisor.http", s.HTTP)
+	c.TLS.validate(e, "tls", true)
 	s.HeartbeatTimeout.check(e, "supervisor.heartbeat_timeout", time.Millisecond)
 	s.Tick.check(e, "supervisor.tick", time.Millisecond)
 	s.FlapWindow.check(e, "supervisor.flap_window", time.Second)

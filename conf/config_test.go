@@ -169,7 +169,7 @@ outputs = [1]
 		t.Fatal(err)
 	}
 	w := c.Warnings()
-	if len(w) != 1 || !strings.Contains(w[0], "different features") {
+	if len(w) != 2 || !strings.Contains(w[0], "not authenticated") || !strings.Contains(w[1], "different features") {
 		t.Fatalf("warnings = %q", w)
 	}
 }

@@ -171,12 +171,9 @@ func (a *agentActor) handleReply(r *pb.AgentReply) {
 			a.log.Error().Str("supervisor", addr).Str("reason", truncate(r.Reason, pb.MaxReasonLen)).Int("suppressed", skipped).
 				Msg("supervisor refused this agent's reports")
 		}
-	} else {
-		for _, added := range a.fol.learn(r.Supervisors) {
-			a.gws = append(a.gws, actor.NewPID(added, pb.GatewayActorID))
-			a.log.Info().Str("supervisor", added).Msg("learned supervisor address")
-		}
 	}
+	// r.Supervisors is not followed: an agent reports only to the supervisors of its own config, so
+	// a forged reply cannot send its reports (and token) elsewhere.
 	if a.fol.answered(i, r.Active) {
 		if f := a.fol.following(); f != "" {
 			a.log.Info().Str("supervisor", f).Msg("following active supervisor")

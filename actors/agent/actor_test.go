@@ -199,3 +199,23 @@ func nan() float64 {
 	zero := 0.0
 	return zero / zero
 }
+
+// TestForgedReplyCannotRedirect: a reply naming other supervisors (what a forged AgentReply did
+// to hijack an agent) adds nothing to where the agent reports; only the supervisors of its own
+// config are ever reported to.
+func TestForgedReplyCannotRedirect(t *testing.T) {
+	a, err := conf.ParseAgent([]byte("name = \"render-1\"\nsupervisors = [\"10.0.0.1:7400\"]\ntoken = \"t\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ag := newAgentActor(a, "10.0.0.9:7401", clock.Real{}, zerolog.New(zerolog.NewTestWriter(t)))
+	ag.sent.put(5, 0)
+	ag.handleReply(&pb.AgentReply{Accepted: true, Active: true, Seq: 5, Supervisors: []string{"10.6.6.6:7400", "10.0.0.1:7400"}})
+	ag.handleReply(&pb.AgentReply{Accepted: true, Active: true, Seq: 77, Supervisors: []string{"10.6.6.7:7400"}})
+	if len(ag.fol.addrs) != 1 || len(ag.gws) != 1 || ag.gws[0].Address != "10.0.0.1:7400" {
+		t.Fatalf("reports go to %v (gateways %v), want only the configured 10.0.0.1:7400", ag.fol.addrs, ag.gws)
+	}
+	if got := ag.fol.following(); got != "10.0.0.1:7400" {
+		t.Fatalf("following %q", got)
+	}
+}

@@ -1,11 +1,5 @@
 package agent
 
-import (
-	"net"
-
-	"standby/protocol/pb"
-)
-
 // follower decides which supervisors the next report goes to. It starts by reporting to all of
 // them; once one answers that it is active it reports to that one only, and goes back to all when
 // that one says it is no longer active or stays silent for missLimit heartbeats. Pure: it counts
@@ -75,29 +69,6 @@ func (f *follower) answered(i int, active bool) (changed bool) {
 		return true
 	}
 	return false
-}
-
-// learn adds supervisor addresses named in a reply that are not known yet, up to
-// pb.MaxSupervisors in all, and returns those added.
-func (f *follower) learn(addrs []string) []string {
-	var added []string
-	for _, a := range addrs {
-		if len(f.addrs) >= pb.MaxSupervisors {
-			break
-		}
-		if h, _, err := net.SplitHostPort(a); err != nil || h == "" || len(a) > 255 {
-			continue
-		}
-		known := false
-		for _, k := range f.addrs {
-			known = known || k == a
-		}
-		if !known {
-			f.addrs = append(f.addrs, a)
-			added = append(added, a)
-		}
-	}
-	return added
 }
 
 // sentLog remembers which supervisor each recent seq went to, so a reply (which echoes the seq)

@@ -95,25 +95,6 @@ func TestFollower(t *testing.T) {
 	}
 }
 
-func TestFollowerLearn(t *testing.T) {
-	f := newFollower([]string{"a:1"}, 3)
-	added := f.learn([]string{"a:1", "b:1", "", "nonsense", "b:1", ":7"})
-	if !slices.Equal(added, []string{"b:1"}) || !slices.Equal(f.addrs, []string{"a:1", "b:1"}) {
-		t.Fatalf("added %v addrs %v", added, f.addrs)
-	}
-	var many []string
-	for i := range 20 {
-		many = append(many, fmt.Sprintf("h%d:1", i))
-	}
-	f.learn(many)
-	if len(f.addrs) != 8 {
-		t.Fatalf("learned up to %d addresses, want the cap 8", len(f.addrs))
-	}
-	if !slices.Equal(f.targets(), []int{0, 1, 2, 3, 4, 5, 6, 7}) {
-		t.Fatalf("targets %v", f.targets())
-	}
-}
-
 func TestSentLog(t *testing.T) {
 	var l sentLog
 	for seq := uint64(1); seq <= 300; seq++ {

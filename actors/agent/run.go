@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"standby/actors/clock"
 	"standby/actors/node"
 	"standby/conf"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
 
@@ -44,14 +46,30 @@ func Run(ctx context.Context, o Options) error {
 	}
 	log := o.Logger.With().Str("machine", cfg.Name).Logger()
 
+	var creds *identity.Credentials
+	if cfg.TLS.Enabled() {
+		var err error
+		if creds, err = identity.Load(cfg.TLS.Files(), o.Clock.Now()); err != nil {
+			return fmt.Errorf("agent: %w", err)
+		}
+		if !creds.Self.Covers(cfg.Name) {
+			return fmt.Errorf("agent: tls cert %s is a certificate of %s, not of the agent of %q", cfg.TLS.Cert, creds.Self, cfg.Name)
+		}
+	}
 	n, err := node.Start(node.Options{
 		Listen:    cfg.Listen,
 		Advertise: advertise(cfg),
 		Logger:    o.Logger,
 		Clock:     o.Clock,
+		TLS:       creds,
+		// Reports and the token go to supervisors only: a server presenting another role is refused.
+		Dials: []identity.Role{identity.RoleSupervisor},
 	})
 	if err != nil {
 		return err
+	}
+	if creds == nil {
+		log.Warn().Msg("links are not authenticated: anyone on the network can forge this agent's reports; set up [tls] with `standby certs`")
 	}
 	defer n.Stop()
 

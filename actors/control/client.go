@@ -34,7 +34,7 @@ func (c *Client) Do(req *pb.ControlRequest) (*pb.ControlReply, error) {
 	res, err := c.sys.Root.RequestFuture(c.target, req, c.timeout).Result()
 	if err != nil {
 		if errors.Is(err, actor.ErrDeadLetter) {
-			return nil, fmt.Errorf("supervisor %s: no control actor there (is standby run listening on it?)", c.target.Address)
+			return nil, fmt.Errorf("supervisor %s: no control actor there (is standby run listening on it?): %w", c.target.Address, err)
 		}
 		return nil, fmt.Errorf("supervisor %s: %w", c.target.Address, err)
 	}

@@ -49,6 +49,10 @@ type subscriber struct {
 
 type expireTick struct{}
 
+// hubEvent carries the hub's events to the actor in a type no peer can send: a ControlEvent from
+// the network is not relayed to subscribers as if this supervisor had said it.
+type hubEvent struct{ e *pb.ControlEvent }
+
 func remoteProps(svc *Service) *actor.Props {
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &remoteActor{svc: svc, log: svc.log, subs: map[string]*subscriber{},
@@ -64,7 +68,7 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 		self, root := ctx.Self(), ctx.ActorSystem().Root
 		go func() {
 			for e := range events {
-				root.Send(self, e)
+				root.Send(self, hubEvent{e})
 			}
 		}()
 		a.stopTick = clock.Repeat(Lease/3, Lease/3, func() { root.Send(self, &expireTick{}) })
@@ -79,9 +83,9 @@ func (a *remoteActor) Receive(ctx actor.Context) {
 	case *pb.ControlRequest:
 		a.expire(ctx) // also here, so a lease ends on time whatever the tick's phase
 		a.handle(ctx, msg)
-	case *pb.ControlEvent:
+	case hubEvent:
 		for _, s := range a.subs {
-			ctx.Send(s.pid, msg)
+			ctx.Send(s.pid, msg.e)
 		}
 	case *actor.Terminated:
 		for k, s := range a.subs {

@@ -13,6 +13,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 
 	"standby/conf"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
 
@@ -77,6 +78,13 @@ func (s *Supervisor) spawnDemoAgent(cfg *conf.Config, m *conf.Machine) (*demoAge
 	for _, h := range sortedNames(m.Health) {
 		text += fmt.Sprintf("[[health]]\nname = %q\nsim = 55.0\n", h)
 	}
+	if cfg.TLS.Enabled() {
+		crt, key, err := demoAgentCert(cfg, m.Name, s.opts.Clock.Now())
+		if err != nil {
+			return nil, err
+		}
+		text += fmt.Sprintf("[tls]\nca = %q\ncert = %q\nkey = %q\n", cfg.TLS.CA, crt, key)
+	}
 	dir, err := os.MkdirTemp("", "standby-demo-agent")
 	if err != nil {
 		return nil, err
@@ -96,6 +104,20 @@ func (s *Supervisor) spawnDemoAgent(cfg *conf.Config, m *conf.Machine) (*demoAge
 	go func() { _ = cmd.Wait(); os.RemoveAll(dir); close(exited) }()
 	s.log.Info().Str("machine", m.Name).Int("pid", cmd.Process.Pid).Str("agent", addr).Msg("demo agent started (simulated services)")
 	return &demoAgent{cmd: cmd, pid: actor.NewPID(addr, pb.AgentActorID), exited: exited}, nil
+}
+
+// demoAgentCert finds or issues the certificate of a demo agent: next to the studio CA, issued
+// with its key when it is there (generate, or a CA directory of a lab).
+func demoAgentCert(cfg *conf.Config, machine string, now time.Time) (crt, key string, err error) {
+	dir := filepath.Dir(cfg.TLS.CA)
+	crt, key = identity.CertFiles(dir, machine)
+	if _, err := os.Stat(filepath.Join(dir, identity.CAKeyFile)); err != nil {
+		if _, err := os.Stat(crt); err == nil {
+			return crt, key, nil
+		}
+		return "", "", fmt.Errorf("no certificate %s for the demo agent and no CA key in %s to issue one (standby certs issue --dir %s --agent %s)", crt, dir, dir, machine)
+	}
+	return identity.Ensure(dir, identity.IssueOptions{Role: identity.RoleAgent, Names: []string{machine}}, now)
 }
 
 // set applies a simulated change through the agent: SimSet over remote, or SIGSTOP/SIGCONT of the

@@ -25,6 +25,7 @@ import (
 	"standby/actors/pool"
 	"standby/actors/router"
 	"standby/conf"
+	"standby/protocol/identity"
 	"standby/protocol/videohub/vhsim"
 )
 
@@ -102,12 +103,23 @@ func Start(opts Options) (*Supervisor, error) {
 		s.log.Warn().Dur("paused_ms", gap).Msg("supervisor was paused (GC, SIGSTOP, VM or CPU starvation): machines get a fresh heartbeat timeout")
 	})
 	if opts.Listen != "" {
-		n, err := node.Start(node.Options{Listen: opts.Listen, Advertise: opts.Advertise, Logger: opts.Logger, Clock: opts.Clock})
+		creds, err := loadTLS(opts.Config, opts.Clock.Now())
+		if err != nil {
+			s.pauses.Stop()
+			return nil, err
+		}
+		n, err := node.Start(node.Options{Listen: opts.Listen, Advertise: opts.Advertise, Logger: opts.Logger, Clock: opts.Clock, TLS: creds})
 		if err != nil {
 			s.pauses.Stop()
 			return nil, err
 		}
 		s.node, s.sys = n, n.System
+		if creds != nil {
+			s.log.Info().Str("identity", creds.Self.String()).Str("ca", opts.Config.TLS.CA).Time("expires", creds.NotAfter).
+				Msg("links are mutual TLS with the studio CA")
+		} else {
+			s.log.Warn().Msg("links are not authenticated: anyone on the network can forge a failover; set up [tls] with `standby certs`")
+		}
 	} else {
 		s.sys = actor.NewActorSystem(actor.WithLoggerFactory(func(sys *actor.ActorSystem) *slog.Logger {
 			return slog.New(zerolog.NewSlogHandler(opts.Logger.Level(maxLevel(opts.Logger.GetLevel(), zerolog.WarnLevel)).
@@ -646,6 +658,34 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 
 func videohubOptions(env RouterEnv) router.VideohubOptions {
 	return router.VideohubOptions{Router: env.Router, Clock: env.Clock, Log: env.Logger}
+}
+
+// loadTLS loads the supervisor's [tls] credentials (nil without [tls]), generating a studio CA and
+// the certificates of the supervisor and of an "operator" first when the table says generate.
+func loadTLS(cfg *conf.Config, now time.Time) (*identity.Credentials, error) {
+	t := cfg.TLS
+	if !t.Enabled() {
+		return nil, nil
+	}
+	if t.Generate {
+		dir := conf.GeneratedDir(cfg.Supervisor.StateDir)
+		for _, o := range []identity.IssueOptions{
+			{Role: identity.RoleSupervisor, Names: []string{cfg.Supervisor.Name}},
+			{Role: identity.RoleOperator, Names: []string{"operator"}},
+		} {
+			if _, _, err := identity.Ensure(dir, o, now); err != nil {
+				return nil, fmt.Errorf("tls generate in %s: %w", dir, err)
+			}
+		}
+	}
+	creds, err := identity.Load(t.Files(), now)
+	if err != nil {
+		return nil, err
+	}
+	if creds.Self.Role != identity.RoleSupervisor {
+		return nil, fmt.Errorf("tls cert %s is a certificate of %s, not of a supervisor", t.Cert, creds.Self)
+	}
+	return creds, nil
 }
 
 // LinksAuthenticated reports whether the protoactor links are mutual TLS with the studio CA.

@@ -8,17 +8,27 @@ import (
 	"io"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
 	"standby/actors/control"
 	"standby/actors/node"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
 
 func init() {
 	register("ctl", "control a running supervisor: status, switch, mode, failback, ack, simulate, watch", cmdCtl)
@@ -41,6 +51,9 @@ commands:
   simulate MACHINE silent on|off          ... or stop its heartbeats
   watch                                   stream events until Ctrl-C
 
+A supervisor with [tls] answers only clients with a certificate of its studio CA:
+  standby ctl --tls-dir DIR --as NAME status     (DIR/ca.crt, DIR/NAME.crt, DIR/NAME.key)
+
 The token may also come from $STANDBY_TOKEN (keeps it out of the process list).
 Exit status: 0 done, 1 refused or failed (the reason on stderr), 2 usage.
 
@@ -55,6 +68,11 @@ func cmdCtl(ctx context.Context, args []string) int {
 	timeout := fs.Duration("timeout", 15*time.Second, "how long to wait for an answer")
 	listen := fs.String("listen", "", "this client's own remote endpoint, which the supervisor dials to answer (default: the local address that routes to the supervisor, port 0)")
 	level := fs.String("log-level", "warn", "log level: trace, debug, info, warn, error")
+	tlsDir := fs.String("tls-dir", os.Getenv("STANDBY_TLS_DIR"), "directory with ca.crt and NAME.crt/NAME.key (standby certs); a supervisor with [tls] requires it (also $STANDBY_TLS_DIR)")
+	as := fs.String("as", envOr("STANDBY_AS", "operator"), "with --tls-dir: whose certificate to use, NAME of NAME.crt (also $STANDBY_AS)")
+	caFile := fs.String("ca", "", "the studio CA certificate (instead of --tls-dir)")
+	certFile := fs.String("cert", "", "this client's certificate (instead of --tls-dir)")
+	keyFile := fs.String("key", "", "this client's key (instead of --tls-dir)")
 	// Flags may come before, between or after the words.
 	var words []string
 	for rest := args; ; {
@@ -90,10 +108,29 @@ func cmdCtl(ctx context.Context, args []string) int {
 	if *level == "debug" || *level == "trace" {
 		lib = zerolog.TraceLevel
 	}
-	n, err := node.Start(node.Options{Listen: *listen, Logger: log, LibLevel: lib})
+	files := identity.Files{CA: *caFile, Cert: *certFile, Key: *keyFile}
+	if *tlsDir != "" {
+		crt, key := identity.CertFiles(*tlsDir, *as)
+		files = identity.Files{CA: filepath.Join(*tlsDir, identity.CAFile), Cert: crt, Key: key}
+	}
+	var creds *identity.Credentials
+	if files != (identity.Files{}) {
+		if creds, err = identity.Load(files, time.Now()); err != nil {
+			fmt.Fprintln(os.Stderr, "standby ctl:", err)
+			return 2
+		}
+	}
+	// The supervisor's answers and events are believed only from a supervisor's certificate.
+	n, err := node.Start(node.Options{Listen: *listen, Logger: log, LibLevel: lib, TLS: creds, Dials: []identity.Role{identity.RoleSupervisor}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standby ctl:", err)
 		return 1
+	}
+	hint := func(err error) error {
+		if creds == nil && (errors.Is(err, actor.ErrTimeout) || errors.Is(err, actor.ErrDeadLetter)) {
+			return fmt.Errorf("%w (a supervisor with [tls] accepts only clients with a certificate: pass --tls-dir DIR --as NAME)", err)
+		}
+		return err
 	}
 	defer n.Stop()
 	client := control.NewClient(n.System, *addr, *token, *timeout)
@@ -107,14 +144,14 @@ func cmdCtl(ctx context.Context, args []string) int {
 			fmt.Println(control.FormatEvent(e))
 		})
 		if err != nil {
-			fmt.Fprintln(os.Stderr, "standby ctl watch:", err)
+			fmt.Fprintln(os.Stderr, "standby ctl watch:", hint(err))
 			return 1
 		}
 		return 0
 	}
 	reply, err := client.Do(req)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		fmt.Fprintln(os.Stderr, "standby ctl:", hint(err))
 		return 1
 	}
 	switch {

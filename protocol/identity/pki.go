@@ -13,6 +13,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -229,4 +230,25 @@ func Describe(c *x509.Certificate, now time.Time) string {
 	}
 	fmt.Fprintf(&b, "\nserial:    %x\n", c.SerialNumber)
 	return b.String()
+}
+
+// Ensure returns the files of o's first name in dir, issuing them with the CA in dir first when
+// they are missing or expire within a day (the demo studio, bench and tests keep their own CA). It
+// creates the CA too when dir has none.
+func Ensure(dir string, o IssueOptions, now time.Time) (certPath, keyPath string, err error) {
+	if _, err := os.Stat(filepath.Join(dir, CAFile)); errors.Is(err, os.ErrNotExist) {
+		if err := Init(dir, "generated", now); err != nil {
+			return "", "", err
+		}
+	}
+	certPath, keyPath = CertFiles(dir, o.Names[0])
+	if c, err := ReadCert(certPath); err == nil && now.Add(24*time.Hour).Before(c.NotAfter) {
+		id, err := Of(c)
+		same := err == nil && id.Role == o.Role && slices.Equal(id.Names, o.Names)
+		if _, err := os.Stat(keyPath); err == nil && same {
+			return certPath, keyPath, nil
+		}
+	}
+	o.Overwrite = true
+	return Issue(dir, o, now)
 }
