@@ -1,6 +1,7 @@
 package machine
 
 import (
+	"fmt"
 	"sync/atomic"
 	"time"
 
@@ -30,6 +31,22 @@ type Reconfigure struct {
 
 // GetSnapshot asks for the machine's Snapshot (answered with a Snapshot).
 type GetSnapshot struct{}
+
+// AlarmChanged is published on the actor system's EventStream when a machine's alarm is raised,
+// cleared (Active false), acknowledged (Acked) or its message changes.
+type AlarmChanged struct {
+	Machine string
+	Alarm   failover.Alarm
+}
+
+// Acknowledge acknowledges the machine's alarm of Kind; answered with an *AcknowledgeReply.
+type Acknowledge struct {
+	Kind failover.AlarmKind
+	By   string
+}
+
+// AcknowledgeReply answers Acknowledge; Err wraps failover.ErrNoAlarm when there is no such alarm.
+type AcknowledgeReply struct{ Err error }
 
 // Options configure a machine actor.
 type Options struct {
@@ -106,18 +123,28 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		now := o.Clock.Now()
 		changed := m.t.Tick(now, resumed)
 		m.arm(now)
-		if !changed {
+		if !m.after(ctx, changed) {
 			return // nothing worth keeping changed; a restart needs only the last change
 		}
-		m.notify(ctx)
 	case *Report:
 		now := o.Clock.Now()
 		changed := m.t.Observe(now, *msg)
 		m.arm(now)
-		if !changed {
+		if !m.after(ctx, changed) {
 			return // a beat without change: the saved copy stays good (Resume renews its last-seen)
 		}
-		m.notify(ctx)
+	case *Acknowledge:
+		changed, err := m.t.Acknowledge(msg.Kind)
+		if err != nil {
+			ctx.Respond(&AcknowledgeReply{Err: fmt.Errorf("machine %q: %w", o.Name, err)})
+			return
+		}
+		m.log.Info().Str("alarm", string(msg.Kind)).Str("by", msg.By).Str("condition_follows", m.t.est.describe("established")).
+			Msg("machine alarm acknowledged")
+		m.wake.Stop() // a held session's deadline may now be the earliest
+		m.arm(o.Clock.Now())
+		m.after(ctx, changed)
+		ctx.Respond(&AcknowledgeReply{})
 	case *Reconfigure:
 		o.Settings, o.Subscribers = msg.Settings, msg.Subscribers
 		m.t.Reconfigure(msg.Settings)
@@ -138,6 +165,32 @@ func (m *machineActor) Receive(ctx actor.Context) {
 // beating machine costs one wake-up per timeout rather than a timer reset per report.
 func (m *machineActor) arm(now time.Time) {
 	m.wake.At(now, m.t.Due(m.box.opts.Pauses.Resumed()))
+}
+
+// after publishes what a handled message changed: the condition when changed, then the alarm
+// changes. It returns whether the tracker is worth saving.
+func (m *machineActor) after(ctx actor.Context, changed bool) bool {
+	if changed {
+		m.notify(ctx)
+	}
+	alarms, save := m.t.TakeChanges()
+	for _, a := range alarms {
+		m.logAlarm(a)
+		ctx.ActorSystem().EventStream.Publish(&AlarmChanged{Machine: m.box.opts.Name, Alarm: a})
+	}
+	return changed || save
+}
+
+// logAlarm logs each alarm change once; reports in between log nothing.
+func (m *machineActor) logAlarm(a failover.Alarm) {
+	ev, msg := m.log.Warn(), "machine alarm"
+	switch {
+	case !a.Active:
+		ev, msg = m.log.Info(), "machine alarm cleared"
+	case a.Acked:
+		return // the Acknowledge handler logged it, with who
+	}
+	ev.Str("alarm", string(a.Kind)).Str("detail", a.Message).Msg(msg)
 }
 
 func (m *machineActor) notify(ctx actor.Context) {
