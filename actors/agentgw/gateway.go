@@ -4,13 +4,16 @@
 // For each report it checks the shape against pb's limits, the token (constant time) and that the
 // machine is configured; it answers every report with a pb.AgentReply (accepted or refused with the
 // reason, whether this supervisor is active, the supervisors' addresses) and forwards accepted ones
-// as *machine.Report to the machine actor "standby/machines/<name>". Refusals are logged at most once
-// a minute per (agent address, machine, reason), never per message, and the token is never logged.
+// as *machine.Report, From set to the sender's address, to the machine actor
+// "standby/machines/<name>". Refusals are logged at most once a minute per (agent address, machine,
+// reason), never per message, and the token is never logged; agent session changes at most once a
+// minute per (machine, agent host), as two agents reporting one machine change it on every report.
 //
 // The supervisor spawns it under its root: ctx.SpawnNamed(agentgw.Props(opts), "agents").
 package agentgw
 
 import (
+	"net"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -148,14 +151,30 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 		reply.Accepted, reply.Supervisors = true, g.sups
 		if g.sessions[r.Machine] != r.Session {
 			g.sessions[r.Machine] = r.Session
-			g.opts.Logger.Info().Str("machine", r.Machine).Str("agent", from).Uint64("session", r.Session).
-				Msg("agent session started")
+			g.logSession(from, r)
 		}
-		g.opts.Forward(ctx, toReport(r))
+		m := toReport(r)
+		m.From = from
+		g.opts.Forward(ctx, m)
 	}
 	if ctx.Sender() != nil {
 		ctx.Respond(reply)
 	}
+}
+
+// logSession logs a session change at most once a minute per (machine, agent host): two agents
+// reporting one machine flip it on every report, which the machine's duplicate_agent alarm tells.
+func (g *gateway) logSession(from string, r *pb.AgentReport) {
+	host := from
+	if h, _, err := net.SplitHostPort(from); err == nil {
+		host = h
+	}
+	ok, skipped := g.throttle.Allow("session\x00" + r.Machine + "\x00" + clip(host, 128))
+	if !ok {
+		return
+	}
+	g.opts.Logger.Info().Str("machine", r.Machine).Str("agent", clip(from, 128)).Uint64("session", r.Session).
+		Int("suppressed", skipped).Msg("agent session started")
 }
 
 // logRefusal logs a refused report at most once a minute per (address, machine, reason). All three

@@ -274,3 +274,50 @@ func TestGatewayJunk(t *testing.T) {
 		t.Fatalf("gateway stopped accepting after junk: %v", r)
 	}
 }
+
+// TestGatewayTwoAgentsOneMachine: two agents reporting render-1 flip its session on every report.
+// Both are forwarded, each with its own address in From (the machine actor tells them apart and
+// raises duplicate_agent); the session line is logged at most once a minute per agent host.
+func TestGatewayTwoAgentsOneMachine(t *testing.T) {
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}}, false)
+	for i := range 60 {
+		for _, a := range []struct {
+			session uint64
+			addr    string
+		}{{17, "10.0.0.9:40001"}, {99, "10.0.0.9:40002"}} {
+			r := report("render-1", "s3cret", uint64(i+1))
+			r.Session, r.AgentAddress = a.session, a.addr
+			e.sys.Root.Send(e.gw, r) // no sender: From is the address the agent reports
+			select {
+			case m := <-e.forwarded:
+				if m.From != a.addr || m.Session != a.session {
+					t.Fatalf("forwarded session %d from %q, want %d from %q", m.Session, m.From, a.session, a.addr)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("report not forwarded")
+			}
+		}
+	}
+	if n := e.log.lines("agent session started"); n != 1 {
+		t.Fatalf("%d session lines for 120 session flips from one host in a minute, want 1:\n%s", n, e.log)
+	}
+	e.clock.Advance(time.Minute)
+	r := report("render-1", "s3cret", 1000)
+	r.Session, r.AgentAddress = 17, "10.0.0.9:40001"
+	e.sys.Root.Send(e.gw, r)
+	<-e.forwarded
+	if n := e.log.lines("agent session started"); n != 2 {
+		t.Fatalf("%d session lines a minute later, want 2", n)
+	}
+	if n := e.log.lines(`"suppressed":119`); n != 1 {
+		t.Errorf("the line a minute later does not count the 119 held back:\n%s", e.log)
+	}
+	// Another host is another key.
+	r = report("render-1", "s3cret", 1001)
+	r.Session, r.AgentAddress = 5, "10.0.0.10:7401"
+	e.sys.Root.Send(e.gw, r)
+	<-e.forwarded
+	if n := e.log.lines("agent session started"); n != 3 {
+		t.Fatalf("%d session lines after an agent on another host, want 3", n)
+	}
+}
