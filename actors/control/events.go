@@ -116,6 +116,10 @@ func (h *Hub) onEvent(evt any) {
 	case *machine.Changed:
 		c := e.Condition
 		h.publish(&pb.ControlEvent{Kind: "machine", Machine: e.Machine, Failure: string(c.Failure), Level: c.Level.String(), Detail: c.Detail})
+	case *machine.AlarmChanged:
+		if ce := machineAlarmEvent(e); ce != nil {
+			h.publish(ce)
+		}
 	case *router.Status:
 		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
 	case *router.Change:
@@ -144,6 +148,19 @@ func poolEvent(e *pool.Event) *pb.ControlEvent {
 		return nil // Route requests show up as their transitions
 	}
 	return ce
+}
+
+// machineAlarmEvent is a machine's alarm change as pair alarms look (Machine set instead of
+// Pair): raised or changed while active, and cleared. An acknowledgement is an operator event.
+func machineAlarmEvent(e *machine.AlarmChanged) *pb.ControlEvent {
+	a := e.Alarm
+	switch {
+	case !a.Active:
+		return &pb.ControlEvent{Kind: "alarm_cleared", Machine: e.Machine, Alarm: string(a.Kind)}
+	case a.Acked:
+		return nil
+	}
+	return &pb.ControlEvent{Kind: "alarm", Machine: e.Machine, Alarm: string(a.Kind), Detail: a.Message}
 }
 
 func describeChange(c *router.Change) string {

@@ -15,6 +15,11 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	sv := st.GetSupervisor()
 	fmt.Fprintf(tw, "supervisor %s (%s)  %s  remote %s\n", sv.GetName(), sv.GetRole(), sv.GetChip(), sv.GetAddress())
+	if sv.GetLinksAuthenticated() {
+		fmt.Fprintf(tw, "links authenticated as %s\n", sv.GetIdentity())
+	} else {
+		fmt.Fprintln(tw, "LINKS NOT AUTHENTICATED: anyone on the network can forge a failover; set up [tls] (standby certs)")
+	}
 	for _, r := range st.GetRouters() {
 		fmt.Fprintf(tw, "router %s: %s", r.GetName(), r.GetConn())
 		if r.GetModel() != "" {
@@ -99,6 +104,18 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.GetName(), dash(m.GetPair()), dash(m.GetSide()), condition(m),
 			m.GetLevel(), age, dash(strings.Join(svcs, ", ")), dash(strings.Join(health, ", ")))
+	}
+	for _, m := range st.GetMachines() {
+		for _, a := range m.GetAlarms() {
+			state := "ACTIVE"
+			switch {
+			case !a.GetActive():
+				state = "cleared, not acknowledged"
+			case a.GetAcked():
+				state = "active, acknowledged"
+			}
+			fmt.Fprintf(tw, "alarm %s %s (%s): %s\n", m.GetName(), a.GetKind(), state, a.GetMessage())
+		}
 	}
 	for _, w := range st.GetWarnings() {
 		fmt.Fprintf(tw, "\nwarning: %s", w)

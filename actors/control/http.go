@@ -85,6 +85,10 @@ func (g *gateway) handler() http.Handler {
 		m := &pb.ControlRequest_RemovePoolOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_RemovePool{RemovePool: m}}, m
 	}))
+	mux.HandleFunc("POST /api/machines/{machine}/acknowledge", g.op(OpAcknowledge, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_AcknowledgeOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: m}}, m
+	}))
 	mux.HandleFunc("POST /api/machines/{machine}/simulate", g.op(OpSimulate, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SimulateOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: m}}, m

@@ -113,6 +113,7 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 	op, _ := OpOf(req)
 	var r *pb.ControlReply
 	var target string
+	onMachine := op == OpSimulate // target names a machine rather than a pair or pool
 	switch x := req.GetOp().(type) {
 	case *pb.ControlRequest_Status:
 		st, err := s.Status()
@@ -138,6 +139,9 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		})
 	case *pb.ControlRequest_Acknowledge:
 		target = x.Acknowledge.GetPair()
+		if target == "" && x.Acknowledge.GetMachine() != "" {
+			target, onMachine = x.Acknowledge.GetMachine(), true
+		}
 		r = s.doAcknowledge(who, x.Acknowledge)
 	case *pb.ControlRequest_Simulate:
 		target = x.Simulate.GetMachine()
@@ -162,13 +166,13 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 	}
 	r.Operator, r.Level = who.Name, int32(who.Level)
 	if op != OpStatus {
-		s.logChange(via, who, op, target, r)
+		s.logChange(via, who, op, target, onMachine, r)
 	}
 	return r
 }
 
 // logChange logs every change request with the operator's name, and publishes the done ones.
-func (s *Service) logChange(via string, who conf.Operator, op Op, target string, r *pb.ControlReply) {
+func (s *Service) logChange(via string, who conf.Operator, op Op, target string, onMachine bool, r *pb.ControlReply) {
 	ev := s.log.Info()
 	msg := "operator change done"
 	if !r.Ok {
@@ -181,7 +185,7 @@ func (s *Service) logChange(via string, who conf.Operator, op Op, target string,
 		Str("code", CodeName(r.Code)).Str("reason", r.Reason).Msg(msg)
 	if r.Ok {
 		e := &pb.ControlEvent{Kind: "operator", Operator: who.Name, Op: string(op), Detail: r.Reason}
-		if op == OpSimulate {
+		if onMachine {
 			e.Machine = target
 		} else {
 			e.Pair = target
@@ -280,6 +284,12 @@ func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(
 
 func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_AcknowledgeOp) *pb.ControlReply {
 	name := op.GetPair()
+	if op.GetMachine() != "" {
+		if name != "" {
+			return refusal(pb.Code_CODE_BAD_REQUEST, "acknowledge: name a pair or a machine, not both (pair %q, machine %q)", name, op.GetMachine())
+		}
+		return s.doAcknowledgeMachine(who, op.GetMachine(), op.GetAlarm())
+	}
 	if s.sup.PoolEntry(name) == nil {
 		return unknownPair(name)
 	}
@@ -290,6 +300,24 @@ func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_Acknowl
 		return commandRefusal(name, err)
 	}
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: alarm %s acknowledged", name, op.GetAlarm())}
+}
+
+// doAcknowledgeMachine acknowledges a machine's own alarm; an active duplicate_agent makes the
+// machine follow the newer agent session (the operator vouches for it).
+func (s *Service) doAcknowledgeMachine(who conf.Operator, name, alarm string) *pb.ControlReply {
+	if alarm == "" {
+		return refusal(pb.Code_CODE_BAD_REQUEST, "alarm: missing (e.g. duplicate_agent)")
+	}
+	err := s.sup.AcknowledgeMachine(name, failover.AlarmKind(alarm), who.Name)
+	switch {
+	case errors.Is(err, supervisor.ErrUnknownMachine):
+		return refusal(pb.Code_CODE_UNKNOWN_MACHINE, "unknown machine %q", name)
+	case errors.Is(err, failover.ErrNoAlarm):
+		return refusal(pb.Code_CODE_NO_ALARM, "%v", err)
+	case err != nil:
+		return refusal(pb.Code_CODE_INTERNAL, "%v", err)
+	}
+	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("machine %q: alarm %s acknowledged", name, alarm)}
 }
 
 func (s *Service) doSimulate(op *pb.ControlRequest_SimulateOp) *pb.ControlReply {

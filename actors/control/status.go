@@ -32,7 +32,8 @@ func (s *Service) Status() (*pb.Status, error) {
 	role := s.role()
 	st := &pb.Status{
 		Supervisor: &pb.Status_Supervisor{Name: cfg.Supervisor.Name, Role: role.Name, Chip: role.chip(), ReadOnly: role.ReadOnly,
-			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg)},
+			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg),
+			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity()},
 		Warnings: cfg.Warnings(),
 		Time:     timestamppb.New(now),
 	}
@@ -99,8 +100,7 @@ func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot 
 		ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
 	}
 	for _, a := range slot.Alarms {
-		ps.Alarms = append(ps.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
-			Active: a.Active, Acked: a.Acked})
+		ps.Alarms = append(ps.Alarms, alarmStatus(a))
 	}
 	return ps
 }
@@ -139,8 +139,7 @@ func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.
 			ss.WaitingSince = timestamppb.New(sl.WaitingSince)
 		}
 		for _, a := range sl.Alarms {
-			ss.Alarms = append(ss.Alarms, &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since),
-				Active: a.Active, Acked: a.Acked})
+			ss.Alarms = append(ss.Alarms, alarmStatus(a))
 		}
 		ps.Slots = append(ps.Slots, ss)
 	}
@@ -152,6 +151,10 @@ func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.
 		ps.Backups = append(ps.Backups, bs)
 	}
 	return ps
+}
+
+func alarmStatus(a failover.Alarm) *pb.Status_Alarm {
+	return &pb.Status_Alarm{Kind: string(a.Kind), Message: a.Message, Since: timestamppb.New(a.Since), Active: a.Active, Acked: a.Acked}
 }
 
 func policy(automatic bool) string {
@@ -190,6 +193,9 @@ func machineStatus(m *conf.Machine, sn machine.Snapshot, now time.Time) *pb.Stat
 			h.Warning, h.Critical = *t.Warning, *t.Critical
 		}
 		ms.Health = append(ms.Health, h)
+	}
+	for _, a := range sn.Alarms {
+		ms.Alarms = append(ms.Alarms, alarmStatus(a))
 	}
 	return ms
 }

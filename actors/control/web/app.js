@@ -213,6 +213,10 @@ function render() {
     h('span', { class: 'chip ' + (r.conn === 'connected' ? 'ok' : 'bad'), title: r.detail, dataset: { router: r.name, conn: r.conn } },
       'router ' + r.name + ': ' + r.conn)));
   $('who').textContent = state.operator ? `${state.operator} · level ${state.level}` : '';
+  // Not dismissible: plaintext links stay a standing risk until [tls] is set up.
+  $('plaintext').hidden = !!sv.links_authenticated;
+  $('identity').hidden = !sv.links_authenticated;
+  $('identity').textContent = sv.links_authenticated ? 'TLS ' + sv.identity : '';
   renderAlarmBar(st);
   if (!$('health').hidden) renderHealth(st);
   if (!$('machines').hidden) renderMachines(st);
@@ -229,9 +233,30 @@ function renderAlarmBar(st) {
   const open = [];
   for (const p of st.pairs) for (const a of p.alarms) if (!a.acked) open.push(`${p.name}: ${a.kind.replace(/_/g, ' ')}`);
   for (const p of st.pools || []) for (const sl of p.slots) for (const a of sl.alarms) if (!a.acked) open.push(`${p.name}/${sl.main}: ${a.kind.replace(/_/g, ' ')}`);
+  // A machine's alarms get their button here too: a machine in no pair or pool has no card.
+  const buttons = [];
+  for (const m of st.machines) for (const a of m.alarms || []) {
+    if (a.acked) continue;
+    open.push(`${m.name}: ${a.kind.replace(/_/g, ' ')}`);
+    if (state.level >= LEVEL_OPERATE) buttons.push(machineAckButton(m, a, `Acknowledge ${m.name} ${a.kind.replace(/_/g, ' ')}`));
+  }
   const bar = $('alarmbar');
   bar.hidden = open.length === 0;
-  bar.textContent = open.length ? `${open.length} alarm${open.length > 1 ? 's' : ''}: ${open.join(' · ')}` : '';
+  bar.replaceChildren(open.length ? `${open.length} alarm${open.length > 1 ? 's' : ''}: ${open.join(' · ')}` : '', ...buttons);
+}
+
+function machineAckButton(m, a, text) {
+  const key = 'machine:' + m.name;
+  return h('button', { type: 'button', class: 'small', disabled: state.busy.has(key), dataset: { ackMachine: m.name, alarm: a.kind },
+    title: a.kind === 'duplicate_agent' && a.active ? 'The machine then follows the newer agent session' : undefined,
+    onclick: () => act(key, 'POST', `/api/machines/${encodeURIComponent(m.name)}/acknowledge`, { alarm: a.kind }) }, text);
+}
+
+// machineAlarms are a machine's own alarms (duplicate_agent) on its card, like a pair's.
+function machineAlarms(m) {
+  return h('div', { class: 'alarms' }, (m.alarms || []).map((a) => h('div', { class: 'alarm' + (a.acked ? ' acked' : ''), dataset: { alarm: a.kind, machine: m.name } },
+    h('span', {}, h('b', {}, a.kind.replace(/_/g, ' ')), ' ', a.message, a.acked ? ' (acknowledged, still active)' : a.active ? '' : ' (cleared)'),
+    !a.acked && state.level >= LEVEL_OPERATE ? machineAckButton(m, a, 'Acknowledge') : null)));
 }
 
 function conditionText(m) {
@@ -376,7 +401,8 @@ function machineCard(m, side, p, st) {
     m.services.map((s) => h('li', { title: s.reason }, h('span', {}, h('span', { class: 'dot' + (s.up ? '' : ' down') }), s.name), h('span', { class: 'dim' }, s.up ? 'up' : 'down'))),
     m.health.map((v) => h('li', { class: 'lvl-' + v.level, title: `warning ${v.warning}, critical ${v.critical}` },
       h('span', {}, v.name), h('span', {}, v.ok ? fmtNum(v.value) : 'n/a')))),
-  h('div', { class: 'dim heard' }, m.heartbeat_age_ms < 0 ? 'never heard' : 'heard ' + fmtAge(m.heartbeat_age_ms) + ' ago'));
+  h('div', { class: 'dim heard' }, m.heartbeat_age_ms < 0 ? 'never heard' : 'heard ' + fmtAge(m.heartbeat_age_ms) + ' ago'),
+  (m.alarms || []).length ? machineAlarms(m) : null);
   if (m.simulated && st.supervisor.simulation && state.level >= LEVEL_OPERATE) card.append(simControls(m));
   return card;
 }
