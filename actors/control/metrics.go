@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"standby/actors/failover"
+	"standby/actors/node"
 	"standby/actors/router"
 )
 
@@ -178,6 +179,18 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	family("standby_supervisor_role", "gauge", "1 for this supervisor's role: standalone, primary or secondary.")
 	for _, r := range []string{"standalone", "primary", "secondary"} {
 		sample("standby_supervisor_role", boolValue(role.Name == r), "role", r)
+	}
+	family("standby_links_authenticated", "gauge", "1 when the protoactor links are mutual TLS with the studio CA; 0: anyone on the network can forge a failover.")
+	sample("standby_links_authenticated", boolValue(s.sup.LinksAuthenticated()))
+	family("standby_remote_refused_total", "counter", "Inbound remote messages dropped because their sender may not send them, and refused TLS handshakes, by type and sender role.")
+	refused := s.sup.RemoteRefusals()
+	rkeys := make([]node.RefusalKey, 0, len(refused))
+	for k := range refused {
+		rkeys = append(rkeys, k)
+	}
+	sort.Slice(rkeys, func(i, j int) bool { return rkeys[i].Type+"\x00"+rkeys[i].Role < rkeys[j].Type+"\x00"+rkeys[j].Role })
+	for _, k := range rkeys {
+		sample("standby_remote_refused_total", float64(refused[k]), "type", k.Type, "role", k.Role)
 	}
 	_, err = io.WriteString(w, b.String())
 	return err

@@ -168,7 +168,7 @@ func (s *checkedStream) authorize(b *remote.MessageBatch) {
 func (s *checkedStream) refuse(name string, data []byte) string {
 	if s.g.tls {
 		if !identity.MaySend(s.id.Role, name) {
-			return "a " + string(s.id.Role) + " may not send " + name
+			return "role " + string(s.id.Role) + " may not send " + name
 		}
 		if name == agentReportType {
 			if m := reportMachine(data); !s.id.Covers(m) {
@@ -301,4 +301,33 @@ func CheckBatch(b *remote.MessageBatch) error {
 		}
 	}
 	return nil
+}
+
+// handshakes wraps the listener's TLS credentials so a refused handshake (no certificate, another
+// CA's, an expired one) is counted and logged, at most once a minute per peer host: gRPC itself
+// drops it silently.
+type handshakes struct {
+	credentials.TransportCredentials
+	g *guard
+}
+
+func (h handshakes) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, info, err := h.TransportCredentials.ServerHandshake(c)
+	if err != nil {
+		from := c.RemoteAddr().String()
+		h.g.refused.add("tls handshake", "unauthenticated")
+		host := from
+		if hh, _, e := net.SplitHostPort(from); e == nil {
+			host = hh
+		}
+		if ok, skipped := h.g.throttle.Allow(host + "|handshake"); ok {
+			h.g.log.Warn().Str("peer", from).Str("problem", err.Error()).Int("suppressed", skipped).
+				Msg("refused TLS handshake (a peer needs a certificate of this studio's CA)")
+		}
+	}
+	return conn, info, err
+}
+
+func (h handshakes) Clone() credentials.TransportCredentials {
+	return handshakes{TransportCredentials: h.TransportCredentials.Clone(), g: h.g}
 }

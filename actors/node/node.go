@@ -140,7 +140,7 @@ func Start(opts Options) (*Node, error) {
 	dialCreds, serverCreds := insecure.NewCredentials(), insecure.NewCredentials()
 	if opts.TLS != nil {
 		dialCreds = credentials.NewTLS(opts.TLS.ClientConfig(opts.Dials...))
-		serverCreds = credentials.NewTLS(opts.TLS.ServerConfig())
+		serverCreds = handshakes{TransportCredentials: credentials.NewTLS(opts.TLS.ServerConfig()), g: guard}
 	}
 	cfg := remote.Configure(remoteHost(host), port,
 		remote.WithAdvertisedHost(advertise),

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -62,7 +63,14 @@ type proc struct {
 
 func startProc(t *testing.T, name string, args ...string) *proc {
 	t.Helper()
+	return startProcOut(t, name, nil, args...)
+}
+
+// startProcOut is startProc with the process's stdout going to stdout.
+func startProcOut(t *testing.T, name string, stdout io.Writer, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: name, cmd: exec.Command(args[0], args[1:]...), lines: make(chan map[string]any, 4096)}
+	p.cmd.Stdout = stdout
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := p.cmd.StderrPipe()
 	if err != nil {
@@ -145,6 +153,8 @@ type studio struct {
 	dir, bin, supAddr string
 	hub               *vhsim.Server
 	sup               *proc
+	// agentTLS, when set, is the [tls] table of every agent's config, given the machine's name.
+	agentTLS func(name string) string
 }
 
 const procToken = "process-test-token"
@@ -234,6 +244,9 @@ name = "engine"
 kind = "process"
 pidfile = %q
 `, name, s.supAddr, listen, procToken, filepath.Join(s.dir, name+".pid"))
+	if s.agentTLS != nil {
+		cfg += s.agentTLS(name)
+	}
 	path := filepath.Join(s.dir, name+"-agent.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)

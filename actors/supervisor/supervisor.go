@@ -698,3 +698,11 @@ func (s *Supervisor) Identity() string {
 	}
 	return s.node.Identity.String()
 }
+
+// RemoteRefusals counts inbound remote messages and handshakes refused, by type and sender role.
+func (s *Supervisor) RemoteRefusals() map[node.RefusalKey]uint64 {
+	if s.node == nil {
+		return nil
+	}
+	return s.node.Refused.Snapshot()
+}
