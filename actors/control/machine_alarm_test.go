@@ -184,3 +184,22 @@ func TestStatusPlaintextLinks(t *testing.T) {
 		t.Fatalf("ctl status (%v):\n%s", err, b.String())
 	}
 }
+
+// TestBrowserMachineAlarm: the Health panel shows the plaintext banner, and a duplicate_agent
+// alarm on the machine's card and in the alarm bar, whose Acknowledge button acknowledges it.
+func TestBrowserMachineAlarm(t *testing.T) {
+	needChromium(t)
+	e := start(t, Options{})
+	p := openPanel(t, e.ctl.URL()+"/#health", tokOperate)
+	p.wait(`getComputedStyle(document.getElementById('plaintext')).display !== 'none' && getComputedStyle(document.getElementById('identity')).display === 'none'`, 5000)
+	e.impostor("m2", 4242)
+	p.wait(`document.querySelector('.machine[data-machine="m2"] .alarm[data-alarm="duplicate_agent"]:not(.acked)') && `+
+		`document.getElementById('alarmbar').textContent.includes('m2: duplicate agent') && `+
+		`document.querySelector('#alarmbar [data-ack-machine="m2"]')`, 5000)
+	p.shot("health-duplicate-agent.png")
+	p.click(`#alarmbar [data-ack-machine="m2"]`)
+	p.wait(`document.querySelector('.machine[data-machine="m2"] .alarm.acked[data-alarm="duplicate_agent"]') && !document.querySelector('#alarmbar [data-ack-machine="m2"]')`, 5000)
+	if a := machineAlarm(e.status(), "m2", "duplicate_agent"); a == nil || !a.Acked {
+		t.Fatalf("after the panel's Acknowledge: %v", a)
+	}
+}
