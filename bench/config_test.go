@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"standby/conf"
+	"standby/protocol/identity"
 )
 
 func TestPairGeometry(t *testing.T) {
@@ -46,7 +47,7 @@ func TestSupervisorTOMLIsValid(t *testing.T) {
 			text := supervisorTOML(supConfig{pairs: pairs, simulated: func(i int) bool { return i > 0 }, routers: routers,
 				http: "127.0.0.1:7480", stateDir: t.TempDir(), heartbeatTimeout: 250 * time.Millisecond, agentToken: secret(),
 				operatorToken: secret(), failbackAfter: 100 * time.Millisecond, pingInterval: time.Second})
-			cfg, err := conf.Parse([]byte(text))
+			cfg, err := conf.Parse([]byte(text + benchTLSTable(t)))
 			if err != nil {
 				t.Fatalf("generated config is invalid: %v\n%s", err, text)
 			}
@@ -71,7 +72,7 @@ func TestSupervisorTOMLPool(t *testing.T) {
 	text := supervisorTOML(supConfig{pairs: 1, simulated: func(int) bool { return false }, routers: []string{"127.0.0.1:9990"},
 		http: "127.0.0.1:7480", stateDir: t.TempDir(), heartbeatTimeout: 250 * time.Millisecond, agentToken: secret(),
 		operatorToken: secret(), failbackAfter: 100 * time.Millisecond, pingInterval: time.Second, poolRouter: "127.0.0.1:9991"})
-	cfg, err := conf.Parse([]byte(text))
+	cfg, err := conf.Parse([]byte(text + benchTLSTable(t)))
 	if err != nil {
 		t.Fatalf("generated config is invalid: %v\n%s", err, text)
 	}
@@ -120,4 +121,18 @@ func TestAgentTOMLIsValid(t *testing.T) {
 	if !strings.Contains(text, `pidfile = "/tmp/x.pid"`) {
 		t.Error("pidfile missing")
 	}
+}
+
+// benchTLSTable is the [tls] table a setup adds to its supervisor's config.
+func benchTLSTable(t *testing.T) string {
+	t.Helper()
+	b, err := newBenchTLS(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tbl, err := b.table(identity.RoleSupervisor, "bench-supervisor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tbl
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/actors/node"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
 
@@ -27,6 +28,11 @@ type LoadConfig struct {
 	Machines []string `json:"machines"`
 	// Interval is every agent's heartbeat interval.
 	Interval time.Duration `json:"interval"`
+	// CA, Cert and Key are the studio CA and one agent certificate covering every machine (a name
+	// ending in *); empty: plaintext.
+	CA   string `json:"ca,omitempty"`
+	Cert string `json:"cert,omitempty"`
+	Key  string `json:"key,omitempty"`
 }
 
 // loadSlices spreads each beat's reports over this many sends, as independent agents' timers
@@ -43,7 +49,14 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	if c.Interval < time.Millisecond || c.Supervisor == "" || len(c.Machines) == 0 {
 		return fmt.Errorf("load agents: need a supervisor, machines and an interval of 1ms or more")
 	}
-	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: log})
+	var creds *identity.Credentials
+	if c.Cert != "" {
+		var err error
+		if creds, err = identity.Load(identity.Files{CA: c.CA, Cert: c.Cert, Key: c.Key}, time.Now()); err != nil {
+			return fmt.Errorf("load agents: %w", err)
+		}
+	}
+	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: log, TLS: creds, Dials: []identity.Role{identity.RoleSupervisor}})
 	if err != nil {
 		return err
 	}

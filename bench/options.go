@@ -23,6 +23,13 @@ const (
 // compared with).
 var Scenarios = []string{Crash, Pool, Hang, Critical, Manual, RouterLoss}
 
+// TLSCostGoal bounds what mutual TLS may add to the crash p99: TLSCostGoalRatio of the plaintext
+// p99 or TLSCostGoalMS, whichever is larger.
+const (
+	TLSCostGoalRatio = 0.10
+	TLSCostGoalMS    = 0.2
+)
+
 // PoolGoalRatio is the pool scenario's goal: its p99 at most this many times the pair crash p99
 // of the same run.
 const PoolGoalRatio = 1.5
@@ -82,6 +89,10 @@ type Options struct {
 	SweepHeartbeat time.Duration
 	// Mode says how machines are driven. Default ModeAuto.
 	Mode Mode
+	// Plaintext runs the studio's links without TLS (--tls=false). By default they are mutual
+	// TLS with the setup's own studio CA, and the crash scenario is run once more on plaintext
+	// links to report what TLS costs (Report.TLSCost).
+	Plaintext bool
 	// Dir is the work directory (configs, logs); empty makes a temporary one, removed unless Keep.
 	Dir  string
 	Keep bool

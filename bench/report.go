@@ -26,8 +26,12 @@ type Report struct {
 	// PoolVsCrash compares the pool scenario's p99 with the pair crash p99 of the same run, when
 	// both ran.
 	PoolVsCrash *PoolRatio `json:"pool_vs_crash,omitempty"`
-	Anchors     []Anchor   `json:"anchors"`
-	Notes       []string   `json:"notes,omitempty"`
+	// TLS says whether the links were mutual TLS; TLSCost compares the crash p99 with TLS and on
+	// plaintext links in the same run (when TLS was on and the crash scenario ran).
+	TLS     bool     `json:"tls"`
+	TLSCost *TLSCost `json:"tls_cost,omitempty"`
+	Anchors []Anchor `json:"anchors"`
+	Notes   []string `json:"notes,omitempty"`
 }
 
 // PoolRatio is the pool scenario's p99 against the pair crash p99 of the same run.
@@ -37,6 +41,28 @@ type PoolRatio struct {
 	Ratio      float64 `json:"ratio"` // pool p99 ÷ crash p99
 	Goal       float64 `json:"goal"`  // PoolGoalRatio
 	Met        bool    `json:"met"`
+}
+
+// TLSCost is the crash p99 with mutual TLS against the same scenario on plaintext links.
+type TLSCost struct {
+	TLSP99MS       float64 `json:"tls_p99_ms"`
+	PlaintextP99MS float64 `json:"plaintext_p99_ms"`
+	PlaintextP50MS float64 `json:"plaintext_p50_ms"`
+	TLSP50MS       float64 `json:"tls_p50_ms"`
+	Runs           int     `json:"runs"`
+	DeltaMS        float64 `json:"delta_ms"` // TLS p99 − plaintext p99
+	LimitMS        float64 `json:"limit_ms"` // the most TLS may add (TLSCostGoal)
+	Met            bool    `json:"met"`
+	Error          string  `json:"error,omitempty"`
+}
+
+func newTLSCost(tls, plain ScenarioResult) *TLSCost {
+	c := &TLSCost{TLSP99MS: tls.Stats.P99, TLSP50MS: tls.Stats.P50, PlaintextP99MS: plain.Stats.P99, PlaintextP50MS: plain.Stats.P50,
+		Runs: plain.Stats.Runs, Error: plain.Error}
+	c.DeltaMS = c.TLSP99MS - c.PlaintextP99MS
+	c.LimitMS = max(TLSCostGoalRatio*c.PlaintextP99MS, TLSCostGoalMS)
+	c.Met = plain.Error == "" && plain.Stats.Runs > 0 && c.DeltaMS <= c.LimitMS
+	return c
 }
 
 // applyPoolGoal sets the pool scenario's goal (PoolGoalRatio × the crash p99 of the same run)
@@ -258,7 +284,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		fmt.Fprintf(w, "pool scenario: one pool of %d mains and %d backups on its own router (machines driven as the pairs')\n",
 			r.Settings.PoolMains, r.Settings.PoolBackups)
 	}
-	fmt.Fprintf(w, "%s\n\n", r.Method)
+	links := "mutual TLS with the setup's own studio CA"
+	if !r.TLS {
+		links = "plaintext (--tls=false)"
+	}
+	fmt.Fprintf(w, "links: %s\n%s\n\n", links, r.Method)
 	if len(r.Scenarios) > 0 {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		fmt.Fprintln(tw, "scenario\truns\tp50 ms\tp90 ms\tp99 ms\tmax ms\t goal\t met\t")
@@ -281,6 +311,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if pr := r.PoolVsCrash; pr != nil {
 			fmt.Fprintf(w, "pool p99 ÷ crash p99 = %.3f ÷ %.3f ms = %.2f (goal <= %g: %s)\n", pr.PoolP99MS, pr.CrashP99MS, pr.Ratio, pr.Goal,
 				map[bool]string{true: "met", false: "NOT met"}[pr.Met])
+		}
+		if c := r.TLSCost; c != nil {
+			if c.Error != "" {
+				fmt.Fprintf(w, "crash on plaintext links (TLS cost): FAILED: %s\n", c.Error)
+			} else {
+				fmt.Fprintf(w, "crash p99 with mutual TLS %.3f ms, on plaintext links %.3f ms (%d runs each; p50 %.3f / %.3f): TLS adds %+.3f ms (goal <= %.3f ms: %s)\n",
+					c.TLSP99MS, c.PlaintextP99MS, c.Runs, c.TLSP50MS, c.PlaintextP50MS, c.DeltaMS, c.LimitMS, map[bool]string{true: "met", false: "NOT met"}[c.Met])
+			}
 		}
 		fmt.Fprintln(w)
 		fmt.Fprintln(w, "anchor ÷ our p99 (above 1: that many times faster than the anchor):")

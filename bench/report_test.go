@@ -231,3 +231,28 @@ func TestPoolGoal(t *testing.T) {
 		t.Errorf("pool ratio without crash: %+v", r.PoolVsCrash)
 	}
 }
+
+// TestTLSCost: what TLS may add is 10 % of the plaintext p99 or 0.2 ms, whichever is larger, and
+// a plaintext run that failed meets nothing.
+func TestTLSCost(t *testing.T) {
+	res := func(p99 float64, runs int) ScenarioResult {
+		return ScenarioResult{Name: Crash, Stats: Stats{Runs: runs, P99: p99}}
+	}
+	for _, c := range []struct {
+		tls, plain float64
+		limit      float64
+		met        bool
+	}{
+		{1.9, 1.75, 0.2, true}, {1.96, 1.75, 0.2, false}, {5.4, 5.0, 0.5, true}, {5.6, 5.0, 0.5, false}, {1.0, 1.5, 0.2, true},
+	} {
+		got := newTLSCost(res(c.tls, 100), res(c.plain, 100))
+		if got.Met != c.met || got.LimitMS < c.limit-1e-9 || got.LimitMS > c.limit+1e-9 {
+			t.Errorf("tls %.2f plain %.2f: %+v, want limit %.2f met %v", c.tls, c.plain, got, c.limit, c.met)
+		}
+	}
+	failed := res(0, 0)
+	failed.Error = "setup failed"
+	if c := newTLSCost(res(1, 100), failed); c.Met || c.Error == "" {
+		t.Errorf("failed plaintext run: %+v", c)
+	}
+}

@@ -41,7 +41,8 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	so := studioOptions{bin: o.Binary, mode: mode, pairs: o.Pairs, heartbeatInterval: o.HeartbeatInterval,
 		heartbeatTimeout: o.HeartbeatTimeout, failbackAfter: DefaultFailbackAfter, pingInterval: defaultPingInterval,
-		log: o.Logger, progress: progress, pool: slices.Contains(o.Scenarios, Pool)}
+		log: o.Logger, progress: progress, pool: slices.Contains(o.Scenarios, Pool), tls: !o.Plaintext}
+	rep.TLS = so.tls
 	if so.pool {
 		rep.Settings.PoolMains, rep.Settings.PoolBackups = poolMains, poolBackups
 	}
@@ -115,6 +116,20 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Scenarios = append(rep.Scenarios, r)
 	}
 	applyPoolGoal(rep)
+	if st != nil && so.tls {
+		// What TLS costs: the crash scenario again, in the same run, on plaintext links.
+		for _, r := range rep.Scenarios {
+			if r.Name != Crash || r.Error != "" || r.Stats.Runs == 0 {
+				continue
+			}
+			st.Close()
+			st = nil
+			rep.TLSCost = tlsCost(ctx, so, dir, o, r, progress)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+		}
+	}
 	if st != nil {
 		rep.Mode, rep.Machines = st.o.mode, st.machineKinds()
 		st.Close()
@@ -143,6 +158,31 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Notes = append(rep.Notes, "logs of the failed setup kept in "+dir)
 	}
 	return rep, nil
+}
+
+// tlsCost runs the crash scenario on a plaintext setup and compares it with withTLS.
+func tlsCost(ctx context.Context, so studioOptions, dir string, o Options, withTLS ScenarioResult, progress func(string, ...any)) *TLSCost {
+	so.tls, so.pool = false, false
+	so.dir = filepath.Join(dir, "plaintext")
+	progress("%s on plaintext links (what TLS costs): %d runs", Crash, withTLS.Stats.Runs)
+	plain := ScenarioResult{Name: Crash}
+	st, err := startStudio(ctx, so)
+	if err == nil {
+		defer st.Close()
+		targets := o.Pairs
+		if st.o.mode == ModeAgents {
+			targets = st.o.agentPairs
+		}
+		var samples []sample
+		samples, err = runScenario(ctx, st, Crash, withTLS.Stats.Runs, targets)
+		plain = scenarioResult(Crash, samples, o.HeartbeatTimeout)
+	}
+	if err != nil {
+		plain.Error = err.Error()
+	}
+	c := newTLSCost(withTLS, plain)
+	progress("%s: p99 %.3f ms with TLS, %.3f ms plaintext", Crash, c.TLSP99MS, c.PlaintextP99MS)
+	return c
 }
 
 // sweepPoint measures one sweep size: crash runs on pair0 (agent processes when available) with

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/actors/node"
+	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
 
@@ -35,7 +36,9 @@ type studioOptions struct {
 	pingInterval      time.Duration
 	// pool adds the pool scenario's pool (poolMains mains, poolBackups backups) on its own
 	// simulated router, with agent processes and engines for its machines (ModeAgents).
-	pool     bool
+	pool bool
+	// tls runs every protoactor link on mutual TLS with the setup's own studio CA.
+	tls      bool
 	log      zerolog.Logger
 	progress func(format string, args ...any)
 }
@@ -71,6 +74,7 @@ type Studio struct {
 	agentSaw   map[string]time.Time // machine → when its agent last logged a service down
 	node       *node.Node           // the bench's own remote endpoint, for SimSet (ModeAgents)
 	sleepPath  string
+	tls        *benchTLS // nil: plaintext links
 }
 
 // startStudio starts a setup and waits until every pair is armed on its main.
@@ -87,6 +91,11 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 	}()
 	for _, d := range []string{"logs", "agents", "engines", "state"} {
 		if err := os.MkdirAll(filepath.Join(o.dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	if o.tls {
+		if s.tls, err = newBenchTLS(filepath.Join(o.dir, "tls")); err != nil {
 			return nil, err
 		}
 	}
@@ -273,6 +282,11 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		poolRouter:       s.poolAddr,
 		poolSimulated:    s.o.mode == ModeSimulated,
 	})
+	tbl, err := s.tls.table(identity.RoleSupervisor, "bench-supervisor")
+	if err != nil {
+		return err
+	}
+	cfg += tbl
 	path := filepath.Join(s.o.dir, "supervisor.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -335,7 +349,16 @@ func (s *Studio) startLoad() error {
 		p := pairAt(i)
 		machines = append(machines, p.main, p.backup)
 	}
-	b, err := json.Marshal(LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval})
+	lc := LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval}
+	if s.tls != nil {
+		// One certificate for the many agents of one host: every pair machine.
+		f, err := s.tls.files(identity.RoleAgent, "pair*")
+		if err != nil {
+			return err
+		}
+		lc.CA, lc.Cert, lc.Key = f.CA, f.Cert, f.Key
+	}
+	b, err := json.Marshal(lc)
 	if err != nil {
 		return err
 	}
@@ -384,6 +407,11 @@ func (s *Studio) startAgent(m string) error {
 	}
 	cfg := agentTOML(agentConfig{machine: m, supervisor: s.supLog.remote, listen: listen, token: s.agentTok,
 		interval: s.o.heartbeatInterval, pidfile: filepath.Join(s.o.dir, "engines", m+".pid")})
+	tbl, err := s.tls.table(identity.RoleAgent, m)
+	if err != nil {
+		return err
+	}
+	cfg += tbl
 	path := filepath.Join(s.o.dir, "agents", m+".toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
@@ -566,7 +594,12 @@ func (s *Studio) benchNode() (*node.Node, error) {
 	if s.node != nil {
 		return s.node, nil
 	}
-	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: s.o.log})
+	// A supervisor's certificate: agents answer SimSet only to supervisors.
+	creds, err := s.tls.creds(identity.RoleSupervisor, "bench-driver")
+	if err != nil {
+		return nil, err
+	}
+	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: s.o.log, TLS: creds})
 	if err != nil {
 		return nil, err
 	}

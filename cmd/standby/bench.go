@@ -55,6 +55,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	dir := fs.String("dir", "", "work directory for configs and logs (default: a temporary one, removed unless --keep or a failure)")
 	keep := fs.Bool("keep", false, "keep the work directory")
 	level := fs.String("log-level", "warn", "log level of the bench's own log (stderr)")
+	useTLS := fs.Bool("tls", true, "mutual TLS on every link (the setup's own studio CA), and the crash scenario once more on plaintext links to show what TLS costs; --tls=false: plaintext only")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -73,7 +74,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		return 1
 	}
 	o := bench.Options{Binary: bin, Pairs: *pairs, HeartbeatInterval: *hbi, HeartbeatTimeout: *hbt, Runs: *runs,
-		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr}
+		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS}
 	fs.Visit(func(f *flag.Flag) { o.RunsSet = o.RunsSet || f.Name == "runs" })
 	if *scen != "" {
 		o.Scenarios = strings.Split(*scen, ",")

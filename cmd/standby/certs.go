@@ -109,4 +109,3 @@ func usageErr(fs *flag.FlagSet, msg string) int {
 	fs.Usage()
 	return 2
 }
-
