@@ -17,6 +17,7 @@ type Op string
 const (
 	OpStatus       Op = "status"
 	OpWatch        Op = "watch"
+	OpMetrics      Op = "metrics" // GET /metrics: machine and pair names and health values are not for anyone
 	OpSwitch       Op = "switch"
 	OpSetMode      Op = "set_mode"
 	OpSetFailback  Op = "set_failback"
@@ -34,6 +35,7 @@ const (
 var opLevel = map[Op]int{
 	OpStatus:       conf.LevelView,
 	OpWatch:        conf.LevelView,
+	OpMetrics:      conf.LevelView,
 	OpSwitch:       conf.LevelOperate,
 	OpSetMode:      conf.LevelOperate,
 	OpSetFailback:  conf.LevelOperate,

@@ -283,7 +283,13 @@ func (g *gateway) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// metrics serves the Prometheus text to an operator's bearer token (any level; for Prometheus's
+// scrape config: authorization: {credentials: TOKEN}).
 func (g *gateway) metrics(w http.ResponseWriter, r *http.Request) {
+	if _, refused := g.svc.Authorize("http "+r.RemoteAddr, bearer(r), OpMetrics); refused != nil {
+		g.reply(w, refused, 0)
+		return
+	}
 	var b bytes.Buffer
 	if err := g.svc.writeMetrics(&b); err != nil {
 		http.Error(w, "metrics unavailable: "+err.Error(), http.StatusServiceUnavailable)

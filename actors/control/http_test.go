@@ -222,13 +222,37 @@ func TestReadOnly(t *testing.T) {
 	}
 }
 
-// TestMetricsAndHealthz: the Prometheus text after a switch, and /healthz.
+// metricsGet scrapes /metrics with token as the bearer ("" for none).
+func (e *env) metricsGet(token string) (*http.Response, error) {
+	req, err := http.NewRequest("GET", e.ctl.URL()+"/metrics", nil)
+	if err != nil {
+		return nil, err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return http.DefaultClient.Do(req)
+}
+
+// TestMetricsAndHealthz: the Prometheus text after a switch, only to an operator's token, and
+// /healthz.
 func TestMetricsAndHealthz(t *testing.T) {
 	e := start(t, Options{})
+	for tok, want := range map[string]int{"": 401, "nope": 401} {
+		res, err := e.metricsGet(tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != want || strings.Contains(string(body), "standby_") {
+			t.Errorf("metrics with token %q: %d %s, want %d and no metrics", tok, res.StatusCode, body, want)
+		}
+	}
 	if status, reply := e.httpDo("POST", "/api/pairs/cam1/switch", tokOperate, `{"to":"backup"}`); status != 200 {
 		t.Fatalf("switch: %d %v", status, reply)
 	}
-	res, err := http.Get(e.ctl.URL() + "/metrics")
+	res, err := e.metricsGet(tokView)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,6 +273,7 @@ func TestMetricsAndHealthz(t *testing.T) {
 		`standby_machine_up{machine="b1"} 1`,
 		`standby_pair_on_backup{pair="cam1"} 1`,
 		`standby_supervisor_role{role="standalone"} 1`,
+		`standby_links_authenticated 0`,
 		`# TYPE standby_switch_latency_seconds histogram`,
 	} {
 		if !strings.Contains(text, want) {

@@ -3,7 +3,6 @@ package control
 import (
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -144,7 +143,7 @@ func TestPoolMoveTo(t *testing.T) {
 	if w := strings.Join(poolOf(st, "renders").Warnings, "\n"); !strings.Contains(w, "spare-2 has no 'key' feed") {
 		t.Errorf("pool warnings: %q", w)
 	}
-	res, err := http.Get(e.ctl.URL() + "/metrics")
+	res, err := e.metricsGet(tokView)
 	if err != nil {
 		t.Fatal(err)
 	}

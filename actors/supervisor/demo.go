@@ -151,7 +151,7 @@ func (d *demoActor) report(ctx actor.Context, name string, change bool) {
 		return
 	}
 	sm.seq++
-	r := &machine.Report{Machine: name, Session: d.session, Seq: sm.seq, Change: change}
+	r := &machine.Report{Machine: name, Session: d.session, Seq: sm.seq, Change: change, From: "demo driver"}
 	for _, svc := range []string{"engine", "videoio"} {
 		up := sm.services[svc]
 		reason := ""

@@ -44,6 +44,7 @@ commands:
   failback PAIR manual|automatic          failback policy
   ack PAIR ALARM                          acknowledge an alarm (e.g. flap_guard)
   ack POOL [MAIN] ALARM                   the same for a pool's main (every main without MAIN)
+  ack machine MACHINE ALARM               a machine's own alarm (duplicate_agent: adopts the newer agent)
   set-pool POOL MAINS BACKUPS [ROLES]     create or change a pool (comma lists; level 3)
   remove-pool POOL                        dissolve a pool (level 3)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
@@ -217,7 +218,10 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: &pb.ControlRequest_SetFailbackOp{Pair: w[1], Failback: w[2]}}}, nil
 	case "ack":
-		// ack PAIR ALARM, or ack POOL MAIN ALARM.
+		// ack PAIR ALARM, ack POOL MAIN ALARM, or ack machine MACHINE ALARM.
+		if len(w) == 4 && w[1] == "machine" {
+			return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Machine: w[2], Alarm: w[3]}}}, nil
+		}
 		if len(w) == 4 {
 			return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: &pb.ControlRequest_AcknowledgeOp{Pair: w[1], Main: w[2], Alarm: w[3]}}}, nil
 		}
