@@ -117,16 +117,14 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	}
 	applyPoolGoal(rep)
 	if st != nil && so.tls {
-		// What TLS costs: the crash scenario again, in the same run, on plaintext links.
+		// What TLS costs: the crash scenario on this setup and on a plaintext one, in alternating
+		// blocks, so both see the same machine noise.
 		for _, r := range rep.Scenarios {
-			if r.Name != Crash || r.Error != "" || r.Stats.Runs == 0 {
-				continue
-			}
-			st.Close()
-			st = nil
-			rep.TLSCost = tlsCost(ctx, so, dir, o, r, progress)
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
+			if r.Name == Crash && r.Error == "" && r.Stats.Runs > 0 {
+				rep.TLSCost = tlsCost(ctx, st, so, dir, o, r.Stats.Runs, progress)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
 			}
 		}
 	}
@@ -160,29 +158,64 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	return rep, nil
 }
 
-// tlsCost runs the crash scenario on a plaintext setup and compares it with withTLS.
-func tlsCost(ctx context.Context, so studioOptions, dir string, o Options, withTLS ScenarioResult, progress func(string, ...any)) *TLSCost {
+// tlsBlock is how many crash runs go to one setup before the other's turn.
+const tlsBlock = 10
+
+// tlsCost runs the crash scenario runs times on withTLS (a TLS setup) and on a fresh plaintext
+// setup of the same shape, alternating blocks of tlsBlock runs, and compares the two.
+func tlsCost(ctx context.Context, withTLS *Studio, so studioOptions, dir string, o Options, runs int, progress func(string, ...any)) *TLSCost {
 	so.tls, so.pool = false, false
 	so.dir = filepath.Join(dir, "plaintext")
-	progress("%s on plaintext links (what TLS costs): %d runs", Crash, withTLS.Stats.Runs)
-	plain := ScenarioResult{Name: Crash}
-	st, err := startStudio(ctx, so)
-	if err == nil {
-		defer st.Close()
-		targets := o.Pairs
-		if st.o.mode == ModeAgents {
-			targets = st.o.agentPairs
+	progress("%s with TLS and on plaintext links, alternating blocks of %d (what TLS costs): %d runs each", Crash, tlsBlock, runs)
+	res := func(samples []sample, err error) ScenarioResult {
+		r := scenarioResult(Crash, samples, o.HeartbeatTimeout)
+		if err != nil {
+			r.Error = err.Error()
 		}
-		var samples []sample
-		samples, err = runScenario(ctx, st, Crash, withTLS.Stats.Runs, targets)
-		plain = scenarioResult(Crash, samples, o.HeartbeatTimeout)
+		return r
 	}
+	plain, err := startStudio(ctx, so)
 	if err != nil {
-		plain.Error = err.Error()
+		return newTLSCost(ScenarioResult{}, res(nil, err))
 	}
-	c := newTLSCost(withTLS, plain)
+	defer plain.Close()
+	var tlsSamples, plainSamples []sample
+	next := 0
+	for _, st := range []*Studio{withTLS, plain} {
+		if err := st.warm(ctx, Crash, targetPairs(st, o)); err != nil {
+			return newTLSCost(ScenarioResult{}, res(nil, err))
+		}
+	}
+	for len(plainSamples) < runs {
+		for _, side := range []struct {
+			st  *Studio
+			out *[]sample
+		}{{withTLS, &tlsSamples}, {plain, &plainSamples}} {
+			for k := 0; k < tlsBlock && len(*side.out) < runs; k++ {
+				if err := ctx.Err(); err != nil {
+					return nil
+				}
+				p := pairAt(next % targetPairs(side.st, o))
+				smp, err := runOnce(ctx, side.st, Crash, p)
+				if err != nil {
+					return newTLSCost(res(tlsSamples, nil), res(plainSamples, err))
+				}
+				*side.out = append(*side.out, smp)
+			}
+		}
+		next++
+	}
+	c := newTLSCost(res(tlsSamples, nil), res(plainSamples, nil))
 	progress("%s: p99 %.3f ms with TLS, %.3f ms plaintext", Crash, c.TLSP99MS, c.PlaintextP99MS)
 	return c
+}
+
+// targetPairs are the pairs runs cycle through: those with agent processes, or all.
+func targetPairs(st *Studio, o Options) int {
+	if st.o.mode == ModeAgents {
+		return st.o.agentPairs
+	}
+	return o.Pairs
 }
 
 // sweepPoint measures one sweep size: crash runs on pair0 (agent processes when available) with
