@@ -8,8 +8,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"standby/conf"
+	"standby/protocol/identity"
 )
 
 func init() {
@@ -39,7 +41,22 @@ func check(stdout, stderr io.Writer, path string) int {
 		}
 		return 1
 	}
-	fmt.Fprint(stdout, Summary(cfg, configName(path)))
+	links := ""
+	if t := cfg.TLS; t.Enabled() && !t.Generate {
+		// The files are read at start; a missing or expired certificate is found now, not then.
+		creds, err := identity.Load(t.Files(), time.Now())
+		if err == nil && creds.Self.Role != identity.RoleSupervisor {
+			err = fmt.Errorf("tls cert %s is a certificate of %s, not of a supervisor", t.Cert, creds.Self)
+		}
+		if err != nil {
+			fmt.Fprintf(stderr, "%s: %v\n", configName(path), err)
+			return 1
+		}
+		links = fmt.Sprintf("links: mutual TLS as %s, certificate valid until %s\n", creds.Self, creds.NotAfter.UTC().Format(time.DateOnly))
+	} else if t.Generate {
+		links = fmt.Sprintf("links: mutual TLS with a CA generated in %s (demo)\n", conf.GeneratedDir(cfg.Supervisor.StateDir))
+	}
+	fmt.Fprint(stdout, Summary(cfg, configName(path))+links)
 	for _, w := range cfg.Warnings() {
 		fmt.Fprintf(stderr, "warning: %s\n", w)
 	}
