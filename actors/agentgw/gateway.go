@@ -13,7 +13,6 @@
 package agentgw
 
 import (
-	"net"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -165,11 +164,7 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 // logSession logs a session change at most once a minute per (machine, agent host): two agents
 // reporting one machine flip it on every report, which the machine's duplicate_agent alarm tells.
 func (g *gateway) logSession(from string, r *pb.AgentReport) {
-	host := from
-	if h, _, err := net.SplitHostPort(from); err == nil {
-		host = h
-	}
-	ok, skipped := g.throttle.Allow("session\x00" + r.Machine + "\x00" + clip(host, 128))
+	ok, skipped := g.throttle.Allow("session\x00" + r.Machine + "\x00" + clip(node.Host(from), 128))
 	if !ok {
 		return
 	}
@@ -177,11 +172,11 @@ func (g *gateway) logSession(from string, r *pb.AgentReport) {
 		Int("suppressed", skipped).Msg("agent session started")
 }
 
-// logRefusal logs a refused report at most once a minute per (address, machine, reason). All three
-// come from the network, so they are cut to size; the throttle bounds how many it remembers.
+// logRefusal logs a refused report at most once a minute per (agent host, machine, reason). All
+// three come from the network, so they are cut to size; the throttle bounds how many it remembers.
 func (g *gateway) logRefusal(from, machineName, reason string) {
 	from, machineName = clip(from, 128), clip(machineName, pb.MaxNameLen)
-	ok, skipped := g.throttle.Allow(from + "\x00" + machineName + "\x00" + reason)
+	ok, skipped := g.throttle.Allow(node.Host(from) + "\x00" + machineName + "\x00" + reason)
 	if !ok {
 		return
 	}

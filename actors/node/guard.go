@@ -87,11 +87,7 @@ func (g *guard) unary(ctx context.Context, req any, info *grpc.UnaryServerInfo, 
 // warn logs a refused or crashed call, at most once a minute per peer host and kind (not per port:
 // every reconnect has a new one).
 func (g *guard) warn(from, kind, detail string, stack []byte) {
-	host := from
-	if h, _, err := net.SplitHostPort(from); err == nil {
-		host = h
-	}
-	ok, skipped := g.throttle.Allow(host + "|" + kind)
+	ok, skipped := g.throttle.Allow(Host(from) + "|" + kind)
 	if !ok {
 		return
 	}
@@ -224,11 +220,7 @@ func clip(s string, n int) string {
 
 // warnRefused logs a refused message at most once a minute per peer host and type.
 func (g *guard) warnRefused(from string, id identity.Identity, typeName, reason string) {
-	host := from
-	if h, _, err := net.SplitHostPort(from); err == nil {
-		host = h
-	}
-	ok, skipped := g.throttle.Allow(host + "|refused|" + typeName)
+	ok, skipped := g.throttle.Allow(Host(from) + "|refused|" + typeName)
 	if !ok {
 		return
 	}
@@ -316,11 +308,7 @@ func (h handshakes) ServerHandshake(c net.Conn) (net.Conn, credentials.AuthInfo,
 	if err != nil {
 		from := c.RemoteAddr().String()
 		h.g.refused.add("tls handshake", "unauthenticated")
-		host := from
-		if hh, _, e := net.SplitHostPort(from); e == nil {
-			host = hh
-		}
-		if ok, skipped := h.g.throttle.Allow(host + "|handshake"); ok {
+		if ok, skipped := h.g.throttle.Allow(Host(from) + "|handshake"); ok {
 			h.g.log.Warn().Str("peer", from).Str("problem", err.Error()).Int("suppressed", skipped).
 				Msg("refused TLS handshake (a peer needs a certificate of this studio's CA)")
 		}

@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"log/slog"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -38,5 +39,23 @@ func TestLibHandler(t *testing.T) {
 	}
 	if n := strings.Count(out, "\n"); n != 3 || strings.Contains(out, "stopping") {
 		t.Errorf("want 3 lines and nothing while stopping, got:\n%s", out)
+	}
+}
+
+// TestLibHandlerPeerRestarts: a peer restarting in a loop comes from a new port each time; its
+// lines share one throttle (one line a minute), where one per port was thousands a minute.
+func TestLibHandlerPeerRestarts(t *testing.T) {
+	var buf bytes.Buffer
+	clk := clock.NewFake(time.Unix(1_700_000_000, 0))
+	log := slog.New(libHandler{Handler: zerolog.NewSlogHandler(zerolog.New(&buf)), stopping: &atomic.Bool{},
+		throttle: NewThrottle(time.Minute, clk)})
+	for port := range 500 {
+		log.Error("EndpointWriter lost connection", "address", "10.0.0.7:"+strconv.Itoa(40000+port))
+	}
+	if n := strings.Count(buf.String(), "\n"); n != 1 {
+		t.Fatalf("%d lines for one restarting peer, want 1:\n%s", n, buf.String())
+	}
+	if Host("10.0.0.7:40000") != "10.0.0.7" || Host("[::1]:7400") != "::1" || Host("nohost") != "nohost" {
+		t.Fatal("Host")
 	}
 }

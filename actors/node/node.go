@@ -266,7 +266,7 @@ func (h libHandler) Handle(ctx context.Context, r slog.Record) error {
 		key := r.Level.String() + "|" + r.Message
 		r.Attrs(func(a slog.Attr) bool {
 			if a.Key == "address" {
-				key += "|" + a.Value.String()
+				key += "|" + Host(a.Value.String()) // a restarting peer has a new port each time
 			}
 			return true
 		})

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"net"
 	"sync"
 	"time"
 
@@ -72,4 +73,13 @@ func (t *Throttle) prune(now time.Time) {
 			delete(t.keys, k)
 		}
 	}
+}
+
+// Host is addr without its port, the key of per-peer log throttles: a peer that reconnects comes
+// from a new port each time. An address without a port is returned as it is.
+func Host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
