@@ -385,6 +385,7 @@ func commandRefusal(name string, err error) *pb.ControlReply {
 		{failover.ErrLacksRole, pb.Code_CODE_NO_BACKUP},
 		{failover.ErrNoBackupFree, pb.Code_CODE_NO_BACKUP},
 		{failover.ErrNotInPool, pb.Code_CODE_NOT_IN_POOL},
+		{failover.ErrStandby, pb.Code_CODE_READ_ONLY}, // the engine itself refuses: read-only by construction
 	} {
 		if errors.Is(err, c.err) {
 			return refusal(c.code, "%s", msg)

@@ -39,6 +39,8 @@ var (
 	ErrAlreadyOnAir = errors.New("already on air")
 	// ErrNoAlarm: there is no such alarm to acknowledge.
 	ErrNoAlarm = errors.New("no such alarm")
+	// ErrStandby refuses an operator's switch on a supervisor that is not the active one.
+	ErrStandby = errors.New("this supervisor is not the active one")
 )
 
 // Feed is one signal a machine sends into the router, by role. Mains list the outputs the role
@@ -136,6 +138,11 @@ type Pool struct {
 	slots []*slot
 	epoch uint64
 	seq   uint64
+	// standby: another supervisor is (or may be) active; nothing is routed from here, so two
+	// supervisors never drive the router at once by construction. The zero value is active (a
+	// supervisor without a peer).
+	standby bool
+	term    uint64
 }
 
 // New returns a pool whose mains are all Unarmed, each assumed on air until the router shows
@@ -178,8 +185,12 @@ type BackupStatus struct {
 type Status struct {
 	Automatic, Failback bool
 	Epoch               uint64
-	Slots               []SlotStatus
-	Backups             []BackupStatus
+	// Standby: this supervisor is not the active one; the pool follows the router and its
+	// machines but routes nothing. Term is the supervisor pair's term it last heard.
+	Standby bool
+	Term    uint64
+	Slots   []SlotStatus
+	Backups []BackupStatus
 	// Queue lists the mains waiting for a backup, longest-waiting first.
 	Queue      []string
 	Conditions map[string]Condition
@@ -190,7 +201,8 @@ var alarmOrder = []AlarmKind{AlarmMainFailed, AlarmNoHealthyBackup, AlarmNoBacku
 
 // Status returns the pool's current view. Alarms are in a fixed kind order.
 func (p *Pool) Status() Status {
-	st := Status{Automatic: p.cfg.Automatic, Failback: p.cfg.AutoFailback, Epoch: p.epoch, Conditions: map[string]Condition{}}
+	st := Status{Automatic: p.cfg.Automatic, Failback: p.cfg.AutoFailback, Epoch: p.epoch, Standby: p.standby, Term: p.term,
+		Conditions: map[string]Condition{}}
 	for k, c := range p.cond {
 		st.Conditions[k] = c
 	}
@@ -328,6 +340,8 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 		}
 	case OutputsLocked:
 		acts = p.stepLocked(now, e)
+	case SetRole:
+		acts = p.stepRole(e)
 	default:
 		panic(fmt.Sprintf("failover: unknown event %T", ev))
 	}
@@ -396,6 +410,12 @@ func (p *Pool) stepShows(now time.Time, e RouterShows) []Action {
 			s.onAir = who
 			acts = append(acts, p.become(s, s.stableOn(who), s.pending.trigger,
 				fmt.Sprintf("router shows %s on air: the switch that was not confirmed took effect late", p.who(who)), 0))
+		case p.standby:
+			// The active supervisor switched it; whether it failed over is its to say (sync link).
+			s.failedOver = false
+			s.onAir = who
+			acts = append(acts, p.become(s, s.stableOn(who), TriggerRouter,
+				fmt.Sprintf("router shows %s on air (standby: switched by the active supervisor or a panel)", p.who(who)), 0))
 		default:
 			s.failedOver = false // not ours: no automatic failback from it
 			s.onAir = who
@@ -467,7 +487,31 @@ func (p *Pool) stepResult(now time.Time, r RouteResult) []Action {
 	return append(acts, p.become(s, s.stableOn(to), s.pending.trigger, "confirmed by router", r.Latency))
 }
 
+// stepRole makes the pool active or standby under a term. A stale term changes nothing. On
+// becoming active the pool starts from what the router shows (which it kept following), so the
+// handover itself routes nothing; evaluate then serves mains whose machine is failing now.
+func (p *Pool) stepRole(e SetRole) []Action {
+	if e.Term < p.term {
+		return []Action{Note{Message: fmt.Sprintf("ignored role change of stale term %d (current %d)", e.Term, p.term)}}
+	}
+	was := !p.standby
+	p.term, p.standby = e.Term, !e.Active
+	switch {
+	case e.Active && !was:
+		for _, s := range p.slots {
+			s.retryAt = time.Time{}
+		}
+		return []Action{Note{Message: fmt.Sprintf("active (term %d): adopting what the router shows", e.Term)}}
+	case !e.Active && was:
+		return []Action{Note{Message: fmt.Sprintf("standby (term %d): following the router, routing nothing", e.Term)}}
+	}
+	return nil
+}
+
 func (p *Pool) stepSwitch(now time.Time, e Switch) ([]Action, error) {
+	if p.standby {
+		return nil, fmt.Errorf("%w (term %d): switch on the active supervisor", ErrStandby, p.term)
+	}
 	s := p.slot(e.Main)
 	if s == nil {
 		return nil, fmt.Errorf("%w: main %q", ErrNotInPool, e.Main)
@@ -576,6 +620,9 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 			p.seq++
 			s.failSeq, s.failedAt = p.seq, now
 		}
+	}
+	if p.standby {
+		return acts // the active supervisor decides; this one only keeps its view current
 	}
 	for _, s := range p.byFailure() {
 		if s.state == Unarmed || s.switching() {
@@ -780,7 +827,7 @@ func (p *Pool) startSwitch(now time.Time, s *slot, to string, trigger Trigger, a
 		acts = append(acts, Note{Main: s.main, Message: fmt.Sprintf("partial coverage: %s's outputs %s stay on %s (%s lacks their roles)",
 			s.main, ports(stay), s.main, to)})
 	}
-	return append(acts, Route{Epoch: p.epoch, Main: s.main, From: s.onAir, To: to, Trigger: trigger, Crosspoints: xs, Stay: stay,
+	return append(acts, Route{Epoch: p.epoch, Term: p.term, Main: s.main, From: s.onAir, To: to, Trigger: trigger, Crosspoints: xs, Stay: stay,
 		Force: p.cfg.ForceUnlock})
 }
 

@@ -214,6 +214,7 @@ func (sc *scenario) machine(name string) string {
 //	router-ready
 //	router-shows MACHINE (a pair: that machine on every output) | router-shows OUT=IN ...
 //	locked OUT... | locked none
+//	role active|standby TERM   (this supervisor's role in its pair)
 //	status
 func (sc *scenario) run(cmd string) []string {
 	t := sc.t
@@ -298,6 +299,9 @@ func (sc *scenario) run(cmd string) []string {
 			}
 		}
 		ev = l
+	case "role":
+		term, _ := strconv.ParseUint(f[2], 10, 64)
+		ev = SetRole{Active: f[1] == "active", Term: term}
 	case "status":
 		return statusLines(p.Status())
 	default:
@@ -366,6 +370,9 @@ func formatActions(acts []Action) []string {
 				xs[i] = x.Output.String() + "←" + x.Input.String()
 			}
 			s := fmt.Sprintf("route epoch=%d main=%s %s→%s trigger=%s force=%v: %s", a.Epoch, a.Main, a.From, a.To, a.Trigger, a.Force, strings.Join(xs, " "))
+			if a.Term > 0 {
+				s += fmt.Sprintf(" term=%d", a.Term)
+			}
 			if len(a.Stay) > 0 {
 				s += " stay=" + ports(a.Stay)
 			}
@@ -388,7 +395,11 @@ func formatActions(acts []Action) []string {
 }
 
 func statusLines(s Status) []string {
-	out := []string{fmt.Sprintf("automatic=%v failback=%v epoch=%d", s.Automatic, s.Failback, s.Epoch)}
+	head := fmt.Sprintf("automatic=%v failback=%v epoch=%d", s.Automatic, s.Failback, s.Epoch)
+	if s.Standby || s.Term > 0 {
+		head += fmt.Sprintf(" standby=%v term=%d", s.Standby, s.Term)
+	}
+	out := []string{head}
 	for _, sl := range s.Slots {
 		l := fmt.Sprintf("%s: state=%s on-air=%s latched=%v", sl.Main, sl.State, sl.OnAir, sl.Latched)
 		if sl.Target != "" {

@@ -133,7 +133,9 @@ type Action interface{ isAction() }
 // Route asks the shell to apply Crosspoints (one router request) and report back a RouteResult
 // carrying Epoch. It puts machine To on air for Main, replacing From.
 type Route struct {
-	Epoch    uint64
+	Epoch uint64
+	// Term is the supervisor pair's term the route is made under (logged with it).
+	Term     uint64
 	Main     string
 	From, To string
 	Trigger  Trigger
@@ -205,6 +207,14 @@ type Switch struct {
 	By   string
 }
 
+// SetRole tells the pool whether its supervisor is the active one, under which term (it increases
+// with every takeover; a lower one than the pool's is ignored). A standby pool follows the router
+// and its machines and never routes.
+type SetRole struct {
+	Active bool
+	Term   uint64
+}
+
 // SetMode switches the pool between automatic and manual failover.
 type SetMode struct {
 	Automatic bool
@@ -265,6 +275,7 @@ type RouterShows struct{ Outputs []Shown }
 
 func (RouterReady) isEvent()    {}
 func (RouterShows) isEvent()    {}
+func (SetRole) isEvent()        {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

@@ -35,9 +35,16 @@ type Options struct {
 	LockOutputs, ForceUnlock bool
 	Clock                    clock.Clock
 	Logger                   zerolog.Logger
+	// Standby and Term are the supervisor's role when the pool is spawned (the zero value: active,
+	// no pair of supervisors); later changes come as *SetRole.
+	Standby bool
+	Term    uint64
 	// Hook, when set, runs first on every message; tests inject panics with it.
 	Hook func(msg any)
 }
+
+// SetRole tells the pool whether its supervisor is the active one of its pair, and the term.
+type SetRole = failover.SetRole
 
 // Command carries an operator event (failover.Switch, SetMode, SetFailback, Acknowledge) to the
 // pool; it is answered with a CommandReply.
@@ -123,13 +130,18 @@ func (a *poolActor) Receive(ctx actor.Context) {
 			a.log.Warn().Msg("pool actor restarted from its last known state")
 		} else {
 			a.eng = failover.New(o.Engine)
+			if o.Standby || o.Term > 0 {
+				acts = a.step(now, failover.SetRole{Active: !o.Standby, Term: o.Term})
+			}
 		}
 		a.gen = generations.Add(1)
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: a.gen}
 		a.wake = clock.NewWake(func() { root.Send(self, t) })
 		a.wake.At(now, a.eng.Wake(now)) // a restored switch still has its deadline
 		a.subscribe(ctx)                // what the router said before we ran comes with it
-		return
+		if len(acts) == 0 {
+			return
+		}
 	case *actor.Stopping:
 		if a.wake != nil {
 			a.wake.Stop()
@@ -171,6 +183,11 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		var err error
 		acts, err = a.eng.Step(now, msg.Event)
 		ctx.Respond(&CommandReply{Err: err})
+	case *SetRole:
+		if msg.Term >= o.Term {
+			o.Standby, o.Term = !msg.Active, msg.Term // for the log lines; a stale one the engine ignores too
+		}
+		acts = a.step(now, *msg)
 	case *GetStatus:
 		ctx.Respond(&View{Name: o.Name, Status: a.eng.Status()})
 		return
@@ -353,6 +370,9 @@ func (a *poolActor) carryOut(ctx actor.Context, now time.Time, acts []failover.A
 			msg := "pool transition"
 			if o.Pair {
 				msg = "pair transition"
+			}
+			if o.Term > 0 {
+				ev = ev.Uint64("term", o.Term) // which supervisor term routed it, when there is a pair of supervisors
 			}
 			ev.Str("main", x.Main).Str("from", x.From.String()).Str("to", x.To.String()).Str("machine", x.Machine).
 				Str("trigger", string(x.Trigger)).Str("detail", x.Detail).Msg(msg)

@@ -85,6 +85,11 @@ type Supervisor struct {
 
 	routersMu sync.Mutex
 	routers   map[string]router.Status // latest status of each router
+
+	// standby and term are this supervisor's role in its pair (guarded by mu): a standby
+	// supervisor's pools route nothing; new pools are spawned in the current role.
+	standby bool
+	term    uint64
 }
 
 // Start builds the actor system and the tree for opts.Config.
@@ -288,8 +293,11 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 		if s.opts.PoolHook != nil {
 			hook = func(m any) { s.opts.PoolHook(name, m) }
 		}
+		s.mu.Lock()
+		standby, term := s.standby, s.term
+		s.mu.Unlock()
 		props := pool.Props(pool.Options{Name: p.Name, Pair: p.Pair, Engine: p.Engine, Router: rpid, LockOutputs: p.LockOutputs,
-			ForceUnlock: p.ForceUnlock, Clock: s.opts.Clock, Logger: s.log, Hook: hook})
+			ForceUnlock: p.ForceUnlock, Clock: s.opts.Clock, Logger: s.log, Hook: hook, Standby: standby, Term: term})
 		if _, err := spawnIn(s.sys, pools, p.Name, props); err != nil {
 			return err
 		}
@@ -319,6 +327,13 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.cfg, s.pools = cfg, newPools
+	if s.standby || s.term > 0 {
+		// A role change while this reload spawned pools may have missed them; the engines
+		// ignore a role they already have.
+		for _, p := range newPools {
+			s.sys.Root.Send(s.PID(PoolsDir, p.Name), &pool.SetRole{Active: !s.standby, Term: s.term})
+		}
+	}
 	if s.sim != nil && sameSimulation(old, cfg) {
 		return nil // keep what operators set on simulated machines
 	}
@@ -686,6 +701,49 @@ func loadTLS(cfg *conf.Config, now time.Time) (*identity.Credentials, error) {
 		return nil, fmt.Errorf("tls cert %s is a certificate of %s, not of a supervisor", t.Cert, creds.Self)
 	}
 	return creds, nil
+}
+
+// SetRole makes this supervisor the active one of its pair or a standby, under term: the pools of
+// a standby follow the router and their machines and route nothing, and the agent gateway tells
+// agents it is not active. A term lower than the current one is refused (a supervisor that
+// learned of a higher term never goes back).
+func (s *Supervisor) SetRole(active bool, term uint64) error {
+	s.mu.Lock()
+	if term < s.term {
+		cur := s.term
+		s.mu.Unlock()
+		return fmt.Errorf("role change of term %d refused: this supervisor is at term %d", term, cur)
+	}
+	changed := s.standby == active || s.term != term
+	s.standby, s.term = !active, term
+	names := make([]string, len(s.pools))
+	for i, p := range s.pools {
+		names[i] = p.Name
+	}
+	s.mu.Unlock()
+	if !changed {
+		return nil
+	}
+	// Pools spawned meanwhile by a reload read the new role; these are told.
+	for _, n := range names {
+		s.sys.Root.Send(s.PID(PoolsDir, n), &pool.SetRole{Active: active, Term: term})
+	}
+	if s.node != nil {
+		s.sys.Root.Send(s.group(AgentsName), &agentgw.SetActive{Active: active})
+	}
+	role := "standby"
+	if active {
+		role = "active"
+	}
+	s.log.Warn().Str("role", role).Uint64("term", term).Msg("supervisor role changed")
+	return nil
+}
+
+// Role is this supervisor's role: whether it is the active one, and its term.
+func (s *Supervisor) Role() (active bool, term uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return !s.standby, s.term
 }
 
 // LinksAuthenticated reports whether the protoactor links are mutual TLS with the studio CA.

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -379,5 +380,68 @@ func TestPoolEditKeepsRouterConnection(t *testing.T) {
 	}
 	if st := hub.State(); st.Accepted != 1 || st.Clients != 1 {
 		t.Fatalf("the pool edit reconnected the router: %d connections accepted, %d open", st.Accepted, st.Clients)
+	}
+}
+
+// TestStandbyRoutesNothing: a supervisor made standby follows its machines but routes nothing
+// (an operator's switch is refused with failover.ErrStandby); made active under a higher term it
+// serves the main that failed meanwhile at once; an older term is refused.
+func TestStandbyRoutesNothing(t *testing.T) {
+	fr := &fakeRouter{}
+	h := start(t, threePairs, Options{Routers: fr.factory})
+	for _, m := range []string{"m1", "b1"} {
+		h.report(m, up("engine"), up("videoio"))
+	}
+	h.waitTransition("cam1", failover.OnMain)
+	if err := h.sup.SetRole(false, 3); err != nil {
+		t.Fatal(err)
+	}
+	if active, term := h.sup.Role(); active || term != 3 {
+		t.Fatalf("role %v %d", active, term)
+	}
+	seen := make(chan struct{})
+	var once sync.Once
+	sub := h.sup.System().EventStream.Subscribe(func(evt interface{}) {
+		if c, ok := evt.(*machine.Changed); ok && c.Machine == "m1" && c.Condition.Failure == failover.TriggerEngine {
+			once.Do(func() { close(seen) })
+		}
+	})
+	defer h.sup.System().EventStream.Unsubscribe(sub)
+	h.report("m1", down("engine"), up("videoio"))
+	select {
+	case <-seen: // published after the send to the pool: a status request queues behind it
+	case <-time.After(5 * time.Second):
+		t.Fatal("m1's failure was never seen")
+	}
+	v, err := h.sup.Pool("cam1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := v.Conditions["m1"]; c.Failure != failover.TriggerEngine || !v.Standby || v.Term != 3 {
+		t.Fatalf("standby pool: m1 %+v standby=%v term=%d", c, v.Standby, v.Term)
+	}
+	fr.mu.Lock()
+	n := len(fr.switches)
+	fr.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("a standby supervisor routed %d times", n)
+	}
+	if err := h.sup.Command("cam1", failover.Switch{To: "b1", By: "op"}); !errors.Is(err, failover.ErrStandby) {
+		t.Fatalf("operator switch on standby: %v", err)
+	}
+	if err := h.sup.SetRole(true, 2); err == nil {
+		t.Fatal("a lower term was accepted")
+	}
+	if err := h.sup.SetRole(true, 4); err != nil {
+		t.Fatal(err)
+	}
+	tr := h.waitTransition("cam1", failover.OnBackup)
+	if tr.Trigger != failover.TriggerEngine {
+		t.Fatalf("takeover switch trigger %s", tr.Trigger)
+	}
+	fr.mu.Lock()
+	defer fr.mu.Unlock()
+	if len(fr.switches) != 1 || fr.switches[0].Pool != "cam1" {
+		t.Fatalf("switches after takeover: %d", len(fr.switches))
 	}
 }
