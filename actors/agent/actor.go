@@ -130,8 +130,8 @@ func (a *agentActor) handleBeat(ctx actor.Context) {
 	}
 	a.send(ctx, false)
 	if followed := a.fol.following(); a.fol.beat() {
-		a.log.Warn().Str("supervisor", followed).Int("beats", a.fol.missLimit+1).
-			Msg("followed supervisor stopped answering; reporting to all supervisors")
+		a.log.Warn().Str("supervisor", followed).Int("beats", a.fol.missLimit+1).Str("now_following", a.fol.following()).
+			Msg("followed supervisor stopped answering")
 	}
 	if a.fol.following() != "" {
 		a.searchFor = 0
@@ -141,20 +141,21 @@ func (a *agentActor) handleBeat(ctx actor.Context) {
 	if a.searchFor >= searchWarnAfter {
 		if ok, skipped := a.throttle.Allow("searching"); ok {
 			a.log.Warn().Strs("supervisors", a.fol.addrs).Dur("for", a.searchFor).Int("suppressed", skipped).
-				Msg("no supervisor answers as active; reporting to all (check supervisors, and that they can reach this agent's address)")
+				Msg("no supervisor answers as active (check supervisors, and that they can reach this agent's address)")
 		}
 	}
 }
 
-// send reports the current state to the supervisors the follower picks, each copy with its own seq
-// so the reply can be credited to the supervisor that sent it.
+// send reports the current state, with what the agent hears of each supervisor, to every
+// supervisor, each copy with its own seq so the reply can be credited to the supervisor that sent it.
 func (a *agentActor) send(ctx actor.Context, change bool) {
 	now := a.clock.Now().UnixNano()
+	heard := a.fol.heard(func(beats int) uint32 { return uint32(min(int64(beats)*a.interval.Milliseconds(), 1<<31)) })
 	for _, i := range a.fol.targets() {
 		a.seq++
 		r := a.tbl.report()
 		r.Machine, r.Token, r.Session, r.Seq = a.machine, a.token, a.session, a.seq
-		r.SentUnixNano, r.Change, r.AgentAddress = now, change, a.self
+		r.SentUnixNano, r.Change, r.AgentAddress, r.Heard = now, change, a.self, heard
 		a.sent.put(a.seq, i)
 		ctx.Request(a.gws[i], r)
 	}
@@ -174,11 +175,11 @@ func (a *agentActor) handleReply(r *pb.AgentReply) {
 	}
 	// r.Supervisors is not followed: an agent reports only to the supervisors of its own config, so
 	// a forged reply cannot send its reports (and token) elsewhere.
-	if a.fol.answered(i, r.Active) {
+	if a.fol.answered(i, truncate(r.Supervisor, pb.MaxNameLen), r.Active, r.Term) {
 		if f := a.fol.following(); f != "" {
-			a.log.Info().Str("supervisor", f).Msg("following active supervisor")
+			a.log.Info().Str("supervisor", f).Uint64("term", r.Term).Msg("following active supervisor")
 		} else {
-			a.log.Warn().Str("supervisor", addr).Msg("followed supervisor is no longer active; reporting to all supervisors")
+			a.log.Warn().Str("supervisor", addr).Msg("no supervisor answers as active now")
 		}
 	}
 }

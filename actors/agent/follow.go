@@ -1,26 +1,34 @@
 package agent
 
-// follower decides which supervisors the next report goes to. It starts by reporting to all of
-// them; once one answers that it is active it reports to that one only, and goes back to all when
-// that one says it is no longer active or stays silent for missLimit heartbeats. Pure: it counts
-// heartbeats and reads no clock. Not safe for concurrent use.
+import "standby/protocol/pb"
+
+// follower keeps what the agent hears of each supervisor it reports to. Reports go to every
+// configured supervisor, always: a standby supervisor's view of the machines is then warm when it
+// takes over, and the agents are its witnesses (what they hear of the active one). The agent
+// follows, for its logs and the supervisors' votes, the supervisor answering active with the
+// highest term; one silent for more than missLimit heartbeats is no longer followed. Pure: it
+// counts heartbeats and reads no clock. Not safe for concurrent use.
 type follower struct {
 	addrs     []string
-	cur       int  // the supervisor followed (meaningful when !searching)
-	searching bool // reporting to all
-	silent    int  // heartbeats sent to cur since it last answered
+	sups      []supState // parallel to addrs
 	missLimit int
 }
 
-func newFollower(addrs []string, missLimit int) *follower {
-	return &follower{addrs: append([]string(nil), addrs...), searching: true, missLimit: max(missLimit, 1)}
+// supState is what the agent last heard from one supervisor.
+type supState struct {
+	name     string // from its replies; "" until it answered
+	active   bool
+	term     uint64
+	silent   int // heartbeats sent since it last answered
+	answered bool
 }
 
-// targets are the indices (into addrs) of the supervisors the next report goes to.
+func newFollower(addrs []string, missLimit int) *follower {
+	return &follower{addrs: append([]string(nil), addrs...), sups: make([]supState, len(addrs)), missLimit: max(missLimit, 1)}
+}
+
+// targets are the indices (into addrs) of the supervisors the next report goes to: all of them.
 func (f *follower) targets() []int {
-	if !f.searching {
-		return []int{f.cur}
-	}
 	all := make([]int, len(f.addrs))
 	for i := range all {
 		all[i] = i
@@ -28,47 +36,60 @@ func (f *follower) targets() []int {
 	return all
 }
 
-// following returns the followed supervisor's address, or "" while searching.
+// followedIndex is the supervisor followed: answering, active, not silent, highest term (the
+// first configured on a tie); -1 when none.
+func (f *follower) followedIndex() int {
+	best := -1
+	for i, s := range f.sups {
+		if !s.answered || !s.active || s.silent > f.missLimit {
+			continue
+		}
+		if best < 0 || s.term > f.sups[best].term {
+			best = i
+		}
+	}
+	return best
+}
+
+// following returns the followed supervisor's address, or "" when none is.
 func (f *follower) following() string {
-	if f.searching {
-		return ""
+	if i := f.followedIndex(); i >= 0 {
+		return f.addrs[i]
 	}
-	return f.addrs[f.cur]
+	return ""
 }
 
-// beat records that a heartbeat went out. It reports whether the follower just gave up on the
-// silent supervisor it followed and now reports to all.
+// beat records that a heartbeat went out to every supervisor. It reports whether the followed
+// supervisor changed because the one followed fell silent.
 func (f *follower) beat() (lost bool) {
-	if f.searching {
-		return false
+	before := f.followedIndex()
+	for i := range f.sups {
+		f.sups[i].silent++
 	}
-	f.silent++
-	if f.silent > f.missLimit {
-		f.searching = true
-		return true
-	}
-	return false
+	return before >= 0 && f.followedIndex() != before
 }
 
-// answered records a reply from addrs[i] saying whether it is active. It reports whether the
-// followed supervisor changed (a new one followed, or searching again because the followed one
-// stepped down).
-func (f *follower) answered(i int, active bool) (changed bool) {
+// answered records a reply from addrs[i]: its name, whether it is active and its term. It reports
+// whether the followed supervisor changed.
+func (f *follower) answered(i int, name string, active bool, term uint64) (changed bool) {
 	if i < 0 || i >= len(f.addrs) {
 		return false
 	}
-	if i == f.cur {
-		f.silent = 0
+	before := f.followedIndex()
+	f.sups[i] = supState{name: name, active: active, term: term, answered: true}
+	return f.followedIndex() != before
+}
+
+// heard is what the next report tells of the supervisors, silentFor converting heartbeats of
+// silence to milliseconds.
+func (f *follower) heard(silentMS func(beats int) uint32) []*pb.AgentReport_Heard {
+	out := make([]*pb.AgentReport_Heard, 0, len(f.sups))
+	for _, s := range f.sups {
+		if s.answered && s.name != "" {
+			out = append(out, &pb.AgentReport_Heard{Supervisor: s.name, Active: s.active, Term: s.term, SilentMs: silentMS(s.silent)})
+		}
 	}
-	switch {
-	case active && (f.searching || i != f.cur):
-		f.cur, f.searching, f.silent = i, false, 0
-		return true
-	case !active && i == f.cur && !f.searching:
-		f.searching = true
-		return true
-	}
-	return false
+	return out
 }
 
 // sentLog remembers which supervisor each recent seq went to, so a reply (which echoes the seq)

@@ -6,69 +6,57 @@ import (
 	"testing"
 )
 
-// TestFollower walks the follower through a script of beats and answers, checking who the next report
-// goes to after each step.
+// TestFollower walks the follower through a script of beats and answers: reports always go to
+// every supervisor, and the one followed is the active one of the highest term that is not silent.
 func TestFollower(t *testing.T) {
 	type step struct {
-		do      string // "beat", "ans i active|standby"
-		targets []int
-		changed bool
+		do        string // "beat", "ans I active|standby TERM"
+		following string
+		changed   bool
 	}
 	for _, c := range []struct {
 		name  string
 		steps []step
 	}{
-		{"starts reporting to all, follows the first active", []step{
-			{"start", []int{0, 1}, false},
-			{"ans 1 standby", []int{0, 1}, false},
-			{"ans 0 active", []int{0}, true},
-			{"beat", []int{0}, false},
+		{"follows the first active", []step{
+			{"start", "", false},
+			{"ans 1 standby 1", "", false},
+			{"ans 0 active 1", "a:1", true},
+			{"beat", "a:1", false},
 		}},
 		{"follows the active one even when it is not the primary", []step{
-			{"ans 0 standby", []int{0, 1}, false},
-			{"ans 1 active", []int{1}, true},
+			{"ans 0 standby 2", "", false},
+			{"ans 1 active 2", "b:1", true},
 		}},
-		{"silence for more than missLimit beats means search", []step{
-			{"ans 0 active", []int{0}, true},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"beat", []int{0, 1}, true},
-			{"ans 1 active", []int{1}, true},
+		{"silence for more than missLimit beats ends following", []step{
+			{"ans 0 active 1", "a:1", true},
+			{"beat", "a:1", false},
+			{"beat", "a:1", false},
+			{"beat", "a:1", false},
+			{"beat", "", true},
+			{"ans 1 active 2", "b:1", true},
 		}},
 		{"an answer resets the silence", []step{
-			{"ans 0 active", []int{0}, true},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"ans 0 active", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
-			{"beat", []int{0}, false},
+			{"ans 0 active 1", "a:1", true},
+			{"beat", "a:1", false},
+			{"beat", "a:1", false},
+			{"beat", "a:1", false},
+			{"ans 0 active 1", "a:1", false},
+			{"beat", "a:1", false},
 		}},
-		{"the followed one stepping down means search", []step{
-			{"ans 0 active", []int{0}, true},
-			{"ans 0 standby", []int{0, 1}, true},
-			{"ans 0 standby", []int{0, 1}, false},
-			{"ans 1 active", []int{1}, true},
+		{"the followed one stepping down", []step{
+			{"ans 0 active 1", "a:1", true},
+			{"ans 0 standby 2", "", true},
+			{"ans 1 active 2", "b:1", true},
 		}},
-		{"a standby answer from another one changes nothing", []step{
-			{"ans 0 active", []int{0}, true},
-			{"ans 1 standby", []int{0}, false},
-		}},
-		{"another one claiming active is followed", []step{
-			{"ans 0 active", []int{0}, true},
-			{"ans 1 active", []int{1}, true},
-		}},
-		{"silence while searching keeps searching", []step{
-			{"beat", []int{0, 1}, false},
-			{"beat", []int{0, 1}, false},
-			{"beat", []int{0, 1}, false},
-			{"beat", []int{0, 1}, false},
-			{"beat", []int{0, 1}, false},
+		{"two claiming active: the higher term wins", []step{
+			{"ans 0 active 3", "a:1", true},
+			{"ans 1 active 2", "a:1", false},
+			{"ans 1 active 4", "b:1", true},
+			{"ans 0 active 3", "b:1", false},
 		}},
 		{"an answer from an unknown index is ignored", []step{
-			{"ans 7 active", []int{0, 1}, false},
+			{"ans 7 active 9", "", false},
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -77,21 +65,37 @@ func TestFollower(t *testing.T) {
 				var changed bool
 				var i int
 				var role string
+				var term uint64
 				switch {
 				case s.do == "start":
 				case s.do == "beat":
 					changed = f.beat()
 				default:
-					if _, err := fmt.Sscanf(s.do, "ans %d %s", &i, &role); err != nil {
+					if _, err := fmt.Sscanf(s.do, "ans %d %s %d", &i, &role, &term); err != nil {
 						t.Fatal(err)
 					}
-					changed = f.answered(i, role == "active")
+					changed = f.answered(i, fmt.Sprintf("sup%d", i), role == "active", term)
 				}
-				if got := f.targets(); !slices.Equal(got, s.targets) || changed != s.changed {
-					t.Fatalf("step %d %q: targets %v changed %v, want %v %v", n, s.do, got, changed, s.targets, s.changed)
+				if got := f.following(); got != s.following || changed != s.changed || !slices.Equal(f.targets(), []int{0, 1}) {
+					t.Fatalf("step %d %q: following %q changed %v targets %v, want %q %v", n, s.do, got, changed, f.targets(), s.following, s.changed)
 				}
 			}
 		})
+	}
+}
+
+// TestFollowerHeard: each report tells what the agent hears of every supervisor that answered.
+func TestFollowerHeard(t *testing.T) {
+	f := newFollower([]string{"a:1", "b:1", "c:1"}, 3)
+	f.answered(0, "studio-a", true, 5)
+	f.answered(1, "studio-b", false, 5)
+	f.beat()
+	f.beat()
+	f.answered(1, "studio-b", false, 5)
+	h := f.heard(func(beats int) uint32 { return uint32(beats * 50) })
+	if len(h) != 2 || h[0].Supervisor != "studio-a" || !h[0].Active || h[0].Term != 5 || h[0].SilentMs != 100 ||
+		h[1].Supervisor != "studio-b" || h[1].Active || h[1].SilentMs != 0 {
+		t.Fatalf("heard %v", h)
 	}
 }
 

@@ -253,8 +253,9 @@ sim = 60.0
 }
 
 // TestAgentProcessFollowsActive runs `standby agent` with a dead primary and this process as the
-// second supervisor. Which supervisors a report went to shows in the seqs this one receives: every
-// seq while the agent follows it, every other one while it reports to both.
+// second supervisor. The agent reports to both all the time (every other seq arrives here: a
+// standby supervisor's view stays warm), and each report says what it hears of this supervisor
+// (its name, role and term, from the replies): the witness votes a takeover needs.
 func TestAgentProcessFollowsActive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the standby binary")
@@ -264,11 +265,14 @@ func TestAgentProcessFollowsActive(t *testing.T) {
 
 	var active atomic.Bool
 	active.Store(true)
-	seqs := make(chan uint64, 4096)
+	reports := make(chan *pb.AgentReport, 4096)
 	n := sharedNode(t, func(ctx actor.Context) {
 		if r, ok := ctx.Message().(*pb.AgentReport); ok {
-			seqs <- r.Seq
-			ctx.Respond(&pb.AgentReply{Accepted: true, Active: active.Load(), Seq: r.Seq})
+			select {
+			case reports <- r:
+			default:
+			}
+			ctx.Respond(&pb.AgentReply{Accepted: true, Active: active.Load(), Seq: r.Seq, Supervisor: "second", Term: 3})
 		}
 	})
 	dead, err := net.Listen("tcp", "127.0.0.1:0") // a port nobody answers on once closed
@@ -306,32 +310,33 @@ kind = "sim"
 		}
 	}()
 
-	// waitGaps waits until five consecutive reports arrive gap apart in seq.
-	waitGaps := func(what string, gap uint64) {
+	// waitReports waits until five consecutive reports arrive two apart in seq (one to each
+	// supervisor, the dead one included) and say that this one is heard with the given role.
+	waitReports := func(what string, active bool) {
 		t.Helper()
 		deadline := time.After(20 * time.Second)
 		var last uint64
 		run := 0
 		for run < 5 {
 			select {
-			case s := <-seqs:
-				if last != 0 && s-last == gap {
+			case r := <-reports:
+				heard := len(r.Heard) == 1 && r.Heard[0].Supervisor == "second" && r.Heard[0].Active == active && r.Heard[0].Term == 3
+				if last != 0 && r.Seq-last == 2 && heard {
 					run++
 				} else {
 					run = 0
 				}
-				last = s
+				last = r.Seq
 			case <-deadline:
 				t.Fatalf("agent did not %s within 20s", what)
 			}
 		}
 	}
 	start := time.Now()
-	waitGaps("follow the active second supervisor", 1)
-	t.Logf("following the active supervisor %s after the agent started (primary dead)", time.Since(start))
-
+	waitReports("report to both and hear this supervisor as active", true)
+	t.Logf("reporting to both, hearing the active one, %s after the agent started (primary dead)", time.Since(start))
 	active.Store(false)
-	waitGaps("report to all supervisors once this one stood down", 2)
+	waitReports("hear this supervisor stand down", false)
 	active.Store(true)
-	waitGaps("follow this supervisor again once it is active", 1)
+	waitReports("hear this supervisor active again", true)
 }

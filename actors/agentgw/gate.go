@@ -68,6 +68,13 @@ func checkShape(r *pb.AgentReport) string {
 		return fmt.Sprintf("report too large: %d health values (at most %d)", len(r.Health), pb.MaxHealth)
 	case r.Session == 0:
 		return "malformed report: session 0"
+	case len(r.Heard) > pb.MaxSupervisors:
+		return fmt.Sprintf("report too large: %d supervisors heard (at most %d)", len(r.Heard), pb.MaxSupervisors)
+	}
+	for i, h := range r.Heard {
+		if h == nil || len(h.Supervisor) > pb.MaxNameLen {
+			return fmt.Sprintf("malformed report: heard supervisor %d has a name longer than %d bytes", i, pb.MaxNameLen)
+		}
 	}
 	for i, s := range r.Services {
 		switch {

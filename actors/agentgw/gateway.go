@@ -44,6 +44,8 @@ type Options struct {
 	// Supervisors are the remote endpoints of both supervisors of the pair, sent to agents in every
 	// reply so an agent configured with one address learns the other. Update with SetSupervisors.
 	Supervisors []string
+	// Name is this supervisor's [supervisor] name, sent to agents in every reply.
+	Name string
 	// Logger receives accepted-session and refusal lines.
 	Logger zerolog.Logger
 	// Clock paces the refusal log throttle. Nil means the wall clock.
@@ -56,8 +58,26 @@ type Options struct {
 // SetMachines replaces the set of configured machine names (config reload).
 type SetMachines struct{ Names []string }
 
-// SetActive tells the gateway whether this supervisor is active (used when Options.Active is nil).
-type SetActive struct{ Active bool }
+// SetActive tells the gateway whether this supervisor is active (used when Options.Active is nil)
+// and its pair's term, both sent to agents in every reply.
+type SetActive struct {
+	Active bool
+	Term   uint64
+}
+
+// GetVotes asks what the agents say of the supervisor named Peer: answered with *Votes. Machines
+// that reported within Within count; one hears Peer when its latest report lists Peer silent for
+// at most LostAfter.
+type GetVotes struct {
+	Peer              string
+	Within, LostAfter time.Duration
+}
+
+// Votes are the agents' witness: Reporting machines reported lately, Hear of them still hear the
+// peer (and HearActive hear it as active).
+type Votes struct {
+	Reporting, Hear, HearActive int
+}
 
 // SetSupervisors replaces the supervisor addresses sent to agents.
 type SetSupervisors struct{ Addrs []string }
@@ -76,6 +96,7 @@ func Props(o Options) *actor.Props {
 			throttle: node.NewThrottle(time.Minute, o.Clock),
 			sessions: map[string]uint64{},
 			pids:     map[string]*actor.PID{},
+			heard:    map[string]heardOf{},
 		}
 		if g.opts.Forward == nil {
 			g.opts.Forward = g.forwardToMachine
@@ -104,6 +125,14 @@ type gateway struct {
 	throttle *node.Throttle
 	sessions map[string]uint64 // machine → last accepted session, to log agent (re)starts once
 	pids     map[string]*actor.PID
+	term     uint64
+	heard    map[string]heardOf // machine → what its latest report said of the supervisors
+}
+
+// heardOf is one machine's latest witness statement.
+type heardOf struct {
+	at    time.Time
+	heard []*pb.AgentReport_Heard
 }
 
 func (g *gateway) Receive(ctx actor.Context) {
@@ -122,8 +151,15 @@ func (g *gateway) Receive(ctx actor.Context) {
 				delete(g.pids, name)
 			}
 		}
+		for name := range g.heard {
+			if !g.gate.machines[name] {
+				delete(g.heard, name)
+			}
+		}
 	case *SetActive:
-		g.active = m.Active
+		g.active, g.term = m.Active, max(g.term, m.Term)
+	case *GetVotes:
+		ctx.Respond(g.votes(m))
 	case *SetSupervisors:
 		g.sups = append([]string(nil), m.Addrs...)
 	}
@@ -142,7 +178,7 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 	if s := ctx.Sender(); s != nil {
 		from = s.Address
 	}
-	reply := &pb.AgentReply{Active: g.isActive(), Seq: r.Seq}
+	reply := &pb.AgentReply{Active: g.isActive(), Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term}
 	if reason := g.gate.check(r); reason != "" {
 		reply.Reason = reason
 		g.logRefusal(from, r.Machine, reason)
@@ -151,6 +187,9 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 		if g.sessions[r.Machine] != r.Session {
 			g.sessions[r.Machine] = r.Session
 			g.logSession(from, r)
+		}
+		if len(r.Heard) > 0 {
+			g.heard[r.Machine] = heardOf{at: g.opts.Clock.Now(), heard: r.Heard}
 		}
 		m := toReport(r)
 		m.From = from
@@ -189,4 +228,25 @@ func clip(s string, n int) string {
 		return s[:n] + "…"
 	}
 	return s
+}
+
+// votes counts the agents' statements about peer (see GetVotes).
+func (g *gateway) votes(q *GetVotes) *Votes {
+	now := g.opts.Clock.Now()
+	v := &Votes{}
+	for _, h := range g.heard {
+		if now.Sub(h.at) > q.Within {
+			continue
+		}
+		v.Reporting++
+		for _, s := range h.heard {
+			if s.Supervisor == q.Peer && time.Duration(s.SilentMs)*time.Millisecond <= q.LostAfter {
+				v.Hear++
+				if s.Active {
+					v.HearActive++
+				}
+			}
+		}
+	}
+	return v
 }

@@ -321,3 +321,42 @@ func TestGatewayTwoAgentsOneMachine(t *testing.T) {
 		t.Fatalf("%d session lines after an agent on another host, want 3", n)
 	}
 }
+
+// TestGatewayWitness: replies carry this supervisor's name and term; the agents' statements of
+// what they hear of the peer are counted from their latest reports, and old ones age out.
+func TestGatewayWitness(t *testing.T) {
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1", "render-2", "render-3"}, Name: "studio-b"}, false)
+	e.sys.Root.Send(e.gw, &SetActive{Active: false, Term: 4})
+	say := func(m string, seq uint64, heard ...*pb.AgentReport_Heard) {
+		r := report(m, "s3cret", seq)
+		r.Heard = heard
+		if rep := e.ask(t, r); !rep.Accepted || rep.Supervisor != "studio-b" || rep.Term != 4 || rep.Active {
+			t.Fatalf("reply %v", rep)
+		}
+	}
+	votes := func() *Votes {
+		res, err := e.sys.Root.RequestFuture(e.gw, &GetVotes{Peer: "studio-a", Within: time.Second, LostAfter: 300 * time.Millisecond}, 5*time.Second).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res.(*Votes)
+	}
+	say("render-1", 1, &pb.AgentReport_Heard{Supervisor: "studio-a", Active: true, Term: 4, SilentMs: 20}, &pb.AgentReport_Heard{Supervisor: "studio-b", Term: 4})
+	say("render-2", 1, &pb.AgentReport_Heard{Supervisor: "studio-a", Active: true, Term: 4, SilentMs: 900})
+	say("render-3", 1, &pb.AgentReport_Heard{Supervisor: "studio-b", Term: 4})
+	if v := votes(); *v != (Votes{Reporting: 3, Hear: 1, HearActive: 1}) {
+		t.Fatalf("votes %+v", *v)
+	}
+	e.clock.Advance(2 * time.Second)
+	say("render-3", 2, &pb.AgentReport_Heard{Supervisor: "studio-a", SilentMs: 0})
+	if v := votes(); *v != (Votes{Reporting: 1, Hear: 1}) {
+		t.Fatalf("votes after two seconds %+v", *v)
+	}
+	r := report("render-1", "s3cret", 5)
+	for range pb.MaxSupervisors + 1 {
+		r.Heard = append(r.Heard, &pb.AgentReport_Heard{Supervisor: "x"})
+	}
+	if rep := e.ask(t, r); rep.Accepted {
+		t.Fatal("a report hearing too many supervisors was accepted")
+	}
+}

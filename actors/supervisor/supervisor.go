@@ -158,7 +158,7 @@ func Start(opts Options) (*Supervisor, error) {
 	}
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
-		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(opts.Config),
+		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(opts.Config), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: true, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
 			Clock: opts.Clock})
 		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
@@ -729,7 +729,7 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 		s.sys.Root.Send(s.PID(PoolsDir, n), &pool.SetRole{Active: active, Term: term})
 	}
 	if s.node != nil {
-		s.sys.Root.Send(s.group(AgentsName), &agentgw.SetActive{Active: active})
+		s.sys.Root.Send(s.group(AgentsName), &agentgw.SetActive{Active: active, Term: term})
 	}
 	role := "standby"
 	if active {

@@ -53,7 +53,10 @@ type AgentReport struct {
 	// True when sent at once because something changed, false for a periodic heartbeat.
 	Change bool `protobuf:"varint,8,opt,name=change,proto3" json:"change,omitempty"`
 	// The agent's own remote endpoint (host:port), where SimSet requests are accepted.
-	AgentAddress  string `protobuf:"bytes,9,opt,name=agent_address,json=agentAddress,proto3" json:"agent_address,omitempty"`
+	AgentAddress string `protobuf:"bytes,9,opt,name=agent_address,json=agentAddress,proto3" json:"agent_address,omitempty"`
+	// What the agent hears of each supervisor it reports to (all of them, every report): the agents
+	// are the witnesses a secondary needs before it takes over from a primary it no longer hears.
+	Heard         []*AgentReport_Heard `protobuf:"bytes,10,rep,name=heard,proto3" json:"heard,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -151,6 +154,13 @@ func (x *AgentReport) GetAgentAddress() string {
 	return ""
 }
 
+func (x *AgentReport) GetHeard() []*AgentReport_Heard {
+	if x != nil {
+		return x.Heard
+	}
+	return nil
+}
+
 // AgentReply is the gateway's answer to every AgentReport.
 type AgentReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -162,7 +172,11 @@ type AgentReply struct {
 	// The remote endpoints (host:port) of the supervisors of the pair, when the supervisor knows them.
 	Supervisors []string `protobuf:"bytes,4,rep,name=supervisors,proto3" json:"supervisors,omitempty"`
 	// The seq of the report this answers, so the agent knows which supervisor answered.
-	Seq           uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	Seq uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	// The answering supervisor's [supervisor] name and its pair's term (it increases with every
+	// takeover): an agent follows the active supervisor of the highest term.
+	Supervisor    string `protobuf:"bytes,6,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
+	Term          uint64 `protobuf:"varint,7,opt,name=term,proto3" json:"term,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -228,6 +242,20 @@ func (x *AgentReply) GetSupervisors() []string {
 func (x *AgentReply) GetSeq() uint64 {
 	if x != nil {
 		return x.Seq
+	}
+	return 0
+}
+
+func (x *AgentReply) GetSupervisor() string {
+	if x != nil {
+		return x.Supervisor
+	}
+	return ""
+}
+
+func (x *AgentReply) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
 	}
 	return 0
 }
@@ -350,6 +378,76 @@ func (x *SimSetReply) GetReason() string {
 	return ""
 }
 
+// Heard is one supervisor as this agent last heard it, by the name in its replies.
+type AgentReport_Heard struct {
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Supervisor string                 `protobuf:"bytes,1,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
+	Active     bool                   `protobuf:"varint,2,opt,name=active,proto3" json:"active,omitempty"`
+	Term       uint64                 `protobuf:"varint,3,opt,name=term,proto3" json:"term,omitempty"`
+	// Milliseconds since its last reply; a supervisor that never answered is not listed.
+	SilentMs      uint32 `protobuf:"varint,4,opt,name=silent_ms,json=silentMs,proto3" json:"silent_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentReport_Heard) Reset() {
+	*x = AgentReport_Heard{}
+	mi := &file_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentReport_Heard) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentReport_Heard) ProtoMessage() {}
+
+func (x *AgentReport_Heard) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentReport_Heard.ProtoReflect.Descriptor instead.
+func (*AgentReport_Heard) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{0, 0}
+}
+
+func (x *AgentReport_Heard) GetSupervisor() string {
+	if x != nil {
+		return x.Supervisor
+	}
+	return ""
+}
+
+func (x *AgentReport_Heard) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *AgentReport_Heard) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *AgentReport_Heard) GetSilentMs() uint32 {
+	if x != nil {
+		return x.SilentMs
+	}
+	return 0
+}
+
 // Service is one watched service as the agent last saw it.
 type AgentReport_Service struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -366,7 +464,7 @@ type AgentReport_Service struct {
 
 func (x *AgentReport_Service) Reset() {
 	*x = AgentReport_Service{}
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -378,7 +476,7 @@ func (x *AgentReport_Service) String() string {
 func (*AgentReport_Service) ProtoMessage() {}
 
 func (x *AgentReport_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -391,7 +489,7 @@ func (x *AgentReport_Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReport_Service.ProtoReflect.Descriptor instead.
 func (*AgentReport_Service) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{0, 0}
+	return file_agent_proto_rawDescGZIP(), []int{0, 1}
 }
 
 func (x *AgentReport_Service) GetName() string {
@@ -439,7 +537,7 @@ type AgentReport_Health struct {
 
 func (x *AgentReport_Health) Reset() {
 	*x = AgentReport_Health{}
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -451,7 +549,7 @@ func (x *AgentReport_Health) String() string {
 func (*AgentReport_Health) ProtoMessage() {}
 
 func (x *AgentReport_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -464,7 +562,7 @@ func (x *AgentReport_Health) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AgentReport_Health.ProtoReflect.Descriptor instead.
 func (*AgentReport_Health) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{0, 1}
+	return file_agent_proto_rawDescGZIP(), []int{0, 2}
 }
 
 func (x *AgentReport_Health) GetName() string {
@@ -508,7 +606,7 @@ type SimSet_Service struct {
 
 func (x *SimSet_Service) Reset() {
 	*x = SimSet_Service{}
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -520,7 +618,7 @@ func (x *SimSet_Service) String() string {
 func (*SimSet_Service) ProtoMessage() {}
 
 func (x *SimSet_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -571,7 +669,7 @@ type SimSet_Health struct {
 
 func (x *SimSet_Health) Reset() {
 	*x = SimSet_Health{}
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -583,7 +681,7 @@ func (x *SimSet_Health) String() string {
 func (*SimSet_Health) ProtoMessage() {}
 
 func (x *SimSet_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -632,7 +730,7 @@ var File_agent_proto protoreflect.FileDescriptor
 const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"\vagent.proto\x12\n" +
-	"standby.v1\"\x8c\x04\n" +
+	"standby.v1\"\xb3\x05\n" +
 	"\vAgentReport\x12\x18\n" +
 	"\amachine\x18\x01 \x01(\tR\amachine\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -642,7 +740,16 @@ const file_agent_proto_rawDesc = "" +
 	"\bservices\x18\x06 \x03(\v2\x1f.standby.v1.AgentReport.ServiceR\bservices\x126\n" +
 	"\x06health\x18\a \x03(\v2\x1e.standby.v1.AgentReport.HealthR\x06health\x12\x16\n" +
 	"\x06change\x18\b \x01(\bR\x06change\x12#\n" +
-	"\ragent_address\x18\t \x01(\tR\fagentAddress\x1am\n" +
+	"\ragent_address\x18\t \x01(\tR\fagentAddress\x123\n" +
+	"\x05heard\x18\n" +
+	" \x03(\v2\x1d.standby.v1.AgentReport.HeardR\x05heard\x1ap\n" +
+	"\x05Heard\x12\x1e\n" +
+	"\n" +
+	"supervisor\x18\x01 \x01(\tR\n" +
+	"supervisor\x12\x16\n" +
+	"\x06active\x18\x02 \x01(\bR\x06active\x12\x12\n" +
+	"\x04term\x18\x03 \x01(\x04R\x04term\x12\x1b\n" +
+	"\tsilent_ms\x18\x04 \x01(\rR\bsilentMs\x1am\n" +
 	"\aService\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x0e\n" +
 	"\x02up\x18\x02 \x01(\bR\x02up\x12\x16\n" +
@@ -652,14 +759,18 @@ const file_agent_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x0e\n" +
 	"\x02ok\x18\x03 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x8c\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xc0\x01\n" +
 	"\n" +
 	"AgentReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
 	"\x06reason\x18\x02 \x01(\tR\x06reason\x12\x16\n" +
 	"\x06active\x18\x03 \x01(\bR\x06active\x12 \n" +
 	"\vsupervisors\x18\x04 \x03(\tR\vsupervisors\x12\x10\n" +
-	"\x03seq\x18\x05 \x01(\x04R\x03seq\"\xb0\x02\n" +
+	"\x03seq\x18\x05 \x01(\x04R\x03seq\x12\x1e\n" +
+	"\n" +
+	"supervisor\x18\x06 \x01(\tR\n" +
+	"supervisor\x12\x12\n" +
+	"\x04term\x18\a \x01(\x04R\x04term\"\xb0\x02\n" +
 	"\x06SimSet\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\bservices\x18\x02 \x03(\v2\x1a.standby.v1.SimSet.ServiceR\bservices\x121\n" +
@@ -689,27 +800,29 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_agent_proto_goTypes = []any{
 	(*AgentReport)(nil),         // 0: standby.v1.AgentReport
 	(*AgentReply)(nil),          // 1: standby.v1.AgentReply
 	(*SimSet)(nil),              // 2: standby.v1.SimSet
 	(*SimSetReply)(nil),         // 3: standby.v1.SimSetReply
-	(*AgentReport_Service)(nil), // 4: standby.v1.AgentReport.Service
-	(*AgentReport_Health)(nil),  // 5: standby.v1.AgentReport.Health
-	(*SimSet_Service)(nil),      // 6: standby.v1.SimSet.Service
-	(*SimSet_Health)(nil),       // 7: standby.v1.SimSet.Health
+	(*AgentReport_Heard)(nil),   // 4: standby.v1.AgentReport.Heard
+	(*AgentReport_Service)(nil), // 5: standby.v1.AgentReport.Service
+	(*AgentReport_Health)(nil),  // 6: standby.v1.AgentReport.Health
+	(*SimSet_Service)(nil),      // 7: standby.v1.SimSet.Service
+	(*SimSet_Health)(nil),       // 8: standby.v1.SimSet.Health
 }
 var file_agent_proto_depIdxs = []int32{
-	4, // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
-	5, // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
-	6, // 2: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
-	7, // 3: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
-	4, // [4:4] is the sub-list for method output_type
-	4, // [4:4] is the sub-list for method input_type
-	4, // [4:4] is the sub-list for extension type_name
-	4, // [4:4] is the sub-list for extension extendee
-	0, // [0:4] is the sub-list for field type_name
+	5, // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
+	6, // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
+	4, // 2: standby.v1.AgentReport.heard:type_name -> standby.v1.AgentReport.Heard
+	7, // 3: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
+	8, // 4: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -723,7 +836,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
