@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/conf"
+	"standby/conf/atomicfile"
 	"standby/protocol/pb"
 )
 
@@ -272,37 +273,7 @@ func writeState(dir, name, header string, doc any) error {
 
 // writeAtomic replaces dir/name with data so that a crash leaves the old or the new content.
 func writeAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, "."+name+"-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // a no-op once renamed
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), filepath.Join(dir, name)); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return atomicfile.Write(filepath.Join(dir, name), data, 0o644)
 }
 
 // LoadMapping reads dir/MappingFile. It returns an error wrapping os.ErrNotExist when there is none.

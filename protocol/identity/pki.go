@@ -16,6 +16,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"standby/conf/atomicfile"
 )
 
 // File names in a certificate directory.
@@ -162,13 +164,7 @@ func writePair(crtPath, keyPath string, der []byte, k *ecdsa.PrivateKey) error {
 }
 
 // writeFile writes atomically (a crash leaves the old file or the new one).
-func writeFile(path string, b []byte, mode os.FileMode) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
-}
+func writeFile(path string, b []byte, mode os.FileMode) error { return atomicfile.Write(path, b, mode) }
 
 func loadCA(dir string) (*x509.Certificate, any, error) {
 	pair, err := tls.LoadX509KeyPair(filepath.Join(dir, CAFile), filepath.Join(dir, CAKeyFile))
