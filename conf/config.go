@@ -43,6 +43,8 @@ type Config struct {
 	Demo Demo `toml:"demo"`
 	// TLS authenticates and encrypts the protoactor links (see TLS). Default: none (plaintext).
 	TLS TLS `toml:"tls"`
+	// Redundancy pairs this supervisor with another (see Redundancy). Default: mode "none".
+	Redundancy Redundancy `toml:"redundancy"`
 }
 
 // Supervisor is the [supervisor] table.
@@ -349,6 +351,7 @@ func (c *Config) applyDefaults() {
 	setStr(&s.HTTP, "127.0.0.1:7480")
 	setStr(&s.StateDir, "/var/lib/standby")
 	c.TLS.applyGenerated(s.StateDir, s.Name)
+	c.Redundancy.applyDefaults()
 	setDur(&s.HeartbeatTimeout, 250*time.Millisecond)
 	setDur(&s.Tick, 10*time.Millisecond)
 	setDur(&s.FlapWindow, time.Minute)
@@ -542,6 +545,7 @@ func (c *Config) validate(e *errs) {
 	}
 	checkAddr(e, "supervisor.http", s.HTTP)
 	c.TLS.validate(e, "tls", true)
+	c.validateRedundancy(e)
 	s.HeartbeatTimeout.check(e, "supervisor.heartbeat_timeout", time.Millisecond)
 	s.Tick.check(e, "supervisor.tick", time.Millisecond)
 	s.FlapWindow.check(e, "supervisor.flap_window", time.Second)

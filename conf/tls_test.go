@@ -41,3 +41,30 @@ func TestTLSTable(t *testing.T) {
 		t.Fatalf("agent [tls]: %v %+v", err, a)
 	}
 }
+
+// TestRedundancyTable: defaults, every bad key reported with its path.
+func TestRedundancyTable(t *testing.T) {
+	c, err := Parse([]byte("[redundancy]\nmode = \"primary\"\npeer = \"10.0.0.2:7400\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := c.Redundancy
+	if !r.Paired() || r.FailoverOffset.Duration.String() != "1s" || r.SyncInterval.Duration.String() != "50ms" || r.Failback != "automatic" {
+		t.Fatalf("defaults: %+v", r)
+	}
+	if c, _ := Parse([]byte("")); c.Redundancy.Paired() {
+		t.Fatal("no table: paired")
+	}
+	_, err = Parse([]byte("[supervisor]\nlisten = \"127.0.0.1:7400\"\n[redundancy]\nmode = \"secondary-failover\"\npeer = \"127.0.0.1:7400\"\nfailback = \"sometimes\"\nsync_interval = \"100ms\"\nfailover_offset = \"200ms\"\n"))
+	for _, want := range []string{"redundancy.peer: \"127.0.0.1:7400\" is this supervisor's own address", "redundancy.failback", "redundancy.failover_offset: 200ms must be at least 3"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+	if _, err := Parse([]byte("[redundancy]\nmode = \"backup\"\n")); err == nil || !strings.Contains(err.Error(), "redundancy.mode") {
+		t.Errorf("bad mode: %v", err)
+	}
+	if _, err := Parse([]byte("[redundancy]\nmode = \"primary\"\n")); err == nil || !strings.Contains(err.Error(), "redundancy.peer: missing") {
+		t.Errorf("no peer: %v", err)
+	}
+}
