@@ -1,16 +1,15 @@
 package failover
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"standby/actors/script"
 	"standby/conf"
 )
 
@@ -31,47 +30,6 @@ func TestScripts(t *testing.T) {
 	}
 }
 
-type block struct {
-	comments []string
-	cmds     []string
-	expected []string
-}
-
-func parseScript(t *testing.T, path string) []block {
-	fh, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer fh.Close()
-	var blocks []block
-	var cur *block
-	var comments []string
-	inExpected := false
-	sc := bufio.NewScanner(fh)
-	for sc.Scan() {
-		line := sc.Text()
-		switch {
-		case strings.TrimSpace(line) == "":
-			cur, inExpected = nil, false
-		case cur == nil && strings.HasPrefix(line, "#"):
-			comments = append(comments, line)
-		case line == "----":
-			inExpected = true
-		default:
-			if cur == nil {
-				blocks = append(blocks, block{comments: comments})
-				cur, comments = &blocks[len(blocks)-1], nil
-			}
-			if inExpected {
-				cur.expected = append(cur.expected, line)
-			} else {
-				cur.cmds = append(cur.cmds, line)
-			}
-		}
-	}
-	return blocks
-}
-
 // scenario is a script's engine and clock. Pair scripts (config) use render-1 (main, pgm from
 // input 1 on outputs 1 and 5) and render-1b (backup, pgm on input 2); "main" and "backup" name them.
 type scenario struct {
@@ -83,36 +41,9 @@ type scenario struct {
 }
 
 func runScript(t *testing.T, path string) {
-	blocks := parseScript(t, path)
 	sc := &scenario{t: t, now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC), feeds: map[string][]Feed{}}
 	sc.pair(nil)
-	var out strings.Builder
-	for i, b := range blocks {
-		var got []string
-		for _, cmd := range b.cmds {
-			got = sc.run(cmd)
-		}
-		if *rewrite {
-			for _, c := range b.comments {
-				fmt.Fprintln(&out, c)
-			}
-			fmt.Fprintf(&out, "%s\n----\n", strings.Join(b.cmds, "\n"))
-			for _, g := range got {
-				fmt.Fprintln(&out, g)
-			}
-			out.WriteString("\n")
-			continue
-		}
-		if strings.Join(got, "\n") != strings.Join(b.expected, "\n") {
-			t.Errorf("%s block %d (%s):\n got:\n  %s\n want:\n  %s", path, i+1, strings.Join(b.cmds, "; "),
-				strings.Join(got, "\n  "), strings.Join(b.expected, "\n  "))
-		}
-	}
-	if *rewrite {
-		if err := os.WriteFile(path, []byte(out.String()), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	script.Run(t, path, *rewrite, sc.run)
 }
 
 // policy reads the options shared by config and pool.

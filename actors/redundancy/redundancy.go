@@ -1,0 +1,324 @@
+// Package redundancy decides which of a pair of supervisors drives the router: the primary, or a
+// secondary acting for a primary that is gone. Machine is the pure decision (beats from the peer,
+// the agents' votes and the time in; role changes and status out); the sync link actor in link.go
+// is its shell.
+//
+// The rule, and why:
+//
+//   - A split brain (both supervisors routing) is worse than a slow takeover, so the peer's
+//     silence alone is never enough. The agents are the witnesses (ZeroMQ's Binary Star rule):
+//     every agent reports to both supervisors and says, in each report, which supervisors it
+//     still hears. A standby supervisor takes over only when the peer has been silent on the
+//     sync link for failover_offset AND a strict majority of the studio's agents (machines with
+//     an agent, not simulated) report to it that they lost the peer too. A supervisor that only
+//     lost the sync link hears from agents that still hear the peer: it stays standby.
+//   - An active supervisor that lost the peer and hears from no more than half of the studio's
+//     agents steps down: it is the isolated one, and its machines only look silent. Whoever has
+//     the majority takes over.
+//   - A term increases with every activation and is persisted. A supervisor that hears a higher
+//     term stops routing at once (its pools become standby, actors/failover SetRole). Every route
+//     carries the term in the log.
+//   - At start a supervisor is standby and becomes active (primary, or a standby whose peer is
+//     unavailable) only after hearing the peer or waiting failover_offset, and never while an
+//     agent reports hearing the peer active: a restarted supervisor does not take the router
+//     from one that is running.
+//   - Handovers (automatic failback of a returning primary, Make primary) go through a moment
+//     with nobody active: the active side steps down first, announces it, and only then does the
+//     other activate with a higher term. The router is not touched by the handover itself: the
+//     new active side starts from what the router shows.
+//   - Two supervisors configured with the same role, or speaking different protocol versions,
+//     are Incompatible: both stay standby (nothing routes) and say why.
+//
+// Known limits: with no agents (only simulated machines) the peer's silence is the only evidence,
+// so a cut sync link makes both sides active; a studio whose agents cannot reach one supervisor
+// (a firewall) gives that one no votes, so it can never take over. Both are logged.
+package redundancy
+
+import (
+	"fmt"
+	"time"
+
+	"standby/conf"
+)
+
+// Protocol is the sync link's protocol version; peers of another version are Incompatible.
+const Protocol = 1
+
+// Status is the sync link's state, as LTN Schedule names them.
+type Status string
+
+// Statuses.
+const (
+	NoRedundancy Status = "No redundancy"
+	Connecting   Status = "Connecting"
+	Syncing      Status = "Syncing"
+	Synced       Status = "Synced"
+	Unavailable  Status = "Unavailable"
+	Incompatible Status = "Incompatible"
+)
+
+// Config configures a Machine.
+type Config struct {
+	Mode           string // conf.Redundancy* (not none)
+	Name           string // this supervisor's name
+	FailoverOffset time.Duration
+	AutoFailback   bool
+	// Agents is how many machines of the studio have agents (not simulated): the electorate.
+	Agents int
+}
+
+// Events.
+type (
+	// PeerBeat is the peer's heartbeat on the sync link.
+	PeerBeat struct {
+		Name     string
+		Mode     string
+		Protocol uint32
+		Term     uint64
+		Active   bool
+		// HearsYou: the peer hears this supervisor's beats.
+		HearsYou bool
+		// WantActive: the peer asks this side to step down (a returning primary's failback, Make
+		// primary).
+		WantActive bool
+	}
+	// Votes are the agents' witness tally from this supervisor's gateway: Reporting agents
+	// report to it lately; of them Hear still hear the peer and HearActive hear it active.
+	Votes struct{ Reporting, Hear, HearActive int }
+	// Tick is the passing of time.
+	Tick struct{}
+	// MakePrimary is an operator's request to make this supervisor the active one.
+	MakePrimary struct{ By string }
+)
+
+// Event is an input of Step.
+type Event interface{ isEvent() }
+
+func (PeerBeat) isEvent()    {}
+func (Votes) isEvent()       {}
+func (Tick) isEvent()        {}
+func (MakePrimary) isEvent() {}
+
+// Actions.
+type (
+	// SetRole: the supervisor becomes active or standby under Term (persist Term before routing).
+	SetRole struct {
+		Active bool
+		Term   uint64
+		Why    string
+	}
+	// StatusChanged: the sync link's status changed.
+	StatusChanged struct {
+		Status Status
+		Detail string
+	}
+)
+
+// Action is an output of Step.
+type Action interface{ isAction() }
+
+func (SetRole) isAction()       {}
+func (StatusChanged) isAction() {}
+
+// Machine is one supervisor's side of the pair. Not safe for concurrent use.
+type Machine struct {
+	cfg     Config
+	started time.Time
+	term    uint64
+	active  bool
+
+	heard    bool // the peer was heard since start
+	lastPeer time.Time
+	peer     PeerBeat
+	votes    Votes
+	status   Status
+	detail   string
+	// want: this side asks the peer to step down (failback of a returning primary, Make primary).
+	want bool
+	// incompatible says why, when it is.
+	incompatible string
+}
+
+// New returns the machine of a supervisor starting at now with its persisted term: standby.
+func New(cfg Config, term uint64, now time.Time) *Machine {
+	return &Machine{cfg: cfg, started: now, term: term, status: Connecting, detail: "waiting for peer"}
+}
+
+// Active reports whether this supervisor drives the router, and its term.
+func (m *Machine) Active() (bool, uint64) { return m.active, m.term }
+
+// Status is the sync link's status and why.
+func (m *Machine) Status() (Status, string) { return m.status, m.detail }
+
+// Peer is the peer's last beat and whether it is heard now.
+func (m *Machine) Peer() (PeerBeat, bool) { return m.peer, m.heard && m.status != Unavailable }
+
+// Beat is what this side sends the peer on every sync interval.
+func (m *Machine) Beat(now time.Time) PeerBeat {
+	return PeerBeat{Name: m.cfg.Name, Mode: m.cfg.Mode, Protocol: Protocol, Term: m.term, Active: m.active,
+		HearsYou: m.heard && now.Sub(m.lastPeer) < m.cfg.FailoverOffset, WantActive: m.want}
+}
+
+// Step applies an event at now.
+func (m *Machine) Step(now time.Time, ev Event) []Action {
+	var acts []Action
+	switch e := ev.(type) {
+	case PeerBeat:
+		acts = m.beat(now, e)
+	case Votes:
+		m.votes = e
+	case Tick:
+	case MakePrimary:
+		acts = m.makePrimary(now, e)
+	default:
+		panic(fmt.Sprintf("redundancy: unknown event %T", ev))
+	}
+	return append(acts, m.evaluate(now)...)
+}
+
+func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
+	var acts []Action
+	// A primary that (re)gains its peer after start or an outage takes control back from an
+	// active secondary once it is heard (automatic failback); only then, or an operator's Make
+	// primary on the secondary would be undone at once.
+	returning := !m.heard || now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
+	m.heard, m.lastPeer, m.peer = true, now, b
+	if why := m.compatible(b); why != "" {
+		m.incompatible = why
+		if m.active {
+			acts = append(acts, m.setRole(false, m.term, "incompatible peer: "+why))
+		}
+		return acts
+	}
+	m.incompatible = ""
+	if returning && !m.active && b.Active && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
+		m.want = true
+	}
+	if b.Term > m.term {
+		m.term = b.Term
+		if m.active {
+			return append(acts, m.setRole(false, m.term, fmt.Sprintf("peer %s is at term %d", b.Name, b.Term)))
+		}
+	}
+	switch {
+	case m.active && b.Active && b.Term == m.term && m.cfg.Mode != conf.RedundancyPrimary:
+		// Both active under one term cannot come from this protocol; the primary keeps it.
+		acts = append(acts, m.setRole(false, m.term, "peer primary "+b.Name+" is active under the same term"))
+	case m.active && b.WantActive && b.HearsYou && b.Term == m.term:
+		m.want = false
+		acts = append(acts, m.setRole(false, m.term, "handing over to "+b.Name+" (it asked to be active)"))
+	}
+	return acts
+}
+
+// compatible says why b cannot be this supervisor's peer, or "".
+func (m *Machine) compatible(b PeerBeat) string {
+	switch {
+	case b.Protocol != Protocol:
+		return fmt.Sprintf("peer %s speaks sync protocol %d, this one %d", b.Name, b.Protocol, Protocol)
+	case (b.Mode == conf.RedundancyPrimary) == (m.cfg.Mode == conf.RedundancyPrimary):
+		return fmt.Sprintf("both supervisors are configured %s (%s here, %s on %s)", roleWord(m.cfg.Mode), m.cfg.Mode, b.Mode, b.Name)
+	}
+	return ""
+}
+
+func roleWord(mode string) string {
+	if mode == conf.RedundancyPrimary {
+		return "primary"
+	}
+	return "secondary"
+}
+
+func (m *Machine) makePrimary(now time.Time, e MakePrimary) []Action {
+	if m.active {
+		return nil
+	}
+	if m.peerGone(now) || !m.heard {
+		// The operator vouches for it: no witnesses needed.
+		return []Action{m.setRole(true, m.term+1, "made primary by "+e.By+" while the peer is unavailable")}
+	}
+	m.want = true // the peer steps down first, then this side activates
+	return nil
+}
+
+func (m *Machine) peerGone(now time.Time) bool {
+	return m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
+}
+
+// majority reports whether n agents are a strict majority of the studio's.
+func (m *Machine) majority(n int) bool { return 2*n > m.cfg.Agents }
+
+func (m *Machine) evaluate(now time.Time) []Action {
+	var acts []Action
+	gone := m.peerGone(now)
+	switch {
+	case m.incompatible != "":
+		acts = m.setStatus(acts, Incompatible, m.incompatible)
+		return acts
+	case !m.heard:
+		acts = m.setStatus(acts, Connecting, "waiting for peer")
+	case gone:
+		acts = m.setStatus(acts, Unavailable, fmt.Sprintf("no beat from %s for %s", m.peer.Name, now.Sub(m.lastPeer).Round(time.Millisecond)))
+	case m.peer.HearsYou:
+		acts = m.setStatus(acts, Synced, "")
+	default:
+		acts = m.setStatus(acts, Syncing, "the peer does not hear this side yet")
+	}
+	lost := m.votes.Reporting - m.votes.Hear // agents reporting here that lost the peer
+	switch {
+	case m.active && (gone || !m.heard) && m.cfg.Agents > 0 && !m.majority(m.votes.Reporting):
+		acts = append(acts, m.setRole(false, m.term, fmt.Sprintf("isolated: the peer is silent and only %d of %d agents report here", m.votes.Reporting, m.cfg.Agents)))
+	case m.active:
+	case m.heard && !gone && !m.peer.Active && m.want && m.peer.Term <= m.term:
+		// The peer stepped down for this side (failback, Make primary).
+		m.want = false
+		acts = append(acts, m.setRole(true, m.term+1, "the peer handed over"))
+	case m.cfg.Mode == conf.RedundancySecondaryCopy:
+	case m.votes.HearActive > 0 && m.cfg.Agents > 0:
+		// An agent hears the peer active: whatever the sync link says, it is alive and routing.
+	case !m.heard && now.Sub(m.started) < m.cfg.FailoverOffset:
+		// Just started: give the peer a chance to say it is there.
+	case (gone || !m.heard) && m.cfg.Agents > 0 && !m.majority(lost):
+		// Not enough witnesses: maybe this side is the isolated one.
+	case gone || !m.heard:
+		why := fmt.Sprintf("peer unavailable for %s and %d of %d agents lost it too", m.cfg.FailoverOffset, lost, m.cfg.Agents)
+		if m.cfg.Agents == 0 {
+			why = fmt.Sprintf("peer unavailable for %s (no agents to confirm it)", m.cfg.FailoverOffset)
+		}
+		if !m.heard {
+			why = fmt.Sprintf("no peer heard since start (%s)", now.Sub(m.started).Round(time.Millisecond)) + whyAgents(lost, m.cfg.Agents)
+		}
+		acts = append(acts, m.setRole(true, m.term+1, why))
+	case !m.peer.Active && m.cfg.Mode == conf.RedundancyPrimary && !m.peer.WantActive:
+		// Both standby and the peer is there: the primary takes the lead.
+		acts = append(acts, m.setRole(true, m.term+1, "primary, peer "+m.peer.Name+" is standby"))
+	}
+	return acts
+}
+
+func whyAgents(lost, agents int) string {
+	if agents == 0 {
+		return ""
+	}
+	return fmt.Sprintf("; %d of %d agents do not hear it", lost, agents)
+}
+
+func (m *Machine) setRole(active bool, term uint64, why string) Action {
+	m.active, m.term = active, term
+	if active {
+		m.want = false
+	}
+	return SetRole{Active: active, Term: term, Why: why}
+}
+
+func (m *Machine) setStatus(acts []Action, s Status, detail string) []Action {
+	if s == m.status && detail == m.detail {
+		return acts
+	}
+	changed := s != m.status
+	m.status, m.detail = s, detail
+	if !changed && s == Unavailable {
+		return acts // the growing silence is not news
+	}
+	return append(acts, StatusChanged{Status: s, Detail: detail})
+}

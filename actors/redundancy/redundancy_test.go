@@ -1,0 +1,137 @@
+package redundancy
+
+import (
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"standby/actors/script"
+)
+
+var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testdata/*.txt")
+
+// TestScripts runs the scenario scripts in testdata (`go test ./actors/redundancy -rewrite`
+// after a deliberate change, then read the diff). Commands:
+//
+//	config mode=MODE [agents=N] [offset=DUR] [failback=automatic|manual] [term=T]   (a new machine, now)
+//	advance DUR                                 (time passes; a tick)
+//	peer MODE TERM active|standby [hears] [wants] [protocol=N] [name=NAME]   (a beat from the peer)
+//	votes REPORTING HEAR [HEAR_ACTIVE]          (the agents' tally)
+//	make-primary
+//	beat                                        (what this side sends)
+//	status
+func TestScripts(t *testing.T) {
+	files, _ := filepath.Glob("testdata/*.txt")
+	if len(files) == 0 {
+		t.Fatal("no scripts in testdata")
+	}
+	for _, f := range files {
+		t.Run(strings.TrimSuffix(filepath.Base(f), ".txt"), func(t *testing.T) {
+			sc := &scenario{t: t, now: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+			script.Run(t, f, *rewrite, sc.run)
+		})
+	}
+}
+
+type scenario struct {
+	t   *testing.T
+	m   *Machine
+	now time.Time
+}
+
+func (sc *scenario) run(cmd string) []string {
+	t := sc.t
+	f := strings.Fields(cmd)
+	var ev Event
+	switch f[0] {
+	case "config":
+		cfg := Config{Name: "here", FailoverOffset: time.Second, AutoFailback: true}
+		var term uint64
+		for _, o := range f[1:] {
+			k, v, _ := strings.Cut(o, "=")
+			switch k {
+			case "mode":
+				cfg.Mode = v
+			case "agents":
+				cfg.Agents, _ = strconv.Atoi(v)
+			case "offset":
+				cfg.FailoverOffset = dur(t, v)
+			case "failback":
+				cfg.AutoFailback = v == "automatic"
+			case "term":
+				term, _ = strconv.ParseUint(v, 10, 64)
+			default:
+				t.Fatalf("config: unknown option %q", o)
+			}
+		}
+		sc.m = New(cfg, term, sc.now)
+		return nil
+	case "advance":
+		sc.now = sc.now.Add(dur(t, f[1]))
+		ev = Tick{}
+	case "peer":
+		term, _ := strconv.ParseUint(f[2], 10, 64)
+		b := PeerBeat{Name: "there", Mode: f[1], Protocol: Protocol, Term: term, Active: f[3] == "active"}
+		for _, o := range f[4:] {
+			switch k, v, _ := strings.Cut(o, "="); k {
+			case "hears":
+				b.HearsYou = true
+			case "wants":
+				b.WantActive = true
+			case "protocol":
+				n, _ := strconv.Atoi(v)
+				b.Protocol = uint32(n)
+			case "name":
+				b.Name = v
+			default:
+				t.Fatalf("peer: unknown option %q", o)
+			}
+		}
+		ev = b
+	case "votes":
+		var v Votes
+		v.Reporting, _ = strconv.Atoi(f[1])
+		v.Hear, _ = strconv.Atoi(f[2])
+		if len(f) > 3 {
+			v.HearActive, _ = strconv.Atoi(f[3])
+		}
+		ev = v
+	case "make-primary":
+		ev = MakePrimary{By: "op"}
+	case "beat":
+		b := sc.m.Beat(sc.now)
+		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v", b.Term, b.Active, b.HearsYou, b.WantActive)}
+	case "status":
+		active, term := sc.m.Active()
+		st, detail := sc.m.Status()
+		return []string{fmt.Sprintf("active=%v term=%d status=%s (%s)", active, term, st, detail)}
+	default:
+		t.Fatalf("unknown command %q", cmd)
+	}
+	var out []string
+	for _, a := range sc.m.Step(sc.now, ev) {
+		switch a := a.(type) {
+		case SetRole:
+			role := "standby"
+			if a.Active {
+				role = "active"
+			}
+			out = append(out, fmt.Sprintf("role %s term=%d: %s", role, a.Term, a.Why))
+		case StatusChanged:
+			out = append(out, fmt.Sprintf("status %s (%s)", a.Status, a.Detail))
+		}
+	}
+	return out
+}
+
+func dur(t *testing.T, s string) time.Duration {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		t.Fatalf("bad duration %q", s)
+	}
+	return d
+}
