@@ -58,6 +58,9 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	}
 	if o.Role == nil {
 		o.Role = func() Role { return Standalone }
+		if s.Config().Redundancy.Paired() {
+			o.Role = pairedRole(s)
+		}
 	}
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second

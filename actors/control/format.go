@@ -15,6 +15,17 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	sv := st.GetSupervisor()
 	fmt.Fprintf(tw, "supervisor %s (%s)  %s  remote %s\n", sv.GetName(), sv.GetRole(), sv.GetChip(), sv.GetAddress())
+	if sv.GetSyncStatus() != "" && sv.GetSyncStatus() != "No redundancy" {
+		role := "standby"
+		if sv.GetActive() {
+			role = "ACTIVE"
+		}
+		fmt.Fprintf(tw, "sync with %s: %s", sv.GetPeer(), sv.GetSyncStatus())
+		if sv.GetSyncDetail() != "" {
+			fmt.Fprintf(tw, " (%s)", sv.GetSyncDetail())
+		}
+		fmt.Fprintf(tw, "; this supervisor is %s, term %d\n", role, sv.GetTerm())
+	}
 	if sv.GetLinksAuthenticated() {
 		fmt.Fprintf(tw, "links authenticated as %s\n", sv.GetIdentity())
 	} else {

@@ -180,6 +180,11 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	for _, r := range []string{"standalone", "primary", "secondary"} {
 		sample("standby_supervisor_role", boolValue(role.Name == r), "role", r)
 	}
+	active, term := s.sup.Role()
+	family("standby_supervisor_active", "gauge", "1 when this supervisor drives the router (always, without a peer); 0 while standby.")
+	sample("standby_supervisor_active", boolValue(active))
+	family("standby_supervisor_term", "gauge", "The supervisor pair's term as this supervisor knows it (it increases with every takeover).")
+	sample("standby_supervisor_term", float64(term))
 	family("standby_links_authenticated", "gauge", "1 when the protoactor links are mutual TLS with the studio CA; 0: anyone on the network can forge a failover.")
 	sample("standby_links_authenticated", boolValue(s.sup.LinksAuthenticated()))
 	family("standby_remote_refused_total", "counter", "Inbound remote messages dropped because their sender may not send them, and refused TLS handshakes, by type and sender role.")

@@ -36,6 +36,24 @@ type Role struct {
 	BackupActive bool
 	// ReadOnly: changes are refused here (a secondary that is not in control).
 	ReadOnly bool
+	// Peer names the other supervisor, when paired.
+	Peer string
+}
+
+// pairedRole reads the role from the supervisor's sync link: the side that is not active is
+// read-only (its engines route nothing anyway). A link that does not answer is read-only too.
+func pairedRole(s *supervisor.Supervisor) func() Role {
+	return func() Role {
+		v, err := s.Redundancy()
+		if err != nil || v == nil {
+			return Role{Name: "secondary", ReadOnly: true, Peer: "the peer"}
+		}
+		name := "secondary"
+		if v.Mode == conf.RedundancyPrimary {
+			name = "primary"
+		}
+		return Role{Name: name, BackupActive: (name == "secondary") == v.Active, ReadOnly: !v.Active, Peer: v.Peer}
+	}
 }
 
 // Standalone is the role of a supervisor without a peer.
@@ -96,7 +114,11 @@ func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.Contro
 		r = refusal(pb.Code_CODE_PERMISSION_DENIED, "permission denied: %s needs level %d (%s); operator %q has level %d (%s)",
 			op, Level(op), levelName(Level(op)), who.Name, who.Level, levelName(who.Level))
 	case Level(op) > conf.LevelView && s.role().ReadOnly:
-		r = refusal(pb.Code_CODE_READ_ONLY, "read-only: this is the secondary supervisor; make changes on the primary")
+		peer := s.role().Peer
+		if peer == "" {
+			peer = "the primary"
+		}
+		r = refusal(pb.Code_CODE_READ_ONLY, "read-only: this supervisor is standby; %s is active, change it there", peer)
 	}
 	if r != nil {
 		// Never the token itself.

@@ -40,6 +40,13 @@ func (s *Service) Status() (*pb.Status, error) {
 	if st.Supervisor.Role == "" {
 		st.Supervisor.Role = Standalone.Name
 	}
+	st.Supervisor.SyncStatus, st.Supervisor.Active = "No redundancy", true
+	if v, err := s.sup.Redundancy(); err != nil {
+		st.Supervisor.SyncStatus, st.Supervisor.SyncDetail, st.Supervisor.Active = "Unavailable", err.Error(), false
+	} else if v != nil {
+		st.Supervisor.SyncStatus, st.Supervisor.SyncDetail = string(v.Status), v.Detail
+		st.Supervisor.Active, st.Supervisor.Term, st.Supervisor.Peer = v.Active, v.Term, v.Peer+" ("+v.PeerAddress+")"
+	}
 	type place struct {
 		pair, side string
 		onAir      bool

@@ -23,6 +23,7 @@ import (
 	"standby/actors/machine"
 	"standby/actors/node"
 	"standby/actors/pool"
+	"standby/actors/redundancy"
 	"standby/actors/router"
 	"standby/conf"
 	"standby/protocol/identity"
@@ -152,6 +153,16 @@ func Start(opts Options) (*Supervisor, error) {
 		s.Stop()
 		return nil, fmt.Errorf("supervision tree did not start: %w", err)
 	}
+	paired := opts.Config.Redundancy.Paired() && s.node != nil
+	if paired {
+		// Standby until the pair decides: pools are spawned routing nothing.
+		term, err := redundancy.ReadTerm(opts.Config.Supervisor.StateDir)
+		if err != nil {
+			s.Stop()
+			return nil, err
+		}
+		s.standby, s.term = true, term
+	}
 	if err := s.apply(nil, opts.Config); err != nil {
 		s.Stop()
 		return nil, err
@@ -159,9 +170,27 @@ func Start(opts Options) (*Supervisor, error) {
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(opts.Config), Name: opts.Config.Supervisor.Name,
-			InitiallyActive: true, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
+			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
 			Clock: opts.Clock})
 		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
+			s.Stop()
+			return nil, err
+		}
+	}
+	if paired {
+		r := opts.Config.Redundancy
+		agents := 0
+		for _, m := range opts.Config.Machines {
+			if !m.Simulated {
+				agents++
+			}
+		}
+		link := redundancy.LinkProps(redundancy.LinkOptions{
+			Config: redundancy.Config{Mode: r.Mode, Name: opts.Config.Supervisor.Name, FailoverOffset: r.FailoverOffset.Duration,
+				AutoFailback: r.Failback == conf.ModeAutomatic, Agents: agents},
+			Peer: r.Peer, Self: s.sys.Address(), SyncInterval: r.SyncInterval.Duration, StateDir: opts.Config.Supervisor.StateDir,
+			Gateway: s.group(AgentsName), OnRole: s.SetRole, Clock: opts.Clock, Logger: s.log})
+		if _, err := s.SpawnRoot(SyncName, link); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -169,8 +198,11 @@ func Start(opts Options) (*Supervisor, error) {
 	return s, nil
 }
 
-// AgentsName is the gateway's name under the root.
-const AgentsName = "agents"
+// AgentsName is the gateway's name under the root; SyncName the sync link's (pb.SyncActorID).
+const (
+	AgentsName = "agents"
+	SyncName   = "sync"
+)
 
 func machineNames(cfg *conf.Config) []string {
 	names := make([]string, len(cfg.Machines))
@@ -737,6 +769,35 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 	}
 	s.log.Warn().Str("role", role).Uint64("term", term).Msg("supervisor role changed")
 	return nil
+}
+
+// Redundancy is the sync link's view; nil without a peer supervisor.
+func (s *Supervisor) Redundancy() (*redundancy.View, error) {
+	if !s.Config().Redundancy.Paired() || s.node == nil {
+		return nil, nil
+	}
+	res, err := s.sys.Root.RequestFuture(s.group(SyncName), &redundancy.GetView{}, 2*time.Second).Result()
+	if err != nil {
+		return nil, fmt.Errorf("sync link: %w", err)
+	}
+	return res.(*redundancy.View), nil
+}
+
+// ErrNotPaired refuses Make primary on a supervisor without a peer.
+var ErrNotPaired = errors.New("this supervisor has no peer ([redundancy] mode none)")
+
+// MakePrimary is an operator's Make primary: this supervisor becomes the active one (at once when
+// its peer is unavailable, else once the peer handed over). It says what happened.
+func (s *Supervisor) MakePrimary(by string) (string, error) {
+	if !s.Config().Redundancy.Paired() || s.node == nil {
+		return "", ErrNotPaired
+	}
+	res, err := s.sys.Root.RequestFuture(s.group(SyncName), &redundancy.MakePrimaryRequest{By: by}, 2*time.Second).Result()
+	if err != nil {
+		return "", fmt.Errorf("sync link: %w", err)
+	}
+	r := res.(*redundancy.MakePrimaryReply)
+	return r.Message, r.Err
 }
 
 // Role is this supervisor's role: whether it is the active one, and its term.

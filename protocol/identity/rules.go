@@ -17,6 +17,7 @@ var senders = map[string][]Role{
 	"standby.v1.ControlEvent":   {RoleSupervisor},
 	"standby.v1.ControlRequest": {RoleOperator, RoleSupervisor},
 	"standby.v1.SimSet":         {RoleOperator, RoleSupervisor},
+	"standby.v1.SyncBeat":       {RoleSupervisor},
 	"actor.Watch":               everyone,
 	"actor.Unwatch":             everyone,
 	"actor.Terminated":          everyone,

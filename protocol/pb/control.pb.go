@@ -2109,7 +2109,16 @@ type Status_Supervisor struct {
 	// forge a failover (shown as a permanent banner).
 	LinksAuthenticated bool `protobuf:"varint,7,opt,name=links_authenticated,json=linksAuthenticated,proto3" json:"links_authenticated,omitempty"`
 	// This supervisor's certificate identity ("supervisor studio-a"); empty in plaintext.
-	Identity      string `protobuf:"bytes,8,opt,name=identity,proto3" json:"identity,omitempty"`
+	Identity string `protobuf:"bytes,8,opt,name=identity,proto3" json:"identity,omitempty"`
+	// The sync link with the peer supervisor: No redundancy, Connecting, Syncing, Synced,
+	// Unavailable or Incompatible, and why.
+	SyncStatus string `protobuf:"bytes,9,opt,name=sync_status,json=syncStatus,proto3" json:"sync_status,omitempty"`
+	SyncDetail string `protobuf:"bytes,10,opt,name=sync_detail,json=syncDetail,proto3" json:"sync_detail,omitempty"`
+	// This supervisor drives the router; term is the pair's term.
+	Active bool   `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
+	Term   uint64 `protobuf:"varint,12,opt,name=term,proto3" json:"term,omitempty"`
+	// The peer supervisor's name and address, when paired.
+	Peer          string `protobuf:"bytes,13,opt,name=peer,proto3" json:"peer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2196,6 +2205,41 @@ func (x *Status_Supervisor) GetLinksAuthenticated() bool {
 func (x *Status_Supervisor) GetIdentity() string {
 	if x != nil {
 		return x.Identity
+	}
+	return ""
+}
+
+func (x *Status_Supervisor) GetSyncStatus() string {
+	if x != nil {
+		return x.SyncStatus
+	}
+	return ""
+}
+
+func (x *Status_Supervisor) GetSyncDetail() string {
+	if x != nil {
+		return x.SyncDetail
+	}
+	return ""
+}
+
+func (x *Status_Supervisor) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *Status_Supervisor) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *Status_Supervisor) GetPeer() string {
+	if x != nil {
+		return x.Peer
 	}
 	return ""
 }
@@ -2967,7 +3011,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xe8\x18\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xea\x19\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3013,7 +3057,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06Backup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bcovering\x18\x02 \x01(\tR\bcovering\x121\n" +
-	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\xec\x01\n" +
+	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\xee\x02\n" +
 	"\n" +
 	"Supervisor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -3025,7 +3069,15 @@ const file_control_proto_rawDesc = "" +
 	"simulation\x18\x06 \x01(\bR\n" +
 	"simulation\x12/\n" +
 	"\x13links_authenticated\x18\a \x01(\bR\x12linksAuthenticated\x12\x1a\n" +
-	"\bidentity\x18\b \x01(\tR\bidentity\x1a\xcd\x04\n" +
+	"\bidentity\x18\b \x01(\tR\bidentity\x12\x1f\n" +
+	"\vsync_status\x18\t \x01(\tR\n" +
+	"syncStatus\x12\x1f\n" +
+	"\vsync_detail\x18\n" +
+	" \x01(\tR\n" +
+	"syncDetail\x12\x16\n" +
+	"\x06active\x18\v \x01(\bR\x06active\x12\x12\n" +
+	"\x04term\x18\f \x01(\x04R\x04term\x12\x12\n" +
+	"\x04peer\x18\r \x01(\tR\x04peer\x1a\xcd\x04\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +

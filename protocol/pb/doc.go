@@ -10,7 +10,7 @@
 package pb
 
 //go:generate go build -o protoc-gen-go.bin google.golang.org/protobuf/cmd/protoc-gen-go
-//go:generate protoc --plugin=protoc-gen-go=protoc-gen-go.bin --go_out=. --go_opt=paths=source_relative agent.proto control.proto
+//go:generate protoc --plugin=protoc-gen-go=protoc-gen-go.bin --go_out=. --go_opt=paths=source_relative agent.proto control.proto sync.proto
 //go:generate rm -f protoc-gen-go.bin
 
 // Well-known actor ids. A PID is actor.NewPID(address, id).
@@ -20,6 +20,8 @@ const (
 	GatewayActorID = "standby/agents"
 	// AgentActorID is the agent's own actor. SimSet requests go here.
 	AgentActorID = "agent"
+	// SyncActorID is a supervisor's end of the sync link with its peer: SyncBeat goes here.
+	SyncActorID = "standby/sync"
 )
 
 // Size limits. The gRPC layer refuses any frame above MaxFrameBytes; the gateway refuses reports that
