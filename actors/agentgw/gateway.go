@@ -67,16 +67,19 @@ type SetActive struct {
 
 // GetVotes asks what the agents say of the supervisor named Peer: answered with *Votes. Machines
 // that reported within Within count; one hears Peer when its latest report lists Peer silent for
-// at most LostAfter.
+// at most LostAfter. An empty Peer (its name not known yet) means any supervisor but Self.
 type GetVotes struct {
-	Peer              string
+	Peer, Self        string
 	Within, LostAfter time.Duration
+	// FreshWithin counts, in Votes.Fresh, the machines that reported within it.
+	FreshWithin time.Duration
 }
 
 // Votes are the agents' witness: Reporting machines reported lately, Hear of them still hear the
 // peer (and HearActive hear it as active).
 type Votes struct {
 	Reporting, Hear, HearActive int
+	Fresh                       int
 }
 
 // SetSupervisors replaces the supervisor addresses sent to agents.
@@ -235,17 +238,25 @@ func (g *gateway) votes(q *GetVotes) *Votes {
 	now := g.opts.Clock.Now()
 	v := &Votes{}
 	for _, h := range g.heard {
+		if now.Sub(h.at) <= q.FreshWithin {
+			v.Fresh++
+		}
 		if now.Sub(h.at) > q.Within {
 			continue
 		}
 		v.Reporting++
+		hear, active := false, false
 		for _, s := range h.heard {
-			if s.Supervisor == q.Peer && time.Duration(s.SilentMs)*time.Millisecond <= q.LostAfter {
-				v.Hear++
-				if s.Active {
-					v.HearActive++
-				}
+			peer := s.Supervisor == q.Peer || (q.Peer == "" && s.Supervisor != q.Self)
+			if peer && time.Duration(s.SilentMs)*time.Millisecond <= q.LostAfter {
+				hear, active = true, active || s.Active
 			}
+		}
+		if hear {
+			v.Hear++
+		}
+		if active {
+			v.HearActive++
 		}
 	}
 	return v

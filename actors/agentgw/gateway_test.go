@@ -344,12 +344,12 @@ func TestGatewayWitness(t *testing.T) {
 	say("render-1", 1, &pb.AgentReport_Heard{Supervisor: "studio-a", Active: true, Term: 4, SilentMs: 20}, &pb.AgentReport_Heard{Supervisor: "studio-b", Term: 4})
 	say("render-2", 1, &pb.AgentReport_Heard{Supervisor: "studio-a", Active: true, Term: 4, SilentMs: 900})
 	say("render-3", 1, &pb.AgentReport_Heard{Supervisor: "studio-b", Term: 4})
-	if v := votes(); *v != (Votes{Reporting: 3, Hear: 1, HearActive: 1}) {
+	if v := votes(); *v != (Votes{Reporting: 3, Hear: 1, HearActive: 1, Fresh: 3}) {
 		t.Fatalf("votes %+v", *v)
 	}
 	e.clock.Advance(2 * time.Second)
 	say("render-3", 2, &pb.AgentReport_Heard{Supervisor: "studio-a", SilentMs: 0})
-	if v := votes(); *v != (Votes{Reporting: 1, Hear: 1}) {
+	if v := votes(); *v != (Votes{Reporting: 1, Hear: 1, Fresh: 1}) {
 		t.Fatalf("votes after two seconds %+v", *v)
 	}
 	r := report("render-1", "s3cret", 5)

@@ -143,6 +143,8 @@ type Pool struct {
 	// supervisor without a peer).
 	standby bool
 	term    uint64
+	// noQuorum holds switches for silent machines (SetQuorum).
+	noQuorum bool
 }
 
 // New returns a pool whose mains are all Unarmed, each assumed on air until the router shows
@@ -342,6 +344,15 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 		acts = p.stepLocked(now, e)
 	case SetRole:
 		acts = p.stepRole(e)
+	case SetQuorum:
+		if p.noQuorum == e.OK {
+			p.noQuorum = !e.OK
+			msg := "quorum regained: silent machines are failed over again"
+			if !e.OK {
+				msg = "no quorum (most agents silent at once): a silent machine is not failed over"
+			}
+			acts = []Action{Note{Message: msg}}
+		}
 	default:
 		panic(fmt.Sprintf("failover: unknown event %T", ev))
 	}
@@ -638,6 +649,9 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 				acts = append(acts, p.autoSwitch(now, s, s.main, TriggerFailback)...)
 			}
 			continue
+		}
+		if trigger == TriggerNetwork && p.noQuorum {
+			continue // this supervisor may be the one cut off: its machines only look silent
 		}
 		if target := p.replacement(s); target != "" && p.cfg.Automatic && !now.Before(s.retryAt) && !s.latched {
 			p.clear(&acts, s, AlarmMainFailed)

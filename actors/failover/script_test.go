@@ -146,6 +146,7 @@ func (sc *scenario) machine(name string) string {
 //	router-shows MACHINE (a pair: that machine on every output) | router-shows OUT=IN ...
 //	locked OUT... | locked none
 //	role active|standby TERM   (this supervisor's role in its pair)
+//	quorum ok|lost
 //	status
 func (sc *scenario) run(cmd string) []string {
 	t := sc.t
@@ -230,6 +231,8 @@ func (sc *scenario) run(cmd string) []string {
 			}
 		}
 		ev = l
+	case "quorum":
+		ev = SetQuorum{OK: f[1] == "ok"}
 	case "role":
 		term, _ := strconv.ParseUint(f[2], 10, 64)
 		ev = SetRole{Active: f[1] == "active", Term: term}

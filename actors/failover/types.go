@@ -215,6 +215,11 @@ type SetRole struct {
 	Term   uint64
 }
 
+// SetQuorum tells the pool whether its supervisor hears enough of the studio's agents to believe
+// a machine's silence. Without quorum (a supervisor of a pair whose agents all fell silent at once:
+// it is probably the one cut off) a silence switches nothing; other failures still do.
+type SetQuorum struct{ OK bool }
+
 // SetMode switches the pool between automatic and manual failover.
 type SetMode struct {
 	Automatic bool
@@ -276,6 +281,7 @@ type RouterShows struct{ Outputs []Shown }
 func (RouterReady) isEvent()    {}
 func (RouterShows) isEvent()    {}
 func (SetRole) isEvent()        {}
+func (SetQuorum) isEvent()      {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

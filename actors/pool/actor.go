@@ -46,6 +46,9 @@ type Options struct {
 // SetRole tells the pool whether its supervisor is the active one of its pair, and the term.
 type SetRole = failover.SetRole
 
+// SetQuorum tells the pool whether a silence may be failed over (failover.SetQuorum).
+type SetQuorum = failover.SetQuorum
+
 // Command carries an operator event (failover.Switch, SetMode, SetFailback, Acknowledge) to the
 // pool; it is answered with a CommandReply.
 type Command struct{ Event failover.Event }
@@ -183,6 +186,8 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		var err error
 		acts, err = a.eng.Step(now, msg.Event)
 		ctx.Respond(&CommandReply{Err: err})
+	case *SetQuorum:
+		acts = a.step(now, *msg)
 	case *SetRole:
 		if msg.Term >= o.Term {
 			o.Standby, o.Term = !msg.Active, msg.Term // for the log lines; a stale one the engine ignores too

@@ -35,8 +35,13 @@ type LinkOptions struct {
 	// OnRole makes the supervisor active or standby (after the term is persisted). It runs on the
 	// link's goroutine and must not block for long.
 	OnRole func(active bool, term uint64) error
-	Clock  clock.Clock
-	Logger zerolog.Logger
+	// OnQuorum tells the supervisor whether it hears enough of its agents to fail over a silent
+	// machine (see Quorum); called when that changes. HeartbeatTimeout is the machines' silence
+	// timeout: an agent silent for half of it no longer counts.
+	OnQuorum         func(ok bool)
+	HeartbeatTimeout time.Duration
+	Clock            clock.Clock
+	Logger           zerolog.Logger
 }
 
 // View is the link's state for UIs (answer to GetView).
@@ -81,12 +86,14 @@ func LinkProps(o LinkOptions) *actor.Props {
 type linkBox struct{ m *Machine }
 
 type link struct {
-	o      LinkOptions
-	box    *linkBox
-	m      *Machine
-	peer   *actor.PID
-	cancel func()
-	log    zerolog.Logger
+	o         LinkOptions
+	quorum    bool
+	everFresh bool
+	box       *linkBox
+	m         *Machine
+	peer      *actor.PID
+	cancel    func()
+	log       zerolog.Logger
 }
 
 // ReadTerm reads the persisted term; 0 when there is none yet.
@@ -124,6 +131,7 @@ func (l *link) Receive(ctx actor.Context) {
 		}
 		l.m = l.box.m
 		l.peer = actor.NewPID(l.o.Peer, pb.SyncActorID)
+		l.quorum = true // the pools start with quorum; the first votes say otherwise
 		root, self := ctx.ActorSystem().Root, ctx.Self()
 		l.cancel = clock.Repeat(l.o.SyncInterval, l.o.SyncInterval, func() { root.Send(self, &linkTick{}) })
 		l.log.Info().Str("mode", l.o.Config.Mode).Uint64("term", term).Int("agents", l.o.Config.Agents).
@@ -139,16 +147,30 @@ func (l *link) Receive(ctx actor.Context) {
 		acts = l.m.Step(now, Tick{})
 		b := l.m.Beat(now)
 		ctx.Send(l.peer, &pb.SyncBeat{Supervisor: b.Name, Mode: b.Mode, Protocol: b.Protocol, Term: b.Term, Active: b.Active,
-			HearsYou: b.HearsYou, WantActive: b.WantActive, Address: l.o.Self})
+			HearsYou: b.HearsYou, WantActive: b.WantActive, Promoted: b.Promoted, Seq: b.Seq, Ack: b.Ack, Address: l.o.Self})
 		if l.o.Gateway != nil {
 			peer, _ := l.m.Peer()
-			ctx.Request(l.o.Gateway, &agentgw.GetVotes{Peer: peer.Name, Within: l.o.Config.FailoverOffset, LostAfter: l.o.Config.FailoverOffset / 2})
+			// Half the offset: an isolated side must see its agents gone before the other side may
+			// take over (see Machine).
+			half := l.o.Config.FailoverOffset / 2
+			ctx.Request(l.o.Gateway, &agentgw.GetVotes{Peer: peer.Name, Self: l.o.Config.Name, Within: half, LostAfter: half,
+				FreshWithin: l.o.HeartbeatTimeout / 2})
 		}
 	case *agentgw.Votes:
 		acts = l.m.Step(now, Votes{Reporting: msg.Reporting, Hear: msg.Hear, HearActive: msg.HearActive})
+		l.everFresh = l.everFresh || msg.Fresh > 0 // before any agent reported there is no silence to judge
+		if q := Quorum(msg.Fresh, l.o.Config.Agents); l.everFresh && q != l.quorum && l.o.OnQuorum != nil {
+			l.quorum = q
+			ev := l.log.Info()
+			if !q {
+				ev = l.log.Warn()
+			}
+			ev.Bool("quorum", q).Int("fresh", msg.Fresh).Int("agents", l.o.Config.Agents).Msg("agents heard lately")
+			l.o.OnQuorum(q)
+		}
 	case *pb.SyncBeat:
 		acts = l.m.Step(now, PeerBeat{Name: clip(msg.Supervisor), Mode: clip(msg.Mode), Protocol: msg.Protocol, Term: msg.Term,
-			Active: msg.Active, HearsYou: msg.HearsYou, WantActive: msg.WantActive})
+			Active: msg.Active, HearsYou: msg.HearsYou, WantActive: msg.WantActive, Promoted: msg.Promoted, Seq: msg.Seq, Ack: msg.Ack})
 	case *MakePrimaryRequest:
 		if active, _ := l.m.Active(); active {
 			ctx.Respond(&MakePrimaryReply{Err: ErrAlreadyActive})

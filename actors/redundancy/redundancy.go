@@ -62,7 +62,10 @@ type Config struct {
 	Mode           string // conf.Redundancy* (not none)
 	Name           string // this supervisor's name
 	FailoverOffset time.Duration
-	AutoFailback   bool
+	// SyncInterval is the beat period: a peer's beat is evidence of the present only when it
+	// acknowledges one of this side's beats of the last half offset.
+	SyncInterval time.Duration
+	AutoFailback bool
 	// Agents is how many machines of the studio have agents (not simulated): the electorate.
 	Agents int
 }
@@ -76,11 +79,15 @@ type (
 		Protocol uint32
 		Term     uint64
 		Active   bool
-		// HearsYou: the peer hears this supervisor's beats.
+		// HearsYou: the peer hears this supervisor's beats; Ack is the Seq of the last one it heard.
+		// Seq numbers the sender's beats.
 		HearsYou bool
+		Seq, Ack uint64
 		// WantActive: the peer asks this side to step down (a returning primary's failback, Make
 		// primary).
 		WantActive bool
+		// Promoted: the peer is active because an operator made it so (no automatic failback).
+		Promoted bool
 	}
 	// Votes are the agents' witness tally from this supervisor's gateway: Reporting agents
 	// report to it lately; of them Hear still hear the peer and HearActive hear it active.
@@ -133,8 +140,13 @@ type Machine struct {
 	votes    Votes
 	status   Status
 	detail   string
+	seq      uint64    // beats sent
+	now      time.Time // of the event being handled
 	// want: this side asks the peer to step down (failback of a returning primary, Make primary).
 	want bool
+	// promoted: active because an operator pressed Make primary; promoteOnHandover: it asked the
+	// peer to hand over for that reason.
+	promoted, promoteOnHandover bool
 	// incompatible says why, when it is.
 	incompatible string
 }
@@ -155,12 +167,14 @@ func (m *Machine) Peer() (PeerBeat, bool) { return m.peer, m.heard && m.status !
 
 // Beat is what this side sends the peer on every sync interval.
 func (m *Machine) Beat(now time.Time) PeerBeat {
-	return PeerBeat{Name: m.cfg.Name, Mode: m.cfg.Mode, Protocol: Protocol, Term: m.term, Active: m.active,
-		HearsYou: m.heard && now.Sub(m.lastPeer) < m.cfg.FailoverOffset, WantActive: m.want}
+	m.seq++
+	return PeerBeat{Name: m.cfg.Name, Mode: m.cfg.Mode, Protocol: Protocol, Term: m.term, Active: m.active, Seq: m.seq, Ack: m.peer.Seq,
+		HearsYou: m.heard && now.Sub(m.lastPeer) < m.cfg.FailoverOffset, WantActive: m.want, Promoted: m.active && m.promoted}
 }
 
 // Step applies an event at now.
 func (m *Machine) Step(now time.Time, ev Event) []Action {
+	m.now = now
 	var acts []Action
 	switch e := ev.(type) {
 	case PeerBeat:
@@ -178,10 +192,6 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 
 func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 	var acts []Action
-	// A primary that (re)gains its peer after start or an outage takes control back from an
-	// active secondary once it is heard (automatic failback); only then, or an operator's Make
-	// primary on the secondary would be undone at once.
-	returning := !m.heard || now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
 	m.heard, m.lastPeer, m.peer = true, now, b
 	if why := m.compatible(b); why != "" {
 		m.incompatible = why
@@ -191,7 +201,9 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 		return acts
 	}
 	m.incompatible = ""
-	if returning && !m.active && b.Active && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
+	// Automatic failback: a standby primary takes control back from a secondary that took over,
+	// once they hear each other; never from one an operator made primary.
+	if !m.active && b.Active && !b.Promoted && m.fresh() && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
 		m.want = true
 	}
 	if b.Term > m.term {
@@ -204,7 +216,7 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 	case m.active && b.Active && b.Term == m.term && m.cfg.Mode != conf.RedundancyPrimary:
 		// Both active under one term cannot come from this protocol; the primary keeps it.
 		acts = append(acts, m.setRole(false, m.term, "peer primary "+b.Name+" is active under the same term"))
-	case m.active && b.WantActive && b.HearsYou && b.Term == m.term:
+	case m.active && b.WantActive && m.fresh() && b.Term == m.term:
 		m.want = false
 		acts = append(acts, m.setRole(false, m.term, "handing over to "+b.Name+" (it asked to be active)"))
 	}
@@ -235,15 +247,44 @@ func (m *Machine) makePrimary(now time.Time, e MakePrimary) []Action {
 	}
 	if m.peerGone(now) || !m.heard {
 		// The operator vouches for it: no witnesses needed.
-		return []Action{m.setRole(true, m.term+1, "made primary by "+e.By+" while the peer is unavailable")}
+		a := m.setRole(true, m.term+1, "made primary by "+e.By+" while the peer is unavailable")
+		m.promoted = true
+		return []Action{a}
 	}
-	m.want = true // the peer steps down first, then this side activates
+	m.want, m.promoteOnHandover = true, true // the peer steps down first, then this side activates
 	return nil
+}
+
+// fresh reports whether the peer's last beat tells of the present: it acknowledges a beat this
+// side sent within the last half offset. A beat queued during a partition and delivered when it
+// heals acknowledges old ones only, and decides nothing (it might say "standby" of a peer that
+// has since taken over).
+func (m *Machine) fresh() bool {
+	return m.acked() && m.now.Sub(m.lastPeer) < m.cfg.FailoverOffset/2
+}
+
+// acked reports whether the peer's last beat acknowledges a recent one of this side's (the link
+// works both ways; the Synced status).
+func (m *Machine) acked() bool {
+	if !m.peer.HearsYou {
+		return false
+	}
+	window := uint64(2)
+	if m.cfg.SyncInterval > 0 {
+		window = max(window, uint64(m.cfg.FailoverOffset/2/m.cfg.SyncInterval))
+	}
+	return m.peer.Ack+window >= m.seq
 }
 
 func (m *Machine) peerGone(now time.Time) bool {
 	return m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
 }
+
+// Quorum reports whether a supervisor hearing fresh of the studio's agents agents lately may
+// believe a machine's silence: at least one and at least half of them. A supervisor cut off from
+// the network sees all its machines fall silent at once, the first a little before the others;
+// without this it would fail the first over to a backup it cannot hear either.
+func Quorum(fresh, agents int) bool { return agents == 0 || (fresh >= 1 && 2*fresh >= agents) }
 
 // majority reports whether n agents are a strict majority of the studio's.
 func (m *Machine) majority(n int) bool { return 2*n > m.cfg.Agents }
@@ -259,20 +300,24 @@ func (m *Machine) evaluate(now time.Time) []Action {
 		acts = m.setStatus(acts, Connecting, "waiting for peer")
 	case gone:
 		acts = m.setStatus(acts, Unavailable, fmt.Sprintf("no beat from %s for %s", m.peer.Name, now.Sub(m.lastPeer).Round(time.Millisecond)))
-	case m.peer.HearsYou:
+	case m.acked():
 		acts = m.setStatus(acts, Synced, "")
 	default:
 		acts = m.setStatus(acts, Syncing, "the peer does not hear this side yet")
 	}
 	lost := m.votes.Reporting - m.votes.Hear // agents reporting here that lost the peer
+	// The isolated side steps down after half the offset, so it is standby before the other side
+	// can take over (after the whole offset): never two active.
+	halfGone := m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset/2
 	switch {
-	case m.active && (gone || !m.heard) && m.cfg.Agents > 0 && !m.majority(m.votes.Reporting):
+	case m.active && (halfGone || !m.heard) && m.cfg.Agents > 0 && !m.majority(m.votes.Reporting):
 		acts = append(acts, m.setRole(false, m.term, fmt.Sprintf("isolated: the peer is silent and only %d of %d agents report here", m.votes.Reporting, m.cfg.Agents)))
 	case m.active:
-	case m.heard && !gone && !m.peer.Active && m.want && m.peer.Term <= m.term:
+	case m.heard && !gone && !m.peer.Active && m.fresh() && m.want && m.peer.Term <= m.term:
 		// The peer stepped down for this side (failback, Make primary).
-		m.want = false
+		promoted := m.promoteOnHandover
 		acts = append(acts, m.setRole(true, m.term+1, "the peer handed over"))
+		m.promoted = promoted
 	case m.cfg.Mode == conf.RedundancySecondaryCopy:
 	case m.votes.HearActive > 0 && m.cfg.Agents > 0:
 		// An agent hears the peer active: whatever the sync link says, it is alive and routing.
@@ -289,7 +334,7 @@ func (m *Machine) evaluate(now time.Time) []Action {
 			why = fmt.Sprintf("no peer heard since start (%s)", now.Sub(m.started).Round(time.Millisecond)) + whyAgents(lost, m.cfg.Agents)
 		}
 		acts = append(acts, m.setRole(true, m.term+1, why))
-	case !m.peer.Active && m.cfg.Mode == conf.RedundancyPrimary && !m.peer.WantActive:
+	case !m.peer.Active && m.fresh() && m.cfg.Mode == conf.RedundancyPrimary && !m.peer.WantActive:
 		// Both standby and the peer is there: the primary takes the lead.
 		acts = append(acts, m.setRole(true, m.term+1, "primary, peer "+m.peer.Name+" is standby"))
 	}
@@ -305,9 +350,7 @@ func whyAgents(lost, agents int) string {
 
 func (m *Machine) setRole(active bool, term uint64, why string) Action {
 	m.active, m.term = active, term
-	if active {
-		m.want = false
-	}
+	m.want, m.promoted, m.promoteOnHandover = false, false, false
 	return SetRole{Active: active, Term: term, Why: why}
 }
 

@@ -19,7 +19,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //
 //	config mode=MODE [agents=N] [offset=DUR] [failback=automatic|manual] [term=T]   (a new machine, now)
 //	advance DUR                                 (time passes; a tick)
-//	peer MODE TERM active|standby [hears] [wants] [protocol=N] [name=NAME]   (a beat from the peer)
+//	peer MODE TERM active|standby [hears|stale] [wants] [promoted] [protocol=N] [name=NAME]   (a beat from the peer)
 //	votes REPORTING HEAR [HEAR_ACTIVE]          (the agents' tally)
 //	make-primary
 //	beat                                        (what this side sends)
@@ -79,9 +79,13 @@ func (sc *scenario) run(cmd string) []string {
 		for _, o := range f[4:] {
 			switch k, v, _ := strings.Cut(o, "="); k {
 			case "hears":
-				b.HearsYou = true
+				b.HearsYou, b.Ack = true, sc.m.seq
+			case "stale": // says it hears this side, but acknowledges none of its recent beats
+				b.HearsYou, b.Ack = true, 0
 			case "wants":
 				b.WantActive = true
+			case "promoted":
+				b.Promoted = true
 			case "protocol":
 				n, _ := strconv.Atoi(v)
 				b.Protocol = uint32(n)
@@ -104,7 +108,7 @@ func (sc *scenario) run(cmd string) []string {
 		ev = MakePrimary{By: "op"}
 	case "beat":
 		b := sc.m.Beat(sc.now)
-		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v", b.Term, b.Active, b.HearsYou, b.WantActive)}
+		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v promoted=%v", b.Term, b.Active, b.HearsYou, b.WantActive, b.Promoted)}
 	case "status":
 		active, term := sc.m.Active()
 		st, detail := sc.m.Status()
@@ -134,4 +138,16 @@ func dur(t *testing.T, s string) time.Duration {
 		t.Fatalf("bad duration %q", s)
 	}
 	return d
+}
+
+// TestQuorum: a silence is believed when at least one and at least half of the agents report.
+func TestQuorum(t *testing.T) {
+	for _, c := range []struct {
+		fresh, agents int
+		ok            bool
+	}{{0, 0, true}, {0, 2, false}, {1, 2, true}, {1, 3, false}, {2, 3, true}, {5, 10, true}, {4, 10, false}} {
+		if got := Quorum(c.fresh, c.agents); got != c.ok {
+			t.Errorf("Quorum(%d, %d) = %v", c.fresh, c.agents, got)
+		}
+	}
 }

@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"standby/protocol/videohub/vhsim"
 )
 
 // pairOfSupervisors is a studio with two supervisors (primary A, secondary-failover B) sharing
@@ -15,6 +19,7 @@ type pairOfSupervisors struct {
 	*studio
 	addrA, addrB string
 	cfgA, cfgB   string
+	agentListen  string
 }
 
 const redundantBody = `
@@ -35,7 +40,14 @@ outputs = [1, 3]
 
 func newPairOfSupervisors(t *testing.T) *pairOfSupervisors {
 	t.Helper()
-	p := &pairOfSupervisors{studio: newStudio(t, "", 8), addrA: freePort(t, "127.0.0.1"), addrB: freePort(t, "127.0.0.1")}
+	return newPairAt(t, newStudio(t, "", 8), freePort(t, "127.0.0.1"), freePort(t, "127.0.0.1"), "127.0.0.1:0")
+}
+
+// newPairAt is newPairOfSupervisors with the supervisors' listen addresses and the address the
+// agents listen on given.
+func newPairAt(t *testing.T, st *studio, addrA, addrB, agentListen string) *pairOfSupervisors {
+	t.Helper()
+	p := &pairOfSupervisors{studio: st, addrA: addrA, addrB: addrB, agentListen: agentListen}
 	if err := p.hub.SetRoute(2, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -69,9 +81,9 @@ ping_interval = "200ms"
 	return p
 }
 
-func (p *pairOfSupervisors) start(t *testing.T, name, cfg string) *proc {
+func (p *pairOfSupervisors) start(t *testing.T, name, cfg string, wrap ...string) *proc {
 	t.Helper()
-	sp := startProc(t, name, p.bin, "run", "--config", cfg, "--log-level", "info")
+	sp := startProc(t, name, append(append([]string(nil), wrap...), p.bin, "run", "--config", cfg, "--log-level", "info")...)
 	sp.waitLog(10*time.Second, map[string]string{"message": "standby running"})
 	return sp
 }
@@ -82,14 +94,14 @@ func (p *pairOfSupervisors) agent(t *testing.T, name string) *proc {
 	cfg := fmt.Sprintf(`
 name = %q
 supervisors = [%q, %q]
-listen = "127.0.0.1:0"
+listen = %q
 token = %q
 heartbeat_interval = "25ms"
 [[service]]
 name = "engine"
 kind = "process"
 pidfile = %q
-`, name, p.addrA, p.addrB, procToken, filepath.Join(p.dir, name+".pid"))
+`, name, p.addrA, p.addrB, p.agentListen, procToken, filepath.Join(p.dir, name+".pid"))
 	path := filepath.Join(p.dir, name+"-agent.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -143,5 +155,163 @@ func TestProcessesSupervisorTakeover(t *testing.T) {
 	}
 	if r := p.hub.State().Routes; r[0] != 1 || r[2] != 1 {
 		t.Fatalf("routes after the primary returned: %v, want the backup (input 2) on outputs 1 and 3", r)
+	}
+}
+
+// noLine fails when p logs a line with want within d: a window in which something must not
+// happen (nothing signals its absence).
+func (p *proc) noLine(d time.Duration, want map[string]string) {
+	p.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case m := <-p.lines:
+			ok := true
+			for k, v := range want {
+				ok = ok && fmt.Sprint(m[k]) == v
+			}
+			if ok {
+				p.t.Fatalf("%s logged %v within %s: %v", p.name, want, d, m)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
+// TestProcessesSupervisorPartitions runs the primary in its own network namespace (a veth pair to
+// the host) and everything else on further addresses of the host, so blackhole
+// routes inside the namespace cut exactly the links wanted while the processes keep running
+// and the primary keeps its router connection:
+//   - only the sync link: the agents still hear the primary, so the secondary stays standby and
+//     the primary stays active;
+//   - the primary isolated from its agents and the secondary: it steps down (its machines only
+//     look silent) and the secondary, whose agents lost the primary too, takes over and handles
+//     a main failure;
+//   - healed: exactly one active (the primary takes control back), nothing re-routed.
+func TestProcessesSupervisorPartitions(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("network namespaces need root")
+	}
+	if _, err := exec.LookPath("ip"); err != nil {
+		t.Skip("network namespaces need iproute2's ip command")
+	}
+	id := os.Getpid() % 100000
+	ns, vh, vn := fmt.Sprintf("standby-pair-%d", id), fmt.Sprintf("sph%d", id), fmt.Sprintf("spn%d", id)
+	ip := func(args ...string) error {
+		out, err := exec.Command("ip", args...).CombinedOutput()
+		if err != nil {
+			return fmt.Errorf("ip %s: %v: %s", strings.Join(args, " "), err, out)
+		}
+		return nil
+	}
+	if err := ip("netns", "add", ns); err != nil {
+		t.Skipf("network namespaces unavailable here: %v", err)
+	}
+	t.Cleanup(func() { _ = ip("link", "del", vh); _ = ip("netns", "del", ns) })
+	const (
+		hostSide = "10.233.1.1"
+		primary  = "10.233.1.2" // in the namespace
+		agents   = "10.233.3.1" // more addresses of the host, reached from the namespace by its default route
+		router   = "10.233.4.1"
+		second   = "10.233.5.1"
+	)
+	for _, args := range [][]string{
+		{"link", "add", vh, "type", "veth", "peer", "name", vn},
+		{"link", "set", vn, "netns", ns},
+		{"addr", "add", hostSide + "/24", "dev", vh},
+		{"link", "set", vh, "up"},
+		{"addr", "add", agents + "/32", "dev", vh},
+		{"addr", "add", router + "/32", "dev", vh},
+		{"addr", "add", second + "/32", "dev", vh},
+		{"-n", ns, "addr", "add", primary + "/24", "dev", vn},
+		{"-n", ns, "link", "set", vn, "up"},
+		{"-n", ns, "link", "set", "lo", "up"},
+		{"-n", ns, "route", "add", "default", "via", hostSide},
+	} {
+		if err := ip(args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// cut makes the namespace route nothing to the addresses (what the primary sends them is
+	// lost); inbound, connections made by others to the primary's listen port are dropped by the
+	// host (a policy rule on the destination port, so the primary's own connection to the router
+	// is untouched). Processes on the host dial from the host's veth address, so inbound cannot
+	// be cut per peer: the sync-link-only cut is the primary's direction.
+	cut := func(addrs ...string) {
+		for _, a := range addrs {
+			if err := ip("-n", ns, "route", "add", "blackhole", a+"/32"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	heal := func(addrs ...string) {
+		for _, a := range addrs {
+			if err := ip("-n", ns, "route", "del", "blackhole", a+"/32"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	inbound := []string{"to", primary, "ipproto", "tcp", "dport", "7400", "blackhole"}
+	cutInbound := func() {
+		if err := ip(append([]string{"rule", "add"}, inbound...)...); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = ip(append([]string{"rule", "del"}, inbound...)...) })
+	}
+	healInbound := func() {
+		if err := ip(append([]string{"rule", "del"}, inbound...)...); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	st := &studio{dir: t.TempDir(), bin: standbyBinary(t)}
+	hub, err := vhsim.Start(vhsim.Options{Listen: router + ":0", Inputs: 8, Outputs: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { hub.Close() })
+	st.hub = hub
+	p := newPairAt(t, st, primary+":7400", freePort(t, second), agents+":0")
+	mainEngine := engine(t, filepath.Join(p.dir, "m1.pid"))
+	engine(t, filepath.Join(p.dir, "b1.pid"))
+	supA := p.start(t, "primary", p.cfgA, "ip", "netns", "exec", ns)
+	supB := p.start(t, "secondary", p.cfgB)
+	p.agent(t, "m1")
+	p.agent(t, "b1")
+	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	supB.waitLog(10*time.Second, map[string]string{"message": "sync link", "status": "Synced"})
+	p.waitRoute(t, 0)
+
+	// 1. Only the sync link (the primary's beats to the secondary are lost).
+	cut(second)
+	supB.waitLog(5*time.Second, map[string]string{"message": "sync link", "status": "Unavailable"})
+	supB.noLine(2*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	supA.noLine(100*time.Millisecond, map[string]string{"message": "this supervisor is now standby"})
+	heal(second)
+	supB.waitLog(15*time.Second, map[string]string{"message": "sync link", "status": "Synced"})
+
+	// 2. The primary isolated from its agents and the secondary (not from the router).
+	cut(second, agents)
+	cutInbound()
+	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now standby"}) // isolated
+	supB.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	if r := p.hub.State().Routes; r[0] != 0 || r[2] != 0 {
+		t.Fatalf("the takeover moved the router: %v", r)
+	}
+	if err := mainEngine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitRoute(t, 1)
+	supB.waitLog(5*time.Second, map[string]string{"message": "pair transition", "to": "on-backup", "trigger": "engine"})
+
+	// 3. Healed: the primary learns the higher term and takes control back; nothing re-routed.
+	heal(second, agents)
+	healInbound()
+	supB.waitLog(20*time.Second, map[string]string{"message": "this supervisor is now standby"})
+	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	supB.noLine(time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	if r := p.hub.State().Routes; r[0] != 1 || r[2] != 1 {
+		t.Fatalf("routes after healing: %v, want the backup (input 2) on outputs 1 and 3", r)
 	}
 }

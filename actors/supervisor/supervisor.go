@@ -187,9 +187,10 @@ func Start(opts Options) (*Supervisor, error) {
 		}
 		link := redundancy.LinkProps(redundancy.LinkOptions{
 			Config: redundancy.Config{Mode: r.Mode, Name: opts.Config.Supervisor.Name, FailoverOffset: r.FailoverOffset.Duration,
-				AutoFailback: r.Failback == conf.ModeAutomatic, Agents: agents},
+				AutoFailback: r.Failback == conf.ModeAutomatic, Agents: agents, SyncInterval: r.SyncInterval.Duration},
 			Peer: r.Peer, Self: s.sys.Address(), SyncInterval: r.SyncInterval.Duration, StateDir: opts.Config.Supervisor.StateDir,
-			Gateway: s.group(AgentsName), OnRole: s.SetRole, Clock: opts.Clock, Logger: s.log})
+			Gateway: s.group(AgentsName), OnRole: s.SetRole, OnQuorum: s.SetQuorum, HeartbeatTimeout: opts.Config.Supervisor.HeartbeatTimeout.Duration,
+			Clock: opts.Clock, Logger: s.log})
 		if _, err := s.SpawnRoot(SyncName, link); err != nil {
 			s.Stop()
 			return nil, err
@@ -798,6 +799,19 @@ func (s *Supervisor) MakePrimary(by string) (string, error) {
 	}
 	r := res.(*redundancy.MakePrimaryReply)
 	return r.Message, r.Err
+}
+
+// SetQuorum tells the pools whether a silent machine may be failed over (redundancy.Quorum).
+func (s *Supervisor) SetQuorum(ok bool) {
+	s.mu.Lock()
+	names := make([]string, len(s.pools))
+	for i, p := range s.pools {
+		names[i] = p.Name
+	}
+	s.mu.Unlock()
+	for _, n := range names {
+		s.sys.Root.Send(s.PID(PoolsDir, n), &pool.SetQuorum{OK: ok})
+	}
 }
 
 // Role is this supervisor's role: whether it is the active one, and its term.

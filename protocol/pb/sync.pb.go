@@ -44,7 +44,14 @@ type SyncBeat struct {
 	// This side asks the peer to step down so it can become active (failback, Make primary).
 	WantActive bool `protobuf:"varint,7,opt,name=want_active,json=wantActive,proto3" json:"want_active,omitempty"`
 	// This side's remote endpoint, for logs.
-	Address       string `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
+	Address string `protobuf:"bytes,8,opt,name=address,proto3" json:"address,omitempty"`
+	// This side is active because an operator pressed Make primary: a returning primary does not
+	// take control back from it automatically.
+	Promoted bool `protobuf:"varint,9,opt,name=promoted,proto3" json:"promoted,omitempty"`
+	// Numbers this side's beats; ack is the seq of the peer's last beat heard. A beat that does not
+	// acknowledge a recent one of the receiver's was queued during a partition: it decides nothing.
+	Seq           uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	Ack           uint64 `protobuf:"varint,11,opt,name=ack,proto3" json:"ack,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -135,13 +142,34 @@ func (x *SyncBeat) GetAddress() string {
 	return ""
 }
 
+func (x *SyncBeat) GetPromoted() bool {
+	if x != nil {
+		return x.Promoted
+	}
+	return false
+}
+
+func (x *SyncBeat) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *SyncBeat) GetAck() uint64 {
+	if x != nil {
+		return x.Ack
+	}
+	return 0
+}
+
 var File_sync_proto protoreflect.FileDescriptor
 
 const file_sync_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"sync.proto\x12\n" +
-	"standby.v1\"\xde\x01\n" +
+	"standby.v1\"\x9e\x02\n" +
 	"\bSyncBeat\x12\x1e\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\tR\n" +
@@ -153,7 +181,11 @@ const file_sync_proto_rawDesc = "" +
 	"\thears_you\x18\x06 \x01(\bR\bhearsYou\x12\x1f\n" +
 	"\vwant_active\x18\a \x01(\bR\n" +
 	"wantActive\x12\x18\n" +
-	"\aaddress\x18\b \x01(\tR\aaddressB\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\aaddress\x18\b \x01(\tR\aaddress\x12\x1a\n" +
+	"\bpromoted\x18\t \x01(\bR\bpromoted\x12\x10\n" +
+	"\x03seq\x18\n" +
+	" \x01(\x04R\x03seq\x12\x10\n" +
+	"\x03ack\x18\v \x01(\x04R\x03ackB\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_sync_proto_rawDescOnce sync.Once
