@@ -232,6 +232,11 @@ func TestNamesBecomeActorIDs(t *testing.T) {
 }
 
 func TestExamplesAreValid(t *testing.T) {
+	for _, p := range []string{"examples/studio.toml", "examples/studio-b.toml"} {
+		if _, err := Load(p); err != nil {
+			t.Errorf("%s: %v", p, err)
+		}
+	}
 	if _, err := Load("examples/studio.toml"); err != nil {
 		t.Fatal(err)
 	}
