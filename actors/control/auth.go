@@ -28,6 +28,7 @@ const (
 	OpSetFeeds     Op = "set_feeds"
 	OpSetPool      Op = "set_pool"
 	OpRemovePool   Op = "remove_pool"
+	OpMakePrimary  Op = "make_primary"
 )
 
 // opLevel is the level each operation needs: 1 view, 2 operate, 3 configure (as Pixotope gates
@@ -46,12 +47,13 @@ var opLevel = map[Op]int{
 	OpSetFeeds:     conf.LevelConfigure,
 	OpSetPool:      conf.LevelConfigure,
 	OpRemovePool:   conf.LevelConfigure,
+	OpMakePrimary:  conf.LevelConfigure,
 }
 
 // Ops lists every operation, for tests and docs.
 func Ops() []Op {
 	return []Op{OpStatus, OpWatch, OpSwitch, OpSetMode, OpSetFailback, OpAcknowledge, OpSimulate,
-		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool}
+		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary}
 }
 
 // Level is the permission level op needs.
@@ -84,6 +86,8 @@ func OpOf(req *pb.ControlRequest) (Op, bool) {
 		return OpSetPool, true
 	case *pb.ControlRequest_RemovePool:
 		return OpRemovePool, true
+	case *pb.ControlRequest_MakePrimary:
+		return OpMakePrimary, true
 	}
 	return "", false
 }

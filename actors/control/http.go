@@ -93,6 +93,9 @@ func (g *gateway) handler() http.Handler {
 		m := &pb.ControlRequest_SimulateOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: m}}, m
 	}))
+	mux.HandleFunc("POST /api/supervisor/make-primary", g.op(OpMakePrimary, func() (*pb.ControlRequest, proto.Message) {
+		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
+	}))
 	mux.HandleFunc("GET /metrics", g.metrics)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {

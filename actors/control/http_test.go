@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -219,6 +220,27 @@ func TestReadOnly(t *testing.T) {
 	sv := reply["status"].(map[string]any)["supervisor"].(map[string]any)
 	if status != 200 || sv["chip"] != "Backup is idle" || sv["read_only"] != true {
 		t.Errorf("status on a secondary: %d %v", status, sv)
+	}
+}
+
+// TestSecondaryActingForPrimary: while a secondary acts for its primary, switches work but
+// mapping edits are refused until the primary is back; Make primary is accepted on a standby
+// side and refused, saying why, on a supervisor without a peer.
+func TestSecondaryActingForPrimary(t *testing.T) {
+	e := start(t, Options{Role: func() Role { return Role{Name: "secondary", BackupActive: true, NoEdits: true, Peer: "studio-a"} }})
+	if status, reply := e.httpDo("POST", "/api/pairs/cam1/switch", tokOperate, `{"to":"backup"}`); status != 200 {
+		t.Errorf("switch on an acting secondary: %d %v", status, reply)
+	}
+	r := e.ctl.svc.Do("test", &pb.ControlRequest{Token: tokConfigure, Op: &pb.ControlRequest_SetFeeds{SetFeeds: &pb.ControlRequest_SetFeedsOp{Pair: "cam1"}}})
+	if r.Code != pb.Code_CODE_READ_ONLY || !strings.Contains(r.Reason, "acts for its primary") {
+		t.Errorf("feeds on an acting secondary: %s %s", r.Code, r.Reason)
+	}
+	status, reply := e.httpDo("POST", "/api/supervisor/make-primary", tokConfigure, "")
+	if status != 400 || !strings.Contains(fmt.Sprint(reply["reason"]), "no peer") {
+		t.Errorf("make primary without a peer: %d %v", status, reply)
+	}
+	if status, _ := e.httpDo("POST", "/api/supervisor/make-primary", tokOperate, ""); status != 403 {
+		t.Errorf("make primary at level 2: %d", status)
 	}
 }
 

@@ -38,6 +38,9 @@ type Role struct {
 	ReadOnly bool
 	// Peer names the other supervisor, when paired.
 	Peer string
+	// NoEdits: a secondary acts for its primary; mapping and pool edits wait for the primary
+	// (Pixotope: "No file changes can be pushed or pulled until the Main server is back").
+	NoEdits bool
 }
 
 // pairedRole reads the role from the supervisor's sync link: the side that is not active is
@@ -52,7 +55,8 @@ func pairedRole(s *supervisor.Supervisor) func() Role {
 		if v.Mode == conf.RedundancyPrimary {
 			name = "primary"
 		}
-		return Role{Name: name, BackupActive: (name == "secondary") == v.Active, ReadOnly: !v.Active, Peer: v.Peer}
+		return Role{Name: name, BackupActive: (name == "secondary") == v.Active, ReadOnly: !v.Active, Peer: v.Peer,
+			NoEdits: name == "secondary" && v.Active}
 	}
 }
 
@@ -113,6 +117,10 @@ func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.Contro
 	case who.Level < Level(op):
 		r = refusal(pb.Code_CODE_PERMISSION_DENIED, "permission denied: %s needs level %d (%s); operator %q has level %d (%s)",
 			op, Level(op), levelName(Level(op)), who.Name, who.Level, levelName(who.Level))
+	case op == OpMakePrimary:
+		// Allowed on the standby side: that is what it is for.
+	case Level(op) >= conf.LevelConfigure && s.role().NoEdits:
+		r = refusal(pb.Code_CODE_READ_ONLY, "read-only for edits: this secondary acts for its primary; edit the mapping once the primary is back (switches, mode, failback and acknowledgements work)")
 	case Level(op) > conf.LevelView && s.role().ReadOnly:
 		peer := s.role().Peer
 		if peer == "" {
@@ -180,6 +188,13 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 	case *pb.ControlRequest_SetPool:
 		target = x.SetPool.GetPool()
 		r = s.editMapping(x.SetPool.GetPool(), func(c *conf.Config) *pb.ControlReply { return setPool(c, x.SetPool) })
+	case *pb.ControlRequest_MakePrimary:
+		msg, err := s.sup.MakePrimary(who.Name)
+		if err != nil {
+			r = refusal(pb.Code_CODE_BAD_REQUEST, "make primary: %v", err)
+		} else {
+			r = &pb.ControlReply{Ok: true, Reason: msg}
+		}
 	case *pb.ControlRequest_RemovePool:
 		target = x.RemovePool.GetPool()
 		r = s.editMapping(x.RemovePool.GetPool(), func(c *conf.Config) *pb.ControlReply { return removePool(c, x.RemovePool) })

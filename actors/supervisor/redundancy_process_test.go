@@ -23,6 +23,10 @@ type pairOfSupervisors struct {
 }
 
 const redundantBody = `
+[[operator]]
+name = "eng"
+token = "engineer-token"
+level = 3
 [[machine]]
 name = "m1"
 [[machine]]
@@ -155,6 +159,19 @@ func TestProcessesSupervisorTakeover(t *testing.T) {
 	}
 	if r := p.hub.State().Routes; r[0] != 1 || r[2] != 1 {
 		t.Fatalf("routes after the primary returned: %v, want the backup (input 2) on outputs 1 and 3", r)
+	}
+
+	// Make primary on the secondary: the primary hands over, and does not take it back by itself.
+	out, err := exec.Command(p.bin, "ctl", "--supervisor", p.addrB, "--token", "engineer-token", "make-primary").CombinedOutput()
+	if err != nil {
+		t.Fatalf("standby ctl make-primary: %v\n%s", err, out)
+	}
+	t.Logf("ctl make-primary: %s", strings.TrimSpace(string(out)))
+	supA2.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now standby"})
+	supB.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	supA2.noLine(time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	if r := p.hub.State().Routes; r[0] != 1 || r[2] != 1 {
+		t.Fatalf("routes after Make primary: %v", r)
 	}
 }
 
@@ -314,4 +331,31 @@ func TestProcessesSupervisorPartitions(t *testing.T) {
 	if r := p.hub.State().Routes; r[0] != 1 || r[2] != 1 {
 		t.Fatalf("routes after healing: %v, want the backup (input 2) on outputs 1 and 3", r)
 	}
+}
+
+// TestProcessesBothPrimary: two supervisors configured primary are Incompatible; neither routes,
+// and both say why.
+func TestProcessesBothPrimary(t *testing.T) {
+	p := newPairOfSupervisors(t)
+	b, err := os.ReadFile(p.cfgB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p.cfgB, []byte(strings.Replace(string(b), `mode = "secondary-failover"`, `mode = "primary"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	engine(t, filepath.Join(p.dir, "m1.pid"))
+	engine(t, filepath.Join(p.dir, "b1.pid"))
+	supA := p.start(t, "primary a", p.cfgA)
+	supB := p.start(t, "primary b", p.cfgB)
+	p.agent(t, "m1")
+	p.agent(t, "b1")
+	for _, sp := range []*proc{supA, supB} {
+		l := sp.waitLog(10*time.Second, map[string]string{"message": "sync link", "status": "Incompatible"})
+		if !strings.Contains(fmt.Sprint(l["detail"]), "both supervisors are configured primary") {
+			t.Errorf("%s: %v", sp.name, l)
+		}
+	}
+	supA.noLine(2*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	supB.noLine(100*time.Millisecond, map[string]string{"message": "this supervisor is now ACTIVE"})
 }

@@ -47,6 +47,7 @@ commands:
   ack machine MACHINE ALARM               a machine's own alarm (duplicate_agent: adopts the newer agent)
   set-pool POOL MAINS BACKUPS [ROLES]     create or change a pool (comma lists; level 3)
   remove-pool POOL                        dissolve a pool (level 3)
+  make-primary                            make this supervisor the active one of its pair (level 3)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
   simulate MACHINE health NAME VALUE      ... set one of its health values ...
   simulate MACHINE silent on|off          ... or stop its heartbeats
@@ -238,6 +239,8 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 			op.Roles = strings.Split(w[4], ",")
 		}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetPool{SetPool: op}}, nil
+	case "make-primary":
+		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
 	case "remove-pool":
 		if err := need(2, "remove-pool POOL"); err != nil {
 			return nil, err

@@ -192,6 +192,8 @@ function route() {
 }
 
 // A pointer held down defers rendering: replacing the button under it would swallow the click.
+$('make-primary').addEventListener('click', () => act('make-primary', 'POST', '/api/supervisor/make-primary'));
+
 let pointerDown = false, renderDeferred = false;
 document.addEventListener('pointerdown', () => { pointerDown = true; }, true);
 document.addEventListener('pointerup', () => {
@@ -209,6 +211,14 @@ function render() {
   const chip = $('chip');
   chip.textContent = sv.chip;
   chip.className = 'chip ' + (sv.role === 'standalone' ? 'warn' : sv.chip === 'Backup is active' ? 'bad' : 'ok');
+  const paired = sv.sync_status && sv.sync_status !== 'No redundancy';
+  $('sync').hidden = !paired;
+  if (paired) {
+    $('sync').textContent = `${sv.sync_status} · ${sv.active ? 'active' : 'standby'} · term ${sv.term || 0}`;
+    $('sync').title = (sv.peer || '') + (sv.sync_detail ? ': ' + sv.sync_detail : '');
+    $('sync').className = 'chip ' + (sv.sync_status === 'Synced' ? 'ok' : 'bad');
+  }
+  $('make-primary').hidden = !paired || !!sv.active || (state.level || 0) < 3;
   $('routers').replaceChildren(...st.routers.map((r) =>
     h('span', { class: 'chip ' + (r.conn === 'connected' ? 'ok' : 'bad'), title: r.detail, dataset: { router: r.name, conn: r.conn } },
       'router ' + r.name + ': ' + r.conn)));
