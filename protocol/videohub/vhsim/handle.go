@@ -3,6 +3,7 @@ package vhsim
 import (
 	"net"
 	"strings"
+	"time"
 
 	vh "standby/protocol/videohub"
 )
@@ -248,6 +249,14 @@ func (s *Server) applyLabelsLocked(input bool, lines []vh.Label) {
 }
 
 func (s *Server) handleRoutingLocked(c *client, b vh.Block) {
+	cmd := RoutingCommand{At: time.Now(), From: c.ip, Routes: make(map[int]int, len(b.Routes))}
+	for _, r := range b.Routes {
+		cmd.Routes[r.Dest] = r.Source
+	}
+	if len(s.commands) >= maxCommands {
+		s.commands = s.commands[1:]
+	}
+	s.commands = append(s.commands, cmd)
 	var valid []vh.Route
 	invalid, locked := b.Skipped, 0
 	for _, r := range b.Routes {

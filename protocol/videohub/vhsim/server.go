@@ -50,6 +50,7 @@ type Server struct {
 	clients   map[*client]struct{}
 	changed   chan struct{} // closed and replaced on every State change
 	nextID    uint64        // client counter, for logs and chunking seeds
+	commands  []RoutingCommand
 
 	done      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -170,6 +171,25 @@ func (s *Server) State() State {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.st.clone()
+}
+
+// RoutingCommand is one routing block a client sent: who (its IP, as locks know it), when, and
+// the routes it asked for, applied or not.
+type RoutingCommand struct {
+	At     time.Time
+	From   string
+	Routes map[int]int // output → input, 0-based
+}
+
+// maxCommands bounds the routing command log.
+const maxCommands = 10000
+
+// Commands returns the routing commands received so far (the latest maxCommands): tests of
+// supervisor pairs check from it that only one supervisor ever routes at a time.
+func (s *Server) Commands() []RoutingCommand {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]RoutingCommand(nil), s.commands...)
 }
 
 // Changed returns a channel that is closed at the next change of State (routing, labels, locks,

@@ -611,3 +611,25 @@ func TestHalfCloseStillAnswered(t *testing.T) {
 		t.Fatalf("after half-close: %v, want EOF", err)
 	}
 }
+
+// TestCommandsLog: every routing block is logged with the sender's IP, applied or not (a no-op
+// is a command too), and front panel changes are not.
+func TestCommandsLog(t *testing.T) {
+	s := small(t)
+	a, b := dial(t, s), dialFrom(t, s, "127.0.0.2")
+	a.prelude()
+	b.prelude()
+	a.send("VIDEO OUTPUT ROUTING:\n0 2\n\n")
+	a.expect("ACK\n\n", "VIDEO OUTPUT ROUTING:\n0 2\n\n")
+	b.expect("VIDEO OUTPUT ROUTING:\n0 2\n\n")
+	b.send("VIDEO OUTPUT ROUTING:\n0 2\n1 0\n\n")
+	b.expect("ACK\n\n", "VIDEO OUTPUT ROUTING:\n1 0\n\n")
+	if err := s.SetRoute(1, 1); err != nil {
+		t.Fatal(err)
+	}
+	cmds := s.Commands()
+	if len(cmds) != 2 || cmds[0].From != "127.0.0.1" || cmds[0].Routes[0] != 2 || cmds[1].From != "127.0.0.2" ||
+		len(cmds[1].Routes) != 2 || cmds[1].Routes[1] != 0 || cmds[1].At.Before(cmds[0].At) {
+		t.Fatalf("commands %+v", cmds)
+	}
+}
