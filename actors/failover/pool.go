@@ -422,8 +422,10 @@ func (p *Pool) stepShows(now time.Time, e RouterShows) []Action {
 			acts = append(acts, p.become(s, s.stableOn(who), s.pending.trigger,
 				fmt.Sprintf("router shows %s on air: the switch that was not confirmed took effect late", p.who(who)), 0))
 		case p.standby:
-			// The active supervisor switched it; whether it failed over is its to say (sync link).
-			s.failedOver = false
+			// The active supervisor (or a panel) switched it. A backup put on air while the main
+			// was failing was a failover, so automatic failback applies once this side is active.
+			mainFailing, _ := p.failing(s.main)
+			s.failedOver = who != s.main && mainFailing
 			s.onAir = who
 			acts = append(acts, p.become(s, s.stableOn(who), TriggerRouter,
 				fmt.Sprintf("router shows %s on air (standby: switched by the active supervisor or a panel)", p.who(who)), 0))

@@ -3,6 +3,7 @@ package supervisor
 import (
 	"context"
 	"fmt"
+	"math/rand"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,6 +37,8 @@ name = "cam1"
 router = "hub1"
 main = "m1"
 backup = "b1"
+failback = "automatic"
+failback_after = "300ms"
 [[pair.feed]]
 main_input = 1
 backup_input = 2
@@ -64,6 +67,7 @@ http = "127.0.0.1:0"
 state_dir = %q
 heartbeat_timeout = "250ms"
 agent_token = %q
+flap_max = 100 # the random test fails over and back every step
 [redundancy]
 mode = %q
 peer = %q
@@ -196,17 +200,30 @@ func (p *proc) noLine(d time.Duration, want map[string]string) {
 	}
 }
 
-// TestProcessesSupervisorPartitions runs the primary in its own network namespace (a veth pair to
-// the host) and everything else on further addresses of the host, so blackhole
-// routes inside the namespace cut exactly the links wanted while the processes keep running
-// and the primary keeps its router connection:
-//   - only the sync link: the agents still hear the primary, so the secondary stays standby and
-//     the primary stays active;
-//   - the primary isolated from its agents and the secondary: it steps down (its machines only
-//     look silent) and the secondary, whose agents lost the primary too, takes over and handles
-//     a main failure;
-//   - healed: exactly one active (the primary takes control back), nothing re-routed.
-func TestProcessesSupervisorPartitions(t *testing.T) {
+// partitionLab is a pair of supervisors with the primary in its own network namespace (a veth
+// pair to the host) and everything else on further addresses of the host, so blackhole routes
+// inside the namespace and a port rule on the host cut exactly the links wanted while the
+// processes keep running and the primary keeps its router connection. It skips where network
+// namespaces are not available.
+type partitionLab struct {
+	*pairOfSupervisors
+	cut, heal               func(addrs ...string)
+	cutInbound, healInbound func()
+	second, agents          string // addresses to cut: the secondary's, the agents'
+	supA, supB              *proc
+	mainEngine              *exec.Cmd // the main's engine; restart it with engine(t, mainPidfile)
+	mainPidfile             string
+}
+
+const (
+	labHostSide = "10.233.1.1"
+	labPrimary  = "10.233.1.2" // in the namespace
+	labAgents   = "10.233.3.1" // more addresses of the host, reached from the namespace by its default route
+	labRouter   = "10.233.4.1"
+	labSecond   = "10.233.5.1"
+)
+
+func newPartitionLab(t *testing.T) *partitionLab {
 	if os.Geteuid() != 0 {
 		t.Skip("network namespaces need root")
 	}
@@ -226,13 +243,7 @@ func TestProcessesSupervisorPartitions(t *testing.T) {
 		t.Skipf("network namespaces unavailable here: %v", err)
 	}
 	t.Cleanup(func() { _ = ip("link", "del", vh); _ = ip("netns", "del", ns) })
-	const (
-		hostSide = "10.233.1.1"
-		primary  = "10.233.1.2" // in the namespace
-		agents   = "10.233.3.1" // more addresses of the host, reached from the namespace by its default route
-		router   = "10.233.4.1"
-		second   = "10.233.5.1"
-	)
+	hostSide, primary, agents, router, second := labHostSide, labPrimary, labAgents, labRouter, labSecond
 	for _, args := range [][]string{
 		{"link", "add", vh, "type", "veth", "peer", "name", vn},
 		{"link", "set", vn, "netns", ns},
@@ -290,16 +301,31 @@ func TestProcessesSupervisorPartitions(t *testing.T) {
 	t.Cleanup(func() { hub.Close() })
 	st.hub = hub
 	p := newPairAt(t, st, primary+":7400", freePort(t, second), agents+":0")
-	mainEngine := engine(t, filepath.Join(p.dir, "m1.pid"))
+	l := &partitionLab{pairOfSupervisors: p, cut: cut, heal: heal, cutInbound: cutInbound, healInbound: healInbound,
+		second: second, agents: agents, mainPidfile: filepath.Join(p.dir, "m1.pid")}
+	l.mainEngine = engine(t, l.mainPidfile)
 	engine(t, filepath.Join(p.dir, "b1.pid"))
-	supA := p.start(t, "primary", p.cfgA, "ip", "netns", "exec", ns)
-	supB := p.start(t, "secondary", p.cfgB)
+	l.supA = p.start(t, "primary", p.cfgA, "ip", "netns", "exec", ns)
+	l.supB = p.start(t, "secondary", p.cfgB)
 	p.agent(t, "m1")
 	p.agent(t, "b1")
-	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
-	supB.waitLog(10*time.Second, map[string]string{"message": "sync link", "status": "Synced"})
+	l.supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	l.supB.waitLog(10*time.Second, map[string]string{"message": "sync link", "status": "Synced"})
 	p.waitRoute(t, 0)
+	return l
+}
 
+// TestProcessesSupervisorPartitions cuts links of a running pair (see partitionLab):
+//   - only the sync link: the agents still hear the primary, so the secondary stays standby and
+//     the primary stays active;
+//   - the primary isolated from its agents and the secondary: it steps down (its machines only
+//     look silent) and the secondary, whose agents lost the primary too, takes over and handles
+//     a main failure;
+//   - healed: exactly one active (the primary takes control back), nothing re-routed.
+func TestProcessesSupervisorPartitions(t *testing.T) {
+	l := newPartitionLab(t)
+	p, supA, supB, cut, heal, second, agents := l.pairOfSupervisors, l.supA, l.supB, l.cut, l.heal, l.second, l.agents
+	cutInbound, healInbound := l.cutInbound, l.healInbound
 	// 1. Only the sync link (the primary's beats to the secondary are lost).
 	cut(second)
 	supB.waitLog(5*time.Second, map[string]string{"message": "sync link", "status": "Unavailable"})
@@ -316,7 +342,7 @@ func TestProcessesSupervisorPartitions(t *testing.T) {
 	if r := p.hub.State().Routes; r[0] != 0 || r[2] != 0 {
 		t.Fatalf("the takeover moved the router: %v", r)
 	}
-	if err := mainEngine.Process.Kill(); err != nil {
+	if err := l.mainEngine.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	p.waitRoute(t, 1)
@@ -358,4 +384,74 @@ func TestProcessesBothPrimary(t *testing.T) {
 	}
 	supA.noLine(2*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
 	supB.noLine(100*time.Millisecond, map[string]string{"message": "this supervisor is now ACTIVE"})
+}
+
+// TestProcessesSupervisorRandomPartitions drives a partitionLab through random steps (bounded in
+// count and time; the seed is logged, STANDBY_SEED replays one): each step cuts the sync link
+// only, isolates the primary, or heals, lets the pair settle, then kills or restarts the main's
+// engine so that whoever is active must route (failover, automatic failback). After every step
+// the simulator's own log of routing commands must show at most one supervisor (by the IP its
+// connection comes from) sending routing commands in that step's window.
+func TestProcessesSupervisorRandomPartitions(t *testing.T) {
+	l := newPartitionLab(t)
+	seed := time.Now().UnixNano()
+	if v := os.Getenv("STANDBY_SEED"); v != "" {
+		fmt.Sscan(v, &seed)
+	}
+	t.Logf("seed %d (STANDBY_SEED=%d replays it)", seed, seed)
+	rng := rand.New(rand.NewSource(seed))
+	const steps, budget = 8, 60 * time.Second
+	// settle covers a takeover (failover_offset 500 ms) and the handover back; window covers a
+	// switch and the pair's failback_after (300 ms).
+	const settle, window = 1200 * time.Millisecond, 900 * time.Millisecond
+	start := time.Now()
+	cutSync, isolated := false, false
+	engineUp := true
+	for i := 0; i < steps && time.Since(start) < budget; i++ {
+		var what string
+		switch r := rng.Intn(3); {
+		case r == 0 && !cutSync:
+			l.cut(l.second)
+			cutSync, what = true, "cut the sync link"
+		case r == 1 && !isolated:
+			if !cutSync {
+				l.cut(l.second)
+			}
+			l.cut(l.agents)
+			l.cutInbound()
+			cutSync, isolated, what = true, true, "isolate the primary"
+		default:
+			if isolated {
+				l.heal(l.agents)
+				l.healInbound()
+			}
+			if cutSync {
+				l.heal(l.second)
+			}
+			cutSync, isolated, what = false, false, "heal"
+		}
+		time.Sleep(settle) // a window in which the pair settles: nothing marks "settled"
+		from := time.Now()
+		if engineUp {
+			if err := l.mainEngine.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			what += ", kill the main's engine"
+		} else {
+			l.mainEngine = engine(t, l.mainPidfile)
+			what += ", restart the main's engine"
+		}
+		engineUp = !engineUp
+		time.Sleep(window) // the step's observation window: who routes in it
+		senders := map[string]int{}
+		for _, c := range l.hub.Commands() {
+			if !c.At.Before(from) {
+				senders[c.From]++
+			}
+		}
+		t.Logf("step %d: %s: routing commands by sender %v", i+1, what, senders)
+		if len(senders) > 1 {
+			t.Fatalf("step %d (%s, seed %d): two supervisors routed in one window: %v", i+1, what, seed, senders)
+		}
+	}
 }
