@@ -107,8 +107,17 @@ func startStudio(ctx context.Context, o studioOptions) (_ *Studio, err error) {
 	if err := s.startRouters(ctx); err != nil {
 		return nil, err
 	}
-	if err := s.startSupervisor(ctx); err != nil {
-		return nil, err
+	// Ports are picked free and bound by the child a moment later; under parallel tests another
+	// process may take one in between. That is retried with fresh ports, nothing else is.
+	for attempt := 1; ; attempt++ {
+		err := s.startSupervisor(ctx)
+		if err == nil {
+			break
+		}
+		if attempt == 3 || !bindConflict(s.logPath("supervisor")) {
+			return nil, err
+		}
+		s.o.progress("supervisor: a port was taken meanwhile; retrying with fresh ports")
 	}
 	if o.mode == ModeAgents && o.agentPairs < o.pairs {
 		if err := s.startLoad(); err != nil {
@@ -689,3 +698,9 @@ func (s *Studio) Close() {
 
 // errSkip marks a scenario that cannot run in this build; the report says why.
 var errSkip = errors.New("skipped")
+
+// bindConflict reports whether the supervisor's log says it could not bind a port in use.
+func bindConflict(logPath string) bool {
+	b, err := os.ReadFile(logPath)
+	return err == nil && strings.Contains(string(b), "address already in use")
+}
