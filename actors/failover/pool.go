@@ -169,6 +169,8 @@ type SlotStatus struct {
 	// OnAir is the machine the router carries for the main; Target the one a pending switch puts there.
 	OnAir, Target string
 	Latched       bool
+	// FailedOver: a backup is on air because of a failure (automatic failback applies).
+	FailedOver bool
 	// Stay lists the main's outputs left on it while a backup that lacks their role covers it.
 	Stay []conf.Port
 	// WaitingSince is when the main started waiting for a backup; zero when it is not waiting.
@@ -209,7 +211,7 @@ func (p *Pool) Status() Status {
 		st.Conditions[k] = c
 	}
 	for _, s := range p.slots {
-		ss := SlotStatus{Main: s.main, State: s.state, OnAir: s.onAir, Latched: s.latched}
+		ss := SlotStatus{Main: s.main, State: s.state, OnAir: s.onAir, Latched: s.latched, FailedOver: s.failedOver}
 		if s.switching() {
 			ss.Target = s.pending.to
 		}
@@ -344,6 +346,8 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 		acts = p.stepLocked(now, e)
 	case SetRole:
 		acts = p.stepRole(e)
+	case Adopt:
+		acts = p.stepAdopt(e)
 	case SetQuorum:
 		if p.noQuorum == e.OK {
 			p.noQuorum = !e.OK
@@ -517,6 +521,22 @@ func (p *Pool) stepRole(e SetRole) []Action {
 		return []Action{Note{Message: fmt.Sprintf("active (term %d): adopting what the router shows", e.Term)}}
 	case !e.Active && was:
 		return []Action{Note{Message: fmt.Sprintf("standby (term %d): following the router, routing nothing", e.Term)}}
+	}
+	return nil
+}
+
+// stepAdopt takes over the active supervisor's view of the pool (standby only): the operators'
+// mode and failback, and per main why a backup is on air and whether its flap guard latched,
+// for the mains whose machine on air both sides agree on (the router is the judge of that).
+func (p *Pool) stepAdopt(e Adopt) []Action {
+	if !p.standby {
+		return nil // the active side decides; a late copy from the peer changes nothing
+	}
+	p.cfg.Automatic, p.cfg.AutoFailback = e.Automatic, e.AutoFailback
+	for _, a := range e.Slots {
+		if s := p.slot(a.Main); s != nil && s.onAir == a.OnAir {
+			s.failedOver, s.latched = a.FailedOver, a.Latched
+		}
 	}
 	return nil
 }

@@ -147,6 +147,7 @@ func (sc *scenario) machine(name string) string {
 //	locked OUT... | locked none
 //	role active|standby TERM   (this supervisor's role in its pair)
 //	quorum ok|lost
+//	adopt [manual] [nofailback] MAIN:ONAIR[:failedover][:latched]...   (the active peer's view)
 //	status
 func (sc *scenario) run(cmd string) []string {
 	t := sc.t
@@ -231,6 +232,25 @@ func (sc *scenario) run(cmd string) []string {
 			}
 		}
 		ev = l
+	case "adopt":
+		a := Adopt{Automatic: true, AutoFailback: true}
+		for _, o := range f[1:] {
+			switch o {
+			case "manual":
+				a.Automatic = false
+			case "nofailback":
+				a.AutoFailback = false
+			default:
+				parts := strings.Split(o, ":")
+				sl := AdoptSlot{Main: parts[0], OnAir: parts[1]}
+				for _, p := range parts[2:] {
+					sl.FailedOver = sl.FailedOver || p == "failedover"
+					sl.Latched = sl.Latched || p == "latched"
+				}
+				a.Slots = append(a.Slots, sl)
+			}
+		}
+		ev = a
 	case "quorum":
 		ev = SetQuorum{OK: f[1] == "ok"}
 	case "role":

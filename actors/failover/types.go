@@ -215,6 +215,20 @@ type SetRole struct {
 	Term   uint64
 }
 
+// Adopt is the active supervisor's view of the pool, sent over the sync link to the standby one,
+// which takes it so that a takeover continues where the other left off (automatic failback of a
+// failover it did not see itself, a latched flap guard, the operators' mode and failback).
+type Adopt struct {
+	Automatic, AutoFailback bool
+	Slots                   []AdoptSlot
+}
+
+// AdoptSlot is one main's durable state in Adopt.
+type AdoptSlot struct {
+	Main, OnAir         string
+	FailedOver, Latched bool
+}
+
 // SetQuorum tells the pool whether its supervisor hears enough of the studio's agents to believe
 // a machine's silence. Without quorum (a supervisor of a pair whose agents all fell silent at once:
 // it is probably the one cut off) a silence switches nothing; other failures still do.
@@ -282,6 +296,7 @@ func (RouterReady) isEvent()    {}
 func (RouterShows) isEvent()    {}
 func (SetRole) isEvent()        {}
 func (SetQuorum) isEvent()      {}
+func (Adopt) isEvent()          {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

@@ -49,6 +49,9 @@ type SetRole = failover.SetRole
 // SetQuorum tells the pool whether a silence may be failed over (failover.SetQuorum).
 type SetQuorum = failover.SetQuorum
 
+// Adopt hands a standby pool the active supervisor's view of it (failover.Adopt).
+type Adopt = failover.Adopt
+
 // Command carries an operator event (failover.Switch, SetMode, SetFailback, Acknowledge) to the
 // pool; it is answered with a CommandReply.
 type Command struct{ Event failover.Event }
@@ -187,6 +190,8 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		acts, err = a.eng.Step(now, msg.Event)
 		ctx.Respond(&CommandReply{Err: err})
 	case *SetQuorum:
+		acts = a.step(now, *msg)
+	case *Adopt:
 		acts = a.step(now, *msg)
 	case *SetRole:
 		if msg.Term >= o.Term {

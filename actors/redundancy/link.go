@@ -14,6 +14,7 @@ import (
 
 	"standby/actors/agentgw"
 	"standby/actors/clock"
+	"standby/actors/node"
 	"standby/conf/atomicfile"
 	"standby/protocol/pb"
 )
@@ -40,8 +41,14 @@ type LinkOptions struct {
 	// timeout: an agent silent for half of it no longer counts.
 	OnQuorum         func(ok bool)
 	HeartbeatTimeout time.Duration
-	Clock            clock.Clock
-	Logger           zerolog.Logger
+	// Snapshot, on the active side, is the pools' state sent to the peer every StateEvery beats;
+	// it runs on a goroutine of its own (it asks actors). Apply, on the standby side, takes the
+	// peer's. Either may be nil.
+	Snapshot   func() (*pb.SyncState, error)
+	Apply      func(*pb.SyncState)
+	StateEvery int
+	Clock      clock.Clock
+	Logger     zerolog.Logger
 }
 
 // View is the link's state for UIs (answer to GetView).
@@ -75,6 +82,12 @@ type StatusEvent struct{ View View }
 
 type linkTick struct{}
 
+// stateReady carries a snapshot taken off the actor's goroutine.
+type stateReady struct {
+	st  *pb.SyncState
+	err error
+}
+
 // LinkProps returns the props of the sync link actor. It reads the term from StateDir, starts
 // standby, beats the peer every SyncInterval and lets Machine decide.
 func LinkProps(o LinkOptions) *actor.Props {
@@ -89,7 +102,10 @@ type link struct {
 	o         LinkOptions
 	quorum    bool
 	everFresh bool
+	ticks     int
+	taking    bool // a snapshot is being taken
 	box       *linkBox
+	throttle  *node.Throttle
 	m         *Machine
 	peer      *actor.PID
 	cancel    func()
@@ -122,6 +138,7 @@ func (l *link) Receive(ctx actor.Context) {
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
 		l.log = l.o.Logger.With().Str("component", "sync").Str("peer", l.o.Peer).Logger()
+		l.throttle = node.NewThrottle(time.Minute, l.o.Clock)
 		term, err := ReadTerm(l.o.StateDir)
 		if err != nil {
 			l.log.Error().Err(err).Msg("cannot read the term; starting from 0 (a higher term from the peer wins)")
@@ -145,6 +162,15 @@ func (l *link) Receive(ctx actor.Context) {
 		return
 	case *linkTick:
 		acts = l.m.Step(now, Tick{})
+		l.ticks++
+		if active, _ := l.m.Active(); active && l.o.Snapshot != nil && !l.taking && l.ticks%max(l.o.StateEvery, 1) == 0 {
+			l.taking = true
+			root, self, snap := ctx.ActorSystem().Root, ctx.Self(), l.o.Snapshot
+			go func() {
+				st, err := snap()
+				root.Send(self, &stateReady{st: st, err: err})
+			}()
+		}
 		b := l.m.Beat(now)
 		ctx.Send(l.peer, &pb.SyncBeat{Supervisor: b.Name, Mode: b.Mode, Protocol: b.Protocol, Term: b.Term, Active: b.Active,
 			HearsYou: b.HearsYou, WantActive: b.WantActive, Promoted: b.Promoted, Seq: b.Seq, Ack: b.Ack, Address: l.o.Self})
@@ -156,6 +182,25 @@ func (l *link) Receive(ctx actor.Context) {
 			ctx.Request(l.o.Gateway, &agentgw.GetVotes{Peer: peer.Name, Self: l.o.Config.Name, Within: half, LostAfter: half,
 				FreshWithin: l.o.HeartbeatTimeout / 2})
 		}
+	case *stateReady:
+		l.taking = false
+		if msg.err != nil {
+			if ok, skipped := l.throttle.Allow("snapshot"); ok {
+				l.log.Warn().Err(msg.err).Int("suppressed", skipped).Msg("cannot take the pools' state for the peer")
+			}
+			return
+		}
+		if active, term := l.m.Active(); active {
+			msg.st.Term = term
+			ctx.Send(l.peer, msg.st)
+		}
+		return
+	case *pb.SyncState:
+		// Only a standby takes the active side's view, and only of its current term or newer.
+		if active, term := l.m.Active(); !active && msg.Term >= term && l.o.Apply != nil {
+			l.o.Apply(msg)
+		}
+		return
 	case *agentgw.Votes:
 		acts = l.m.Step(now, Votes{Reporting: msg.Reporting, Hear: msg.Hear, HearActive: msg.HearActive})
 		l.everFresh = l.everFresh || msg.Fresh > 0 // before any agent reported there is no silence to judge

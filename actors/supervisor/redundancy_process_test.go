@@ -455,3 +455,45 @@ func TestProcessesSupervisorRandomPartitions(t *testing.T) {
 		}
 	}
 }
+
+// TestProcessesSupervisorStateSync: what the operators set on the active supervisor reaches the
+// standby one over the sync link: mode manual set on the primary holds on the secondary after a
+// takeover (a main failure there raises main_failed and switches nothing).
+func TestProcessesSupervisorStateSync(t *testing.T) {
+	p := newPairOfSupervisors(t)
+	mainEngine := engine(t, filepath.Join(p.dir, "m1.pid"))
+	engine(t, filepath.Join(p.dir, "b1.pid"))
+	supA := p.start(t, "primary", p.cfgA)
+	supB := p.start(t, "secondary", p.cfgB)
+	p.agent(t, "m1")
+	p.agent(t, "b1")
+	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	p.waitRoute(t, 0)
+	ctl := func(addr string, args ...string) string {
+		t.Helper()
+		out, err := exec.Command(p.bin, append([]string{"ctl", "--supervisor", addr, "--token", "engineer-token"}, args...)...).CombinedOutput()
+		if err != nil {
+			t.Fatalf("standby ctl %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	ctl(p.addrA, "mode", "cam1", "manual")
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(ctl(p.addrB, "--json", "status"), `"mode":"manual"`) {
+		if time.Now().After(deadline) {
+			t.Fatal("the secondary never showed the mode set on the primary")
+		}
+		time.Sleep(50 * time.Millisecond) // polling another process's status: nothing signals it
+	}
+	if err := supA.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	supB.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	if err := mainEngine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	supB.waitLog(5*time.Second, map[string]string{"alarm": "main_failed"})
+	if r := p.hub.State().Routes; r[0] != 0 || r[2] != 0 {
+		t.Fatalf("manual mode, yet the secondary switched: %v", r)
+	}
+}

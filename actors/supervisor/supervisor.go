@@ -27,6 +27,7 @@ import (
 	"standby/actors/router"
 	"standby/conf"
 	"standby/protocol/identity"
+	"standby/protocol/pb"
 	"standby/protocol/videohub/vhsim"
 )
 
@@ -190,6 +191,7 @@ func Start(opts Options) (*Supervisor, error) {
 				AutoFailback: r.Failback == conf.ModeAutomatic, Agents: agents, SyncInterval: r.SyncInterval.Duration},
 			Peer: r.Peer, Self: s.sys.Address(), SyncInterval: r.SyncInterval.Duration, StateDir: opts.Config.Supervisor.StateDir,
 			Gateway: s.group(AgentsName), OnRole: s.SetRole, OnQuorum: s.SetQuorum, HeartbeatTimeout: opts.Config.Supervisor.HeartbeatTimeout.Duration,
+			Snapshot: s.poolsState, Apply: s.adoptPools, StateEvery: 4,
 			Clock: opts.Clock, Logger: s.log})
 		if _, err := s.SpawnRoot(SyncName, link); err != nil {
 			s.Stop()
@@ -799,6 +801,38 @@ func (s *Supervisor) MakePrimary(by string) (string, error) {
 	}
 	r := res.(*redundancy.MakePrimaryReply)
 	return r.Message, r.Err
+}
+
+// poolsState is the pools' durable state for the peer supervisor (pb.SyncState).
+func (s *Supervisor) poolsState() (*pb.SyncState, error) {
+	views, err := s.Pools()
+	if err != nil {
+		return nil, err
+	}
+	st := &pb.SyncState{}
+	for _, v := range views {
+		p := &pb.SyncState_Pool{Name: v.Name, Automatic: v.Automatic, Failback: v.Failback}
+		for _, sl := range v.Slots {
+			p.Slots = append(p.Slots, &pb.SyncState_Slot{Main: sl.Main, OnAir: sl.OnAir, FailedOver: sl.FailedOver, Latched: sl.Latched})
+		}
+		st.Pools = append(st.Pools, p)
+	}
+	return st, nil
+}
+
+// adoptPools hands each pool the active peer's view of it (failover.Adopt); pools this
+// supervisor does not have are left out.
+func (s *Supervisor) adoptPools(st *pb.SyncState) {
+	for _, p := range st.GetPools() {
+		if s.PoolEntry(p.GetName()) == nil {
+			continue
+		}
+		a := &pool.Adopt{Automatic: p.GetAutomatic(), AutoFailback: p.GetFailback()}
+		for _, sl := range p.GetSlots() {
+			a.Slots = append(a.Slots, failover.AdoptSlot{Main: sl.GetMain(), OnAir: sl.GetOnAir(), FailedOver: sl.GetFailedOver(), Latched: sl.GetLatched()})
+		}
+		s.sys.Root.Send(s.PID(PoolsDir, p.GetName()), a)
+	}
 }
 
 // SetQuorum tells the pools whether a silent machine may be failed over (redundancy.Quorum).

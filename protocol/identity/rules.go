@@ -18,6 +18,7 @@ var senders = map[string][]Role{
 	"standby.v1.ControlRequest": {RoleOperator, RoleSupervisor},
 	"standby.v1.SimSet":         {RoleOperator, RoleSupervisor},
 	"standby.v1.SyncBeat":       {RoleSupervisor},
+	"standby.v1.SyncState":      {RoleSupervisor},
 	"actor.Watch":               everyone,
 	"actor.Unwatch":             everyone,
 	"actor.Terminated":          everyone,

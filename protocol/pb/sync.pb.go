@@ -163,6 +163,200 @@ func (x *SyncBeat) GetAck() uint64 {
 	return 0
 }
 
+// SyncState is the active supervisor's view of its pools, sent to the standby one every few
+// beats (a full copy each time: delivery is at-most-once, the next copy repairs a lost one). The
+// standby takes it (failover.Adopt), so a takeover continues where the active side left off.
+type SyncState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	Pools         []*SyncState_Pool      `protobuf:"bytes,2,rep,name=pools,proto3" json:"pools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncState) Reset() {
+	*x = SyncState{}
+	mi := &file_sync_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncState) ProtoMessage() {}
+
+func (x *SyncState) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncState.ProtoReflect.Descriptor instead.
+func (*SyncState) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *SyncState) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *SyncState) GetPools() []*SyncState_Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+type SyncState_Pool struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The operators' mode and failback in force.
+	Automatic     bool              `protobuf:"varint,2,opt,name=automatic,proto3" json:"automatic,omitempty"`
+	Failback      bool              `protobuf:"varint,3,opt,name=failback,proto3" json:"failback,omitempty"`
+	Slots         []*SyncState_Slot `protobuf:"bytes,4,rep,name=slots,proto3" json:"slots,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncState_Pool) Reset() {
+	*x = SyncState_Pool{}
+	mi := &file_sync_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncState_Pool) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncState_Pool) ProtoMessage() {}
+
+func (x *SyncState_Pool) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncState_Pool.ProtoReflect.Descriptor instead.
+func (*SyncState_Pool) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{1, 0}
+}
+
+func (x *SyncState_Pool) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *SyncState_Pool) GetAutomatic() bool {
+	if x != nil {
+		return x.Automatic
+	}
+	return false
+}
+
+func (x *SyncState_Pool) GetFailback() bool {
+	if x != nil {
+		return x.Failback
+	}
+	return false
+}
+
+func (x *SyncState_Pool) GetSlots() []*SyncState_Slot {
+	if x != nil {
+		return x.Slots
+	}
+	return nil
+}
+
+// Slot is one main: the machine on air for it, whether that is a failover (automatic failback
+// applies) and whether its flap guard latched.
+type SyncState_Slot struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Main          string                 `protobuf:"bytes,1,opt,name=main,proto3" json:"main,omitempty"`
+	OnAir         string                 `protobuf:"bytes,2,opt,name=on_air,json=onAir,proto3" json:"on_air,omitempty"`
+	FailedOver    bool                   `protobuf:"varint,3,opt,name=failed_over,json=failedOver,proto3" json:"failed_over,omitempty"`
+	Latched       bool                   `protobuf:"varint,4,opt,name=latched,proto3" json:"latched,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncState_Slot) Reset() {
+	*x = SyncState_Slot{}
+	mi := &file_sync_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncState_Slot) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncState_Slot) ProtoMessage() {}
+
+func (x *SyncState_Slot) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncState_Slot.ProtoReflect.Descriptor instead.
+func (*SyncState_Slot) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{1, 1}
+}
+
+func (x *SyncState_Slot) GetMain() string {
+	if x != nil {
+		return x.Main
+	}
+	return ""
+}
+
+func (x *SyncState_Slot) GetOnAir() string {
+	if x != nil {
+		return x.OnAir
+	}
+	return ""
+}
+
+func (x *SyncState_Slot) GetFailedOver() bool {
+	if x != nil {
+		return x.FailedOver
+	}
+	return false
+}
+
+func (x *SyncState_Slot) GetLatched() bool {
+	if x != nil {
+		return x.Latched
+	}
+	return false
+}
+
 var File_sync_proto protoreflect.FileDescriptor
 
 const file_sync_proto_rawDesc = "" +
@@ -185,7 +379,21 @@ const file_sync_proto_rawDesc = "" +
 	"\bpromoted\x18\t \x01(\bR\bpromoted\x12\x10\n" +
 	"\x03seq\x18\n" +
 	" \x01(\x04R\x03seq\x12\x10\n" +
-	"\x03ack\x18\v \x01(\x04R\x03ackB\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\x03ack\x18\v \x01(\x04R\x03ack\"\xc8\x02\n" +
+	"\tSyncState\x12\x12\n" +
+	"\x04term\x18\x01 \x01(\x04R\x04term\x120\n" +
+	"\x05pools\x18\x02 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x1a\x86\x01\n" +
+	"\x04Pool\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
+	"\tautomatic\x18\x02 \x01(\bR\tautomatic\x12\x1a\n" +
+	"\bfailback\x18\x03 \x01(\bR\bfailback\x120\n" +
+	"\x05slots\x18\x04 \x03(\v2\x1a.standby.v1.SyncState.SlotR\x05slots\x1al\n" +
+	"\x04Slot\x12\x12\n" +
+	"\x04main\x18\x01 \x01(\tR\x04main\x12\x15\n" +
+	"\x06on_air\x18\x02 \x01(\tR\x05onAir\x12\x1f\n" +
+	"\vfailed_over\x18\x03 \x01(\bR\n" +
+	"failedOver\x12\x18\n" +
+	"\alatched\x18\x04 \x01(\bR\alatchedB\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_sync_proto_rawDescOnce sync.Once
@@ -199,16 +407,21 @@ func file_sync_proto_rawDescGZIP() []byte {
 	return file_sync_proto_rawDescData
 }
 
-var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 1)
+var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
 var file_sync_proto_goTypes = []any{
-	(*SyncBeat)(nil), // 0: standby.v1.SyncBeat
+	(*SyncBeat)(nil),       // 0: standby.v1.SyncBeat
+	(*SyncState)(nil),      // 1: standby.v1.SyncState
+	(*SyncState_Pool)(nil), // 2: standby.v1.SyncState.Pool
+	(*SyncState_Slot)(nil), // 3: standby.v1.SyncState.Slot
 }
 var file_sync_proto_depIdxs = []int32{
-	0, // [0:0] is the sub-list for method output_type
-	0, // [0:0] is the sub-list for method input_type
-	0, // [0:0] is the sub-list for extension type_name
-	0, // [0:0] is the sub-list for extension extendee
-	0, // [0:0] is the sub-list for field type_name
+	2, // 0: standby.v1.SyncState.pools:type_name -> standby.v1.SyncState.Pool
+	3, // 1: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
+	2, // [2:2] is the sub-list for method output_type
+	2, // [2:2] is the sub-list for method input_type
+	2, // [2:2] is the sub-list for extension type_name
+	2, // [2:2] is the sub-list for extension extendee
+	0, // [0:2] is the sub-list for field type_name
 }
 
 func init() { file_sync_proto_init() }
@@ -222,7 +435,7 @@ func file_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sync_proto_rawDesc), len(file_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   1,
+			NumMessages:   4,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
