@@ -69,6 +69,8 @@ func goalFor(sc string, heartbeatTimeout time.Duration) (Goal, bool) {
 		g = Goal{P99: heartbeatTimeout + 10*time.Millisecond, Text: "p99 <= heartbeat_timeout + 10 ms"}
 	case Manual:
 		g = Goal{P99: time.Millisecond, Text: "p99 <= 1 ms"}
+	case Takeover:
+		g = Goal{P99: takeoverOffset + 250*time.Millisecond, Text: "p99 <= failover_offset + 250 ms"}
 	default:
 		return Goal{}, false
 	}

@@ -108,7 +108,7 @@ func TestSupervisorTOMLPool(t *testing.T) {
 }
 
 func TestAgentTOMLIsValid(t *testing.T) {
-	text := agentTOML(agentConfig{machine: "pair0-main", supervisor: "127.0.0.1:7400", listen: "127.0.0.1:7401",
+	text := agentTOML(agentConfig{machine: "pair0-main", supervisors: []string{"127.0.0.1:7400", "127.0.0.1:7410"}, listen: "127.0.0.1:7401",
 		token: secret(), interval: 20 * time.Millisecond, pidfile: "/tmp/x.pid"})
 	a, err := conf.ParseAgent([]byte(text))
 	if err != nil {

@@ -111,6 +111,31 @@ func TestRunEndToEnd(t *testing.T) {
 
 // TestSoakShort soaks one pair for a few seconds: the counts are reported (never asserted to
 // be zero here: a loaded CI machine is not the bench).
+// TestTakeoverScenario runs the takeover scenario briefly (a pair of supervisors, kill -9 of the
+// primary and of the main's engine, twice) and checks that each run was measured and that the
+// primary took control back between runs (the second run starts steady on it).
+func TestTakeoverScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run of standby processes: skipped under -short")
+	}
+	bin := standbyBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Takeover}, Runs: 2, RunsSet: true, Logger: zerolog.Nop(), Progress: &progress})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	t.Logf("progress:\n%s", progress.String())
+	if len(rep.Scenarios) != 1 {
+		t.Fatalf("scenarios %+v", rep.Scenarios)
+	}
+	r := rep.Scenarios[0]
+	if r.Error != "" || r.Skipped != "" || r.Stats.Runs != 2 || r.Stats.P50 < ms(takeoverOffset) {
+		t.Fatalf("takeover: %+v", r)
+	}
+}
+
 func TestSoakShort(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end soak of standby processes: skipped under -short")

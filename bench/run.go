@@ -70,6 +70,18 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}()
 	for _, sc := range o.Scenarios {
+		if sc == Takeover {
+			if st != nil {
+				st.Close()
+				st = nil
+			}
+			r := runTakeover(ctx, so, dir, o, progress)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			rep.Scenarios = append(rep.Scenarios, r)
+			continue
+		}
 		if st == nil {
 			if st, err = newStudio(); err != nil {
 				return nil, err
@@ -156,6 +168,40 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		rep.Notes = append(rep.Notes, "logs of the failed setup kept in "+dir)
 	}
 	return rep, nil
+}
+
+// runTakeover measures the takeover scenario on a setup of its own: a pair of supervisors, the
+// agents of pair0 reporting to both.
+func runTakeover(ctx context.Context, so studioOptions, dir string, o Options, progress func(string, ...any)) ScenarioResult {
+	so.takeover, so.pool, so.pairs, so.agentPairs = true, false, 1, min(1, so.agentPairs)
+	so.dir = filepath.Join(dir, "takeover")
+	res := ScenarioResult{Name: Takeover}
+	if so.mode != ModeAgents {
+		res.Skipped = "needs agent processes (the secondary must hear the agents)"
+		return res
+	}
+	st, err := startStudio(ctx, so)
+	if err != nil {
+		res.Error = err.Error()
+		return res
+	}
+	defer st.Close()
+	runs := o.runsFor(Takeover)
+	progress("%s: %d runs (failover_offset %s, sync_interval %s)", Takeover, runs, takeoverOffset, takeoverSync)
+	var samples []sample
+	for r := range runs {
+		smp, err := runTakeoverOnce(ctx, st, pairAt(0))
+		if err != nil {
+			res = scenarioResult(Takeover, samples, o.HeartbeatTimeout)
+			res.Error = fmt.Sprintf("run %d: %v", r+1, err)
+			return res
+		}
+		samples = append(samples, smp)
+	}
+	res = scenarioResult(Takeover, samples, o.HeartbeatTimeout)
+	res.How = howInjected(Takeover, st)
+	progress("%s: p50 %.3f ms, p99 %.3f ms", Takeover, res.Stats.P50, res.Stats.P99)
+	return res
 }
 
 // tlsBlock is how many crash runs go to one setup before the other's turn.
@@ -364,6 +410,9 @@ func howInjected(sc string, st *Studio) string {
 		}
 		return fmt.Sprintf("%s, in pool %s (%d mains, %d backups, automatic) on its own router %s; runs cycle through the mains; measured until the observer on %s sees the main's output on a backup's input",
 			what, poolName, poolMains, poolBackups, poolRouterName, poolRouterName)
+	case Takeover:
+		return fmt.Sprintf("kill -9 of the primary supervisor of a pair (failover_offset %s, sync_interval %s, agents reporting to both), then at once of the main's engine; measured from the first kill until the observer sees the backup on air (the secondary took over and switched); the primary is restarted and takes control back between runs",
+			takeoverOffset, takeoverSync)
 	case RouterLoss:
 		return "router blackholed until the supervisor declares it lost (2 ping intervals), main's engine failed meanwhile, router back at a random moment of the pair's 1 s retry cycle; measured from the router's return"
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"syscall"
 	"time"
 )
 
@@ -109,6 +110,43 @@ const (
 
 // runOnce performs one run: waits for a steady pair, injects, measures until the observer sees
 // the pair's output on its backup input, and puts everything back.
+// runTakeoverOnce kills the primary supervisor, then at once the main's engine, and measures
+// until the independent observer sees the backup on air (the secondary took over and switched);
+// then restarts the primary (it takes control back) and the engine (failback), and waits for
+// the pair to be steady on its main again.
+func runTakeoverOnce(ctx context.Context, st *Studio, p pairInfo) (sample, error) {
+	sctx, cancel := context.WithTimeout(ctx, steadyWait)
+	err := st.waitSteady(sctx, p.index)
+	if err == nil {
+		err = st.supLog.wait(sctx, func(l *supLog) bool { return l.active })
+	}
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("not steady before the run: %w", err)
+	}
+	t0 := time.Now()
+	if err := st.sup.signal(syscall.SIGKILL); err != nil {
+		return sample{}, err
+	}
+	if _, err := st.crash(ctx, p.main); err != nil {
+		return sample{}, err
+	}
+	octx, cancel := context.WithTimeout(ctx, observeWait+takeoverOffset)
+	seen, err := st.observers[p.router].WaitRoute(octx, p.out, p.backupIn)
+	cancel()
+	if err != nil {
+		return sample{}, fmt.Errorf("no switch seen by the observer after the takeover: %w", err)
+	}
+	smp := sample{pair: p.name, latency: seen.Sub(t0), t0: t0, seen: seen}
+	if err := st.restartPrimary(ctx); err != nil {
+		return smp, err
+	}
+	if err := st.uncrash(ctx, p.main); err != nil {
+		return smp, err
+	}
+	return smp, nil
+}
+
 func runOnce(ctx context.Context, st *Studio, sc string, p pairInfo) (sample, error) {
 	sctx, cancel := context.WithTimeout(ctx, steadyWait)
 	err := st.waitSteady(sctx, p.index)

@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/actors/node"
+	"standby/conf"
 	"standby/protocol/identity"
 	"standby/protocol/pb"
 )
@@ -38,7 +39,9 @@ type studioOptions struct {
 	// simulated router, with agent processes and engines for its machines (ModeAgents).
 	pool bool
 	// tls runs every protoactor link on mutual TLS with the setup's own studio CA.
-	tls      bool
+	tls bool
+	// takeover runs a pair of supervisors (primary and secondary-failover), agents reporting to both.
+	takeover bool
 	log      zerolog.Logger
 	progress func(format string, args ...any)
 }
@@ -75,6 +78,13 @@ type Studio struct {
 	node       *node.Node           // the bench's own remote endpoint, for SimSet (ModeAgents)
 	sleepPath  string
 	tls        *benchTLS // nil: plaintext links
+
+	// The takeover scenario's pair of supervisors: the primary is sup (started from supSpec
+	// again after each run), the secondary sup2.
+	supSpec      childSpec
+	sup2         *child
+	supLog2      *supLog
+	addrA, addrB string
 }
 
 // startStudio starts a setup and waits until every pair is armed on its main.
@@ -277,7 +287,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	if s.httpAddr, err = freePort(); err != nil {
 		return err
 	}
-	cfg := supervisorTOML(supConfig{
+	sc := supConfig{
 		pairs:            s.o.pairs,
 		simulated:        func(int) bool { return s.o.mode == ModeSimulated },
 		routers:          s.simAddrs,
@@ -290,7 +300,13 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		pingInterval:     s.o.pingInterval,
 		poolRouter:       s.poolAddr,
 		poolSimulated:    s.o.mode == ModeSimulated,
-	})
+	}
+	if s.o.takeover {
+		if err := s.startSecondary(ctx, sc); err != nil {
+			return err
+		}
+	}
+	cfg := supervisorTOML(sc)
 	tbl, err := s.tls.table(identity.RoleSupervisor, "bench-supervisor")
 	if err != nil {
 		return err
@@ -299,6 +315,12 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	path := filepath.Join(s.o.dir, "supervisor.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return err
+	}
+	if s.o.takeover {
+		cfg = supervisorTOML(s.pairConfig(sc, "bench", s.addrA, s.addrB, conf.RedundancyPrimary)) + tbl
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			return err
+		}
 	}
 	spec := childSpec{name: "supervisor", path: s.o.bin, logPath: s.logPath("supervisor"), onLine: s.supLog.line}
 	// Simulated machines (ModeSimulated) are fed in-process by `standby bench supervisor` (which adds
@@ -316,6 +338,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	if s.ctl != nil {
 		s.ctl.c = s.sup
 	}
+	s.supSpec = spec
 	s.supCmd = "standby " + strings.Join(spec.args[:2], " ")
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
@@ -414,7 +437,11 @@ func (s *Studio) startAgent(m string) error {
 	if err != nil {
 		return err
 	}
-	cfg := agentTOML(agentConfig{machine: m, supervisor: s.supLog.remote, listen: listen, token: s.agentTok,
+	sups := []string{s.supLog.remote}
+	if s.sup2 != nil {
+		sups = append(sups, s.supLog2.remote)
+	}
+	cfg := agentTOML(agentConfig{machine: m, supervisors: sups, listen: listen, token: s.agentTok,
 		interval: s.o.heartbeatInterval, pidfile: filepath.Join(s.o.dir, "engines", m+".pid")})
 	tbl, err := s.tls.table(identity.RoleAgent, m)
 	if err != nil {
@@ -703,4 +730,72 @@ var errSkip = errors.New("skipped")
 func bindConflict(logPath string) bool {
 	b, err := os.ReadFile(logPath)
 	return err == nil && strings.Contains(string(b), "address already in use")
+}
+
+// Supervisor pair of the takeover scenario: the primary at addrA, the secondary at addrB.
+const (
+	takeoverOffset = 500 * time.Millisecond
+	takeoverSync   = 25 * time.Millisecond
+)
+
+// pairConfig is sc for one supervisor of the takeover scenario's pair.
+func (s *Studio) pairConfig(sc supConfig, name, listen, peer, mode string) supConfig {
+	sc.name, sc.listen = name, listen
+	sc.redundancy = fmt.Sprintf("\n[redundancy]\nmode = %q\npeer = %q\nfailover_offset = %q\nsync_interval = %q\n",
+		mode, peer, takeoverOffset.String(), takeoverSync.String())
+	return sc
+}
+
+// startSecondary starts the takeover scenario's secondary supervisor (and picks both
+// supervisors' addresses): a copy of the primary's studio with its own ports and state_dir.
+func (s *Studio) startSecondary(ctx context.Context, sc supConfig) error {
+	var err error
+	if s.addrA, err = freePort(); err != nil {
+		return err
+	}
+	if s.addrB, err = freePort(); err != nil {
+		return err
+	}
+	if sc.http, err = freePort(); err != nil {
+		return err
+	}
+	sc.stateDir = filepath.Join(s.o.dir, "state-secondary")
+	cfg := supervisorTOML(s.pairConfig(sc, "bench-secondary", s.addrB, s.addrA, conf.RedundancySecondaryFailover))
+	tbl, err := s.tls.table(identity.RoleSupervisor, "bench-secondary")
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.o.dir, "secondary.toml")
+	if err := os.WriteFile(path, []byte(cfg+tbl), 0o600); err != nil {
+		return err
+	}
+	s.supLog2 = newSupLog()
+	spec := childSpec{name: "secondary", path: s.o.bin, args: []string{"run", "--config", path, "--log-level", "info"},
+		logPath: s.logPath("secondary"), onLine: s.supLog2.line}
+	if s.sup2, err = s.procs.start(spec); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.supLog2.wait(wctx, func(l *supLog) bool { return l.remote != "" }); err != nil {
+		return fmt.Errorf("secondary supervisor did not start: %w (log %s)", err, s.logPath("secondary"))
+	}
+	return nil
+}
+
+// restartPrimary starts the primary supervisor again after a takeover run and waits until it
+// has taken control back (automatic failback of the supervisor).
+func (s *Studio) restartPrimary(ctx context.Context) error {
+	s.procs.remove(s.sup)
+	s.supLog.resetRole()
+	var err error
+	if s.sup, err = s.procs.start(s.supSpec); err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := s.supLog.wait(wctx, func(l *supLog) bool { return l.active }); err != nil {
+		return fmt.Errorf("the restarted primary did not take control back: %w (log %s)", err, s.logPath("supervisor"))
+	}
+	return nil
 }

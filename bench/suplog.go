@@ -14,6 +14,7 @@ import (
 type supLog struct {
 	mu       sync.Mutex
 	remote   string               // the supervisor's remote endpoint, once running
+	active   bool                 // of a pair of supervisors: this one drives the router
 	pairs    map[string]string    // pair → state (e.g. "on-main")
 	slots    map[string]slotState // pool main → its slot, from "pool transition"
 	machines map[string]machState // machine → condition
@@ -147,6 +148,10 @@ func (l *supLog) line(s string) {
 		l.routers[m.Router] = m.State
 	case "standby running":
 		l.remote = m.Remote
+	case "this supervisor is now ACTIVE":
+		l.active = true
+	case "this supervisor is now standby":
+		l.active = false
 	}
 	if strings.HasPrefix(s, `{"level":"error"`) && len(l.errors) < maxKept {
 		msg := m.Message
@@ -223,4 +228,11 @@ func (l *supLog) errorLines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return append([]string(nil), l.errors...)
+}
+
+// resetRole forgets the role before a supervisor process is started again.
+func (l *supLog) resetRole() {
+	l.mu.Lock()
+	l.active = false
+	l.mu.Unlock()
 }

@@ -199,8 +199,8 @@ func (l *link) Receive(ctx actor.Context) {
 		// Only a standby takes the active side's view, and only of its current term or newer.
 		if active, term := l.m.Active(); !active && msg.Term >= term && l.o.Apply != nil {
 			l.o.Apply(msg)
+			acts = l.m.Step(now, StateReceived{})
 		}
-		return
 	case *agentgw.Votes:
 		acts = l.m.Step(now, Votes{Reporting: msg.Reporting, Hear: msg.Hear, HearActive: msg.HearActive})
 		l.everFresh = l.everFresh || msg.Fresh > 0 // before any agent reported there is no silence to judge

@@ -96,15 +96,18 @@ type (
 	Tick struct{}
 	// MakePrimary is an operator's request to make this supervisor the active one.
 	MakePrimary struct{ By string }
+	// StateReceived: the active peer's state (its pools') arrived and was taken.
+	StateReceived struct{}
 )
 
 // Event is an input of Step.
 type Event interface{ isEvent() }
 
-func (PeerBeat) isEvent()    {}
-func (Votes) isEvent()       {}
-func (Tick) isEvent()        {}
-func (MakePrimary) isEvent() {}
+func (PeerBeat) isEvent()      {}
+func (Votes) isEvent()         {}
+func (Tick) isEvent()          {}
+func (MakePrimary) isEvent()   {}
+func (StateReceived) isEvent() {}
 
 // Actions.
 type (
@@ -140,6 +143,9 @@ type Machine struct {
 	votes    Votes
 	status   Status
 	detail   string
+	// gotState: the active peer's state arrived since this side last was active or lost the
+	// peer; a returning primary takes control back only then.
+	gotState bool
 	seq      uint64    // beats sent
 	now      time.Time // of the event being handled
 	// want: this side asks the peer to step down (failback of a returning primary, Make primary).
@@ -184,6 +190,8 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 	case Tick:
 	case MakePrimary:
 		acts = m.makePrimary(now, e)
+	case StateReceived:
+		m.gotState = true
 	default:
 		panic(fmt.Sprintf("redundancy: unknown event %T", ev))
 	}
@@ -203,7 +211,7 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 	m.incompatible = ""
 	// Automatic failback: a standby primary takes control back from a secondary that took over,
 	// once they hear each other; never from one an operator made primary.
-	if !m.active && b.Active && !b.Promoted && m.fresh() && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
+	if !m.active && b.Active && !b.Promoted && m.fresh() && m.gotState && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
 		m.want = true
 	}
 	if b.Term > m.term {
@@ -277,7 +285,11 @@ func (m *Machine) acked() bool {
 }
 
 func (m *Machine) peerGone(now time.Time) bool {
-	return m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
+	gone := m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
+	if gone {
+		m.gotState = false // what it said is old news by the time it is back
+	}
+	return gone
 }
 
 // Quorum reports whether a supervisor hearing fresh of the studio's agents agents lately may
@@ -300,8 +312,10 @@ func (m *Machine) evaluate(now time.Time) []Action {
 		acts = m.setStatus(acts, Connecting, "waiting for peer")
 	case gone:
 		acts = m.setStatus(acts, Unavailable, fmt.Sprintf("no beat from %s for %s", m.peer.Name, now.Sub(m.lastPeer).Round(time.Millisecond)))
-	case m.acked():
+	case m.acked() && (m.active || !m.peer.Active || m.gotState):
 		acts = m.setStatus(acts, Synced, "")
+	case m.acked():
+		acts = m.setStatus(acts, Syncing, "waiting for the active peer's state")
 	default:
 		acts = m.setStatus(acts, Syncing, "the peer does not hear this side yet")
 	}
@@ -350,6 +364,7 @@ func whyAgents(lost, agents int) string {
 
 func (m *Machine) setRole(active bool, term uint64, why string) Action {
 	m.active, m.term = active, term
+	m.gotState = false
 	m.want, m.promoted, m.promoteOnHandover = false, false, false
 	return SetRole{Active: active, Term: term, Why: why}
 }

@@ -22,6 +22,7 @@ var rewrite = flag.Bool("rewrite", false, "rewrite the expected output in testda
 //	peer MODE TERM active|standby [hears|stale] [wants] [promoted] [protocol=N] [name=NAME]   (a beat from the peer)
 //	votes REPORTING HEAR [HEAR_ACTIVE]          (the agents' tally)
 //	make-primary
+//	state                                       (the active peer's state arrived)
 //	beat                                        (what this side sends)
 //	status
 func TestScripts(t *testing.T) {
@@ -106,6 +107,8 @@ func (sc *scenario) run(cmd string) []string {
 		ev = v
 	case "make-primary":
 		ev = MakePrimary{By: "op"}
+	case "state":
+		ev = StateReceived{}
 	case "beat":
 		b := sc.m.Beat(sc.now)
 		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v promoted=%v", b.Term, b.Active, b.HearsYou, b.WantActive, b.Promoted)}
