@@ -342,9 +342,10 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	s.supCmd = "standby " + strings.Join(spec.args[:2], " ")
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
+	sup := s.sup // s.sup is replaced when the takeover scenario restarts the primary
 	go func() { // a supervisor that dies ends the wait at once
 		select {
-		case <-s.sup.done:
+		case <-sup.done:
 			cancel()
 		case <-wctx.Done():
 		}
