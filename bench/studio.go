@@ -343,7 +343,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	sup := s.sup // s.sup is replaced when the takeover scenario restarts the primary
-	go func() { // a supervisor that dies ends the wait at once
+	go func() {  // a supervisor that dies ends the wait at once
 		select {
 		case <-sup.done:
 			cancel()
