@@ -155,7 +155,12 @@ func TestSwitchRefusals(t *testing.T) {
 	if err := sim.SetLockOwner(0, "10.9.9.9"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("locked_output alarm", 5*time.Second, func(st *pb.Status) bool {
+	// The alarm comes from the pair's engine, the locked outputs from the event hub's copy of the
+	// router: both are awaited (under load one may lead the other).
+	e.waitStatus("locked_output alarm and locked outputs", 5*time.Second, func(st *pb.Status) bool {
+		if f := pairOf(st, "cam1").Feeds[0]; len(f.LockedOutputs) != 1 {
+			return false
+		}
 		for _, a := range pairOf(st, "cam1").Alarms {
 			if a.Kind == "locked_output" && a.Active {
 				return true
