@@ -347,7 +347,7 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 	case SetRole:
 		acts = p.stepRole(e)
 	case Adopt:
-		acts = p.stepAdopt(e)
+		acts = p.stepAdopt(now, e)
 	case SetQuorum:
 		if p.noQuorum == e.OK {
 			p.noQuorum = !e.OK
@@ -528,17 +528,30 @@ func (p *Pool) stepRole(e SetRole) []Action {
 // stepAdopt takes over the active supervisor's view of the pool (standby only): the operators'
 // mode and failback, and per main why a backup is on air and whether its flap guard latched,
 // for the mains whose machine on air both sides agree on (the router is the judge of that).
-func (p *Pool) stepAdopt(e Adopt) []Action {
+func (p *Pool) stepAdopt(now time.Time, e Adopt) []Action {
 	if !p.standby {
 		return nil // the active side decides; a late copy from the peer changes nothing
 	}
 	p.cfg.Automatic, p.cfg.AutoFailback = e.Automatic, e.AutoFailback
+	var acts []Action
 	for _, a := range e.Slots {
-		if s := p.slot(a.Main); s != nil && s.onAir == a.OnAir {
-			s.failedOver, s.latched = a.FailedOver, a.Latched
+		s := p.slot(a.Main)
+		if s == nil || s.onAir != a.OnAir {
+			continue
+		}
+		s.failedOver = a.FailedOver
+		switch {
+		case a.Latched && !s.latched:
+			// With its alarm, so an operator can see it and reset it here after a takeover.
+			s.latched = true
+			p.raise(&acts, now, s, AlarmFlapGuard, "automatic switching latched on the active supervisor: acknowledge to re-arm")
+		case !a.Latched && s.latched:
+			s.latched, s.autoSwitches = false, nil
+			p.clear(&acts, s, AlarmFlapGuard)
+			delete(s.alarms, AlarmFlapGuard) // acknowledged on the active supervisor
 		}
 	}
-	return nil
+	return acts
 }
 
 func (p *Pool) stepSwitch(now time.Time, e Switch) ([]Action, error) {

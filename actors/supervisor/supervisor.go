@@ -751,18 +751,12 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 	}
 	changed := s.standby == active || s.term != term
 	s.standby, s.term = !active, term
-	names := make([]string, len(s.pools))
-	for i, p := range s.pools {
-		names[i] = p.Name
-	}
 	s.mu.Unlock()
 	if !changed {
 		return nil
 	}
 	// Pools spawned meanwhile by a reload read the new role; these are told.
-	for _, n := range names {
-		s.sys.Root.Send(s.PID(PoolsDir, n), &pool.SetRole{Active: active, Term: term})
-	}
+	s.tellPools(&pool.SetRole{Active: active, Term: term})
 	if s.node != nil {
 		s.sys.Root.Send(s.group(AgentsName), &agentgw.SetActive{Active: active, Term: term})
 	}
@@ -836,7 +830,10 @@ func (s *Supervisor) adoptPools(st *pb.SyncState) {
 }
 
 // SetQuorum tells the pools whether a silent machine may be failed over (redundancy.Quorum).
-func (s *Supervisor) SetQuorum(ok bool) {
+func (s *Supervisor) SetQuorum(ok bool) { s.tellPools(&pool.SetQuorum{OK: ok}) }
+
+// tellPools sends msg to every pool actor of the config in force (pools only read it).
+func (s *Supervisor) tellPools(msg any) {
 	s.mu.Lock()
 	names := make([]string, len(s.pools))
 	for i, p := range s.pools {
@@ -844,7 +841,7 @@ func (s *Supervisor) SetQuorum(ok bool) {
 	}
 	s.mu.Unlock()
 	for _, n := range names {
-		s.sys.Root.Send(s.PID(PoolsDir, n), &pool.SetQuorum{OK: ok})
+		s.sys.Root.Send(s.PID(PoolsDir, n), msg)
 	}
 }
 
