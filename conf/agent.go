@@ -25,8 +25,7 @@ type Agent struct {
 	// Name is this machine's name; it must match a [[machine]] in the supervisors' config. Required.
 	Name string `toml:"name"`
 	// Supervisors are the supervisors' remote endpoints (host:port), primary first. The agent reports
-	// to whichever one says it is active, and to all of them while it does not know which that is.
-	// Required; at most pb.MaxSupervisors.
+	// to all of them, always, and to no other address. Required; at most pb.MaxSupervisors.
 	Supervisors []string `toml:"supervisors"`
 	// Listen is the agent's own remote endpoint, where supervisors answer its reports and control
 	// surfaces set simulated values. Supervisors must be able to reach it. Default "0.0.0.0:7401".

@@ -1,5 +1,5 @@
 // Package agent is the Standby agent that runs on each render machine: it watches the machine's
-// services and health values and reports them to the active supervisor over protoactor remote.
+// services and health values and reports them to its supervisors over protoactor remote.
 //
 // What it watches (conf.Agent):
 //   - process services, by pid, pidfile or name; the exit of a watched process is seen the moment it
@@ -17,9 +17,11 @@
 // next beat. Reports wait until every service has been checked once (at most the longest check
 // timeout plus 100 ms) so an agent restart never reports a healthy service down.
 //
-// Whom it sends to: all supervisors until one answers that it is active, then that one only; all of
-// them again when it stops answering for three beats or answers that it is no longer active. Every
-// report carries a fresh seq so a reply can be credited to the supervisor that answered.
+// Whom it sends to: every supervisor of its config, always (never an address learned from a
+// reply), so a standby supervisor's view is warm; each report says what the agent hears of each
+// supervisor (the witness votes of a takeover). It follows, for its logs, the one answering active
+// with the highest term. Every report carries a fresh seq so a reply can be credited to the
+// supervisor that answered.
 //
 // Structure: table (state and change detection), follower (supervisor choice) and sentLog are pure
 // and tested without actors; agentActor is the shell that owns them; the watchers are goroutines that

@@ -42,7 +42,8 @@ type Options struct {
 	// InitiallyActive is the flag's value until the first SetActive, when Active is nil.
 	InitiallyActive bool
 	// Supervisors are the remote endpoints of both supervisors of the pair, sent to agents in every
-	// reply so an agent configured with one address learns the other. Update with SetSupervisors.
+	// reply for their information (agents report only to the addresses of their own config, so a
+	// forged reply cannot redirect them). Update with SetSupervisors.
 	Supervisors []string
 	// Name is this supervisor's [supervisor] name, sent to agents in every reply.
 	Name string

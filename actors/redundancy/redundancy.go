@@ -180,7 +180,6 @@ func (m *Machine) Beat(now time.Time) PeerBeat {
 
 // Step applies an event at now.
 func (m *Machine) Step(now time.Time, ev Event) []Action {
-	m.now = now
 	var acts []Action
 	switch e := ev.(type) {
 	case PeerBeat:
@@ -211,7 +210,7 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 	m.incompatible = ""
 	// Automatic failback: a standby primary takes control back from a secondary that took over,
 	// once they hear each other; never from one an operator made primary.
-	if !m.active && b.Active && !b.Promoted && m.fresh() && m.gotState && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
+	if !m.active && b.Active && !b.Promoted && m.fresh(now) && m.gotState && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
 		m.want = true
 	}
 	if b.Term > m.term {
@@ -224,7 +223,7 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 	case m.active && b.Active && b.Term == m.term && m.cfg.Mode != conf.RedundancyPrimary:
 		// Both active under one term cannot come from this protocol; the primary keeps it.
 		acts = append(acts, m.setRole(false, m.term, "peer primary "+b.Name+" is active under the same term"))
-	case m.active && b.WantActive && m.fresh() && b.Term == m.term:
+	case m.active && b.WantActive && m.fresh(now) && b.Term == m.term:
 		m.want = false
 		acts = append(acts, m.setRole(false, m.term, "handing over to "+b.Name+" (it asked to be active)"))
 	}
@@ -267,8 +266,8 @@ func (m *Machine) makePrimary(now time.Time, e MakePrimary) []Action {
 // side sent within the last half offset. A beat queued during a partition and delivered when it
 // heals acknowledges old ones only, and decides nothing (it might say "standby" of a peer that
 // has since taken over).
-func (m *Machine) fresh() bool {
-	return m.acked() && m.now.Sub(m.lastPeer) < m.cfg.FailoverOffset/2
+func (m *Machine) fresh(now time.Time) bool {
+	return m.acked() && now.Sub(m.lastPeer) < m.cfg.FailoverOffset/2
 }
 
 // acked reports whether the peer's last beat acknowledges a recent one of this side's (the link
@@ -285,11 +284,7 @@ func (m *Machine) acked() bool {
 }
 
 func (m *Machine) peerGone(now time.Time) bool {
-	gone := m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
-	if gone {
-		m.gotState = false // what it said is old news by the time it is back
-	}
-	return gone
+	return m.heard && now.Sub(m.lastPeer) >= m.cfg.FailoverOffset
 }
 
 // Quorum reports whether a supervisor hearing fresh of the studio's agents agents lately may
@@ -304,6 +299,9 @@ func (m *Machine) majority(n int) bool { return 2*n > m.cfg.Agents }
 func (m *Machine) evaluate(now time.Time) []Action {
 	var acts []Action
 	gone := m.peerGone(now)
+	if gone {
+		m.gotState = false // what it said is old news by the time it is back
+	}
 	switch {
 	case m.incompatible != "":
 		acts = m.setStatus(acts, Incompatible, m.incompatible)
@@ -327,7 +325,7 @@ func (m *Machine) evaluate(now time.Time) []Action {
 	case m.active && (halfGone || !m.heard) && m.cfg.Agents > 0 && !m.majority(m.votes.Reporting):
 		acts = append(acts, m.setRole(false, m.term, fmt.Sprintf("isolated: the peer is silent and only %d of %d agents report here", m.votes.Reporting, m.cfg.Agents)))
 	case m.active:
-	case m.heard && !gone && !m.peer.Active && m.fresh() && m.want && m.peer.Term <= m.term:
+	case m.heard && !gone && !m.peer.Active && m.fresh(now) && m.want && m.peer.Term <= m.term:
 		// The peer stepped down for this side (failback, Make primary).
 		promoted := m.promoteOnHandover
 		acts = append(acts, m.setRole(true, m.term+1, "the peer handed over"))
@@ -348,7 +346,7 @@ func (m *Machine) evaluate(now time.Time) []Action {
 			why = fmt.Sprintf("no peer heard since start (%s)", now.Sub(m.started).Round(time.Millisecond)) + whyAgents(lost, m.cfg.Agents)
 		}
 		acts = append(acts, m.setRole(true, m.term+1, why))
-	case !m.peer.Active && m.fresh() && m.cfg.Mode == conf.RedundancyPrimary && !m.peer.WantActive:
+	case !m.peer.Active && m.fresh(now) && m.cfg.Mode == conf.RedundancyPrimary && !m.peer.WantActive:
 		// Both standby and the peer is there: the primary takes the lead.
 		acts = append(acts, m.setRole(true, m.term+1, "primary, peer "+m.peer.Name+" is standby"))
 	}

@@ -170,6 +170,7 @@ type AgentReply struct {
 	// Whether the answering supervisor is the ACTIVE one of its pair. Agents follow the active one.
 	Active bool `protobuf:"varint,3,opt,name=active,proto3" json:"active,omitempty"`
 	// The remote endpoints (host:port) of the supervisors of the pair, when the supervisor knows them.
+	// Informational: agents report only to the supervisors of their own config.
 	Supervisors []string `protobuf:"bytes,4,rep,name=supervisors,proto3" json:"supervisors,omitempty"`
 	// The seq of the report this answers, so the agent knows which supervisor answered.
 	Seq uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`

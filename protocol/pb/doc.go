@@ -37,6 +37,7 @@ const (
 	MaxNameLen = 64
 	// MaxReasonLen caps a reason text, in bytes; agents truncate longer ones.
 	MaxReasonLen = 256
-	// MaxSupervisors caps the supervisor addresses an agent keeps (configured plus learned from replies).
+	// MaxSupervisors caps the supervisor addresses of an agent's config, and the supervisors a report
+	// may say it hears.
 	MaxSupervisors = 8
 )
