@@ -50,8 +50,13 @@ type SyncBeat struct {
 	Promoted bool `protobuf:"varint,9,opt,name=promoted,proto3" json:"promoted,omitempty"`
 	// Numbers this side's beats; ack is the seq of the peer's last beat heard. A beat that does not
 	// acknowledge a recent one of the receiver's was queued during a partition: it decides nothing.
-	Seq           uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
-	Ack           uint64 `protobuf:"varint,11,opt,name=ack,proto3" json:"ack,omitempty"`
+	Seq uint64 `protobuf:"varint,10,opt,name=seq,proto3" json:"seq,omitempty"`
+	Ack uint64 `protobuf:"varint,11,opt,name=ack,proto3" json:"ack,omitempty"`
+	// The state document this side holds (StateDoc term and revision): the active side's own, the
+	// standby's last one taken. Equal on both sides means Synced; the active side re-sends until
+	// the peer's beat says it holds the active side's.
+	StateTerm     uint64 `protobuf:"varint,12,opt,name=state_term,json=stateTerm,proto3" json:"state_term,omitempty"`
+	StateRevision uint64 `protobuf:"varint,13,opt,name=state_revision,json=stateRevision,proto3" json:"state_revision,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -163,13 +168,30 @@ func (x *SyncBeat) GetAck() uint64 {
 	return 0
 }
 
+func (x *SyncBeat) GetStateTerm() uint64 {
+	if x != nil {
+		return x.StateTerm
+	}
+	return 0
+}
+
+func (x *SyncBeat) GetStateRevision() uint64 {
+	if x != nil {
+		return x.StateRevision
+	}
+	return 0
+}
+
 // SyncState is the active supervisor's view of its pools, sent to the standby one every few
 // beats (a full copy each time: delivery is at-most-once, the next copy repairs a lost one). The
 // standby takes it (failover.Adopt), so a takeover continues where the active side left off.
 type SyncState struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Term          uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
-	Pools         []*SyncState_Pool      `protobuf:"bytes,2,rep,name=pools,proto3" json:"pools,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Term  uint64                 `protobuf:"varint,1,opt,name=term,proto3" json:"term,omitempty"`
+	// Protocol 1 only; since protocol 2 the pools travel in doc.
+	Pools []*SyncState_Pool `protobuf:"bytes,2,rep,name=pools,proto3" json:"pools,omitempty"`
+	// The active side's whole state document.
+	Doc           *StateDoc `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -218,6 +240,217 @@ func (x *SyncState) GetPools() []*SyncState_Pool {
 	return nil
 }
 
+func (x *SyncState) GetDoc() *StateDoc {
+	if x != nil {
+		return x.Doc
+	}
+	return nil
+}
+
+// StateDoc is the one document of a supervisor's state that operators and failovers changed:
+// per-field overrides of the config file's pairs and pools, and the pools' durable runtime state.
+// The supervisor owns it; it is persisted under state_dir (as JSON, state.json), restores a
+// restarted supervisor, and is what the sync link sends the standby supervisor.
+type StateDoc struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The document's format; 1.
+	Format uint32 `protobuf:"varint,1,opt,name=format,proto3" json:"format,omitempty"`
+	// The term of the supervisor that wrote it and its revision within that writer's history;
+	// every change adds one to revision. (term, revision) identifies a version.
+	Term     uint64 `protobuf:"varint,2,opt,name=term,proto3" json:"term,omitempty"`
+	Revision uint64 `protobuf:"varint,3,opt,name=revision,proto3" json:"revision,omitempty"`
+	// The [supervisor] name of the writer.
+	Writer string `protobuf:"bytes,4,opt,name=writer,proto3" json:"writer,omitempty"`
+	// What operators changed from the control surfaces, against the config file.
+	Overrides []*Override `protobuf:"bytes,5,rep,name=overrides,proto3" json:"overrides,omitempty"`
+	// The pools' durable state: the machine on air per main, why (failed over or not), the flap
+	// latch, the operators' mode and failback in force.
+	Pools []*SyncState_Pool `protobuf:"bytes,6,rep,name=pools,proto3" json:"pools,omitempty"`
+	// The primary's studio config (TOML: routers, machines, pairs, pools, operators, demo) as its
+	// file says, before overrides; a secondary runs it instead of its own file's studio sections.
+	Studio        string `protobuf:"bytes,7,opt,name=studio,proto3" json:"studio,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateDoc) Reset() {
+	*x = StateDoc{}
+	mi := &file_sync_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateDoc) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateDoc) ProtoMessage() {}
+
+func (x *StateDoc) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateDoc.ProtoReflect.Descriptor instead.
+func (*StateDoc) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *StateDoc) GetFormat() uint32 {
+	if x != nil {
+		return x.Format
+	}
+	return 0
+}
+
+func (x *StateDoc) GetTerm() uint64 {
+	if x != nil {
+		return x.Term
+	}
+	return 0
+}
+
+func (x *StateDoc) GetRevision() uint64 {
+	if x != nil {
+		return x.Revision
+	}
+	return 0
+}
+
+func (x *StateDoc) GetWriter() string {
+	if x != nil {
+		return x.Writer
+	}
+	return ""
+}
+
+func (x *StateDoc) GetOverrides() []*Override {
+	if x != nil {
+		return x.Overrides
+	}
+	return nil
+}
+
+func (x *StateDoc) GetPools() []*SyncState_Pool {
+	if x != nil {
+		return x.Pools
+	}
+	return nil
+}
+
+func (x *StateDoc) GetStudio() string {
+	if x != nil {
+		return x.Studio
+	}
+	return ""
+}
+
+// Override is one pair's or pool's operator changes against the config file.
+type Override struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// "pair" or "pool".
+	Kind string `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Name string `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// "edited" (fields differ from the file's entry), "added" (not in the file) or "removed" (in
+	// the file, removed by an operator).
+	Change string `protobuf:"bytes,3,opt,name=change,proto3" json:"change,omitempty"`
+	// The keys operators changed (edited), e.g. "mode", "feeds".
+	Fields []string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty"`
+	// The entry as operators left it, as TOML (edited and added).
+	Entry string `protobuf:"bytes,5,opt,name=entry,proto3" json:"entry,omitempty"`
+	// Who made the latest change, and when (Unix milliseconds).
+	By            string `protobuf:"bytes,6,opt,name=by,proto3" json:"by,omitempty"`
+	AtMs          int64  `protobuf:"varint,7,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Override) Reset() {
+	*x = Override{}
+	mi := &file_sync_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Override) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Override) ProtoMessage() {}
+
+func (x *Override) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Override.ProtoReflect.Descriptor instead.
+func (*Override) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *Override) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Override) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Override) GetChange() string {
+	if x != nil {
+		return x.Change
+	}
+	return ""
+}
+
+func (x *Override) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *Override) GetEntry() string {
+	if x != nil {
+		return x.Entry
+	}
+	return ""
+}
+
+func (x *Override) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *Override) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
 type SyncState_Pool struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -231,7 +464,7 @@ type SyncState_Pool struct {
 
 func (x *SyncState_Pool) Reset() {
 	*x = SyncState_Pool{}
-	mi := &file_sync_proto_msgTypes[2]
+	mi := &file_sync_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -243,7 +476,7 @@ func (x *SyncState_Pool) String() string {
 func (*SyncState_Pool) ProtoMessage() {}
 
 func (x *SyncState_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_sync_proto_msgTypes[2]
+	mi := &file_sync_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +534,7 @@ type SyncState_Slot struct {
 
 func (x *SyncState_Slot) Reset() {
 	*x = SyncState_Slot{}
-	mi := &file_sync_proto_msgTypes[3]
+	mi := &file_sync_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -313,7 +546,7 @@ func (x *SyncState_Slot) String() string {
 func (*SyncState_Slot) ProtoMessage() {}
 
 func (x *SyncState_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_sync_proto_msgTypes[3]
+	mi := &file_sync_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -363,7 +596,7 @@ const file_sync_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"sync.proto\x12\n" +
-	"standby.v1\"\x9e\x02\n" +
+	"standby.v1\"\xe4\x02\n" +
 	"\bSyncBeat\x12\x1e\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\tR\n" +
@@ -379,10 +612,14 @@ const file_sync_proto_rawDesc = "" +
 	"\bpromoted\x18\t \x01(\bR\bpromoted\x12\x10\n" +
 	"\x03seq\x18\n" +
 	" \x01(\x04R\x03seq\x12\x10\n" +
-	"\x03ack\x18\v \x01(\x04R\x03ack\"\xc8\x02\n" +
+	"\x03ack\x18\v \x01(\x04R\x03ack\x12\x1d\n" +
+	"\n" +
+	"state_term\x18\f \x01(\x04R\tstateTerm\x12%\n" +
+	"\x0estate_revision\x18\r \x01(\x04R\rstateRevision\"\xf0\x02\n" +
 	"\tSyncState\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x120\n" +
-	"\x05pools\x18\x02 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x1a\x86\x01\n" +
+	"\x05pools\x18\x02 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x12&\n" +
+	"\x03doc\x18\x03 \x01(\v2\x14.standby.v1.StateDocR\x03doc\x1a\x86\x01\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tautomatic\x18\x02 \x01(\bR\tautomatic\x12\x1a\n" +
@@ -393,7 +630,23 @@ const file_sync_proto_rawDesc = "" +
 	"\x06on_air\x18\x02 \x01(\tR\x05onAir\x12\x1f\n" +
 	"\vfailed_over\x18\x03 \x01(\bR\n" +
 	"failedOver\x12\x18\n" +
-	"\alatched\x18\x04 \x01(\bR\alatchedB\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\alatched\x18\x04 \x01(\bR\alatched\"\xe8\x01\n" +
+	"\bStateDoc\x12\x16\n" +
+	"\x06format\x18\x01 \x01(\rR\x06format\x12\x12\n" +
+	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1a\n" +
+	"\brevision\x18\x03 \x01(\x04R\brevision\x12\x16\n" +
+	"\x06writer\x18\x04 \x01(\tR\x06writer\x122\n" +
+	"\toverrides\x18\x05 \x03(\v2\x14.standby.v1.OverrideR\toverrides\x120\n" +
+	"\x05pools\x18\x06 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x12\x16\n" +
+	"\x06studio\x18\a \x01(\tR\x06studio\"\x9d\x01\n" +
+	"\bOverride\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
+	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
+	"\x06change\x18\x03 \x01(\tR\x06change\x12\x16\n" +
+	"\x06fields\x18\x04 \x03(\tR\x06fields\x12\x14\n" +
+	"\x05entry\x18\x05 \x01(\tR\x05entry\x12\x0e\n" +
+	"\x02by\x18\x06 \x01(\tR\x02by\x12\x13\n" +
+	"\x05at_ms\x18\a \x01(\x03R\x04atMsB\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_sync_proto_rawDescOnce sync.Once
@@ -407,21 +660,26 @@ func file_sync_proto_rawDescGZIP() []byte {
 	return file_sync_proto_rawDescData
 }
 
-var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 4)
+var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
 var file_sync_proto_goTypes = []any{
 	(*SyncBeat)(nil),       // 0: standby.v1.SyncBeat
 	(*SyncState)(nil),      // 1: standby.v1.SyncState
-	(*SyncState_Pool)(nil), // 2: standby.v1.SyncState.Pool
-	(*SyncState_Slot)(nil), // 3: standby.v1.SyncState.Slot
+	(*StateDoc)(nil),       // 2: standby.v1.StateDoc
+	(*Override)(nil),       // 3: standby.v1.Override
+	(*SyncState_Pool)(nil), // 4: standby.v1.SyncState.Pool
+	(*SyncState_Slot)(nil), // 5: standby.v1.SyncState.Slot
 }
 var file_sync_proto_depIdxs = []int32{
-	2, // 0: standby.v1.SyncState.pools:type_name -> standby.v1.SyncState.Pool
-	3, // 1: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
-	2, // [2:2] is the sub-list for method output_type
-	2, // [2:2] is the sub-list for method input_type
-	2, // [2:2] is the sub-list for extension type_name
-	2, // [2:2] is the sub-list for extension extendee
-	0, // [0:2] is the sub-list for field type_name
+	4, // 0: standby.v1.SyncState.pools:type_name -> standby.v1.SyncState.Pool
+	2, // 1: standby.v1.SyncState.doc:type_name -> standby.v1.StateDoc
+	3, // 2: standby.v1.StateDoc.overrides:type_name -> standby.v1.Override
+	4, // 3: standby.v1.StateDoc.pools:type_name -> standby.v1.SyncState.Pool
+	5, // 4: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
+	5, // [5:5] is the sub-list for method output_type
+	5, // [5:5] is the sub-list for method input_type
+	5, // [5:5] is the sub-list for extension type_name
+	5, // [5:5] is the sub-list for extension extendee
+	0, // [0:5] is the sub-list for field type_name
 }
 
 func init() { file_sync_proto_init() }
@@ -435,7 +693,7 @@ func file_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sync_proto_rawDesc), len(file_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   4,
+			NumMessages:   6,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
