@@ -13,6 +13,7 @@ package failover
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -145,6 +146,8 @@ type Pool struct {
 	term    uint64
 	// noQuorum holds switches for silent machines (SetQuorum).
 	noQuorum bool
+	// resume holds, per main, what Resume gave until the router shows the main.
+	resume map[string]AdoptSlot
 }
 
 // New returns a pool whose mains are all Unarmed, each assumed on air until the router shows
@@ -273,6 +276,7 @@ func (p *Pool) Clone() *Pool {
 	for k, v := range p.cond {
 		c.cond[k] = v
 	}
+	c.resume = maps.Clone(p.resume)
 	c.slots = make([]*slot, len(p.slots))
 	for i, s := range p.slots {
 		c.slots[i] = s.clone()
@@ -348,6 +352,13 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 		acts = p.stepRole(e)
 	case Adopt:
 		acts = p.stepAdopt(now, e)
+	case Resume:
+		p.resume = map[string]AdoptSlot{}
+		for _, a := range e.Slots {
+			if s := p.slot(a.Main); s != nil && s.state == Unarmed {
+				p.resume[a.Main] = a
+			}
+		}
 	case SetQuorum:
 		if p.noQuorum == e.OK {
 			p.noQuorum = !e.OK
@@ -412,6 +423,12 @@ func (p *Pool) stepShows(now time.Time, e RouterShows) []Action {
 			continue
 		}
 		p.clear(&acts, s, AlarmRouterMismatch)
+		if r, ok := p.resume[s.main]; ok {
+			delete(p.resume, s.main)
+			if r.OnAir == who {
+				p.resumeSlot(&acts, now, s, r)
+			}
+		}
 		sw := s.alarms[AlarmSwitchFailed]
 		switch {
 		case who == s.onAir:
@@ -552,6 +569,23 @@ func (p *Pool) stepAdopt(now time.Time, e Adopt) []Action {
 		}
 	}
 	return acts
+}
+
+// resumeSlot gives a main what this supervisor persisted of it before a restart (Resume).
+func (p *Pool) resumeSlot(acts *[]Action, now time.Time, s *slot, r AdoptSlot) {
+	s.onAir, s.failedOver = r.OnAir, r.FailedOver
+	if r.Latched && !s.latched {
+		s.latched = true
+		p.raise(acts, now, s, AlarmFlapGuard, "automatic switching latched before the supervisor restarted: acknowledge to re-arm")
+	}
+	if r.OnAir == s.main {
+		return
+	}
+	why := "an operator's choice"
+	if r.FailedOver {
+		why = "a failover"
+	}
+	*acts = append(*acts, Note{Main: s.main, Message: fmt.Sprintf("resumed after restart: %s on air by %s", p.who(r.OnAir), why)})
 }
 
 func (p *Pool) stepSwitch(now time.Time, e Switch) ([]Action, error) {

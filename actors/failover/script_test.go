@@ -148,6 +148,7 @@ func (sc *scenario) machine(name string) string {
 //	role active|standby TERM   (this supervisor's role in its pair)
 //	quorum ok|lost
 //	adopt [manual] [nofailback] MAIN:ONAIR[:failedover][:latched]...   (the active peer's view)
+//	resume MAIN:ONAIR[:failedover][:latched]...   (what this supervisor persisted before a restart)
 //	status
 func (sc *scenario) run(cmd string) []string {
 	t := sc.t
@@ -241,16 +242,16 @@ func (sc *scenario) run(cmd string) []string {
 			case "nofailback":
 				a.AutoFailback = false
 			default:
-				parts := strings.Split(o, ":")
-				sl := AdoptSlot{Main: parts[0], OnAir: parts[1]}
-				for _, p := range parts[2:] {
-					sl.FailedOver = sl.FailedOver || p == "failedover"
-					sl.Latched = sl.Latched || p == "latched"
-				}
-				a.Slots = append(a.Slots, sl)
+				a.Slots = append(a.Slots, adoptSlot(o))
 			}
 		}
 		ev = a
+	case "resume":
+		var r Resume
+		for _, o := range f[1:] {
+			r.Slots = append(r.Slots, adoptSlot(o))
+		}
+		ev = r
 	case "quorum":
 		ev = SetQuorum{OK: f[1] == "ok"}
 	case "role":
@@ -395,4 +396,15 @@ func dur(t *testing.T, s string) time.Duration {
 		t.Fatalf("bad duration %q", s)
 	}
 	return d
+}
+
+// adoptSlot reads MAIN:ONAIR[:failedover][:latched].
+func adoptSlot(o string) AdoptSlot {
+	parts := strings.Split(o+":", ":")
+	sl := AdoptSlot{Main: parts[0], OnAir: parts[1]}
+	for _, p := range parts[2:] {
+		sl.FailedOver = sl.FailedOver || p == "failedover"
+		sl.Latched = sl.Latched || p == "latched"
+	}
+	return sl
 }

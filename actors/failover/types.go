@@ -223,7 +223,14 @@ type Adopt struct {
 	Slots                   []AdoptSlot
 }
 
-// AdoptSlot is one main's durable state in Adopt.
+// Resume is what this supervisor persisted of the pool before it restarted (its state
+// document): per main, the machine that was on air, whether that was a failover and whether the
+// flap guard latched. Each main takes its entry when the router first shows it, and only if the
+// router shows the same machine on air; a restart alone then switches nothing and loses nothing
+// (a failed-over main still fails back automatically).
+type Resume struct{ Slots []AdoptSlot }
+
+// AdoptSlot is one main's durable state in Adopt and Resume.
 type AdoptSlot struct {
 	Main, OnAir         string
 	FailedOver, Latched bool
@@ -297,6 +304,7 @@ func (RouterShows) isEvent()    {}
 func (SetRole) isEvent()        {}
 func (SetQuorum) isEvent()      {}
 func (Adopt) isEvent()          {}
+func (Resume) isEvent()         {}
 func (MachineChanged) isEvent() {}
 func (Tick) isEvent()           {}
 func (Switch) isEvent()         {}

@@ -52,6 +52,9 @@ type SetQuorum = failover.SetQuorum
 // Adopt hands a standby pool the active supervisor's view of it (failover.Adopt).
 type Adopt = failover.Adopt
 
+// Resume hands a pool what its supervisor persisted before a restart (failover.Resume).
+type Resume = failover.Resume
+
 // Command carries an operator event (failover.Switch, SetMode, SetFailback, Acknowledge) to the
 // pool; it is answered with a CommandReply.
 type Command struct{ Event failover.Event }
@@ -192,6 +195,8 @@ func (a *poolActor) Receive(ctx actor.Context) {
 	case *SetQuorum:
 		acts = a.step(now, *msg)
 	case *Adopt:
+		acts = a.step(now, *msg)
+	case *Resume:
 		acts = a.step(now, *msg)
 	case *SetRole:
 		if msg.Term >= o.Term {
