@@ -59,8 +59,8 @@ type Supervisor struct {
 	Advertise string `toml:"advertise"`
 	// HTTP is the web panel, JSON API and /metrics address. Default "127.0.0.1:7480".
 	HTTP string `toml:"http"`
-	// StateDir holds what operators change from the control surfaces: mapping.toml (pair mapping
-	// edits) and policy.toml (mode and failback). Default "/var/lib/standby".
+	// StateDir holds the supervisor's state document, state.json (operators' changes from the
+	// control surfaces and the pools' durable state), and its term. Default "/var/lib/standby".
 	StateDir string `toml:"state_dir"`
 	// HeartbeatTimeout is how long a machine may stay silent before it counts as a network
 	// failure; machines may override it. Default "250ms".

@@ -6,7 +6,6 @@ import (
 	stdlog "log"
 	"net"
 	"net/http"
-	"reflect"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -51,7 +50,7 @@ func Attach(o Options) func(s *supervisor.Supervisor) (func(), error) {
 	}
 }
 
-// Start applies the persisted mapping, then starts the remote control actor and the HTTP gateway.
+// Start starts the remote control actor and the HTTP gateway.
 func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
@@ -73,13 +72,6 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock}
 	c := &Control{svc: svc, hub: hub}
 
-	cur := s.Config()
-	if next := WithOperatorState(log, cur); !reflect.DeepEqual(next.Pairs, cur.Pairs) {
-		if err := s.Reload(next); err != nil {
-			hub.Close()
-			return nil, err
-		}
-	}
 	pid, err := s.SpawnRoot(ActorName, remoteProps(svc))
 	if err != nil {
 		hub.Close()

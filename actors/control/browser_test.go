@@ -282,17 +282,16 @@ func TestBrowserMachinesPanel(t *testing.T) {
 	p.click(`#addpair button.primary`)
 	p.wait(`(el => el && el.textContent.includes('already claimed by pair "cam2"'))(document.querySelector('#addpair .error'))`, 3000)
 	p.shot("machines-invalid.png")
-	if _, err := LoadMapping(e.dir); err == nil {
+	if mappingEdits(t, e.dir) != 0 {
 		t.Error("an invalid mapping was saved")
 	}
 	p.fill(`#addpair input[aria-label="outputs"]`, "3")
 	p.click(`#addpair button.primary`)
 	p.wait(`document.querySelector('[data-mapping="cam3"]') && document.querySelector('[data-mapping="cam3"]').textContent.includes('different features')`, 3000)
 	p.shot("machines.png")
-	mp, err := LoadMapping(e.dir)
-	pairs := mp.Pairs
-	if err != nil || len(pairs) != 3 || pairs[2].Main != "s1" || pairs[2].Backup != "s2" {
-		t.Errorf("persisted mapping: %+v %v", pairs, err)
+	cfg, _ := saved(t, e.dir)
+	if p := cfg.Pair("cam3"); p == nil || p.Main != "s1" || p.Backup != "s2" {
+		t.Errorf("persisted mapping: %+v", cfg.Pairs)
 	}
 }
 

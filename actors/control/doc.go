@@ -16,5 +16,5 @@
 // # Usage
 //
 //	supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log,
-//		OnStart: control.Attach(control.Options{Logger: log})}, control.Reloads(ctx, log, reload))
+//		OnStart: control.Attach(control.Options{Logger: log})}, reload)
 package control

@@ -3,9 +3,12 @@ package control
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
+	"standby/actors/state"
 	"standby/actors/supervisor"
 	"standby/conf"
 	"standby/protocol/pb"
@@ -309,4 +313,45 @@ func (e *env) httpDo(method, path, token, body string) (int, map[string]any) {
 		e.t.Fatalf("%s %s: not JSON (%d): %s", method, path, res.StatusCode, raw)
 	}
 	return res.StatusCode, reply
+}
+
+// saved is what a supervisor started again on dir would run: the test studio's file with the
+// state document's overrides, and the document.
+func saved(t *testing.T, dir string) (*conf.Config, *pb.StateDoc) {
+	t.Helper()
+	return savedWith(t, dir, studio(dir))
+}
+
+// savedWith is saved for a studio of config text.
+func savedWith(t *testing.T, dir, text string) (*conf.Config, *pb.StateDoc) {
+	t.Helper()
+	file, err := conf.Parse([]byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := state.Load(dir)
+	if err != nil {
+		t.Fatalf("state document: %v", err)
+	}
+	return state.Apply(zerolog.New(zerolog.NewTestWriter(t)), file, d.GetOverrides()), d
+}
+
+// mappingEdits is how many pairs and pools operators' mapping edits changed in the state document
+// under dir (0 without one); mode and failback alone do not count.
+func mappingEdits(t *testing.T, dir string) int {
+	t.Helper()
+	d, err := state.Load(dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0
+	}
+	if err != nil {
+		t.Fatalf("state document: %v", err)
+	}
+	n := 0
+	for _, o := range d.GetOverrides() {
+		if o.GetChange() != state.Edited || slices.ContainsFunc(o.GetFields(), func(f string) bool { return f != "mode" && f != "failback" }) {
+			n++
+		}
+	}
+	return n
 }

@@ -93,6 +93,9 @@ func (g *gateway) handler() http.Handler {
 		m := &pb.ControlRequest_SimulateOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Simulate{Simulate: m}}, m
 	}))
+	mux.HandleFunc("POST /api/supervisor/resync", g.op(OpResync, func() (*pb.ControlRequest, proto.Message) {
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Resync{Resync: &pb.ControlRequest_ResyncOp{}}}, nil
+	}))
 	mux.HandleFunc("POST /api/supervisor/make-primary", g.op(OpMakePrimary, func() (*pb.ControlRequest, proto.Message) {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
 	}))

@@ -1,46 +1,19 @@
 package control
 
 import (
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
-	"github.com/BurntSushi/toml"
-	"github.com/rs/zerolog"
-
+	"standby/actors/state"
 	"standby/conf"
-	"standby/conf/atomicfile"
 	"standby/protocol/pb"
 )
 
-// MappingFile is the name, under [supervisor] state_dir, of the pair mapping edited from the
-// control surfaces. While it is valid together with the config file's machines and routers, it
-// replaces the file's [[pair]] list.
-const MappingFile = "mapping.toml"
-
-const mappingHeader = `# The pair mapping as edited from Standby's control surfaces (written by standby; edit with care).
-# While it is valid together with the config file's machines and routers, it replaces the file's
-# [[pair]] list at start and on reload. Delete this file to go back to the file's pairs.
-`
-
-// Mapping is MappingFile's content.
-type Mapping struct {
-	Version int         `toml:"version"`
-	Pairs   []conf.Pair `toml:"pair"`
-	// WithPools: the file also records the pools (written since pools can be edited); an older
-	// file without it leaves the config file's pools alone.
-	WithPools bool        `toml:"with_pools"`
-	Pools     []conf.Pool `toml:"pool"`
-}
-
 // editMapping applies one edit to a copy of the config in force, validates the result exactly like
 // a config file, persists it and reloads the supervisor. Nothing changes when any step refuses.
-func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.ControlReply) *pb.ControlReply {
+func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.ControlReply) *pb.ControlReply {
 	if pairName == "" {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "pair: missing")
 	}
@@ -52,20 +25,6 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 	next.Pools = clonePools(cur.Pools)
 	if r := edit(&next); r != nil {
 		return r
-	}
-	// Mode and failback set by operators live in the pair actors: the saved mapping records every
-	// pair as it runs, so neither this reload nor a restart reverts them.
-	views, err := s.sup.Pools()
-	if err != nil {
-		return refusal(pb.Code_CODE_INTERNAL, "nothing changed: %v", err)
-	}
-	for _, v := range views {
-		if p := next.Pair(v.Name); p != nil && cur.Pair(v.Name) != nil {
-			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
-		}
-		if p := next.Pool(v.Name); p != nil && cur.Pool(v.Name) != nil {
-			p.Mode, p.Failback = policy(v.Automatic), policy(v.Failback)
-		}
 	}
 	valid, err := validate(&next)
 	if err != nil {
@@ -81,23 +40,11 @@ func (s *Service) editMapping(pairName string, edit func(*conf.Config) *pb.Contr
 		r.Reason = "invalid mapping: " + strings.Join(r.Errors, "; ")
 		return r
 	}
-	dir := valid.Supervisor.StateDir
-	previous, prevErr := LoadMapping(dir)
-	if err := SaveMapping(dir, valid.Pairs, valid.Pools); err != nil {
-		return refusal(pb.Code_CODE_INTERNAL, "mapping not saved, nothing changed: %v", err)
+	if err := s.sup.Edit(valid, by); err != nil {
+		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
 	}
-	if err := s.sup.Reload(valid); err != nil {
-		// What is on disk must be what runs (or ran): put the previous mapping back.
-		if prevErr == nil {
-			err = errors.Join(err, saveDoc(dir, &previous))
-		} else {
-			err = errors.Join(err, os.Remove(filepath.Join(dir, MappingFile)))
-		}
-		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied: %v", err)
-	}
-	r := &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, MappingFile)),
+	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, state.File)),
 		Warnings: pairWarnings(valid, pairName)}
-	return r
 }
 
 func addBackup(c *conf.Config, op *pb.ControlRequest_AddBackupOp) *pb.ControlReply {
@@ -216,125 +163,4 @@ func validate(c *conf.Config) (*conf.Config, error) {
 		return nil, err
 	}
 	return conf.Parse(b)
-}
-
-// SaveMapping writes pairs and pools to dir/MappingFile atomically: a temporary file in the same
-// directory, synced, renamed over the old one, and the directory synced, so a crash leaves the old
-// or the new mapping, never a torn one.
-func SaveMapping(dir string, pairs []conf.Pair, pools []conf.Pool) error {
-	return saveDoc(dir, &Mapping{Version: 1, Pairs: pairs, WithPools: true, Pools: pools})
-}
-
-func saveDoc(dir string, m *Mapping) error { return writeState(dir, MappingFile, mappingHeader, m) }
-
-// stateDoc is a TOML document Standby keeps under state_dir (MappingFile, PolicyFile).
-type stateDoc interface{ version() int }
-
-func (m *Mapping) version() int { return m.Version }
-
-// readState decodes dir/name into doc and lists what is wrong with it: unknown keys and a version
-// other than 1. It returns an error wrapping os.ErrNotExist when there is no file.
-func readState(dir, name string, doc stateDoc) (problems []string, err error) {
-	b, err := os.ReadFile(filepath.Join(dir, name))
-	if err != nil {
-		return nil, err
-	}
-	md, err := toml.NewDecoder(bytes.NewReader(b)).Decode(doc)
-	if err != nil {
-		return nil, err
-	}
-	for _, k := range md.Undecoded() {
-		problems = append(problems, k.String()+": unknown key")
-	}
-	if v := doc.version(); v != 1 {
-		problems = append(problems, fmt.Sprintf("version: %d is not 1", v))
-	}
-	return problems, nil
-}
-
-// problemsError joins every problem found in a state file into one error; nil when there is none.
-func problemsError(problems []string) error {
-	if len(problems) == 0 {
-		return nil
-	}
-	sort.Strings(problems)
-	return errors.New(strings.Join(problems, "\n"))
-}
-
-// writeState writes doc under header to dir/name atomically.
-func writeState(dir, name, header string, doc any) error {
-	var b bytes.Buffer
-	b.WriteString(header)
-	if err := toml.NewEncoder(&b).Encode(doc); err != nil {
-		return err
-	}
-	return writeAtomic(dir, name, b.Bytes())
-}
-
-// writeAtomic replaces dir/name with data so that a crash leaves the old or the new content.
-func writeAtomic(dir, name string, data []byte) error {
-	return atomicfile.Write(filepath.Join(dir, name), data, 0o644)
-}
-
-// LoadMapping reads dir/MappingFile. It returns an error wrapping os.ErrNotExist when there is none.
-func LoadMapping(dir string) (Mapping, error) {
-	var m Mapping
-	problems, err := readState(dir, MappingFile, &m)
-	if err == nil {
-		err = problemsError(problems)
-	}
-	if err != nil {
-		return Mapping{}, err
-	}
-	return m, nil
-}
-
-// WithMapping returns cfg with its pairs replaced by the persisted mapping under its state_dir,
-// when there is one and it is valid together with cfg's machines and routers; otherwise cfg
-// itself. It logs what it did.
-func WithMapping(log zerolog.Logger, cfg *conf.Config) *conf.Config {
-	dir := cfg.Supervisor.StateDir
-	m, err := LoadMapping(dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return cfg
-	}
-	path := filepath.Join(dir, MappingFile)
-	if err != nil {
-		log.Error().Str("file", path).Msgf("persisted mapping unreadable, using the config file's pairs:\n%v", err)
-		return cfg
-	}
-	next := *cfg
-	next.Pairs = m.Pairs
-	if m.WithPools {
-		next.Pools = m.Pools
-	}
-	valid, err := validate(&next)
-	if err != nil {
-		log.Error().Str("file", path).Msgf("persisted mapping invalid with this config, using the config file's pairs:\n%v", err)
-		return cfg
-	}
-	log.Info().Str("file", path).Int("pairs", len(valid.Pairs)).Int("pools", len(valid.Pools)).Msg("persisted mapping replaces the config file's pairs and pools")
-	return valid
-}
-
-// Reloads passes every config from in through WithOperatorState, so a reload (SIGHUP) keeps the
-// mapping, mode and failback operators set from the control surfaces. The returned channel is never closed (a receive must
-// not yield nil); its goroutine ends with ctx.
-func Reloads(ctx context.Context, log zerolog.Logger, in <-chan *conf.Config) <-chan *conf.Config {
-	out := make(chan *conf.Config)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case cfg := <-in:
-				select {
-				case out <- WithOperatorState(log, cfg):
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
-	return out
 }

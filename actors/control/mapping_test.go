@@ -1,15 +1,11 @@
 package control
 
 import (
-	"context"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
-
+	"standby/actors/state"
 	"standby/conf"
 	"standby/protocol/pb"
 )
@@ -37,10 +33,9 @@ func TestMappingSurvivesRestart(t *testing.T) {
 		if m := machineOf(st, "s2"); m.Pair != "cam3" || m.Side != "backup" {
 			t.Errorf("s2: pair %q side %q", m.Pair, m.Side)
 		}
-		mp, err := LoadMapping(dir)
-		pairs := mp.Pairs
-		if err != nil || len(pairs) != 3 || pairs[2].Name != "cam3" || pairs[2].Router != "hub1" {
-			t.Fatalf("persisted: %+v, %v", pairs, err)
+		cfg, d := saved(t, dir)
+		if p := cfg.Pair("cam3"); p == nil || p.Router != "hub1" || len(d.GetOverrides()) != 1 || d.GetOverrides()[0].GetBy() != "cora" {
+			t.Fatalf("persisted: %+v, %v", cfg.Pairs, d.GetOverrides())
 		}
 	})
 	t.Run("restart", func(t *testing.T) {
@@ -48,56 +43,48 @@ func TestMappingSurvivesRestart(t *testing.T) {
 		if p := pairOf(e.status(), "cam3"); p == nil || p.Backup != "s2" || p.Feeds[0].Outputs[0] != "3" {
 			t.Errorf("cam3 after restart: %v", p)
 		}
-		if !strings.Contains(e.logs.String(), "persisted mapping replaces the config file's pairs") {
-			t.Error("not logged that the persisted mapping was used")
+		if !strings.Contains(e.logs.String(), "pair cam3: added by cora") {
+			t.Error("not logged that the operators' pair was used")
 		}
 	})
 }
 
-// TestInvalidPersistedMapping: a mapping that does not fit the config file is logged and ignored.
+// TestInvalidPersistedMapping: operators' changes that no longer fit the config file (the file
+// dropped a machine they use) are logged and the file runs as it is.
 func TestInvalidPersistedMapping(t *testing.T) {
 	dir := t.TempDir()
-	cfg, err := conf.Parse([]byte(studio(dir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pairs := clonePairs(cfg.Pairs)
-	pairs[0].Backup = "ghost"
-	if err := SaveMapping(dir, pairs, nil); err != nil {
+	d := state.New()
+	d.Overrides = []*pb.Override{{Kind: state.KindPair, Name: "cam1", Change: state.Edited, Fields: []string{"backup"},
+		Entry: "name = \"cam1\"\nbackup = \"ghost\"\n", By: "cora"}}
+	if err := state.Save(dir, d); err != nil {
 		t.Fatal(err)
 	}
 	e := startIn(t, dir, Options{})
 	if p := pairOf(e.status(), "cam1"); p.Backup != "b1" {
 		t.Errorf("cam1's backup is %q, want the file's b1", p.Backup)
 	}
-	if logs := e.logs.String(); !strings.Contains(logs, "persisted mapping invalid") || !strings.Contains(logs, `\"ghost\" is not a [[machine]]`) {
+	if logs := e.logs.String(); !strings.Contains(logs, "do not fit this config file") || !strings.Contains(logs, `\"ghost\" is not a [[machine]]`) {
 		t.Error("the invalid mapping and its error were not logged")
 	}
 }
 
-// TestReloadsKeepMapping: a reloaded config file (SIGHUP) keeps the persisted mapping.
-func TestReloadsKeepMapping(t *testing.T) {
-	dir := t.TempDir()
-	cfg, err := conf.Parse([]byte(studio(dir)))
+// TestReloadKeepsMapping: a reloaded config file (SIGHUP) keeps the operators' edits, and a change
+// the file makes to a field they did not edit takes effect.
+func TestReloadKeepsMapping(t *testing.T) {
+	e := start(t, Options{})
+	if status, reply := e.httpDo("PUT", "/api/pairs/cam3/backup", tokConfigure, addCam3); status != 200 {
+		t.Fatalf("add backup: %d %v", status, reply)
+	}
+	file, err := conf.Parse([]byte(strings.Replace(studio(e.dir), "mode = \"automatic\"\nfailback = \"manual\"", "mode = \"manual\"\nfailback = \"manual\"", 1)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	pairs := clonePairs(cfg.Pairs[:1])
-	if err := SaveMapping(dir, pairs, nil); err != nil {
+	if err := e.sup.Reload(file); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	in := make(chan *conf.Config)
-	out := Reloads(ctx, zerolog.New(zerolog.NewTestWriter(t)), in)
-	in <- cfg
-	select {
-	case got := <-out:
-		if len(got.Pairs) != 1 || got.Pairs[0].Name != "cam1" {
-			t.Errorf("reloaded pairs: %+v", got.Pairs)
-		}
-	case <-ctx.Done():
-		t.Fatal("no config out")
+	cfg := e.sup.Config()
+	if cfg.Pair("cam3") == nil || cfg.Pair("cam1").Mode != "manual" {
+		t.Errorf("after reload: cam3 %v, cam1 mode %s", cfg.Pair("cam3"), cfg.Pair("cam1").Mode)
 	}
 }
 
@@ -119,10 +106,8 @@ func TestRemoveBackupAndModeKept(t *testing.T) {
 	if m := machineOf(st, "b1"); m.Pair != "" {
 		t.Errorf("b1 still in pair %q", m.Pair)
 	}
-	mp, err := LoadMapping(e.dir)
-	pairs := mp.Pairs
-	if err != nil || len(pairs) != 1 || pairs[0].Mode != "automatic" {
-		t.Errorf("persisted: %+v %v", pairs, err)
+	if cfg, _ := saved(t, e.dir); len(cfg.Pairs) != 1 || cfg.Pairs[0].Mode != "automatic" {
+		t.Errorf("persisted: %+v", cfg.Pairs)
 	}
 }
 
@@ -136,43 +121,12 @@ func TestMappingEditsInARow(t *testing.T) {
 	}
 	status, reply := e.httpDo("PUT", "/api/pairs/cam1/feeds", tokConfigure, `{"feeds":[{"main_input":"1","backup_input":"2","outputs":["1","4"]}]}`)
 	if status != 200 {
-		mp, err := LoadMapping(e.dir)
-		pairs := mp.Pairs
-		if err != nil || len(pairs) != 3 || len(pairs[0].Feeds[0].Outputs) != 1 {
-			t.Errorf("after a refused reload the file is not the first edit's: %+v %v", pairs, err)
+		if cfg, _ := saved(t, e.dir); len(cfg.Pairs) != 3 || len(cfg.Pairs[0].Feeds[0].Outputs) != 1 {
+			t.Errorf("after a refused reload the file is not the first edit's: %+v", cfg.Pairs)
 		}
 		t.Fatalf("second edit: %d %v", status, reply)
 	}
 	if p := pairOf(e.status(), "cam1"); len(p.Feeds[0].Outputs) != 2 {
 		t.Errorf("cam1 feeds: %v", p.Feeds)
-	}
-}
-
-// TestSaveMappingAtomic: the file is replaced whole, and no temporary file is left behind.
-func TestSaveMappingAtomic(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
-	cfg, err := conf.Parse([]byte(studio(dir)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := 0; i < 3; i++ {
-		if err := SaveMapping(dir, cfg.Pairs[:1+i%2], nil); err != nil {
-			t.Fatal(err)
-		}
-	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 1 || entries[0].Name() != MappingFile {
-		t.Errorf("state dir holds %v", entries)
-	}
-	mp, err := LoadMapping(dir)
-	pairs := mp.Pairs
-	if err != nil || len(pairs) != 1 {
-		t.Errorf("loaded %+v %v", pairs, err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, MappingFile), []byte("version = 1\nbogus = 2\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := LoadMapping(dir); err == nil || !strings.Contains(err.Error(), "bogus") {
-		t.Errorf("unknown key accepted: %v", err)
 	}
 }

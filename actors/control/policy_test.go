@@ -7,8 +7,8 @@ import (
 	"testing"
 )
 
-// TestPolicySurvivesRestart: mode and failback set by an operator are saved under state_dir and
-// still in force after the supervisor restarts, over the config file's values.
+// TestPolicySurvivesRestart: mode and failback set by an operator are saved in the state document
+// and still in force after the supervisor restarts, over the config file's values.
 func TestPolicySurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	t.Run("set", func(t *testing.T) {
@@ -19,9 +19,9 @@ func TestPolicySurvivesRestart(t *testing.T) {
 		if status, reply := e.httpDo("POST", "/api/pairs/cam1/failback", tokOperate, `{"failback":"automatic"}`); status != 200 {
 			t.Fatalf("failback: %d %v", status, reply)
 		}
-		pol, err := LoadPolicy(dir)
-		if err != nil || pol["cam1"].Mode != "manual" || pol["cam1"].Failback != "automatic" || pol["cam1"].By != "otto" {
-			t.Fatalf("saved: %+v, %v", pol, err)
+		cfg, d := saved(t, dir)
+		if p := cfg.Pair("cam1"); p.Mode != "manual" || p.Failback != "automatic" || d.GetOverrides()[0].GetBy() != "otto" {
+			t.Fatalf("saved: %+v, %v", p, d.GetOverrides())
 		}
 	})
 	t.Run("restart", func(t *testing.T) {
@@ -33,30 +33,35 @@ func TestPolicySurvivesRestart(t *testing.T) {
 		if q := pairOf(e.status(), "cam2"); q.Mode != "manual" || q.Failback != "manual" {
 			t.Errorf("cam2, never touched, must keep the file's values: mode %s, failback %s", q.Mode, q.Failback)
 		}
-		if !strings.Contains(e.logs.String(), "mode manual as an operator set it, not automatic as configured") {
+		if !strings.Contains(e.logs.String(), "pair cam1: failback, mode as otto") {
 			t.Error("not logged that the operator's mode overrides the config's")
 		}
 	})
 }
 
-// TestInvalidPolicyFile: a policy file with a bad value is logged and ignored; the config's values
-// stay in force and the next operator change replaces the file.
-func TestInvalidPolicyFile(t *testing.T) {
+// TestMigratePolicyFile: an earlier version's policy.toml is migrated into the state document once
+// (and renamed); one with a value the config cannot take is logged and left alone.
+func TestMigratePolicyFile(t *testing.T) {
 	dir := t.TempDir()
-	if err := os.WriteFile(filepath.Join(dir, PolicyFile), []byte("version = 1\n[pair.cam1]\nmode = \"sometimes\"\n"), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "policy.toml"), []byte("version = 1\n[pair.cam1]\nmode = \"manual\"\nby = \"otto\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	e := startIn(t, dir, Options{})
-	if p := pairOf(e.status(), "cam1"); p.Mode != "automatic" {
+	if p := pairOf(e.status(), "cam1"); p.Mode != "manual" {
+		t.Errorf("cam1 mode %s after migration, want manual", p.Mode)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "policy.toml.migrated")); err != nil || !strings.Contains(e.logs.String(), "migrated operators' mapping and policy") {
+		t.Errorf("not migrated once with a log line: %v", err)
+	}
+	bad := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bad, "policy.toml"), []byte("version = 1\n[pair.cam1]\nmode = \"sometimes\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e2 := startIn(t, bad, Options{})
+	if p := pairOf(e2.status(), "cam1"); p.Mode != "automatic" {
 		t.Errorf("cam1 mode %s with an invalid policy file, want the config's automatic", p.Mode)
 	}
-	if !strings.Contains(e.logs.String(), `pair.cam1.mode: \"sometimes\" is not automatic or manual`) {
-		t.Errorf("the invalid value was not logged with its key")
-	}
-	if status, reply := e.httpDo("POST", "/api/pairs/cam2/mode", tokOperate, `{"mode":"automatic"}`); status != 200 {
-		t.Fatalf("mode: %d %v", status, reply)
-	}
-	if pol, err := LoadPolicy(dir); err != nil || pol["cam2"].Mode != "automatic" {
-		t.Fatalf("after a new change: %+v, %v", pol, err)
+	if !strings.Contains(e2.logs.String(), "not migrated") || !strings.Contains(e2.logs.String(), "sometimes") {
+		t.Errorf("the invalid value was not logged")
 	}
 }

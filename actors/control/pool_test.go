@@ -195,9 +195,8 @@ func TestPoolEdit(t *testing.T) {
 	if p.Slots[1].Main != "r2" {
 		t.Fatalf("slots %s", mustJSON(p))
 	}
-	mp, err := LoadMapping(dir)
-	if err != nil || !mp.WithPools || len(mp.Pools) != 1 || len(mp.Pools[0].Mains) != 2 {
-		t.Fatalf("saved mapping %+v, %v", mp, err)
+	if cfg, _ := savedWith(t, dir, poolStudio(dir)); len(cfg.Pools) != 1 || len(cfg.Pools[0].Mains) != 2 {
+		t.Fatalf("saved pools %+v", cfg.Pools)
 	}
 	code, reply = e.httpDo("POST", "/api/pools/renders/switch", tokOperate, `{"main":"r1","to":"any"}`)
 	if code != 200 || !strings.Contains(fmt.Sprint(reply["reason"]), `backup "spare-2" on air for r1`) {

@@ -117,8 +117,8 @@ func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.Contro
 	case who.Level < Level(op):
 		r = refusal(pb.Code_CODE_PERMISSION_DENIED, "permission denied: %s needs level %d (%s); operator %q has level %d (%s)",
 			op, Level(op), levelName(Level(op)), who.Name, who.Level, levelName(who.Level))
-	case op == OpMakePrimary:
-		// Allowed on the standby side: that is what it is for.
+	case op == OpMakePrimary || op == OpResync:
+		// Allowed on the standby side: that is what they are for.
 	case Level(op) >= conf.LevelConfigure && s.role().NoEdits:
 		r = refusal(pb.Code_CODE_READ_ONLY, "read-only for edits: this secondary acts for its primary; edit the mapping once the primary is back (switches, mode, failback and acknowledgements work)")
 	case Level(op) > conf.LevelView && s.role().ReadOnly:
@@ -178,16 +178,16 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		r = s.doSimulate(x.Simulate)
 	case *pb.ControlRequest_AddBackup:
 		target = x.AddBackup.GetPair()
-		r = s.editMapping(x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return addBackup(c, x.AddBackup) })
+		r = s.editMapping(who.Name, x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return addBackup(c, x.AddBackup) })
 	case *pb.ControlRequest_RemoveBackup:
 		target = x.RemoveBackup.GetPair()
-		r = s.editMapping(x.RemoveBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return removeBackup(c, x.RemoveBackup) })
+		r = s.editMapping(who.Name, x.RemoveBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return removeBackup(c, x.RemoveBackup) })
 	case *pb.ControlRequest_SetFeeds:
 		target = x.SetFeeds.GetPair()
-		r = s.editMapping(x.SetFeeds.GetPair(), func(c *conf.Config) *pb.ControlReply { return setFeeds(c, x.SetFeeds) })
+		r = s.editMapping(who.Name, x.SetFeeds.GetPair(), func(c *conf.Config) *pb.ControlReply { return setFeeds(c, x.SetFeeds) })
 	case *pb.ControlRequest_SetPool:
 		target = x.SetPool.GetPool()
-		r = s.editMapping(x.SetPool.GetPool(), func(c *conf.Config) *pb.ControlReply { return setPool(c, x.SetPool) })
+		r = s.editMapping(who.Name, x.SetPool.GetPool(), func(c *conf.Config) *pb.ControlReply { return setPool(c, x.SetPool) })
 	case *pb.ControlRequest_MakePrimary:
 		msg, err := s.sup.MakePrimary(who.Name)
 		if err != nil {
@@ -195,9 +195,16 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		} else {
 			r = &pb.ControlReply{Ok: true, Reason: msg}
 		}
+	case *pb.ControlRequest_Resync:
+		msg, err := s.sup.Resync(who.Name)
+		if err != nil {
+			r = refusal(pb.Code_CODE_BAD_REQUEST, "resync: %v", err)
+		} else {
+			r = &pb.ControlReply{Ok: true, Reason: msg}
+		}
 	case *pb.ControlRequest_RemovePool:
 		target = x.RemovePool.GetPool()
-		r = s.editMapping(x.RemovePool.GetPool(), func(c *conf.Config) *pb.ControlReply { return removePool(c, x.RemovePool) })
+		r = s.editMapping(who.Name, x.RemovePool.GetPool(), func(c *conf.Config) *pb.ControlReply { return removePool(c, x.RemovePool) })
 	default:
 		r = refusal(pb.Code_CODE_BAD_REQUEST, "unknown operation")
 	}
@@ -312,7 +319,7 @@ func (s *Service) doPolicy(who conf.Operator, name, what, value string, ev func(
 		return commandRefusal(name, err)
 	}
 	r := &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: %s set to %s", name, what, value)}
-	if err := setPolicy(s.sup.Config().Supervisor.StateDir, name, what, value, who.Name); err != nil {
+	if err := s.sup.SetPolicy(name, what, value, who.Name); err != nil {
 		r.Warnings = append(r.Warnings, fmt.Sprintf("in force, but not saved: it will not survive a restart (%v)", err))
 		s.log.Error().Err(err).Str("pair", name).Msgf("%s set to %s but not saved under state_dir", what, value)
 	}

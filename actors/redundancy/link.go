@@ -41,10 +41,13 @@ type LinkOptions struct {
 	// timeout: an agent silent for half of it no longer counts.
 	OnQuorum         func(ok bool)
 	HeartbeatTimeout time.Duration
-	// Snapshot, on the active side, is the pools' state sent to the peer every StateEvery beats;
-	// it runs on a goroutine of its own (it asks actors). Apply, on the standby side, takes the
-	// peer's. Either may be nil.
-	Snapshot   func() (*pb.SyncState, error)
+	// Held is the state document this side holds (term, revision) and why the active peer's
+	// last one could not be taken; it is read on every beat and must be cheap. Doc, on the active
+	// side, is the whole document, sent while the peer holds another (at most every StateEvery
+	// beats unless it changed). Apply, on the standby side, takes the peer's (it must not block:
+	// queue it). Any may be nil.
+	Held       func() Tick
+	Doc        func() *pb.StateDoc
 	Apply      func(*pb.SyncState)
 	StateEvery int
 	Clock      clock.Clock
@@ -77,16 +80,26 @@ type MakePrimaryReply struct {
 // ErrAlreadyActive refuses Make primary on the active supervisor.
 var ErrAlreadyActive = errors.New("this supervisor is already the active one")
 
+// ResyncRequest is an operator's Resync now; answered with ResyncReply.
+type ResyncRequest struct{ By string }
+
+// ResyncReply says what Resync now did.
+type ResyncReply struct {
+	Message string
+	Err     error
+}
+
+// ErrNoPeer refuses Resync now while the peer is not heard.
+var ErrNoPeer = errors.New("the peer supervisor is not heard: nothing to resync with")
+
+// SetAgents tells the link how many machines of the studio have agents (after a reload, or the
+// primary's studio config reaching a secondary).
+type SetAgents struct{ N int }
+
 // StatusEvent is published on the event stream when the link's status or role changes.
 type StatusEvent struct{ View View }
 
 type linkTick struct{}
-
-// stateReady carries a snapshot taken off the actor's goroutine.
-type stateReady struct {
-	st  *pb.SyncState
-	err error
-}
 
 // LinkProps returns the props of the sync link actor. It reads the term from StateDir, starts
 // standby, beats the peer every SyncInterval and lets Machine decide.
@@ -103,13 +116,17 @@ type link struct {
 	quorum    bool
 	everFresh bool
 	ticks     int
-	taking    bool // a snapshot is being taken
 	box       *linkBox
-	throttle  *node.Throttle
-	m         *Machine
-	peer      *actor.PID
-	cancel    func()
-	log       zerolog.Logger
+	// sentAt is the tick of the last document sent, sent its (term, revision); full forces the
+	// next one whole (Resync now).
+	sentAt   int
+	sent     [2]uint64
+	full     bool
+	throttle *node.Throttle
+	m        *Machine
+	peer     *actor.PID
+	cancel   func()
+	log      zerolog.Logger
 }
 
 // ReadTerm reads the persisted term; 0 when there is none yet.
@@ -161,19 +178,17 @@ func (l *link) Receive(ctx actor.Context) {
 		}
 		return
 	case *linkTick:
-		acts = l.m.Step(now, Tick{})
-		l.ticks++
-		if active, _ := l.m.Active(); active && l.o.Snapshot != nil && !l.taking && l.ticks%max(l.o.StateEvery, 1) == 0 {
-			l.taking = true
-			root, self, snap := ctx.ActorSystem().Root, ctx.Self(), l.o.Snapshot
-			go func() {
-				st, err := snap()
-				root.Send(self, &stateReady{st: st, err: err})
-			}()
+		var held Tick
+		if l.o.Held != nil {
+			held = l.o.Held()
 		}
+		acts = l.m.Step(now, held)
+		l.ticks++
+		l.sendState(ctx, held)
 		b := l.m.Beat(now)
 		ctx.Send(l.peer, &pb.SyncBeat{Supervisor: b.Name, Mode: b.Mode, Protocol: b.Protocol, Term: b.Term, Active: b.Active,
-			HearsYou: b.HearsYou, WantActive: b.WantActive, Promoted: b.Promoted, Seq: b.Seq, Ack: b.Ack, Address: l.o.Self})
+			HearsYou: b.HearsYou, WantActive: b.WantActive, Promoted: b.Promoted, Seq: b.Seq, Ack: b.Ack, Address: l.o.Self,
+			StateTerm: b.StateTerm, StateRevision: b.StateRevision, StateError: clip(b.StateErr), WantState: b.WantState})
 		if l.o.Gateway != nil {
 			peer, _ := l.m.Peer()
 			// Half the offset: an isolated side must see its agents gone before the other side may
@@ -182,25 +197,24 @@ func (l *link) Receive(ctx actor.Context) {
 			ctx.Request(l.o.Gateway, &agentgw.GetVotes{Peer: peer.Name, Self: l.o.Config.Name, Within: half, LostAfter: half,
 				FreshWithin: l.o.HeartbeatTimeout / 2})
 		}
-	case *stateReady:
-		l.taking = false
-		if msg.err != nil {
-			if ok, skipped := l.throttle.Allow("snapshot"); ok {
-				l.log.Warn().Err(msg.err).Int("suppressed", skipped).Msg("cannot take the pools' state for the peer")
-			}
-			return
-		}
-		if active, term := l.m.Active(); active {
-			msg.st.Term = term
-			ctx.Send(l.peer, msg.st)
-		}
-		return
 	case *pb.SyncState:
 		// Only a standby takes the active side's view, and only of its current term or newer.
 		if active, term := l.m.Active(); !active && msg.Term >= term && l.o.Apply != nil {
-			l.o.Apply(msg)
-			acts = l.m.Step(now, StateReceived{})
+			l.o.Apply(msg) // taken off this goroutine; the next Held says when it was
 		}
+	case *ResyncRequest:
+		if _, heard := l.m.Peer(); !heard {
+			ctx.Respond(&ResyncReply{Err: ErrNoPeer})
+			return
+		}
+		acts = l.m.Step(now, Resync{})
+		msg2 := "asked the active peer for its whole state"
+		if active, _ := l.m.Active(); active {
+			l.full = true
+			msg2 = "sending the whole state to the peer"
+		}
+		l.log.Info().Str("by", msg.By).Msg("Resync now: " + msg2)
+		ctx.Respond(&ResyncReply{Message: msg2})
 	case *agentgw.Votes:
 		acts = l.m.Step(now, Votes{Reporting: msg.Reporting, Hear: msg.Hear, HearActive: msg.HearActive})
 		l.everFresh = l.everFresh || msg.Fresh > 0 // before any agent reported there is no silence to judge
@@ -215,7 +229,8 @@ func (l *link) Receive(ctx actor.Context) {
 		}
 	case *pb.SyncBeat:
 		acts = l.m.Step(now, PeerBeat{Name: clip(msg.Supervisor), Mode: clip(msg.Mode), Protocol: msg.Protocol, Term: msg.Term,
-			Active: msg.Active, HearsYou: msg.HearsYou, WantActive: msg.WantActive, Promoted: msg.Promoted, Seq: msg.Seq, Ack: msg.Ack})
+			Active: msg.Active, HearsYou: msg.HearsYou, WantActive: msg.WantActive, Promoted: msg.Promoted, Seq: msg.Seq, Ack: msg.Ack,
+			StateTerm: msg.StateTerm, StateRevision: msg.StateRevision, StateErr: clip(msg.StateError), WantState: msg.WantState})
 	case *MakePrimaryRequest:
 		if active, _ := l.m.Active(); active {
 			ctx.Respond(&MakePrimaryReply{Err: ErrAlreadyActive})
@@ -227,6 +242,11 @@ func (l *link) Receive(ctx actor.Context) {
 			reply.Message = fmt.Sprintf("this supervisor is now active (term %d)", term)
 		}
 		ctx.Respond(reply)
+	case *SetAgents:
+		l.o.Config.Agents = msg.N
+		l.m.SetAgents(msg.N)
+		l.log.Info().Int("agents", msg.N).Msg("witnesses: agents of the studio")
+		return
 	case *GetView:
 		ctx.Respond(l.view())
 		return
@@ -234,6 +254,24 @@ func (l *link) Receive(ctx actor.Context) {
 		return
 	}
 	l.carryOut(ctx, acts)
+}
+
+// sendState sends the active side's document when the peer holds another one or asked for it:
+// at once when it changed since the last send, else every StateEvery beats (a lost copy is sent
+// again: delivery is at-most-once).
+func (l *link) sendState(ctx actor.Context, held Tick) {
+	active, term := l.m.Active()
+	if !active || l.o.Doc == nil || !(l.m.SendState() || l.full) {
+		return
+	}
+	cur := [2]uint64{held.StateTerm, held.StateRevision}
+	if !l.full && cur == l.sent && l.ticks-l.sentAt < max(l.o.StateEvery, 1) {
+		return
+	}
+	d := l.o.Doc()
+	peer, _ := l.m.Peer()
+	ctx.Send(l.peer, &pb.SyncState{Term: term, Doc: d, Full: l.full || peer.WantState})
+	l.sentAt, l.sent, l.full = l.ticks, cur, false
 }
 
 // clip bounds strings from the network before they reach logs.

@@ -41,8 +41,13 @@ import (
 	"standby/conf"
 )
 
-// Protocol is the sync link's protocol version; peers of another version are Incompatible.
-const Protocol = 1
+// Protocol is the sync link's protocol version; peers of another version are Incompatible. 2: the
+// state document (pb.StateDoc) with revisions acknowledged in beats.
+const Protocol = 2
+
+// NotSyncedAfter is how long the two sides may hold different state documents (Syncing) before
+// the status says Not synced.
+const NotSyncedAfter = 2 * time.Second
 
 // Status is the sync link's state, as LTN Schedule names them.
 type Status string
@@ -53,6 +58,7 @@ const (
 	Connecting   Status = "Connecting"
 	Syncing      Status = "Syncing"
 	Synced       Status = "Synced"
+	NotSynced    Status = "Not synced"
 	Unavailable  Status = "Unavailable"
 	Incompatible Status = "Incompatible"
 )
@@ -88,26 +94,38 @@ type (
 		WantActive bool
 		// Promoted: the peer is active because an operator made it so (no automatic failback).
 		Promoted bool
+		// StateTerm and StateRevision identify the state document the peer holds; StateErr says
+		// why it could not take this side's; WantState asks for the whole document (Resync).
+		StateTerm, StateRevision uint64
+		StateErr                 string
+		WantState                bool
 	}
 	// Votes are the agents' witness tally from this supervisor's gateway: Reporting agents
 	// report to it lately; of them Hear still hear the peer and HearActive hear it active.
 	Votes struct{ Reporting, Hear, HearActive int }
-	// Tick is the passing of time.
-	Tick struct{}
+	// Tick is the passing of time, with the state document this side holds (term, revision) and
+	// why the active peer's last one could not be taken (StateErr).
+	Tick struct {
+		StateTerm, StateRevision uint64
+		StateErr                 string
+		// Adopted counts the active peer's documents taken; a new one means the state arrived.
+		Adopted uint64
+	}
+	// Resync is an operator's Resync now: the active side sends its whole document again and the
+	// status is Syncing until the peer confirms it.
+	Resync struct{}
 	// MakePrimary is an operator's request to make this supervisor the active one.
 	MakePrimary struct{ By string }
-	// StateReceived: the active peer's state (its pools') arrived and was taken.
-	StateReceived struct{}
 )
 
 // Event is an input of Step.
 type Event interface{ isEvent() }
 
-func (PeerBeat) isEvent()      {}
-func (Votes) isEvent()         {}
-func (Tick) isEvent()          {}
-func (MakePrimary) isEvent()   {}
-func (StateReceived) isEvent() {}
+func (PeerBeat) isEvent()    {}
+func (Votes) isEvent()       {}
+func (Tick) isEvent()        {}
+func (MakePrimary) isEvent() {}
+func (Resync) isEvent()      {}
 
 // Actions.
 type (
@@ -155,12 +173,24 @@ type Machine struct {
 	promoted, promoteOnHandover bool
 	// incompatible says why, when it is.
 	incompatible string
+	// held is the state document this side holds (Tick); differSince is when the two sides'
+	// documents started to differ (zero while they are the same); resyncSeq is this side's beat
+	// at the last Resync: Synced needs a peer beat acknowledging a later one.
+	held        Tick
+	differSince time.Time
+	resyncSeq   uint64
+	resync      bool
+	// wantState asks the active peer for its whole document (Resync on the standby side).
+	wantState bool
 }
 
 // New returns the machine of a supervisor starting at now with its persisted term: standby.
 func New(cfg Config, term uint64, now time.Time) *Machine {
 	return &Machine{cfg: cfg, started: now, term: term, status: Connecting, detail: "waiting for peer"}
 }
+
+// SetAgents changes the electorate: how many machines of the studio have agents.
+func (m *Machine) SetAgents(n int) { m.cfg.Agents = n }
 
 // Active reports whether this supervisor drives the router, and its term.
 func (m *Machine) Active() (bool, uint64) { return m.active, m.term }
@@ -175,7 +205,14 @@ func (m *Machine) Peer() (PeerBeat, bool) { return m.peer, m.heard && m.status !
 func (m *Machine) Beat(now time.Time) PeerBeat {
 	m.seq++
 	return PeerBeat{Name: m.cfg.Name, Mode: m.cfg.Mode, Protocol: Protocol, Term: m.term, Active: m.active, Seq: m.seq, Ack: m.peer.Seq,
-		HearsYou: m.heard && now.Sub(m.lastPeer) < m.cfg.FailoverOffset, WantActive: m.want, Promoted: m.active && m.promoted}
+		HearsYou: m.heard && now.Sub(m.lastPeer) < m.cfg.FailoverOffset, WantActive: m.want, Promoted: m.active && m.promoted,
+		StateTerm: m.held.StateTerm, StateRevision: m.held.StateRevision, StateErr: m.held.StateErr, WantState: m.wantState}
+}
+
+// SendState reports whether the active side should send its state document now: the peer holds
+// another one, or asked for it whole.
+func (m *Machine) SendState() bool {
+	return m.active && m.heard && (m.peer.WantState || m.peer.StateTerm != m.held.StateTerm || m.peer.StateRevision != m.held.StateRevision)
 }
 
 // Step applies an event at now.
@@ -187,10 +224,18 @@ func (m *Machine) Step(now time.Time, ev Event) []Action {
 	case Votes:
 		m.votes = e
 	case Tick:
+		if e.Adopted != m.held.Adopted {
+			m.gotState, m.wantState = true, false // the active peer's state arrived and was taken
+		}
+		m.held = e
+	case Resync:
+		m.resync, m.resyncSeq = true, m.seq
+		m.differSince = now
+		if !m.active {
+			m.wantState, m.gotState = true, false
+		}
 	case MakePrimary:
 		acts = m.makePrimary(now, e)
-	case StateReceived:
-		m.gotState = true
 	default:
 		panic(fmt.Sprintf("redundancy: unknown event %T", ev))
 	}
@@ -208,6 +253,9 @@ func (m *Machine) beat(now time.Time, b PeerBeat) []Action {
 		return acts
 	}
 	m.incompatible = ""
+	if !m.active && b.Active && b.StateTerm == m.held.StateTerm && b.StateRevision == m.held.StateRevision && !m.wantState {
+		m.gotState = true // this side holds the active peer's document already (a restart)
+	}
 	// Automatic failback: a standby primary takes control back from a secondary that took over,
 	// once they hear each other; never from one an operator made primary.
 	if !m.active && b.Active && !b.Promoted && m.fresh(now) && m.gotState && m.cfg.Mode == conf.RedundancyPrimary && m.cfg.AutoFailback {
@@ -310,10 +358,9 @@ func (m *Machine) evaluate(now time.Time) []Action {
 		acts = m.setStatus(acts, Connecting, "waiting for peer")
 	case gone:
 		acts = m.setStatus(acts, Unavailable, fmt.Sprintf("no beat from %s for %s", m.peer.Name, now.Sub(m.lastPeer).Round(time.Millisecond)))
-	case m.acked() && (m.active || !m.peer.Active || m.gotState):
-		acts = m.setStatus(acts, Synced, "")
 	case m.acked():
-		acts = m.setStatus(acts, Syncing, "waiting for the active peer's state")
+		st, detail := m.syncStatus(now)
+		acts = m.setStatus(acts, st, detail)
 	default:
 		acts = m.setStatus(acts, Syncing, "the peer does not hear this side yet")
 	}
@@ -353,6 +400,41 @@ func (m *Machine) evaluate(now time.Time) []Action {
 	return acts
 }
 
+// syncStatus is the status of a link that works both ways: Synced when both sides hold the active
+// side's document, Syncing while they have differed for less than NotSyncedAfter, Not synced with
+// the reason after that or when a side could not take the document.
+func (m *Machine) syncStatus(now time.Time) (Status, string) {
+	switch {
+	case m.active && m.peer.StateErr != "":
+		return NotSynced, "the peer could not take this side's state: " + m.peer.StateErr
+	case m.peer.Active && m.held.StateErr != "":
+		return NotSynced, "this side could not take the active peer's state: " + m.held.StateErr
+	}
+	confirmed := !m.resync || m.peer.Ack > m.resyncSeq
+	same := m.peer.StateTerm == m.held.StateTerm && m.peer.StateRevision == m.held.StateRevision && confirmed
+	if !m.active && !m.peer.Active {
+		same = confirmed // nobody writes: nothing to sync
+	}
+	if !m.active && m.peer.Active && !m.gotState {
+		same = false
+	}
+	if same {
+		m.differSince, m.resync = time.Time{}, false
+		return Synced, ""
+	}
+	if m.differSince.IsZero() {
+		m.differSince = now
+	}
+	what := fmt.Sprintf("peer holds state %d.%d, this side %d.%d", m.peer.StateTerm, m.peer.StateRevision, m.held.StateTerm, m.held.StateRevision)
+	if !m.active && !m.gotState {
+		what = "waiting for the active peer's state"
+	}
+	if d := now.Sub(m.differSince); d >= NotSyncedAfter {
+		return NotSynced, fmt.Sprintf("%s for %s", what, d.Round(100*time.Millisecond))
+	}
+	return Syncing, what
+}
+
 func whyAgents(lost, agents int) string {
 	if agents == 0 {
 		return ""
@@ -373,8 +455,8 @@ func (m *Machine) setStatus(acts []Action, s Status, detail string) []Action {
 	}
 	changed := s != m.status
 	m.status, m.detail = s, detail
-	if !changed && s == Unavailable {
-		return acts // the growing silence is not news
+	if !changed && (s == Unavailable || s == NotSynced) {
+		return acts // the growing silence or lag is not news
 	}
 	return append(acts, StatusChanged{Status: s, Detail: detail})
 }

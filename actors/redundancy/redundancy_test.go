@@ -42,6 +42,21 @@ type scenario struct {
 	t   *testing.T
 	m   *Machine
 	now time.Time
+	// held is the state document this side holds (sent with every tick); peerDoc the one an
+	// active peer's beats say it holds (default 1.1); a standby peer's beats say it holds held.
+	held    Tick
+	peerDoc [2]uint64
+}
+
+// stateOf reads T.R.
+func stateOf(t *testing.T, v string) [2]uint64 {
+	a, b, _ := strings.Cut(v, ".")
+	x, err1 := strconv.ParseUint(a, 10, 64)
+	y, err2 := strconv.ParseUint(b, 10, 64)
+	if err1 != nil || err2 != nil {
+		t.Fatalf("bad state %q (want TERM.REVISION)", v)
+	}
+	return [2]uint64{x, y}
 }
 
 func (sc *scenario) run(cmd string) []string {
@@ -70,15 +85,39 @@ func (sc *scenario) run(cmd string) []string {
 			}
 		}
 		sc.m = New(cfg, term, sc.now)
+		sc.held, sc.peerDoc = Tick{}, [2]uint64{1, 1}
 		return nil
 	case "advance":
 		sc.now = sc.now.Add(dur(t, f[1]))
-		ev = Tick{}
+		ev = sc.held
+	case "holds": // holds TERM.REVISION [err=WHY]: the document this side holds
+		st := stateOf(t, f[1])
+		sc.held = Tick{StateTerm: st[0], StateRevision: st[1]}
+		if len(f) > 2 {
+			sc.held.StateErr = strings.TrimPrefix(strings.Join(f[2:], " "), "err=")
+		}
+		ev = sc.held
+	case "resync":
+		ev = Resync{}
 	case "peer":
 		term, _ := strconv.ParseUint(f[2], 10, 64)
-		b := PeerBeat{Name: "there", Mode: f[1], Protocol: Protocol, Term: term, Active: f[3] == "active"}
+		b := PeerBeat{Name: "there", Mode: f[1], Protocol: Protocol, Term: term, Active: f[3] == "active",
+			StateTerm: sc.held.StateTerm, StateRevision: sc.held.StateRevision}
+		if b.Active {
+			b.StateTerm, b.StateRevision = sc.peerDoc[0], sc.peerDoc[1]
+		}
 		for _, o := range f[4:] {
 			switch k, v, _ := strings.Cut(o, "="); k {
+			case "state": // the document the peer holds; an active peer's stays its own
+				st := stateOf(t, v)
+				b.StateTerm, b.StateRevision = st[0], st[1]
+				if b.Active {
+					sc.peerDoc = st
+				}
+			case "staterr":
+				b.StateErr = v
+			case "wantstate":
+				b.WantState = true
 			case "hears":
 				b.HearsYou, b.Ack = true, sc.m.seq
 			case "stale": // says it hears this side, but acknowledges none of its recent beats
@@ -107,11 +146,13 @@ func (sc *scenario) run(cmd string) []string {
 		ev = v
 	case "make-primary":
 		ev = MakePrimary{By: "op"}
-	case "state":
-		ev = StateReceived{}
+	case "state": // the active peer's document arrived and was taken
+		sc.held = Tick{StateTerm: sc.peerDoc[0], StateRevision: sc.peerDoc[1], Adopted: sc.held.Adopted + 1}
+		ev = sc.held
 	case "beat":
 		b := sc.m.Beat(sc.now)
-		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v promoted=%v", b.Term, b.Active, b.HearsYou, b.WantActive, b.Promoted)}
+		return []string{fmt.Sprintf("beat term=%d active=%v hears=%v wants=%v promoted=%v state=%d.%d wantstate=%v send=%v", b.Term, b.Active, b.HearsYou, b.WantActive, b.Promoted,
+			b.StateTerm, b.StateRevision, b.WantState, sc.m.SendState())}
 	case "status":
 		active, term := sc.m.Active()
 		st, detail := sc.m.Status()
@@ -119,8 +160,12 @@ func (sc *scenario) run(cmd string) []string {
 	default:
 		t.Fatalf("unknown command %q", cmd)
 	}
+	return actionLines(sc.m.Step(sc.now, ev))
+}
+
+func actionLines(acts []Action) []string {
 	var out []string
-	for _, a := range sc.m.Step(sc.now, ev) {
+	for _, a := range acts {
 		switch a := a.(type) {
 		case SetRole:
 			role := "standby"

@@ -79,7 +79,8 @@ type legacyPolicyDoc struct {
 // migrate builds a document from the earlier files under dir; migrated names the files used.
 func migrate(dir string, file *conf.Config, now time.Time) (*pb.StateDoc, []string, error) {
 	d := New()
-	edited := *file
+	edited := *file // only whole entries' top-level fields change below: a shallow copy of the lists will do
+	edited.Pairs, edited.Pools = append([]conf.Pair(nil), file.Pairs...), append([]conf.Pool(nil), file.Pools...)
 	var migrated []string
 	var m legacyMappingDoc
 	if _, err := toml.DecodeFile(filepath.Join(dir, legacyMapping), &m); err == nil {

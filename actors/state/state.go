@@ -226,6 +226,16 @@ func Apply(log zerolog.Logger, file *conf.Config, overrides []*pb.Override) *con
 	return next
 }
 
+// Strict is Apply that says why instead of falling back to the file: a standby must run what the
+// active supervisor runs, or say that it cannot.
+func Strict(file *conf.Config, overrides []*pb.Override) (*conf.Config, error) {
+	if len(overrides) == 0 {
+		return file, nil
+	}
+	next, _, err := apply(file, overrides)
+	return next, err
+}
+
 // apply is Apply without the logging: the config, what was done, or why it cannot be.
 func apply(file *conf.Config, overrides []*pb.Override) (*conf.Config, []string, error) {
 	next := *file

@@ -497,3 +497,56 @@ func TestProcessesSupervisorStateSync(t *testing.T) {
 		t.Fatalf("manual mode, yet the secondary switched: %v", r)
 	}
 }
+
+// TestProcessesSecondaryGetsStudio: the secondary's file holds only [supervisor] and [redundancy];
+// routers, machines, pairs and operators come from the primary over the sync link. Once synced it
+// knows the studio (its operators' tokens work on it), counts the agents as witnesses, and after
+// kill -9 of the primary it takes over and fails a dead main over, without a studio of its own.
+func TestProcessesSecondaryGetsStudio(t *testing.T) {
+	p := newPairOfSupervisors(t)
+	minimal := fmt.Sprintf(`
+[supervisor]
+name = "studio-b"
+listen = %q
+http = "127.0.0.1:0"
+state_dir = %q
+heartbeat_timeout = "250ms"
+agent_token = %q
+[redundancy]
+mode = "secondary-failover"
+peer = %q
+failover_offset = "500ms"
+sync_interval = "25ms"
+`, p.addrB, filepath.Join(p.dir, "studio-b-state"), procToken, p.addrA)
+	if err := os.WriteFile(p.cfgB, []byte(minimal), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mainEngine := engine(t, filepath.Join(p.dir, "m1.pid"))
+	engine(t, filepath.Join(p.dir, "b1.pid"))
+	supA := p.start(t, "primary", p.cfgA)
+	supB := p.start(t, "secondary", p.cfgB)
+	p.agent(t, "m1")
+	p.agent(t, "b1")
+	supA.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	p.waitRoute(t, 0)
+	supB.waitLog(10*time.Second, map[string]string{"message": "witnesses: agents of the studio", "agents": "2"})
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out, err := exec.Command(p.bin, "ctl", "--supervisor", p.addrB, "--token", "engineer-token", "--json", "status").CombinedOutput()
+		if err == nil && strings.Contains(string(out), `"name":"cam1"`) && strings.Contains(string(out), `"Synced"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the secondary never showed the primary's studio, synced: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond) // polling another process's status: nothing signals it
+	}
+	if err := supA.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	supB.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
+	if err := mainEngine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	p.waitRoute(t, 1)
+}

@@ -92,6 +92,9 @@ type Supervisor struct {
 	// supervisor's pools route nothing; new pools are spawned in the current role.
 	standby bool
 	term    uint64
+
+	// state is the supervisor's state document (state.go).
+	state stateBox
 }
 
 // Start builds the actor system and the tree for opts.Config.
@@ -142,6 +145,8 @@ func Start(opts Options) (*Supervisor, error) {
 			s.routersMu.Lock()
 			s.routers[e.Router] = *e
 			s.routersMu.Unlock()
+		case *pool.Event:
+			s.poolChanged()
 		}
 	})
 	root, err := s.sys.Root.SpawnNamed(rootProps(s.log), RootName)
@@ -164,13 +169,15 @@ func Start(opts Options) (*Supervisor, error) {
 		}
 		s.standby, s.term = true, term
 	}
-	if err := s.apply(nil, opts.Config); err != nil {
+	if err := s.apply(nil, s.openState(opts.Config)); err != nil {
 		s.Stop()
 		return nil, err
 	}
+	s.resumePools()
+	go s.runState()
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
-		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(opts.Config), Name: opts.Config.Supervisor.Name,
+		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
 			Clock: opts.Clock})
 		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
@@ -180,18 +187,13 @@ func Start(opts Options) (*Supervisor, error) {
 	}
 	if paired {
 		r := opts.Config.Redundancy
-		agents := 0
-		for _, m := range opts.Config.Machines {
-			if !m.Simulated {
-				agents++
-			}
-		}
+		agents := agentsOf(s.Config())
 		link := redundancy.LinkProps(redundancy.LinkOptions{
 			Config: redundancy.Config{Mode: r.Mode, Name: opts.Config.Supervisor.Name, FailoverOffset: r.FailoverOffset.Duration,
 				AutoFailback: r.Failback == conf.ModeAutomatic, Agents: agents, SyncInterval: r.SyncInterval.Duration},
 			Peer: r.Peer, Self: s.sys.Address(), SyncInterval: r.SyncInterval.Duration, StateDir: opts.Config.Supervisor.StateDir,
 			Gateway: s.group(AgentsName), OnRole: s.SetRole, OnQuorum: s.SetQuorum, HeartbeatTimeout: opts.Config.Supervisor.HeartbeatTimeout.Duration,
-			Snapshot: s.poolsState, Apply: s.adoptPools, StateEvery: 4,
+			Held: s.HeldState, Doc: s.Doc, Apply: s.adoptPools, StateEvery: 4,
 			Clock: opts.Clock, Logger: s.log})
 		if _, err := s.SpawnRoot(SyncName, link); err != nil {
 			s.Stop()
@@ -206,6 +208,17 @@ const (
 	AgentsName = "agents"
 	SyncName   = "sync"
 )
+
+// agentsOf is how many of cfg's machines have agents (not simulated): the witnesses' electorate.
+func agentsOf(cfg *conf.Config) int {
+	n := 0
+	for _, m := range cfg.Machines {
+		if !m.Simulated {
+			n++
+		}
+	}
+	return n
+}
 
 func machineNames(cfg *conf.Config) []string {
 	names := make([]string, len(cfg.Machines))
@@ -239,18 +252,6 @@ func (s *Supervisor) PID(group, name string) *actor.PID {
 
 func (s *Supervisor) group(name string) *actor.PID {
 	return actor.NewPID(s.sys.Address(), RootName+"/"+name)
-}
-
-// Reload applies a new, already validated config. Pools keep their state under the new config
-// (mains that stay keep their slots); routers are respawned only when their own [[router]]
-// entry changed.
-func (s *Supervisor) Reload(cfg *conf.Config) error {
-	s.reloadMu.Lock()
-	defer s.reloadMu.Unlock()
-	s.mu.Lock()
-	old := s.cfg
-	s.mu.Unlock()
-	return s.apply(old, cfg)
 }
 
 // apply moves the tree from old (nil at start) to cfg.
@@ -358,6 +359,10 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	}
 	if s.node != nil && !initial {
 		s.sys.Root.Send(actor.NewPID(s.sys.Address(), RootName+"/"+AgentsName), &agentgw.SetMachines{Names: machineNames(cfg)})
+		if cfg.Redundancy.Paired() && agentsOf(cfg) != agentsOf(old) {
+			// The witnesses' electorate (a secondary's studio arrives from its primary).
+			s.sys.Root.Send(actor.NewPID(s.sys.Address(), RootName+"/"+SyncName), &redundancy.SetAgents{N: agentsOf(cfg)})
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -610,6 +615,7 @@ func (s *Supervisor) stop() {
 		h.Close()
 	}
 	s.pauses.Stop()
+	s.stopState()
 }
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest
@@ -757,6 +763,9 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 	}
 	// Pools spawned meanwhile by a reload read the new role; these are told.
 	s.tellPools(&pool.SetRole{Active: active, Term: term})
+	if active {
+		s.poolChanged() // this side writes the state document from now on
+	}
 	if s.node != nil {
 		s.sys.Root.Send(s.group(AgentsName), &agentgw.SetActive{Active: active, Term: term})
 	}
@@ -797,6 +806,19 @@ func (s *Supervisor) MakePrimary(by string) (string, error) {
 	return r.Message, r.Err
 }
 
+// Resync is an operator's Resync now on the sync link; it says what it did.
+func (s *Supervisor) Resync(by string) (string, error) {
+	if !s.Config().Redundancy.Paired() || s.node == nil {
+		return "", ErrNotPaired
+	}
+	res, err := s.sys.Root.RequestFuture(s.group(SyncName), &redundancy.ResyncRequest{By: by}, 2*time.Second).Result()
+	if err != nil {
+		return "", fmt.Errorf("sync link: %w", err)
+	}
+	r := res.(*redundancy.ResyncReply)
+	return r.Message, r.Err
+}
+
 // poolsState is the pools' durable state for the peer supervisor (pb.SyncState).
 func (s *Supervisor) poolsState() (*pb.SyncState, error) {
 	views, err := s.Pools()
@@ -812,21 +834,6 @@ func (s *Supervisor) poolsState() (*pb.SyncState, error) {
 		st.Pools = append(st.Pools, p)
 	}
 	return st, nil
-}
-
-// adoptPools hands each pool the active peer's view of it (failover.Adopt); pools this
-// supervisor does not have are left out.
-func (s *Supervisor) adoptPools(st *pb.SyncState) {
-	for _, p := range st.GetPools() {
-		if s.PoolEntry(p.GetName()) == nil {
-			continue
-		}
-		a := &pool.Adopt{Automatic: p.GetAutomatic(), AutoFailback: p.GetFailback()}
-		for _, sl := range p.GetSlots() {
-			a.Slots = append(a.Slots, failover.AdoptSlot{Main: sl.GetMain(), OnAir: sl.GetOnAir(), FailedOver: sl.GetFailedOver(), Latched: sl.GetLatched()})
-		}
-		s.sys.Root.Send(s.PID(PoolsDir, p.GetName()), a)
-	}
 }
 
 // SetQuorum tells the pools whether a silent machine may be failed over (redundancy.Quorum).

@@ -48,6 +48,7 @@ commands:
   set-pool POOL MAINS BACKUPS [ROLES]     create or change a pool (comma lists; level 3)
   remove-pool POOL                        dissolve a pool (level 3)
   make-primary                            make this supervisor the active one of its pair (level 3)
+  resync                                  Resync now: send (active) or fetch (standby) the whole state again (level 2)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
   simulate MACHINE health NAME VALUE      ... set one of its health values ...
   simulate MACHINE silent on|off          ... or stop its heartbeats
@@ -241,6 +242,8 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetPool{SetPool: op}}, nil
 	case "make-primary":
 		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
+	case "resync":
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Resync{Resync: &pb.ControlRequest_ResyncOp{}}}, nil
 	case "remove-pool":
 		if err := need(2, "remove-pool POOL"); err != nil {
 			return nil, err

@@ -62,7 +62,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
 	}
 	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, AgentBinary: agentBinary(log), OnStart: control.Attach(control.Options{Logger: log})},
-		control.Reloads(ctx, log, reload)); err != nil {
+		reload); err != nil {
 		log.Error().Err(err).Msg("standby run failed")
 		return 1
 	}

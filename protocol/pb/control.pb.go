@@ -173,6 +173,7 @@ type ControlRequest struct {
 	//	*ControlRequest_SetPool
 	//	*ControlRequest_RemovePool
 	//	*ControlRequest_MakePrimary
+	//	*ControlRequest_Resync
 	Op            isControlRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -348,6 +349,15 @@ func (x *ControlRequest) GetMakePrimary() *ControlRequest_MakePrimaryOp {
 	return nil
 }
 
+func (x *ControlRequest) GetResync() *ControlRequest_ResyncOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_Resync); ok {
+			return x.Resync
+		}
+	}
+	return nil
+}
+
 type isControlRequest_Op interface {
 	isControlRequest_Op()
 }
@@ -408,6 +418,11 @@ type ControlRequest_MakePrimary struct {
 	MakePrimary *ControlRequest_MakePrimaryOp `protobuf:"bytes,15,opt,name=make_primary,json=makePrimary,proto3,oneof"`
 }
 
+type ControlRequest_Resync struct {
+	// 16 is taken by test_action.
+	Resync *ControlRequest_ResyncOp `protobuf:"bytes,17,opt,name=resync,proto3,oneof"`
+}
+
 func (*ControlRequest_Status) isControlRequest_Op() {}
 
 func (*ControlRequest_Subscribe) isControlRequest_Op() {}
@@ -435,6 +450,8 @@ func (*ControlRequest_SetPool) isControlRequest_Op() {}
 func (*ControlRequest_RemovePool) isControlRequest_Op() {}
 
 func (*ControlRequest_MakePrimary) isControlRequest_Op() {}
+
+func (*ControlRequest_Resync) isControlRequest_Op() {}
 
 // Feed is one router signal of a pair. Ports are 1-based numbers as on the router's panel ("5"), or
 // router labels.
@@ -934,6 +951,45 @@ func (x *ControlEvent) GetMain() string {
 	return ""
 }
 
+// ResyncOp is Resync now (level 2; accepted on either side of a supervisor pair): the active
+// supervisor sends its whole state document again, the standby asks for it; the sync status is
+// Syncing until the peer confirms it.
+type ControlRequest_ResyncOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_ResyncOp) Reset() {
+	*x = ControlRequest_ResyncOp{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_ResyncOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_ResyncOp) ProtoMessage() {}
+
+func (x *ControlRequest_ResyncOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_ResyncOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_ResyncOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 0}
+}
+
 // MakePrimaryOp makes this supervisor the active one of its pair (level 3; accepted on the
 // standby side, which is otherwise read-only): at once when the peer is unavailable, else once
 // the peer has handed over. The reply's reason says which.
@@ -945,7 +1001,7 @@ type ControlRequest_MakePrimaryOp struct {
 
 func (x *ControlRequest_MakePrimaryOp) Reset() {
 	*x = ControlRequest_MakePrimaryOp{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1013,7 @@ func (x *ControlRequest_MakePrimaryOp) String() string {
 func (*ControlRequest_MakePrimaryOp) ProtoMessage() {}
 
 func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1026,7 @@ func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_MakePrimaryOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_MakePrimaryOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 0}
+	return file_control_proto_rawDescGZIP(), []int{0, 1}
 }
 
 // SetPoolOp creates or replaces a backup pool's membership (level 3): its mains, its backups in
@@ -989,7 +1045,7 @@ type ControlRequest_SetPoolOp struct {
 
 func (x *ControlRequest_SetPoolOp) Reset() {
 	*x = ControlRequest_SetPoolOp{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1057,7 @@ func (x *ControlRequest_SetPoolOp) String() string {
 func (*ControlRequest_SetPoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1070,7 @@ func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetPoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetPoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 1}
+	return file_control_proto_rawDescGZIP(), []int{0, 2}
 }
 
 func (x *ControlRequest_SetPoolOp) GetPool() string {
@@ -1062,7 +1118,7 @@ type ControlRequest_RemovePoolOp struct {
 
 func (x *ControlRequest_RemovePoolOp) Reset() {
 	*x = ControlRequest_RemovePoolOp{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1130,7 @@ func (x *ControlRequest_RemovePoolOp) String() string {
 func (*ControlRequest_RemovePoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1143,7 @@ func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemovePoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemovePoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 2}
+	return file_control_proto_rawDescGZIP(), []int{0, 3}
 }
 
 func (x *ControlRequest_RemovePoolOp) GetPool() string {
@@ -1106,7 +1162,7 @@ type ControlRequest_StatusOp struct {
 
 func (x *ControlRequest_StatusOp) Reset() {
 	*x = ControlRequest_StatusOp{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1174,7 @@ func (x *ControlRequest_StatusOp) String() string {
 func (*ControlRequest_StatusOp) ProtoMessage() {}
 
 func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1187,7 @@ func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_StatusOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_StatusOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 3}
+	return file_control_proto_rawDescGZIP(), []int{0, 4}
 }
 
 // SubscribeOp asks for every ControlEvent to be sent to the actor address/id (level 1). The
@@ -1147,7 +1203,7 @@ type ControlRequest_SubscribeOp struct {
 
 func (x *ControlRequest_SubscribeOp) Reset() {
 	*x = ControlRequest_SubscribeOp{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1215,7 @@ func (x *ControlRequest_SubscribeOp) String() string {
 func (*ControlRequest_SubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1228,7 @@ func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 4}
+	return file_control_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *ControlRequest_SubscribeOp) GetAddress() string {
@@ -1200,7 +1256,7 @@ type ControlRequest_UnsubscribeOp struct {
 
 func (x *ControlRequest_UnsubscribeOp) Reset() {
 	*x = ControlRequest_UnsubscribeOp{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1268,7 @@ func (x *ControlRequest_UnsubscribeOp) String() string {
 func (*ControlRequest_UnsubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1281,7 @@ func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_UnsubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_UnsubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 5}
+	return file_control_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *ControlRequest_UnsubscribeOp) GetAddress() string {
@@ -1258,7 +1314,7 @@ type ControlRequest_SwitchOp struct {
 
 func (x *ControlRequest_SwitchOp) Reset() {
 	*x = ControlRequest_SwitchOp{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1326,7 @@ func (x *ControlRequest_SwitchOp) String() string {
 func (*ControlRequest_SwitchOp) ProtoMessage() {}
 
 func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1339,7 @@ func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SwitchOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SwitchOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 6}
+	return file_control_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *ControlRequest_SwitchOp) GetPair() string {
@@ -1318,7 +1374,7 @@ type ControlRequest_SetModeOp struct {
 
 func (x *ControlRequest_SetModeOp) Reset() {
 	*x = ControlRequest_SetModeOp{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1386,7 @@ func (x *ControlRequest_SetModeOp) String() string {
 func (*ControlRequest_SetModeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1399,7 @@ func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetModeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetModeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 7}
+	return file_control_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *ControlRequest_SetModeOp) GetPair() string {
@@ -1371,7 +1427,7 @@ type ControlRequest_SetFailbackOp struct {
 
 func (x *ControlRequest_SetFailbackOp) Reset() {
 	*x = ControlRequest_SetFailbackOp{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1439,7 @@ func (x *ControlRequest_SetFailbackOp) String() string {
 func (*ControlRequest_SetFailbackOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1452,7 @@ func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFailbackOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFailbackOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 8}
+	return file_control_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *ControlRequest_SetFailbackOp) GetPair() string {
@@ -1428,7 +1484,7 @@ type ControlRequest_AcknowledgeOp struct {
 
 func (x *ControlRequest_AcknowledgeOp) Reset() {
 	*x = ControlRequest_AcknowledgeOp{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1496,7 @@ func (x *ControlRequest_AcknowledgeOp) String() string {
 func (*ControlRequest_AcknowledgeOp) ProtoMessage() {}
 
 func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1509,7 @@ func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AcknowledgeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AcknowledgeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 9}
+	return file_control_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *ControlRequest_AcknowledgeOp) GetPair() string {
@@ -1500,7 +1556,7 @@ type ControlRequest_AddBackupOp struct {
 
 func (x *ControlRequest_AddBackupOp) Reset() {
 	*x = ControlRequest_AddBackupOp{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1568,7 @@ func (x *ControlRequest_AddBackupOp) String() string {
 func (*ControlRequest_AddBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1581,7 @@ func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AddBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AddBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 10}
+	return file_control_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *ControlRequest_AddBackupOp) GetPair() string {
@@ -1574,7 +1630,7 @@ type ControlRequest_RemoveBackupOp struct {
 
 func (x *ControlRequest_RemoveBackupOp) Reset() {
 	*x = ControlRequest_RemoveBackupOp{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1642,7 @@ func (x *ControlRequest_RemoveBackupOp) String() string {
 func (*ControlRequest_RemoveBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1655,7 @@ func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemoveBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemoveBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 11}
+	return file_control_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *ControlRequest_RemoveBackupOp) GetPair() string {
@@ -1620,7 +1676,7 @@ type ControlRequest_SetFeedsOp struct {
 
 func (x *ControlRequest_SetFeedsOp) Reset() {
 	*x = ControlRequest_SetFeedsOp{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1688,7 @@ func (x *ControlRequest_SetFeedsOp) String() string {
 func (*ControlRequest_SetFeedsOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1701,7 @@ func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFeedsOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFeedsOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 12}
+	return file_control_proto_rawDescGZIP(), []int{0, 13}
 }
 
 func (x *ControlRequest_SetFeedsOp) GetPair() string {
@@ -1681,7 +1737,7 @@ type ControlRequest_SimulateOp struct {
 
 func (x *ControlRequest_SimulateOp) Reset() {
 	*x = ControlRequest_SimulateOp{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1749,7 @@ func (x *ControlRequest_SimulateOp) String() string {
 func (*ControlRequest_SimulateOp) ProtoMessage() {}
 
 func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1762,7 @@ func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SimulateOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SimulateOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 13}
+	return file_control_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *ControlRequest_SimulateOp) GetMachine() string {
@@ -1778,7 +1834,7 @@ type Status_Pool struct {
 
 func (x *Status_Pool) Reset() {
 	*x = Status_Pool{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +1846,7 @@ func (x *Status_Pool) String() string {
 func (*Status_Pool) ProtoMessage() {}
 
 func (x *Status_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1928,7 +1984,7 @@ type Status_Slot struct {
 
 func (x *Status_Slot) Reset() {
 	*x = Status_Slot{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +1996,7 @@ func (x *Status_Slot) String() string {
 func (*Status_Slot) ProtoMessage() {}
 
 func (x *Status_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2037,7 +2093,7 @@ type Status_RoleFeed struct {
 
 func (x *Status_RoleFeed) Reset() {
 	*x = Status_RoleFeed{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2105,7 @@ func (x *Status_RoleFeed) String() string {
 func (*Status_RoleFeed) ProtoMessage() {}
 
 func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2098,7 +2154,7 @@ type Status_Backup struct {
 
 func (x *Status_Backup) Reset() {
 	*x = Status_Backup{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2166,7 @@ func (x *Status_Backup) String() string {
 func (*Status_Backup) ProtoMessage() {}
 
 func (x *Status_Backup) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2180,7 +2236,7 @@ type Status_Supervisor struct {
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2248,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2335,7 +2391,7 @@ type Status_Pair struct {
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2403,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2517,7 +2573,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2585,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2609,7 +2665,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2677,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2753,7 +2809,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +2821,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2817,7 +2873,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +2885,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2902,7 +2958,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +2970,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2977,7 +3033,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x10\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x10\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -2996,7 +3052,10 @@ const file_control_proto_rawDesc = "" +
 	"\bset_pool\x18\r \x01(\v2$.standby.v1.ControlRequest.SetPoolOpH\x00R\asetPool\x12J\n" +
 	"\vremove_pool\x18\x0e \x01(\v2'.standby.v1.ControlRequest.RemovePoolOpH\x00R\n" +
 	"removePool\x12M\n" +
-	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x1a\x0f\n" +
+	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x12=\n" +
+	"\x06resync\x18\x11 \x01(\v2#.standby.v1.ControlRequest.ResyncOpH\x00R\x06resync\x1a\n" +
+	"\n" +
+	"\bResyncOp\x1a\x0f\n" +
 	"\rMakePrimaryOp\x1a}\n" +
 	"\tSetPoolOp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
@@ -3254,7 +3313,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -3262,77 +3321,79 @@ var file_control_proto_goTypes = []any{
 	(*ControlReply)(nil),                  // 3: standby.v1.ControlReply
 	(*Status)(nil),                        // 4: standby.v1.Status
 	(*ControlEvent)(nil),                  // 5: standby.v1.ControlEvent
-	(*ControlRequest_MakePrimaryOp)(nil),  // 6: standby.v1.ControlRequest.MakePrimaryOp
-	(*ControlRequest_SetPoolOp)(nil),      // 7: standby.v1.ControlRequest.SetPoolOp
-	(*ControlRequest_RemovePoolOp)(nil),   // 8: standby.v1.ControlRequest.RemovePoolOp
-	(*ControlRequest_StatusOp)(nil),       // 9: standby.v1.ControlRequest.StatusOp
-	(*ControlRequest_SubscribeOp)(nil),    // 10: standby.v1.ControlRequest.SubscribeOp
-	(*ControlRequest_UnsubscribeOp)(nil),  // 11: standby.v1.ControlRequest.UnsubscribeOp
-	(*ControlRequest_SwitchOp)(nil),       // 12: standby.v1.ControlRequest.SwitchOp
-	(*ControlRequest_SetModeOp)(nil),      // 13: standby.v1.ControlRequest.SetModeOp
-	(*ControlRequest_SetFailbackOp)(nil),  // 14: standby.v1.ControlRequest.SetFailbackOp
-	(*ControlRequest_AcknowledgeOp)(nil),  // 15: standby.v1.ControlRequest.AcknowledgeOp
-	(*ControlRequest_AddBackupOp)(nil),    // 16: standby.v1.ControlRequest.AddBackupOp
-	(*ControlRequest_RemoveBackupOp)(nil), // 17: standby.v1.ControlRequest.RemoveBackupOp
-	(*ControlRequest_SetFeedsOp)(nil),     // 18: standby.v1.ControlRequest.SetFeedsOp
-	(*ControlRequest_SimulateOp)(nil),     // 19: standby.v1.ControlRequest.SimulateOp
-	(*Status_Pool)(nil),                   // 20: standby.v1.Status.Pool
-	(*Status_Slot)(nil),                   // 21: standby.v1.Status.Slot
-	(*Status_RoleFeed)(nil),               // 22: standby.v1.Status.RoleFeed
-	(*Status_Backup)(nil),                 // 23: standby.v1.Status.Backup
-	(*Status_Supervisor)(nil),             // 24: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 25: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 26: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 27: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 28: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 29: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 30: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 31: google.protobuf.Timestamp
+	(*ControlRequest_ResyncOp)(nil),       // 6: standby.v1.ControlRequest.ResyncOp
+	(*ControlRequest_MakePrimaryOp)(nil),  // 7: standby.v1.ControlRequest.MakePrimaryOp
+	(*ControlRequest_SetPoolOp)(nil),      // 8: standby.v1.ControlRequest.SetPoolOp
+	(*ControlRequest_RemovePoolOp)(nil),   // 9: standby.v1.ControlRequest.RemovePoolOp
+	(*ControlRequest_StatusOp)(nil),       // 10: standby.v1.ControlRequest.StatusOp
+	(*ControlRequest_SubscribeOp)(nil),    // 11: standby.v1.ControlRequest.SubscribeOp
+	(*ControlRequest_UnsubscribeOp)(nil),  // 12: standby.v1.ControlRequest.UnsubscribeOp
+	(*ControlRequest_SwitchOp)(nil),       // 13: standby.v1.ControlRequest.SwitchOp
+	(*ControlRequest_SetModeOp)(nil),      // 14: standby.v1.ControlRequest.SetModeOp
+	(*ControlRequest_SetFailbackOp)(nil),  // 15: standby.v1.ControlRequest.SetFailbackOp
+	(*ControlRequest_AcknowledgeOp)(nil),  // 16: standby.v1.ControlRequest.AcknowledgeOp
+	(*ControlRequest_AddBackupOp)(nil),    // 17: standby.v1.ControlRequest.AddBackupOp
+	(*ControlRequest_RemoveBackupOp)(nil), // 18: standby.v1.ControlRequest.RemoveBackupOp
+	(*ControlRequest_SetFeedsOp)(nil),     // 19: standby.v1.ControlRequest.SetFeedsOp
+	(*ControlRequest_SimulateOp)(nil),     // 20: standby.v1.ControlRequest.SimulateOp
+	(*Status_Pool)(nil),                   // 21: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 22: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 23: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 24: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 25: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 26: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 27: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 28: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 29: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 30: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 31: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 32: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
-	9,  // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
-	10, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
-	11, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
-	12, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
-	13, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
-	14, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
-	15, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
-	16, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
-	17, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
-	18, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
-	19, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
-	7,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
-	8,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
-	6,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
-	0,  // 14: standby.v1.ControlReply.code:type_name -> standby.v1.Code
-	4,  // 15: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	24, // 16: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	25, // 17: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	27, // 18: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	30, // 19: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	31, // 20: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	20, // 21: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
-	31, // 22: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 23: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 24: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	21, // 25: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
-	23, // 26: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
-	31, // 27: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
-	26, // 28: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
-	22, // 29: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	22, // 30: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 31: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	26, // 32: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	31, // 33: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	31, // 34: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	28, // 35: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	29, // 36: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	26, // 37: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	10, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
+	11, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
+	12, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
+	13, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
+	14, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
+	15, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
+	16, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
+	17, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
+	18, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
+	19, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
+	20, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
+	8,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
+	9,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
+	7,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
+	6,  // 14: standby.v1.ControlRequest.resync:type_name -> standby.v1.ControlRequest.ResyncOp
+	0,  // 15: standby.v1.ControlReply.code:type_name -> standby.v1.Code
+	4,  // 16: standby.v1.ControlReply.status:type_name -> standby.v1.Status
+	25, // 17: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	26, // 18: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	28, // 19: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	31, // 20: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	32, // 21: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	21, // 22: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	32, // 23: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 24: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 25: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	22, // 26: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	24, // 27: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	32, // 28: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	27, // 29: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	23, // 30: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	23, // 31: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 32: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	27, // 33: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	32, // 34: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	32, // 35: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	29, // 36: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	30, // 37: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	27, // 38: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	39, // [39:39] is the sub-list for method output_type
+	39, // [39:39] is the sub-list for method input_type
+	39, // [39:39] is the sub-list for extension type_name
+	39, // [39:39] is the sub-list for extension extendee
+	0,  // [0:39] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -3355,6 +3416,7 @@ func file_control_proto_init() {
 		(*ControlRequest_SetPool)(nil),
 		(*ControlRequest_RemovePool)(nil),
 		(*ControlRequest_MakePrimary)(nil),
+		(*ControlRequest_Resync)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3362,7 +3424,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -57,6 +57,10 @@ type SyncBeat struct {
 	// the peer's beat says it holds the active side's.
 	StateTerm     uint64 `protobuf:"varint,12,opt,name=state_term,json=stateTerm,proto3" json:"state_term,omitempty"`
 	StateRevision uint64 `protobuf:"varint,13,opt,name=state_revision,json=stateRevision,proto3" json:"state_revision,omitempty"`
+	// Why this side could not take the active peer's last state document ("" when it could).
+	StateError string `protobuf:"bytes,14,opt,name=state_error,json=stateError,proto3" json:"state_error,omitempty"`
+	// This side asks the active peer for its whole state document (Resync now on the standby).
+	WantState     bool `protobuf:"varint,15,opt,name=want_state,json=wantState,proto3" json:"want_state,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -182,6 +186,20 @@ func (x *SyncBeat) GetStateRevision() uint64 {
 	return 0
 }
 
+func (x *SyncBeat) GetStateError() string {
+	if x != nil {
+		return x.StateError
+	}
+	return ""
+}
+
+func (x *SyncBeat) GetWantState() bool {
+	if x != nil {
+		return x.WantState
+	}
+	return false
+}
+
 // SyncState is the active supervisor's view of its pools, sent to the standby one every few
 // beats (a full copy each time: delivery is at-most-once, the next copy repairs a lost one). The
 // standby takes it (failover.Adopt), so a takeover continues where the active side left off.
@@ -191,7 +209,9 @@ type SyncState struct {
 	// Protocol 1 only; since protocol 2 the pools travel in doc.
 	Pools []*SyncState_Pool `protobuf:"bytes,2,rep,name=pools,proto3" json:"pools,omitempty"`
 	// The active side's whole state document.
-	Doc           *StateDoc `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
+	Doc *StateDoc `protobuf:"bytes,3,opt,name=doc,proto3" json:"doc,omitempty"`
+	// Sent by Resync now: taken and saved again even when the receiver holds this revision.
+	Full          bool `protobuf:"varint,4,opt,name=full,proto3" json:"full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -245,6 +265,13 @@ func (x *SyncState) GetDoc() *StateDoc {
 		return x.Doc
 	}
 	return nil
+}
+
+func (x *SyncState) GetFull() bool {
+	if x != nil {
+		return x.Full
+	}
+	return false
 }
 
 // StateDoc is the one document of a supervisor's state that operators and failovers changed:
@@ -596,7 +623,7 @@ const file_sync_proto_rawDesc = "" +
 	"\n" +
 	"\n" +
 	"sync.proto\x12\n" +
-	"standby.v1\"\xe4\x02\n" +
+	"standby.v1\"\xa4\x03\n" +
 	"\bSyncBeat\x12\x1e\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\tR\n" +
@@ -615,11 +642,16 @@ const file_sync_proto_rawDesc = "" +
 	"\x03ack\x18\v \x01(\x04R\x03ack\x12\x1d\n" +
 	"\n" +
 	"state_term\x18\f \x01(\x04R\tstateTerm\x12%\n" +
-	"\x0estate_revision\x18\r \x01(\x04R\rstateRevision\"\xf0\x02\n" +
+	"\x0estate_revision\x18\r \x01(\x04R\rstateRevision\x12\x1f\n" +
+	"\vstate_error\x18\x0e \x01(\tR\n" +
+	"stateError\x12\x1d\n" +
+	"\n" +
+	"want_state\x18\x0f \x01(\bR\twantState\"\x84\x03\n" +
 	"\tSyncState\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x120\n" +
 	"\x05pools\x18\x02 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x12&\n" +
-	"\x03doc\x18\x03 \x01(\v2\x14.standby.v1.StateDocR\x03doc\x1a\x86\x01\n" +
+	"\x03doc\x18\x03 \x01(\v2\x14.standby.v1.StateDocR\x03doc\x12\x12\n" +
+	"\x04full\x18\x04 \x01(\bR\x04full\x1a\x86\x01\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tautomatic\x18\x02 \x01(\bR\tautomatic\x12\x1a\n" +

@@ -193,6 +193,7 @@ function route() {
 
 // A pointer held down defers rendering: replacing the button under it would swallow the click.
 $('make-primary').addEventListener('click', () => act('make-primary', 'POST', '/api/supervisor/make-primary'));
+$('resync').addEventListener('click', () => act('resync', 'POST', '/api/supervisor/resync'));
 
 let pointerDown = false, renderDeferred = false;
 document.addEventListener('pointerdown', () => { pointerDown = true; }, true);
@@ -219,6 +220,7 @@ function render() {
     $('sync').className = 'chip ' + (sv.sync_status === 'Synced' ? 'ok' : 'bad');
   }
   $('make-primary').hidden = !paired || !!sv.active || (state.level || 0) < 3;
+  $('resync').hidden = !paired || (state.level || 0) < 2;
   $('routers').replaceChildren(...st.routers.map((r) =>
     h('span', { class: 'chip ' + (r.conn === 'connected' ? 'ok' : 'bad'), title: r.detail, dataset: { router: r.name, conn: r.conn } },
       'router ' + r.name + ': ' + r.conn)));
