@@ -173,6 +173,7 @@ type ControlRequest struct {
 	//	*ControlRequest_SetPool
 	//	*ControlRequest_RemovePool
 	//	*ControlRequest_MakePrimary
+	//	*ControlRequest_TestAction
 	Op            isControlRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -348,6 +349,15 @@ func (x *ControlRequest) GetMakePrimary() *ControlRequest_MakePrimaryOp {
 	return nil
 }
 
+func (x *ControlRequest) GetTestAction() *ControlRequest_TestActionOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_TestAction); ok {
+			return x.TestAction
+		}
+	}
+	return nil
+}
+
 type isControlRequest_Op interface {
 	isControlRequest_Op()
 }
@@ -408,6 +418,10 @@ type ControlRequest_MakePrimary struct {
 	MakePrimary *ControlRequest_MakePrimaryOp `protobuf:"bytes,15,opt,name=make_primary,json=makePrimary,proto3,oneof"`
 }
 
+type ControlRequest_TestAction struct {
+	TestAction *ControlRequest_TestActionOp `protobuf:"bytes,16,opt,name=test_action,json=testAction,proto3,oneof"`
+}
+
 func (*ControlRequest_Status) isControlRequest_Op() {}
 
 func (*ControlRequest_Subscribe) isControlRequest_Op() {}
@@ -435,6 +449,8 @@ func (*ControlRequest_SetPool) isControlRequest_Op() {}
 func (*ControlRequest_RemovePool) isControlRequest_Op() {}
 
 func (*ControlRequest_MakePrimary) isControlRequest_Op() {}
+
+func (*ControlRequest_TestAction) isControlRequest_Op() {}
 
 // Feed is one router signal of a pair. Ports are 1-based numbers as on the router's panel ("5"), or
 // router labels.
@@ -660,7 +676,9 @@ type Status struct {
 	Warnings []string               `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	Time     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
 	// Backup pools ([[pool]]), in config order. Pairs are listed in pairs only.
-	Pools         []*Status_Pool `protobuf:"bytes,7,rep,name=pools,proto3" json:"pools,omitempty"`
+	Pools []*Status_Pool `protobuf:"bytes,7,rep,name=pools,proto3" json:"pools,omitempty"`
+	// The [[action]]s, in config order, with their latest result.
+	Actions       []*Status_Action `protobuf:"bytes,8,rep,name=actions,proto3" json:"actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -744,11 +762,18 @@ func (x *Status) GetPools() []*Status_Pool {
 	return nil
 }
 
+func (x *Status) GetActions() []*Status_Action {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
 // ControlEvent is one thing that happened, pushed to subscribers (remote) and the event stream (HTTP).
 type ControlEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// transition, alarm, alarm_cleared, note, machine, router, routing, operator, heartbeat.
+	// transition, alarm, alarm_cleared, note, machine, router, routing, operator, heartbeat, action.
 	Kind    string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Pair    string `protobuf:"bytes,3,opt,name=pair,proto3" json:"pair,omitempty"`
 	Machine string `protobuf:"bytes,4,opt,name=machine,proto3" json:"machine,omitempty"`
@@ -773,7 +798,13 @@ type ControlEvent struct {
 	// Increases by one per event from this supervisor; a gap means events were missed.
 	Seq uint64 `protobuf:"varint,17,opt,name=seq,proto3" json:"seq,omitempty"`
 	// transition, alarm, alarm_cleared, note of a pool: the main it concerns.
-	Main          string `protobuf:"bytes,18,opt,name=main,proto3" json:"main,omitempty"`
+	Main string `protobuf:"bytes,18,opt,name=main,proto3" json:"main,omitempty"`
+	// action: the [[action]]'s name, the event that fired it, its result (ok, failed, timed_out,
+	// dropped) and how long the run took; detail says what happened.
+	Action        string  `protobuf:"bytes,19,opt,name=action,proto3" json:"action,omitempty"`
+	Event         string  `protobuf:"bytes,20,opt,name=event,proto3" json:"event,omitempty"`
+	Result        string  `protobuf:"bytes,21,opt,name=result,proto3" json:"result,omitempty"`
+	DurationMs    float64 `protobuf:"fixed64,22,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -934,6 +965,80 @@ func (x *ControlEvent) GetMain() string {
 	return ""
 }
 
+func (x *ControlEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+// TestActionOp runs an [[action]] once with a sample event (level 3), whatever its on and
+// filters say. Answered when the run ended: ok with its result, or why it failed.
+type ControlRequest_TestActionOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_TestActionOp) Reset() {
+	*x = ControlRequest_TestActionOp{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_TestActionOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_TestActionOp) ProtoMessage() {}
+
+func (x *ControlRequest_TestActionOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_TestActionOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_TestActionOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 0}
+}
+
+func (x *ControlRequest_TestActionOp) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
 // MakePrimaryOp makes this supervisor the active one of its pair (level 3; accepted on the
 // standby side, which is otherwise read-only): at once when the peer is unavailable, else once
 // the peer has handed over. The reply's reason says which.
@@ -945,7 +1050,7 @@ type ControlRequest_MakePrimaryOp struct {
 
 func (x *ControlRequest_MakePrimaryOp) Reset() {
 	*x = ControlRequest_MakePrimaryOp{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -957,7 +1062,7 @@ func (x *ControlRequest_MakePrimaryOp) String() string {
 func (*ControlRequest_MakePrimaryOp) ProtoMessage() {}
 
 func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -970,7 +1075,7 @@ func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_MakePrimaryOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_MakePrimaryOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 0}
+	return file_control_proto_rawDescGZIP(), []int{0, 1}
 }
 
 // SetPoolOp creates or replaces a backup pool's membership (level 3): its mains, its backups in
@@ -989,7 +1094,7 @@ type ControlRequest_SetPoolOp struct {
 
 func (x *ControlRequest_SetPoolOp) Reset() {
 	*x = ControlRequest_SetPoolOp{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1001,7 +1106,7 @@ func (x *ControlRequest_SetPoolOp) String() string {
 func (*ControlRequest_SetPoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1014,7 +1119,7 @@ func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetPoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetPoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 1}
+	return file_control_proto_rawDescGZIP(), []int{0, 2}
 }
 
 func (x *ControlRequest_SetPoolOp) GetPool() string {
@@ -1062,7 +1167,7 @@ type ControlRequest_RemovePoolOp struct {
 
 func (x *ControlRequest_RemovePoolOp) Reset() {
 	*x = ControlRequest_RemovePoolOp{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1074,7 +1179,7 @@ func (x *ControlRequest_RemovePoolOp) String() string {
 func (*ControlRequest_RemovePoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1087,7 +1192,7 @@ func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemovePoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemovePoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 2}
+	return file_control_proto_rawDescGZIP(), []int{0, 3}
 }
 
 func (x *ControlRequest_RemovePoolOp) GetPool() string {
@@ -1106,7 +1211,7 @@ type ControlRequest_StatusOp struct {
 
 func (x *ControlRequest_StatusOp) Reset() {
 	*x = ControlRequest_StatusOp{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1118,7 +1223,7 @@ func (x *ControlRequest_StatusOp) String() string {
 func (*ControlRequest_StatusOp) ProtoMessage() {}
 
 func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1131,7 +1236,7 @@ func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_StatusOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_StatusOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 3}
+	return file_control_proto_rawDescGZIP(), []int{0, 4}
 }
 
 // SubscribeOp asks for every ControlEvent to be sent to the actor address/id (level 1). The
@@ -1147,7 +1252,7 @@ type ControlRequest_SubscribeOp struct {
 
 func (x *ControlRequest_SubscribeOp) Reset() {
 	*x = ControlRequest_SubscribeOp{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1159,7 +1264,7 @@ func (x *ControlRequest_SubscribeOp) String() string {
 func (*ControlRequest_SubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1172,7 +1277,7 @@ func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 4}
+	return file_control_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *ControlRequest_SubscribeOp) GetAddress() string {
@@ -1200,7 +1305,7 @@ type ControlRequest_UnsubscribeOp struct {
 
 func (x *ControlRequest_UnsubscribeOp) Reset() {
 	*x = ControlRequest_UnsubscribeOp{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1212,7 +1317,7 @@ func (x *ControlRequest_UnsubscribeOp) String() string {
 func (*ControlRequest_UnsubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1225,7 +1330,7 @@ func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_UnsubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_UnsubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 5}
+	return file_control_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *ControlRequest_UnsubscribeOp) GetAddress() string {
@@ -1258,7 +1363,7 @@ type ControlRequest_SwitchOp struct {
 
 func (x *ControlRequest_SwitchOp) Reset() {
 	*x = ControlRequest_SwitchOp{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1270,7 +1375,7 @@ func (x *ControlRequest_SwitchOp) String() string {
 func (*ControlRequest_SwitchOp) ProtoMessage() {}
 
 func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1283,7 +1388,7 @@ func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SwitchOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SwitchOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 6}
+	return file_control_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *ControlRequest_SwitchOp) GetPair() string {
@@ -1318,7 +1423,7 @@ type ControlRequest_SetModeOp struct {
 
 func (x *ControlRequest_SetModeOp) Reset() {
 	*x = ControlRequest_SetModeOp{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1330,7 +1435,7 @@ func (x *ControlRequest_SetModeOp) String() string {
 func (*ControlRequest_SetModeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1343,7 +1448,7 @@ func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetModeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetModeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 7}
+	return file_control_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *ControlRequest_SetModeOp) GetPair() string {
@@ -1371,7 +1476,7 @@ type ControlRequest_SetFailbackOp struct {
 
 func (x *ControlRequest_SetFailbackOp) Reset() {
 	*x = ControlRequest_SetFailbackOp{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1383,7 +1488,7 @@ func (x *ControlRequest_SetFailbackOp) String() string {
 func (*ControlRequest_SetFailbackOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1396,7 +1501,7 @@ func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFailbackOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFailbackOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 8}
+	return file_control_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *ControlRequest_SetFailbackOp) GetPair() string {
@@ -1428,7 +1533,7 @@ type ControlRequest_AcknowledgeOp struct {
 
 func (x *ControlRequest_AcknowledgeOp) Reset() {
 	*x = ControlRequest_AcknowledgeOp{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1440,7 +1545,7 @@ func (x *ControlRequest_AcknowledgeOp) String() string {
 func (*ControlRequest_AcknowledgeOp) ProtoMessage() {}
 
 func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1453,7 +1558,7 @@ func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AcknowledgeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AcknowledgeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 9}
+	return file_control_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *ControlRequest_AcknowledgeOp) GetPair() string {
@@ -1500,7 +1605,7 @@ type ControlRequest_AddBackupOp struct {
 
 func (x *ControlRequest_AddBackupOp) Reset() {
 	*x = ControlRequest_AddBackupOp{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1512,7 +1617,7 @@ func (x *ControlRequest_AddBackupOp) String() string {
 func (*ControlRequest_AddBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1525,7 +1630,7 @@ func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AddBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AddBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 10}
+	return file_control_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *ControlRequest_AddBackupOp) GetPair() string {
@@ -1574,7 +1679,7 @@ type ControlRequest_RemoveBackupOp struct {
 
 func (x *ControlRequest_RemoveBackupOp) Reset() {
 	*x = ControlRequest_RemoveBackupOp{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1586,7 +1691,7 @@ func (x *ControlRequest_RemoveBackupOp) String() string {
 func (*ControlRequest_RemoveBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1599,7 +1704,7 @@ func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemoveBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemoveBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 11}
+	return file_control_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *ControlRequest_RemoveBackupOp) GetPair() string {
@@ -1620,7 +1725,7 @@ type ControlRequest_SetFeedsOp struct {
 
 func (x *ControlRequest_SetFeedsOp) Reset() {
 	*x = ControlRequest_SetFeedsOp{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1632,7 +1737,7 @@ func (x *ControlRequest_SetFeedsOp) String() string {
 func (*ControlRequest_SetFeedsOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1645,7 +1750,7 @@ func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFeedsOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFeedsOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 12}
+	return file_control_proto_rawDescGZIP(), []int{0, 13}
 }
 
 func (x *ControlRequest_SetFeedsOp) GetPair() string {
@@ -1681,7 +1786,7 @@ type ControlRequest_SimulateOp struct {
 
 func (x *ControlRequest_SimulateOp) Reset() {
 	*x = ControlRequest_SimulateOp{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1693,7 +1798,7 @@ func (x *ControlRequest_SimulateOp) String() string {
 func (*ControlRequest_SimulateOp) ProtoMessage() {}
 
 func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1706,7 +1811,7 @@ func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SimulateOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SimulateOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 13}
+	return file_control_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *ControlRequest_SimulateOp) GetMachine() string {
@@ -1751,6 +1856,168 @@ func (x *ControlRequest_SimulateOp) GetSilent() string {
 	return ""
 }
 
+type Status_Action struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// exec, http, tcp, udp, osc, agent.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The events that fire it.
+	On []string `protobuf:"bytes,3,rep,name=on,proto3" json:"on,omitempty"`
+	// Runs waiting in its queue and in flight now.
+	Queued  int32 `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	Running int32 `protobuf:"varint,5,opt,name=running,proto3" json:"running,omitempty"`
+	// The latest run, if any: its result (ok, failed, timed_out, dropped), the event, pair and
+	// what happened (HTTP status, exit code, or the reason).
+	Result     string                 `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	Event      string                 `protobuf:"bytes,7,opt,name=event,proto3" json:"event,omitempty"`
+	Pair       string                 `protobuf:"bytes,8,opt,name=pair,proto3" json:"pair,omitempty"`
+	Detail     string                 `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	DurationMs float64                `protobuf:"fixed64,10,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Time       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=time,proto3" json:"time,omitempty"`
+	// Runs by result since start.
+	Ok            uint64 `protobuf:"varint,12,opt,name=ok,proto3" json:"ok,omitempty"`
+	Failed        uint64 `protobuf:"varint,13,opt,name=failed,proto3" json:"failed,omitempty"`
+	TimedOut      uint64 `protobuf:"varint,14,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
+	Dropped       uint64 `protobuf:"varint,15,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_Action) Reset() {
+	*x = Status_Action{}
+	mi := &file_control_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_Action) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_Action) ProtoMessage() {}
+
+func (x *Status_Action) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_Action.ProtoReflect.Descriptor instead.
+func (*Status_Action) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *Status_Action) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Status_Action) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Status_Action) GetOn() []string {
+	if x != nil {
+		return x.On
+	}
+	return nil
+}
+
+func (x *Status_Action) GetQueued() int32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *Status_Action) GetRunning() int32 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *Status_Action) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *Status_Action) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Status_Action) GetPair() string {
+	if x != nil {
+		return x.Pair
+	}
+	return ""
+}
+
+func (x *Status_Action) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Status_Action) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *Status_Action) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Status_Action) GetOk() uint64 {
+	if x != nil {
+		return x.Ok
+	}
+	return 0
+}
+
+func (x *Status_Action) GetFailed() uint64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *Status_Action) GetTimedOut() uint64 {
+	if x != nil {
+		return x.TimedOut
+	}
+	return 0
+}
+
+func (x *Status_Action) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 type Status_Pool struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Name             string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1778,7 +2045,7 @@ type Status_Pool struct {
 
 func (x *Status_Pool) Reset() {
 	*x = Status_Pool{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1790,7 +2057,7 @@ func (x *Status_Pool) String() string {
 func (*Status_Pool) ProtoMessage() {}
 
 func (x *Status_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1803,7 +2070,7 @@ func (x *Status_Pool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Pool.ProtoReflect.Descriptor instead.
 func (*Status_Pool) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 0}
+	return file_control_proto_rawDescGZIP(), []int{3, 1}
 }
 
 func (x *Status_Pool) GetName() string {
@@ -1928,7 +2195,7 @@ type Status_Slot struct {
 
 func (x *Status_Slot) Reset() {
 	*x = Status_Slot{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1940,7 +2207,7 @@ func (x *Status_Slot) String() string {
 func (*Status_Slot) ProtoMessage() {}
 
 func (x *Status_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1953,7 +2220,7 @@ func (x *Status_Slot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Slot.ProtoReflect.Descriptor instead.
 func (*Status_Slot) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 1}
+	return file_control_proto_rawDescGZIP(), []int{3, 2}
 }
 
 func (x *Status_Slot) GetMain() string {
@@ -2037,7 +2304,7 @@ type Status_RoleFeed struct {
 
 func (x *Status_RoleFeed) Reset() {
 	*x = Status_RoleFeed{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2049,7 +2316,7 @@ func (x *Status_RoleFeed) String() string {
 func (*Status_RoleFeed) ProtoMessage() {}
 
 func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2062,7 +2329,7 @@ func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_RoleFeed.ProtoReflect.Descriptor instead.
 func (*Status_RoleFeed) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 2}
+	return file_control_proto_rawDescGZIP(), []int{3, 3}
 }
 
 func (x *Status_RoleFeed) GetRole() string {
@@ -2098,7 +2365,7 @@ type Status_Backup struct {
 
 func (x *Status_Backup) Reset() {
 	*x = Status_Backup{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2110,7 +2377,7 @@ func (x *Status_Backup) String() string {
 func (*Status_Backup) ProtoMessage() {}
 
 func (x *Status_Backup) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2123,7 +2390,7 @@ func (x *Status_Backup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Backup.ProtoReflect.Descriptor instead.
 func (*Status_Backup) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 3}
+	return file_control_proto_rawDescGZIP(), []int{3, 4}
 }
 
 func (x *Status_Backup) GetName() string {
@@ -2180,7 +2447,7 @@ type Status_Supervisor struct {
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2192,7 +2459,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2205,7 +2472,7 @@ func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Supervisor.ProtoReflect.Descriptor instead.
 func (*Status_Supervisor) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 4}
+	return file_control_proto_rawDescGZIP(), []int{3, 5}
 }
 
 func (x *Status_Supervisor) GetName() string {
@@ -2335,7 +2602,7 @@ type Status_Pair struct {
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2347,7 +2614,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2360,7 +2627,7 @@ func (x *Status_Pair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Pair.ProtoReflect.Descriptor instead.
 func (*Status_Pair) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 5}
+	return file_control_proto_rawDescGZIP(), []int{3, 6}
 }
 
 func (x *Status_Pair) GetName() string {
@@ -2517,7 +2784,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2529,7 +2796,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2542,7 +2809,7 @@ func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Alarm.ProtoReflect.Descriptor instead.
 func (*Status_Alarm) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 6}
+	return file_control_proto_rawDescGZIP(), []int{3, 7}
 }
 
 func (x *Status_Alarm) GetKind() string {
@@ -2609,7 +2876,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2621,7 +2888,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2634,7 +2901,7 @@ func (x *Status_Machine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Machine.ProtoReflect.Descriptor instead.
 func (*Status_Machine) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 7}
+	return file_control_proto_rawDescGZIP(), []int{3, 8}
 }
 
 func (x *Status_Machine) GetName() string {
@@ -2753,7 +3020,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2765,7 +3032,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2778,7 +3045,7 @@ func (x *Status_Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Service.ProtoReflect.Descriptor instead.
 func (*Status_Service) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 8}
+	return file_control_proto_rawDescGZIP(), []int{3, 9}
 }
 
 func (x *Status_Service) GetName() string {
@@ -2817,7 +3084,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2829,7 +3096,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2842,7 +3109,7 @@ func (x *Status_Health) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Health.ProtoReflect.Descriptor instead.
 func (*Status_Health) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 9}
+	return file_control_proto_rawDescGZIP(), []int{3, 10}
 }
 
 func (x *Status_Health) GetName() string {
@@ -2902,7 +3169,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2914,7 +3181,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2927,7 +3194,7 @@ func (x *Status_Router) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Router.ProtoReflect.Descriptor instead.
 func (*Status_Router) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 10}
+	return file_control_proto_rawDescGZIP(), []int{3, 11}
 }
 
 func (x *Status_Router) GetName() string {
@@ -2977,7 +3244,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x94\x10\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x88\x11\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -2996,7 +3263,11 @@ const file_control_proto_rawDesc = "" +
 	"\bset_pool\x18\r \x01(\v2$.standby.v1.ControlRequest.SetPoolOpH\x00R\asetPool\x12J\n" +
 	"\vremove_pool\x18\x0e \x01(\v2'.standby.v1.ControlRequest.RemovePoolOpH\x00R\n" +
 	"removePool\x12M\n" +
-	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x1a\x0f\n" +
+	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x12J\n" +
+	"\vtest_action\x18\x10 \x01(\v2'.standby.v1.ControlRequest.TestActionOpH\x00R\n" +
+	"testAction\x1a&\n" +
+	"\fTestActionOp\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x1a\x0f\n" +
 	"\rMakePrimaryOp\x1a}\n" +
 	"\tSetPoolOp\x12\x12\n" +
 	"\x04pool\x18\x01 \x01(\tR\x04pool\x12\x14\n" +
@@ -3068,7 +3339,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xea\x19\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\x9e\x1d\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3078,7 +3349,26 @@ const file_control_proto_rawDesc = "" +
 	"\arouters\x18\x04 \x03(\v2\x19.standby.v1.Status.RouterR\arouters\x12\x1a\n" +
 	"\bwarnings\x18\x05 \x03(\tR\bwarnings\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
-	"\x05pools\x18\a \x03(\v2\x17.standby.v1.Status.PoolR\x05pools\x1a\xbf\x03\n" +
+	"\x05pools\x18\a \x03(\v2\x17.standby.v1.Status.PoolR\x05pools\x123\n" +
+	"\aactions\x18\b \x03(\v2\x19.standby.v1.Status.ActionR\aactions\x1a\xfc\x02\n" +
+	"\x06Action\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02on\x18\x03 \x03(\tR\x02on\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\x05R\x06queued\x12\x18\n" +
+	"\arunning\x18\x05 \x01(\x05R\arunning\x12\x16\n" +
+	"\x06result\x18\x06 \x01(\tR\x06result\x12\x14\n" +
+	"\x05event\x18\a \x01(\tR\x05event\x12\x12\n" +
+	"\x04pair\x18\b \x01(\tR\x04pair\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x1f\n" +
+	"\vduration_ms\x18\n" +
+	" \x01(\x01R\n" +
+	"durationMs\x12.\n" +
+	"\x04time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x0e\n" +
+	"\x02ok\x18\f \x01(\x04R\x02ok\x12\x16\n" +
+	"\x06failed\x18\r \x01(\x04R\x06failed\x12\x1b\n" +
+	"\ttimed_out\x18\x0e \x01(\x04R\btimedOut\x12\x18\n" +
+	"\adropped\x18\x0f \x01(\x04R\adropped\x1a\xbf\x03\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3197,7 +3487,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x16\n" +
 	"\x06inputs\x18\x05 \x01(\x05R\x06inputs\x12\x18\n" +
-	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\xb7\x03\n" +
+	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\x9e\x04\n" +
 	"\fControlEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -3217,7 +3507,12 @@ const file_control_proto_rawDesc = "" +
 	"\x02op\x18\x0f \x01(\tR\x02op\x12\x12\n" +
 	"\x04conn\x18\x10 \x01(\tR\x04conn\x12\x10\n" +
 	"\x03seq\x18\x11 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04main\x18\x12 \x01(\tR\x04main*\xc3\x03\n" +
+	"\x04main\x18\x12 \x01(\tR\x04main\x12\x16\n" +
+	"\x06action\x18\x13 \x01(\tR\x06action\x12\x14\n" +
+	"\x05event\x18\x14 \x01(\tR\x05event\x12\x16\n" +
+	"\x06result\x18\x15 \x01(\tR\x06result\x12\x1f\n" +
+	"\vduration_ms\x18\x16 \x01(\x01R\n" +
+	"durationMs*\xc3\x03\n" +
 	"\x04Code\x12\v\n" +
 	"\aCODE_OK\x10\x00\x12\x14\n" +
 	"\x10CODE_BAD_REQUEST\x10\x01\x12\x18\n" +
@@ -3254,7 +3549,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 30)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 32)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -3262,77 +3557,82 @@ var file_control_proto_goTypes = []any{
 	(*ControlReply)(nil),                  // 3: standby.v1.ControlReply
 	(*Status)(nil),                        // 4: standby.v1.Status
 	(*ControlEvent)(nil),                  // 5: standby.v1.ControlEvent
-	(*ControlRequest_MakePrimaryOp)(nil),  // 6: standby.v1.ControlRequest.MakePrimaryOp
-	(*ControlRequest_SetPoolOp)(nil),      // 7: standby.v1.ControlRequest.SetPoolOp
-	(*ControlRequest_RemovePoolOp)(nil),   // 8: standby.v1.ControlRequest.RemovePoolOp
-	(*ControlRequest_StatusOp)(nil),       // 9: standby.v1.ControlRequest.StatusOp
-	(*ControlRequest_SubscribeOp)(nil),    // 10: standby.v1.ControlRequest.SubscribeOp
-	(*ControlRequest_UnsubscribeOp)(nil),  // 11: standby.v1.ControlRequest.UnsubscribeOp
-	(*ControlRequest_SwitchOp)(nil),       // 12: standby.v1.ControlRequest.SwitchOp
-	(*ControlRequest_SetModeOp)(nil),      // 13: standby.v1.ControlRequest.SetModeOp
-	(*ControlRequest_SetFailbackOp)(nil),  // 14: standby.v1.ControlRequest.SetFailbackOp
-	(*ControlRequest_AcknowledgeOp)(nil),  // 15: standby.v1.ControlRequest.AcknowledgeOp
-	(*ControlRequest_AddBackupOp)(nil),    // 16: standby.v1.ControlRequest.AddBackupOp
-	(*ControlRequest_RemoveBackupOp)(nil), // 17: standby.v1.ControlRequest.RemoveBackupOp
-	(*ControlRequest_SetFeedsOp)(nil),     // 18: standby.v1.ControlRequest.SetFeedsOp
-	(*ControlRequest_SimulateOp)(nil),     // 19: standby.v1.ControlRequest.SimulateOp
-	(*Status_Pool)(nil),                   // 20: standby.v1.Status.Pool
-	(*Status_Slot)(nil),                   // 21: standby.v1.Status.Slot
-	(*Status_RoleFeed)(nil),               // 22: standby.v1.Status.RoleFeed
-	(*Status_Backup)(nil),                 // 23: standby.v1.Status.Backup
-	(*Status_Supervisor)(nil),             // 24: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 25: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 26: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 27: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 28: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 29: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 30: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 31: google.protobuf.Timestamp
+	(*ControlRequest_TestActionOp)(nil),   // 6: standby.v1.ControlRequest.TestActionOp
+	(*ControlRequest_MakePrimaryOp)(nil),  // 7: standby.v1.ControlRequest.MakePrimaryOp
+	(*ControlRequest_SetPoolOp)(nil),      // 8: standby.v1.ControlRequest.SetPoolOp
+	(*ControlRequest_RemovePoolOp)(nil),   // 9: standby.v1.ControlRequest.RemovePoolOp
+	(*ControlRequest_StatusOp)(nil),       // 10: standby.v1.ControlRequest.StatusOp
+	(*ControlRequest_SubscribeOp)(nil),    // 11: standby.v1.ControlRequest.SubscribeOp
+	(*ControlRequest_UnsubscribeOp)(nil),  // 12: standby.v1.ControlRequest.UnsubscribeOp
+	(*ControlRequest_SwitchOp)(nil),       // 13: standby.v1.ControlRequest.SwitchOp
+	(*ControlRequest_SetModeOp)(nil),      // 14: standby.v1.ControlRequest.SetModeOp
+	(*ControlRequest_SetFailbackOp)(nil),  // 15: standby.v1.ControlRequest.SetFailbackOp
+	(*ControlRequest_AcknowledgeOp)(nil),  // 16: standby.v1.ControlRequest.AcknowledgeOp
+	(*ControlRequest_AddBackupOp)(nil),    // 17: standby.v1.ControlRequest.AddBackupOp
+	(*ControlRequest_RemoveBackupOp)(nil), // 18: standby.v1.ControlRequest.RemoveBackupOp
+	(*ControlRequest_SetFeedsOp)(nil),     // 19: standby.v1.ControlRequest.SetFeedsOp
+	(*ControlRequest_SimulateOp)(nil),     // 20: standby.v1.ControlRequest.SimulateOp
+	(*Status_Action)(nil),                 // 21: standby.v1.Status.Action
+	(*Status_Pool)(nil),                   // 22: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 23: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 24: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 25: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 26: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 27: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 28: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 29: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 30: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 31: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 32: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 33: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
-	9,  // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
-	10, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
-	11, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
-	12, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
-	13, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
-	14, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
-	15, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
-	16, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
-	17, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
-	18, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
-	19, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
-	7,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
-	8,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
-	6,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
-	0,  // 14: standby.v1.ControlReply.code:type_name -> standby.v1.Code
-	4,  // 15: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	24, // 16: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	25, // 17: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	27, // 18: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	30, // 19: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	31, // 20: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	20, // 21: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
-	31, // 22: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 23: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 24: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	21, // 25: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
-	23, // 26: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
-	31, // 27: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
-	26, // 28: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
-	22, // 29: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	22, // 30: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 31: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	26, // 32: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	31, // 33: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	31, // 34: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	28, // 35: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	29, // 36: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	26, // 37: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	38, // [38:38] is the sub-list for method output_type
-	38, // [38:38] is the sub-list for method input_type
-	38, // [38:38] is the sub-list for extension type_name
-	38, // [38:38] is the sub-list for extension extendee
-	0,  // [0:38] is the sub-list for field type_name
+	10, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
+	11, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
+	12, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
+	13, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
+	14, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
+	15, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
+	16, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
+	17, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
+	18, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
+	19, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
+	20, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
+	8,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
+	9,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
+	7,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
+	6,  // 14: standby.v1.ControlRequest.test_action:type_name -> standby.v1.ControlRequest.TestActionOp
+	0,  // 15: standby.v1.ControlReply.code:type_name -> standby.v1.Code
+	4,  // 16: standby.v1.ControlReply.status:type_name -> standby.v1.Status
+	26, // 17: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	27, // 18: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	29, // 19: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	32, // 20: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	33, // 21: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	22, // 22: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	21, // 23: standby.v1.Status.actions:type_name -> standby.v1.Status.Action
+	33, // 24: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 25: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 26: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	33, // 27: standby.v1.Status.Action.time:type_name -> google.protobuf.Timestamp
+	23, // 28: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	25, // 29: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	33, // 30: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	28, // 31: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	24, // 32: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	24, // 33: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 34: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	28, // 35: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	33, // 36: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	33, // 37: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	30, // 38: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	31, // 39: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	28, // 40: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	41, // [41:41] is the sub-list for method output_type
+	41, // [41:41] is the sub-list for method input_type
+	41, // [41:41] is the sub-list for extension type_name
+	41, // [41:41] is the sub-list for extension extendee
+	0,  // [0:41] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -3355,6 +3655,7 @@ func file_control_proto_init() {
 		(*ControlRequest_SetPool)(nil),
 		(*ControlRequest_RemovePool)(nil),
 		(*ControlRequest_MakePrimary)(nil),
+		(*ControlRequest_TestAction)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3362,7 +3663,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   30,
+			NumMessages:   32,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
