@@ -47,6 +47,20 @@ var ActionEvents = []string{EventFailover, EventFailback, EventSwitch, EventSwit
 var ActionFields = []string{"Event", "Pair", "Main", "Machine", "From", "To", "Trigger", "Detail", "Alarm", "Time",
 	"SwitchMs", "Supervisor"}
 
+// ActionEnvName is the environment variable an exec action or agent command gets a field in:
+// SwitchMs → STANDBY_SWITCH_MS.
+func ActionEnvName(field string) string {
+	var b strings.Builder
+	b.WriteString("STANDBY_")
+	for i, r := range field {
+		if i > 0 && r >= 'A' && r <= 'Z' {
+			b.WriteByte('_')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
 // Action defaults and limits, as documented on the fields.
 const (
 	DefaultActionTimeout     = 2 * time.Second

@@ -3,7 +3,6 @@ package action
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"standby/actors/failover"
@@ -58,17 +57,7 @@ func (e Event) Environ() []string {
 }
 
 // EnvName is the environment variable of a field: SwitchMs → STANDBY_SWITCH_MS.
-func EnvName(field string) string {
-	var b strings.Builder
-	b.WriteString("STANDBY_")
-	for i, r := range field {
-		if i > 0 && r >= 'A' && r <= 'Z' {
-			b.WriteByte('_')
-		}
-		b.WriteRune(r)
-	}
-	return strings.ToUpper(b.String())
-}
+func EnvName(field string) string { return conf.ActionEnvName(field) }
 
 // RoleChanged is published by the supervisor when it becomes the active one of its pair
 // (takeover) or stops being it (standby).

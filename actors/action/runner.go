@@ -152,13 +152,18 @@ func Props(o Options) *actor.Props {
 	if o.Publish == nil {
 		o.Publish = func(*Result) {}
 	}
+	latest := &latestConfig{cfg: o.Config} // outlives a restarted incarnation
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &runnerActor{opts: o, tr: newTranslator(), cancels: map[uint64]context.CancelFunc{}}
+		return &runnerActor{opts: o, latest: latest, tr: newTranslator(), cancels: map[uint64]context.CancelFunc{}}
 	})
 }
 
+// latestConfig is the config in force, for an incarnation restarted after a panic.
+type latestConfig struct{ cfg *conf.Config }
+
 type runnerActor struct {
 	opts    Options
+	latest  *latestConfig
 	cfg     *conf.Config
 	tr      *translator
 	slots   []*slot
@@ -172,12 +177,13 @@ type runnerActor struct {
 func (r *runnerActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		r.configure(ctx, r.opts.Config)
+		r.configure(ctx, r.latest.cfg)
 	case *actor.Stopping:
 		for _, c := range r.cancels {
 			c()
 		}
 	case *Reconfigure:
+		r.latest.cfg = m.Config
 		r.configure(ctx, m.Config)
 		r.dispatch(ctx)
 	case *finished:

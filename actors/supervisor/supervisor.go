@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"standby/actors/action"
 	"standby/actors/agentgw"
 	"standby/actors/clock"
 	"standby/actors/failover"
@@ -164,6 +165,10 @@ func Start(opts Options) (*Supervisor, error) {
 		}
 		s.standby, s.term = true, term
 	}
+	if err := s.startActions(opts.Config); err != nil {
+		s.Stop()
+		return nil, err
+	}
 	if err := s.apply(nil, opts.Config); err != nil {
 		s.Stop()
 		return nil, err
@@ -250,7 +255,11 @@ func (s *Supervisor) Reload(cfg *conf.Config) error {
 	s.mu.Lock()
 	old := s.cfg
 	s.mu.Unlock()
-	return s.apply(old, cfg)
+	if err := s.apply(old, cfg); err != nil {
+		return err
+	}
+	s.reconfigureActions(cfg)
+	return nil
 }
 
 // apply moves the tree from old (nil at start) to cfg.
@@ -765,6 +774,7 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 		role = "active"
 	}
 	s.log.Warn().Str("role", role).Uint64("term", term).Msg("supervisor role changed")
+	s.sys.EventStream.Publish(&action.RoleChanged{Active: active, Term: term})
 	return nil
 }
 
