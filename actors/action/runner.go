@@ -51,6 +51,10 @@ type Options struct {
 	// Publish is told every result (the supervisor publishes it on the event stream). It runs on
 	// the runner's goroutine and must not block.
 	Publish func(*Result)
+	// Standby: the supervisor starts as the standby of a pair. A standby supervisor sees the same
+	// machines and alarms as the active one; only the active one runs actions for them (takeover,
+	// standby and Test run on either). Later changes come as *RoleChanged.
+	Standby bool
 	Clock   clock.Clock
 	Logger  zerolog.Logger
 }
@@ -152,14 +156,17 @@ func Props(o Options) *actor.Props {
 	if o.Publish == nil {
 		o.Publish = func(*Result) {}
 	}
-	latest := &latestConfig{cfg: o.Config} // outlives a restarted incarnation
+	latest := &latestConfig{cfg: o.Config, standby: o.Standby} // outlives a restarted incarnation
 	return actor.PropsFromProducer(func() actor.Actor {
 		return &runnerActor{opts: o, latest: latest, tr: newTranslator(), cancels: map[uint64]context.CancelFunc{}}
 	})
 }
 
 // latestConfig is the config in force, for an incarnation restarted after a panic.
-type latestConfig struct{ cfg *conf.Config }
+type latestConfig struct {
+	cfg     *conf.Config
+	standby bool
+}
 
 type runnerActor struct {
 	opts    Options
@@ -200,8 +207,14 @@ func (r *runnerActor) Receive(ctx actor.Context) {
 	case *GetStatus:
 		ctx.Respond(r.status())
 	default:
+		if rc, ok := m.(*RoleChanged); ok {
+			r.latest.standby = !rc.Active
+		}
 		occs := r.tr.translate(m, r.opts.Clock.Now())
 		for _, o := range occs {
+			if r.latest.standby && !slices.Contains(o.names, conf.EventStandby) {
+				continue // the active supervisor runs them
+			}
 			for _, s := range r.slots {
 				if name, ok := matches(&s.cfg, o); ok {
 					ev := o.ev

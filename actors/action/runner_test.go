@@ -485,3 +485,55 @@ data = "{{.Event}} {{.Pair}} {{.Machine}} {{.Alarm}} {{.To}} {{.Detail}}"
 		t.Fatalf("%+v", tr)
 	}
 }
+
+// Two supervisors see the same machines: only the active one runs actions for them.
+func TestStandbyRunsOnlyRoleEvents(t *testing.T) {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cfg, err := conf.Parse([]byte(studio + `
+[[action]]
+name = "events"
+on = ["machine_down", "takeover", "standby"]
+kind = "udp"
+address = "` + pc.LocalAddr().String() + `"
+data = "{{.Event}} {{.Machine}}"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan *Result, 10)
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	defer sys.Shutdown()
+	pid := sys.Root.Spawn(Props(Options{Config: cfg, Standby: true, Logger: zerolog.New(zerolog.NewTestWriter(t)),
+		Publish: func(r *Result) { results <- r }}))
+	down := func(m string) {
+		sys.Root.Send(pid, &machine.Changed{Machine: m, Condition: failover.Condition{Known: true, Failure: failover.TriggerNetwork}})
+	}
+	down("m1") // standby: not run
+	sys.Root.Send(pid, &RoleChanged{Active: true, Term: 2})
+	down("m2")
+	sys.Root.Send(pid, &RoleChanged{Active: false, Term: 3})
+	down("b1") // standby again: not run
+	var got []string
+	for len(got) < 3 {
+		select {
+		case r := <-results:
+			got = append(got, r.Event.Event+" "+r.Event.Machine)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("results %v", got)
+		}
+	}
+	if want := []string{"takeover ", "machine_down m2", "standby "}; !slices.Equal(got, want) {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	// Runs of one action are in order: had b1's machine_down run, it would come before the test.
+	if _, err := sys.Root.RequestFuture(pid, &Test{Action: "events"}, 10*time.Second).Result(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-results; r.Event.Event != "test" {
+		t.Fatalf("after standby: %+v", r.Event)
+	}
+}

@@ -29,6 +29,7 @@ const (
 	OpSetPool      Op = "set_pool"
 	OpRemovePool   Op = "remove_pool"
 	OpMakePrimary  Op = "make_primary"
+	OpTestAction   Op = "test_action" // run an [[action]] with a sample event
 )
 
 // opLevel is the level each operation needs: 1 view, 2 operate, 3 configure (as Pixotope gates
@@ -48,12 +49,13 @@ var opLevel = map[Op]int{
 	OpSetPool:      conf.LevelConfigure,
 	OpRemovePool:   conf.LevelConfigure,
 	OpMakePrimary:  conf.LevelConfigure,
+	OpTestAction:   conf.LevelConfigure,
 }
 
 // Ops lists every operation, for tests and docs.
 func Ops() []Op {
 	return []Op{OpStatus, OpWatch, OpSwitch, OpSetMode, OpSetFailback, OpAcknowledge, OpSimulate,
-		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary}
+		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary, OpTestAction}
 }
 
 // Level is the permission level op needs.
@@ -88,6 +90,8 @@ func OpOf(req *pb.ControlRequest) (Op, bool) {
 		return OpRemovePool, true
 	case *pb.ControlRequest_MakePrimary:
 		return OpMakePrimary, true
+	case *pb.ControlRequest_TestAction:
+		return OpTestAction, true
 	}
 	return "", false
 }

@@ -28,7 +28,10 @@ func (s *Supervisor) startActions(cfg *conf.Config) error {
 	if s.node != nil {
 		agent = s.callAgent
 	}
-	props := action.Props(action.Options{Config: cfg, Agent: agent, Clock: s.opts.Clock,
+	s.mu.Lock()
+	standby := s.standby
+	s.mu.Unlock()
+	props := action.Props(action.Options{Config: cfg, Agent: agent, Clock: s.opts.Clock, Standby: standby,
 		Logger:  s.log.With().Str("component", "actions").Logger(),
 		Publish: func(r *action.Result) { s.sys.EventStream.Publish(r) }})
 	pid, err := s.SpawnRoot(ActionsName, props)

@@ -75,6 +75,10 @@ const (
 	Code_CODE_NO_BACKUP Code = 18
 	// The pool has no such main or machine.
 	Code_CODE_NOT_IN_POOL Code = 19
+	// No [[action]] of that name.
+	Code_CODE_UNKNOWN_ACTION Code = 20
+	// A tested action ran and failed, timed out or was dropped (the reason says which).
+	Code_CODE_ACTION_FAILED Code = 21
 )
 
 // Enum value maps for Code.
@@ -100,6 +104,8 @@ var (
 		17: "CODE_TARGET_BUSY",
 		18: "CODE_NO_BACKUP",
 		19: "CODE_NOT_IN_POOL",
+		20: "CODE_UNKNOWN_ACTION",
+		21: "CODE_ACTION_FAILED",
 	}
 	Code_value = map[string]int32{
 		"CODE_OK":                0,
@@ -122,6 +128,8 @@ var (
 		"CODE_TARGET_BUSY":       17,
 		"CODE_NO_BACKUP":         18,
 		"CODE_NOT_IN_POOL":       19,
+		"CODE_UNKNOWN_ACTION":    20,
+		"CODE_ACTION_FAILED":     21,
 	}
 )
 
@@ -3512,7 +3520,7 @@ const file_control_proto_rawDesc = "" +
 	"\x05event\x18\x14 \x01(\tR\x05event\x12\x16\n" +
 	"\x06result\x18\x15 \x01(\tR\x06result\x12\x1f\n" +
 	"\vduration_ms\x18\x16 \x01(\x01R\n" +
-	"durationMs*\xc3\x03\n" +
+	"durationMs*\xf4\x03\n" +
 	"\x04Code\x12\v\n" +
 	"\aCODE_OK\x10\x00\x12\x14\n" +
 	"\x10CODE_BAD_REQUEST\x10\x01\x12\x18\n" +
@@ -3534,7 +3542,9 @@ const file_control_proto_rawDesc = "" +
 	"\rCODE_INTERNAL\x10\x10\x12\x14\n" +
 	"\x10CODE_TARGET_BUSY\x10\x11\x12\x12\n" +
 	"\x0eCODE_NO_BACKUP\x10\x12\x12\x14\n" +
-	"\x10CODE_NOT_IN_POOL\x10\x13B\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\x10CODE_NOT_IN_POOL\x10\x13\x12\x17\n" +
+	"\x13CODE_UNKNOWN_ACTION\x10\x14\x12\x16\n" +
+	"\x12CODE_ACTION_FAILED\x10\x15B\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
