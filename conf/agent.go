@@ -45,6 +45,8 @@ type Agent struct {
 	// TLS authenticates and encrypts the links to the supervisors (see TLS): ca, cert (an agent
 	// certificate naming this machine) and key. Default: none (plaintext, with a warning).
 	TLS TLS `toml:"tls"`
+	// Commands are what supervisors may ask this agent to run, by name (see Command). Default none.
+	Commands []Command `toml:"command"`
 }
 
 // Service kinds.
@@ -173,7 +175,7 @@ func ParseAgent(b []byte) (*Agent, error) {
 // ("service.targt"), so keys of [[service]] and [[health]] entries are found in the raw tables.
 func (a *Agent) unknownKeys(e *errs, md toml.MetaData, b []byte) {
 	for _, k := range md.Undecoded() {
-		if len(k) > 0 && (k[0] == "service" || k[0] == "health") {
+		if len(k) > 0 && (k[0] == "service" || k[0] == "health" || k[0] == "command") {
 			continue
 		}
 		e.add(k.String(), "unknown key")
@@ -181,6 +183,7 @@ func (a *Agent) unknownKeys(e *errs, md toml.MetaData, b []byte) {
 	var raw struct {
 		Service []map[string]any `toml:"service"`
 		Health  []map[string]any `toml:"health"`
+		Command []map[string]any `toml:"command"`
 	}
 	if _, err := toml.Decode(string(b), &raw); err != nil {
 		return // the typed decode succeeded, so this cannot fail in practice
@@ -196,6 +199,7 @@ func (a *Agent) unknownKeys(e *errs, md toml.MetaData, b []byte) {
 	}
 	check(raw.Service, tomlKeys(Service{}), func(i int) string { return a.servicePath(i) })
 	check(raw.Health, tomlKeys(Health{}), func(i int) string { return a.healthPath(i) })
+	check(raw.Command, tomlKeys(Command{}), func(i int) string { return a.commandPath(i) })
 }
 
 // tomlKeys are the keys a struct takes, from its toml tags.
@@ -250,6 +254,7 @@ func (s *Service) SimUp() bool {
 }
 
 func (a *Agent) applyDefaults() {
+	a.applyCommandDefaults()
 	setStr(&a.Listen, DefaultAgentListen)
 	setDur(&a.HeartbeatInterval, DefaultHeartbeatInterval)
 	for i := range a.Services {
@@ -317,6 +322,7 @@ func (a *Agent) validate(e *errs) {
 	for i := range a.Health {
 		a.validateHealth(e, i, names)
 	}
+	a.validateCommands(e)
 }
 
 // onlyFor reports each set key that kind does not use. An unknown kind is reported elsewhere.

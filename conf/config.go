@@ -45,6 +45,10 @@ type Config struct {
 	TLS TLS `toml:"tls"`
 	// Redundancy pairs this supervisor with another (see Redundancy). Default: mode "none".
 	Redundancy Redundancy `toml:"redundancy"`
+	// Actions are run when events happen (see Action, conf/action.go). Default none.
+	Actions []Action `toml:"action"`
+	// ActionLimits are the limits shared by every action. Default: concurrency 8.
+	ActionLimits Actions `toml:"actions"`
 }
 
 // Supervisor is the [supervisor] table.
@@ -352,6 +356,7 @@ func (c *Config) applyDefaults() {
 	setStr(&s.StateDir, "/var/lib/standby")
 	c.TLS.applyGenerated(s.StateDir, s.Name)
 	c.Redundancy.applyDefaults()
+	c.applyActionDefaults()
 	setDur(&s.HeartbeatTimeout, 250*time.Millisecond)
 	setDur(&s.Tick, 10*time.Millisecond)
 	setDur(&s.FlapWindow, time.Minute)
@@ -546,6 +551,7 @@ func (c *Config) validate(e *errs) {
 	checkAddr(e, "supervisor.http", s.HTTP)
 	c.TLS.validate(e, "tls", true)
 	c.validateRedundancy(e)
+	c.validateActions(e)
 	s.HeartbeatTimeout.check(e, "supervisor.heartbeat_timeout", time.Millisecond)
 	s.Tick.check(e, "supervisor.tick", time.Millisecond)
 	s.FlapWindow.check(e, "supervisor.flap_window", time.Second)

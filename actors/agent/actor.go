@@ -12,6 +12,7 @@ import (
 
 	"standby/actors/clock"
 	"standby/actors/node"
+	"standby/conf"
 	"standby/protocol/pb"
 )
 
@@ -60,6 +61,9 @@ type agentActor struct {
 	searchFor time.Duration // how long searching without an active supervisor
 	throttle  *node.Throttle
 	cancel    func()
+	// commands are the [[command]]s supervisors may ask for, by name; commandsRunning those in flight.
+	commands        map[string]*conf.Command
+	commandsRunning int
 }
 
 func (a *agentActor) Receive(ctx actor.Context) {
@@ -95,6 +99,10 @@ func (a *agentActor) Receive(ctx actor.Context) {
 		}
 	case *pb.AgentReply:
 		a.handleReply(msg)
+	case *pb.CommandRequest:
+		a.handleCommand(ctx, msg)
+	case *commandDone:
+		a.commandsRunning--
 	case *pb.SimSet:
 		reply := a.handleSim(ctx, msg)
 		if ctx.Sender() != nil {

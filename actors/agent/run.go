@@ -147,6 +147,10 @@ func newAgentActor(cfg *conf.Agent, self string, c clock.Clock, log zerolog.Logg
 	for _, s := range cfg.Supervisors {
 		a.gws = append(a.gws, actor.NewPID(s, pb.GatewayActorID))
 	}
+	a.commands = map[string]*conf.Command{}
+	for i := range cfg.Commands {
+		a.commands[cfg.Commands[i].Name] = &cfg.Commands[i]
+	}
 	return a
 }
 

@@ -83,6 +83,13 @@ type Votes struct {
 	Fresh                       int
 }
 
+// GetAgent asks for the remote endpoint of the agent that last reported Machine (answered with
+// *Agent; Address is empty when none has reported yet). Agent commands are sent there.
+type GetAgent struct{ Machine string }
+
+// Agent answers GetAgent.
+type Agent struct{ Address string }
+
 // SetSupervisors replaces the supervisor addresses sent to agents.
 type SetSupervisors struct{ Addrs []string }
 
@@ -101,6 +108,7 @@ func Props(o Options) *actor.Props {
 			sessions: map[string]uint64{},
 			pids:     map[string]*actor.PID{},
 			heard:    map[string]heardOf{},
+			addrs:    map[string]string{},
 		}
 		if g.opts.Forward == nil {
 			g.opts.Forward = g.forwardToMachine
@@ -131,6 +139,7 @@ type gateway struct {
 	pids     map[string]*actor.PID
 	term     uint64
 	heard    map[string]heardOf // machine → what its latest report said of the supervisors
+	addrs    map[string]string  // machine → the agent address of its latest accepted report
 }
 
 // heardOf is one machine's latest witness statement.
@@ -160,12 +169,19 @@ func (g *gateway) Receive(ctx actor.Context) {
 				delete(g.heard, name)
 			}
 		}
+		for name := range g.addrs {
+			if !g.gate.machines[name] {
+				delete(g.addrs, name)
+			}
+		}
 	case *SetActive:
 		g.active, g.term = m.Active, max(g.term, m.Term)
 	case *GetVotes:
 		ctx.Respond(g.votes(m))
 	case *SetSupervisors:
 		g.sups = append([]string(nil), m.Addrs...)
+	case *GetAgent:
+		ctx.Respond(&Agent{Address: g.addrs[m.Machine]})
 	}
 	// Anything else (a peer sending some other linked-in type) is ignored.
 }
@@ -194,6 +210,9 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 		}
 		if len(r.Heard) > 0 {
 			g.heard[r.Machine] = heardOf{at: g.opts.Clock.Now(), heard: r.Heard}
+		}
+		if r.AgentAddress != "" {
+			g.addrs[r.Machine] = clip(r.AgentAddress, 256)
 		}
 		m := toReport(r)
 		m.From = from

@@ -30,6 +30,7 @@ const (
 	OpRemovePool   Op = "remove_pool"
 	OpMakePrimary  Op = "make_primary"
 	OpResync       Op = "resync"
+	OpTestAction   Op = "test_action" // run an [[action]] with a sample event
 )
 
 // opLevel is the level each operation needs: 1 view, 2 operate, 3 configure (as Pixotope gates
@@ -50,12 +51,13 @@ var opLevel = map[Op]int{
 	OpRemovePool:   conf.LevelConfigure,
 	OpMakePrimary:  conf.LevelConfigure,
 	OpResync:       conf.LevelOperate,
+	OpTestAction:   conf.LevelConfigure,
 }
 
 // Ops lists every operation, for tests and docs.
 func Ops() []Op {
 	return []Op{OpStatus, OpWatch, OpSwitch, OpSetMode, OpSetFailback, OpAcknowledge, OpSimulate,
-		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary, OpResync}
+		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary, OpResync, OpTestAction}
 }
 
 // Level is the permission level op needs.
@@ -92,6 +94,8 @@ func OpOf(req *pb.ControlRequest) (Op, bool) {
 		return OpMakePrimary, true
 	case *pb.ControlRequest_Resync:
 		return OpResync, true
+	case *pb.ControlRequest_TestAction:
+		return OpTestAction, true
 	}
 	return "", false
 }

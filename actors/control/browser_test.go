@@ -341,3 +341,26 @@ func TestBrowserPoolPanel(t *testing.T) {
 	p.wait(`document.querySelector('#pool-renders-main-r1.active') && document.querySelector('#pool-renders-backup-spare-1[data-covering="r3"]') && !document.querySelector('#pool-renders-main-r3 [data-waiting]')`, 5000)
 	p.shot("health-pool-moved.png")
 }
+
+// TestBrowserActionTest: the Machines panel lists the actions; Test runs one with a sample event
+// and its result shows in the table.
+func TestBrowserActionTest(t *testing.T) {
+	needChromium(t)
+	dir := t.TempDir()
+	out := filepath.Join(dir, "ran")
+	e := startConfig(t, dir, studio(dir)+`
+[[action]]
+name = "note"
+on = ["failover"]
+kind = "exec"
+command = ["/bin/sh", "-c", "echo $STANDBY_EVENT $STANDBY_PAIR > `+out+`"]
+`, Options{})
+	p := openPanel(t, e.ctl.URL()+"/#machines", tokConfigure)
+	p.wait(`document.querySelector('#actions button.test[data-action="note"]')`, 5000)
+	p.click(`#actions button.test[data-action="note"]`)
+	p.wait(`document.querySelector('#actions td.result') && document.querySelector('#actions td.result').textContent.startsWith('ok (test cam1')`, 5000)
+	p.shot("machines-actions.png")
+	if b, err := os.ReadFile(out); err != nil || string(b) != "test cam1\n" {
+		t.Fatalf("the action wrote %q %v", b, err)
+	}
+}

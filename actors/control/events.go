@@ -11,6 +11,7 @@ import (
 	"github.com/asynkron/protoactor-go/eventstream"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
+	"standby/actors/action"
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
@@ -122,6 +123,8 @@ func (h *Hub) onEvent(evt any) {
 		}
 	case *router.Status:
 		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
+	case *action.Result:
+		h.publish(actionEvent(e))
 	case *router.Change:
 		h.mu.Lock()
 		h.mirrors[e.Router] = e.Mirror

@@ -128,6 +128,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 			fmt.Fprintf(tw, "alarm %s %s (%s): %s\n", m.GetName(), a.GetKind(), state, a.GetMessage())
 		}
 	}
+	writeActions(tw, st.GetActions())
 	for _, w := range st.GetWarnings() {
 		fmt.Fprintf(tw, "\nwarning: %s", w)
 	}
@@ -207,9 +208,33 @@ func FormatEvent(e *pb.ControlEvent) string {
 	case "operator":
 		add("operator", e.GetOperator())
 		add("op", e.GetOp())
+	case "action":
+		add("action", e.GetAction())
+		add("event", e.GetEvent())
+		add("result", e.GetResult())
+		fmt.Fprintf(&b, " duration_ms=%.1f", e.GetDurationMs())
 	}
 	if e.GetDetail() != "" {
 		fmt.Fprintf(&b, " %q", e.GetDetail())
 	}
 	return b.String()
+}
+
+// writeActions lists the [[action]]s with their latest result.
+func writeActions(w io.Writer, as []*pb.Status_Action) {
+	if len(as) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "ACTION\tKIND\tON\tLAST\tEVENT\tPAIR\tMS\tRUNS ok/failed/timed_out/dropped\tQUEUED\tDETAIL")
+	for _, a := range as {
+		last, ms := a.GetResult(), ""
+		if last == "" {
+			last = "-"
+		} else {
+			ms = fmt.Sprintf("%.1f", a.GetDurationMs())
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d/%d\t%d\t%s\n", a.GetName(), a.GetKind(), strings.Join(a.GetOn(), ","), last,
+			a.GetEvent(), a.GetPair(), ms, a.GetOk(), a.GetFailed(), a.GetTimedOut(), a.GetDropped(), a.GetQueued(), a.GetDetail())
+	}
 }

@@ -99,6 +99,10 @@ func (g *gateway) handler() http.Handler {
 	mux.HandleFunc("POST /api/supervisor/make-primary", g.op(OpMakePrimary, func() (*pb.ControlRequest, proto.Message) {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
 	}))
+	mux.HandleFunc("POST /api/actions/{action}/test", g.op(OpTestAction, func() (*pb.ControlRequest, proto.Message) {
+		m := &pb.ControlRequest_TestActionOp{}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_TestAction{TestAction: m}}, m
+	}))
 	mux.HandleFunc("GET /metrics", g.metrics)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
@@ -179,7 +183,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, m proto.Message) error {
 
 func setPathValues(r *http.Request, m proto.Message) {
 	msg := m.ProtoReflect()
-	for _, name := range []string{"pair", "pool", "machine"} {
+	for _, name := range []string{"pair", "pool", "machine", "action"} {
 		if fd := msg.Descriptor().Fields().ByName(protoreflect.Name(name)); fd != nil {
 			msg.Set(fd, protoreflect.ValueOfString(r.PathValue(name)))
 		}
@@ -206,11 +210,11 @@ func httpStatus(c pb.Code) int {
 		return http.StatusUnauthorized
 	case pb.Code_CODE_PERMISSION_DENIED:
 		return http.StatusForbidden
-	case pb.Code_CODE_UNKNOWN_PAIR, pb.Code_CODE_UNKNOWN_MACHINE, pb.Code_CODE_NOT_IN_POOL:
+	case pb.Code_CODE_UNKNOWN_PAIR, pb.Code_CODE_UNKNOWN_MACHINE, pb.Code_CODE_NOT_IN_POOL, pb.Code_CODE_UNKNOWN_ACTION:
 		return http.StatusNotFound
 	case pb.Code_CODE_INVALID_MAPPING:
 		return http.StatusUnprocessableEntity
-	case pb.Code_CODE_SWITCH_FAILED:
+	case pb.Code_CODE_SWITCH_FAILED, pb.Code_CODE_ACTION_FAILED:
 		return http.StatusBadGateway
 	case pb.Code_CODE_BUSY:
 		return http.StatusServiceUnavailable

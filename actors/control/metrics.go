@@ -197,8 +197,10 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	for _, k := range rkeys {
 		sample("standby_remote_refused_total", float64(refused[k]), "type", k.Type, "role", k.Role)
 	}
-	_, err = io.WriteString(w, b.String())
-	return err
+	if _, err = io.WriteString(w, b.String()); err != nil {
+		return err
+	}
+	return s.writeActionMetrics(w)
 }
 
 func boolValue(b bool) float64 {

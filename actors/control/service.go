@@ -202,6 +202,9 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		} else {
 			r = &pb.ControlReply{Ok: true, Reason: msg}
 		}
+	case *pb.ControlRequest_TestAction:
+		target = x.TestAction.GetAction()
+		r = s.doTestAction(who, target)
 	case *pb.ControlRequest_RemovePool:
 		target = x.RemovePool.GetPool()
 		r = s.editMapping(who.Name, x.RemovePool.GetPool(), func(c *conf.Config) *pb.ControlReply { return removePool(c, x.RemovePool) })

@@ -84,6 +84,9 @@ func (s *Service) Status() (*pb.Status, error) {
 		st.Routers = append(st.Routers, &pb.Status_Router{Name: r.Router, Conn: string(r.Conn), Detail: r.Detail, Model: r.Model,
 			Inputs: int32(r.Inputs), Outputs: int32(r.Outputs)})
 	}
+	if st.Actions, err = s.actionsStatus(); err != nil {
+		return nil, err
+	}
 	return st, nil
 }
 

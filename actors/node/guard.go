@@ -135,7 +135,7 @@ func (s *checkedStream) RecvMsg(m any) error {
 }
 
 // authorize drops, in place, the envelopes of b its sender may not send: with TLS, a type its
-// role may not send or an agent report for a machine its certificate does not name; always, a
+// role may not send or an agent report or command result for a machine its certificate does not name; always, a
 // Terminated about one of this node's own actors (only the node hosting an actor reports its
 // end; a forged one would make a supervisor forget a live child). Each drop is counted and
 // logged at most once a minute per peer and type.
@@ -166,7 +166,8 @@ func (s *checkedStream) refuse(name string, data []byte) string {
 		if !identity.MaySend(s.id.Role, name) {
 			return "role " + string(s.id.Role) + " may not send " + name
 		}
-		if name == agentReportType {
+		if name == agentReportType || name == commandResultType {
+			// Both carry the machine in field 1: only that machine's agent certificate sends them.
 			if m := reportMachine(data); !s.id.Covers(m) {
 				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
 			}
@@ -182,8 +183,9 @@ func (s *checkedStream) refuse(name string, data []byte) string {
 }
 
 const (
-	agentReportType = "standby.v1.AgentReport"
-	terminatedType  = "actor.Terminated"
+	agentReportType   = "standby.v1.AgentReport"
+	commandResultType = "standby.v1.CommandResult"
+	terminatedType    = "actor.Terminated"
 )
 
 // reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for

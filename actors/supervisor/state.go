@@ -282,7 +282,12 @@ func (s *Supervisor) Reload(file *conf.Config) error {
 	s.mu.Lock()
 	old := s.cfg
 	s.mu.Unlock()
-	return s.apply(old, state.Apply(s.log, run, ovs))
+	next := state.Apply(s.log, run, ovs)
+	if err := s.apply(old, next); err != nil {
+		return err
+	}
+	s.reconfigureActions(next)
+	return nil
 }
 
 // adoptPools queues the active peer's document (the sync link's Apply); it is taken off the

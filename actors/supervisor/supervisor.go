@@ -17,6 +17,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 
+	"standby/actors/action"
 	"standby/actors/agentgw"
 	"standby/actors/clock"
 	"standby/actors/failover"
@@ -168,6 +169,10 @@ func Start(opts Options) (*Supervisor, error) {
 			return nil, err
 		}
 		s.standby, s.term = true, term
+	}
+	if err := s.startActions(opts.Config); err != nil {
+		s.Stop()
+		return nil, err
 	}
 	if err := s.apply(nil, s.openState(opts.Config)); err != nil {
 		s.Stop()
@@ -774,6 +779,7 @@ func (s *Supervisor) SetRole(active bool, term uint64) error {
 		role = "active"
 	}
 	s.log.Warn().Str("role", role).Uint64("term", term).Msg("supervisor role changed")
+	s.sys.EventStream.Publish(&action.RoleChanged{Active: active, Term: term})
 	return nil
 }
 

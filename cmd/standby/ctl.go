@@ -49,6 +49,7 @@ commands:
   remove-pool POOL                        dissolve a pool (level 3)
   make-primary                            make this supervisor the active one of its pair (level 3)
   resync                                  Resync now: send (active) or fetch (standby) the whole state again (level 2)
+  action test NAME                        run an [[action]] once with a sample event (level 3)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
   simulate MACHINE health NAME VALUE      ... set one of its health values ...
   simulate MACHINE silent on|off          ... or stop its heartbeats
@@ -251,6 +252,11 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_RemovePool{RemovePool: &pb.ControlRequest_RemovePoolOp{Pool: w[1]}}}, nil
 	case "simulate":
 		return simulateRequest(w)
+	case "action":
+		if len(w) != 3 || w[1] != "test" {
+			return nil, errors.New("usage: standby ctl action test NAME")
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_TestAction{TestAction: &pb.ControlRequest_TestActionOp{Action: w[2]}}}, nil
 	}
 	return nil, fmt.Errorf("unknown command %q", w[0])
 }

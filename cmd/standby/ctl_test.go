@@ -25,3 +25,15 @@ func TestCtlAck(t *testing.T) {
 		t.Error("ack without an alarm accepted")
 	}
 }
+
+func TestCtlActionTest(t *testing.T) {
+	req, err := ctlRequest([]string{"action", "test", "tell-companion"})
+	if err != nil || req.GetTestAction().GetAction() != "tell-companion" {
+		t.Fatalf("%v %v", req, err)
+	}
+	for _, bad := range [][]string{{"action"}, {"action", "run", "x"}, {"action", "test"}} {
+		if _, err := ctlRequest(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

@@ -178,6 +178,8 @@ func TestSenders(t *testing.T) {
 		{RoleSupervisor, "standby.v1.AgentReply", true}, {RoleAgent, "standby.v1.AgentReply", false}, {RoleOperator, "standby.v1.AgentReply", false},
 		{RoleSupervisor, "standby.v1.ControlEvent", true}, {RoleOperator, "standby.v1.ControlEvent", false}, {RoleAgent, "standby.v1.ControlEvent", false},
 		{RoleOperator, "standby.v1.ControlRequest", true}, {RoleAgent, "standby.v1.ControlRequest", false},
+		{RoleSupervisor, "standby.v1.CommandRequest", true}, {RoleAgent, "standby.v1.CommandRequest", false}, {RoleOperator, "standby.v1.CommandRequest", false},
+		{RoleAgent, "standby.v1.CommandResult", true}, {RoleSupervisor, "standby.v1.CommandResult", false}, {RoleOperator, "standby.v1.CommandResult", false},
 		{RoleAgent, "actor.Terminated", true}, {RoleSupervisor, "actor.PoisonPill", false}, {RoleSupervisor, "standby.v1.Status", false},
 	} {
 		if got := MaySend(c.role, c.typ); got != c.ok {

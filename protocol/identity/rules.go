@@ -17,6 +17,10 @@ var senders = map[string][]Role{
 	"standby.v1.ControlEvent":   {RoleSupervisor},
 	"standby.v1.ControlRequest": {RoleOperator, RoleSupervisor},
 	"standby.v1.SimSet":         {RoleOperator, RoleSupervisor},
+	// A command is asked for by a supervisor only; its result comes only from an agent (and the
+	// node guard checks the certificate names the result's machine, as for reports).
+	"standby.v1.CommandRequest": {RoleSupervisor},
+	"standby.v1.CommandResult":  {RoleAgent},
 	"standby.v1.SyncBeat":       {RoleSupervisor},
 	"standby.v1.SyncState":      {RoleSupervisor},
 	"actor.Watch":               everyone,

@@ -2,7 +2,7 @@
 //
 // FIELD NUMBERS ARE APPEND-ONLY: never renumber, reuse or change the type of a field, and never rename a
 // top-level message (its full name travels on the wire and the receiver looks it up by that name; a
-// receiver that does not know a type name drops the connection). Only the four top-level messages travel
+// receiver that does not know a type name drops the connection). Only the top-level messages travel
 // as type names; the rest are nested in them. Evolve by adding fields; old peers ignore fields they do not
 // know. Removed fields are listed under `reserved`.
 
@@ -379,6 +379,209 @@ func (x *SimSetReply) GetReason() string {
 	return ""
 }
 
+// CommandRequest asks an agent (pb.AgentActorID at its address, as a request) to run one of the
+// [[command]]s its own config declares, by name: a supervisor never sends a command line. The agent
+// answers with a CommandResult once the command ended, and refuses an undeclared name.
+type CommandRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The supervisor's agent_token.
+	Token string `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// The [[command]] name.
+	Command string `protobuf:"bytes,2,opt,name=command,proto3" json:"command,omitempty"`
+	// The machine the supervisor means (the agent refuses a request for another machine).
+	Machine string `protobuf:"bytes,3,opt,name=machine,proto3" json:"machine,omitempty"`
+	// The event's fields (Event, Pair, Main, Machine, ...), given to the command as STANDBY_EVENT,
+	// STANDBY_PAIR, ... in its environment. At most 16, values at most MaxReasonLen bytes.
+	Fields map[string]string `protobuf:"bytes,4,rep,name=fields,proto3" json:"fields,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
+	// Identifies the run in the agent's log and the result.
+	RunId uint64 `protobuf:"varint,5,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// The [[action]] that asked, for the agent's log.
+	Action        string `protobuf:"bytes,6,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandRequest) Reset() {
+	*x = CommandRequest{}
+	mi := &file_agent_proto_msgTypes[4]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandRequest) ProtoMessage() {}
+
+func (x *CommandRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[4]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
+func (*CommandRequest) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{4}
+}
+
+func (x *CommandRequest) GetToken() string {
+	if x != nil {
+		return x.Token
+	}
+	return ""
+}
+
+func (x *CommandRequest) GetCommand() string {
+	if x != nil {
+		return x.Command
+	}
+	return ""
+}
+
+func (x *CommandRequest) GetMachine() string {
+	if x != nil {
+		return x.Machine
+	}
+	return ""
+}
+
+func (x *CommandRequest) GetFields() map[string]string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+func (x *CommandRequest) GetRunId() uint64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+func (x *CommandRequest) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+// CommandResult answers a CommandRequest.
+type CommandResult struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The machine that ran it (the agent's name): with TLS only that machine's agent certificate may
+	// send it.
+	Machine string `protobuf:"bytes,1,opt,name=machine,proto3" json:"machine,omitempty"`
+	RunId   uint64 `protobuf:"varint,2,opt,name=run_id,json=runId,proto3" json:"run_id,omitempty"`
+	// True when the command ran and exited 0.
+	Ok bool `protobuf:"varint,3,opt,name=ok,proto3" json:"ok,omitempty"`
+	// The exit code when it ran to its end; -1 when it did not start or was killed.
+	ExitCode int32 `protobuf:"varint,4,opt,name=exit_code,json=exitCode,proto3" json:"exit_code,omitempty"`
+	// Why not ok (undeclared name, wrong token, exit status, killed at the command's timeout).
+	Reason string `protobuf:"bytes,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	// The end of its output (stdout and stderr), at most MaxReasonLen bytes.
+	Output string `protobuf:"bytes,6,opt,name=output,proto3" json:"output,omitempty"`
+	// It was killed at the [[command]]'s timeout.
+	TimedOut bool `protobuf:"varint,7,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
+	// How long it ran, in milliseconds.
+	DurationMs    float64 `protobuf:"fixed64,8,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CommandResult) Reset() {
+	*x = CommandResult{}
+	mi := &file_agent_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CommandResult) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CommandResult) ProtoMessage() {}
+
+func (x *CommandResult) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
+func (*CommandResult) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *CommandResult) GetMachine() string {
+	if x != nil {
+		return x.Machine
+	}
+	return ""
+}
+
+func (x *CommandResult) GetRunId() uint64 {
+	if x != nil {
+		return x.RunId
+	}
+	return 0
+}
+
+func (x *CommandResult) GetOk() bool {
+	if x != nil {
+		return x.Ok
+	}
+	return false
+}
+
+func (x *CommandResult) GetExitCode() int32 {
+	if x != nil {
+		return x.ExitCode
+	}
+	return 0
+}
+
+func (x *CommandResult) GetReason() string {
+	if x != nil {
+		return x.Reason
+	}
+	return ""
+}
+
+func (x *CommandResult) GetOutput() string {
+	if x != nil {
+		return x.Output
+	}
+	return ""
+}
+
+func (x *CommandResult) GetTimedOut() bool {
+	if x != nil {
+		return x.TimedOut
+	}
+	return false
+}
+
+func (x *CommandResult) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
 // Heard is one supervisor as this agent last heard it, by the name in its replies.
 type AgentReport_Heard struct {
 	state      protoimpl.MessageState `protogen:"open.v1"`
@@ -393,7 +596,7 @@ type AgentReport_Heard struct {
 
 func (x *AgentReport_Heard) Reset() {
 	*x = AgentReport_Heard{}
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -405,7 +608,7 @@ func (x *AgentReport_Heard) String() string {
 func (*AgentReport_Heard) ProtoMessage() {}
 
 func (x *AgentReport_Heard) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -465,7 +668,7 @@ type AgentReport_Service struct {
 
 func (x *AgentReport_Service) Reset() {
 	*x = AgentReport_Service{}
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +680,7 @@ func (x *AgentReport_Service) String() string {
 func (*AgentReport_Service) ProtoMessage() {}
 
 func (x *AgentReport_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -538,7 +741,7 @@ type AgentReport_Health struct {
 
 func (x *AgentReport_Health) Reset() {
 	*x = AgentReport_Health{}
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -550,7 +753,7 @@ func (x *AgentReport_Health) String() string {
 func (*AgentReport_Health) ProtoMessage() {}
 
 func (x *AgentReport_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -607,7 +810,7 @@ type SimSet_Service struct {
 
 func (x *SimSet_Service) Reset() {
 	*x = SimSet_Service{}
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -619,7 +822,7 @@ func (x *SimSet_Service) String() string {
 func (*SimSet_Service) ProtoMessage() {}
 
 func (x *SimSet_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -670,7 +873,7 @@ type SimSet_Health struct {
 
 func (x *SimSet_Health) Reset() {
 	*x = SimSet_Health{}
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -682,7 +885,7 @@ func (x *SimSet_Health) String() string {
 func (*SimSet_Health) ProtoMessage() {}
 
 func (x *SimSet_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +990,27 @@ const file_agent_proto_rawDesc = "" +
 	"\x06reason\x18\x04 \x01(\tR\x06reason\"A\n" +
 	"\vSimSetReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
-	"\x06reason\x18\x02 \x01(\tR\x06reasonB\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\x06reason\x18\x02 \x01(\tR\x06reason\"\x84\x02\n" +
+	"\x0eCommandRequest\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\tR\x05token\x12\x18\n" +
+	"\acommand\x18\x02 \x01(\tR\acommand\x12\x18\n" +
+	"\amachine\x18\x03 \x01(\tR\amachine\x12>\n" +
+	"\x06fields\x18\x04 \x03(\v2&.standby.v1.CommandRequest.FieldsEntryR\x06fields\x12\x15\n" +
+	"\x06run_id\x18\x05 \x01(\x04R\x05runId\x12\x16\n" +
+	"\x06action\x18\x06 \x01(\tR\x06action\x1a9\n" +
+	"\vFieldsEntry\x12\x10\n" +
+	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\xdb\x01\n" +
+	"\rCommandResult\x12\x18\n" +
+	"\amachine\x18\x01 \x01(\tR\amachine\x12\x15\n" +
+	"\x06run_id\x18\x02 \x01(\x04R\x05runId\x12\x0e\n" +
+	"\x02ok\x18\x03 \x01(\bR\x02ok\x12\x1b\n" +
+	"\texit_code\x18\x04 \x01(\x05R\bexitCode\x12\x16\n" +
+	"\x06reason\x18\x05 \x01(\tR\x06reason\x12\x16\n" +
+	"\x06output\x18\x06 \x01(\tR\x06output\x12\x1b\n" +
+	"\ttimed_out\x18\a \x01(\bR\btimedOut\x12\x1f\n" +
+	"\vduration_ms\x18\b \x01(\x01R\n" +
+	"durationMsB\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_agent_proto_rawDescOnce sync.Once
@@ -801,29 +1024,33 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
 var file_agent_proto_goTypes = []any{
 	(*AgentReport)(nil),         // 0: standby.v1.AgentReport
 	(*AgentReply)(nil),          // 1: standby.v1.AgentReply
 	(*SimSet)(nil),              // 2: standby.v1.SimSet
 	(*SimSetReply)(nil),         // 3: standby.v1.SimSetReply
-	(*AgentReport_Heard)(nil),   // 4: standby.v1.AgentReport.Heard
-	(*AgentReport_Service)(nil), // 5: standby.v1.AgentReport.Service
-	(*AgentReport_Health)(nil),  // 6: standby.v1.AgentReport.Health
-	(*SimSet_Service)(nil),      // 7: standby.v1.SimSet.Service
-	(*SimSet_Health)(nil),       // 8: standby.v1.SimSet.Health
+	(*CommandRequest)(nil),      // 4: standby.v1.CommandRequest
+	(*CommandResult)(nil),       // 5: standby.v1.CommandResult
+	(*AgentReport_Heard)(nil),   // 6: standby.v1.AgentReport.Heard
+	(*AgentReport_Service)(nil), // 7: standby.v1.AgentReport.Service
+	(*AgentReport_Health)(nil),  // 8: standby.v1.AgentReport.Health
+	(*SimSet_Service)(nil),      // 9: standby.v1.SimSet.Service
+	(*SimSet_Health)(nil),       // 10: standby.v1.SimSet.Health
+	nil,                         // 11: standby.v1.CommandRequest.FieldsEntry
 }
 var file_agent_proto_depIdxs = []int32{
-	5, // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
-	6, // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
-	4, // 2: standby.v1.AgentReport.heard:type_name -> standby.v1.AgentReport.Heard
-	7, // 3: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
-	8, // 4: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	7,  // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
+	8,  // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
+	6,  // 2: standby.v1.AgentReport.heard:type_name -> standby.v1.AgentReport.Heard
+	9,  // 3: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
+	10, // 4: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
+	11, // 5: standby.v1.CommandRequest.fields:type_name -> standby.v1.CommandRequest.FieldsEntry
+	6,  // [6:6] is the sub-list for method output_type
+	6,  // [6:6] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -837,7 +1064,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   9,
+			NumMessages:   12,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -75,6 +75,10 @@ const (
 	Code_CODE_NO_BACKUP Code = 18
 	// The pool has no such main or machine.
 	Code_CODE_NOT_IN_POOL Code = 19
+	// No [[action]] of that name.
+	Code_CODE_UNKNOWN_ACTION Code = 20
+	// A tested action ran and failed, timed out or was dropped (the reason says which).
+	Code_CODE_ACTION_FAILED Code = 21
 )
 
 // Enum value maps for Code.
@@ -100,6 +104,8 @@ var (
 		17: "CODE_TARGET_BUSY",
 		18: "CODE_NO_BACKUP",
 		19: "CODE_NOT_IN_POOL",
+		20: "CODE_UNKNOWN_ACTION",
+		21: "CODE_ACTION_FAILED",
 	}
 	Code_value = map[string]int32{
 		"CODE_OK":                0,
@@ -122,6 +128,8 @@ var (
 		"CODE_TARGET_BUSY":       17,
 		"CODE_NO_BACKUP":         18,
 		"CODE_NOT_IN_POOL":       19,
+		"CODE_UNKNOWN_ACTION":    20,
+		"CODE_ACTION_FAILED":     21,
 	}
 )
 
@@ -173,6 +181,7 @@ type ControlRequest struct {
 	//	*ControlRequest_SetPool
 	//	*ControlRequest_RemovePool
 	//	*ControlRequest_MakePrimary
+	//	*ControlRequest_TestAction
 	//	*ControlRequest_Resync
 	Op            isControlRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
@@ -349,6 +358,15 @@ func (x *ControlRequest) GetMakePrimary() *ControlRequest_MakePrimaryOp {
 	return nil
 }
 
+func (x *ControlRequest) GetTestAction() *ControlRequest_TestActionOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_TestAction); ok {
+			return x.TestAction
+		}
+	}
+	return nil
+}
+
 func (x *ControlRequest) GetResync() *ControlRequest_ResyncOp {
 	if x != nil {
 		if x, ok := x.Op.(*ControlRequest_Resync); ok {
@@ -418,8 +436,11 @@ type ControlRequest_MakePrimary struct {
 	MakePrimary *ControlRequest_MakePrimaryOp `protobuf:"bytes,15,opt,name=make_primary,json=makePrimary,proto3,oneof"`
 }
 
+type ControlRequest_TestAction struct {
+	TestAction *ControlRequest_TestActionOp `protobuf:"bytes,16,opt,name=test_action,json=testAction,proto3,oneof"`
+}
+
 type ControlRequest_Resync struct {
-	// 16 is taken by test_action.
 	Resync *ControlRequest_ResyncOp `protobuf:"bytes,17,opt,name=resync,proto3,oneof"`
 }
 
@@ -450,6 +471,8 @@ func (*ControlRequest_SetPool) isControlRequest_Op() {}
 func (*ControlRequest_RemovePool) isControlRequest_Op() {}
 
 func (*ControlRequest_MakePrimary) isControlRequest_Op() {}
+
+func (*ControlRequest_TestAction) isControlRequest_Op() {}
 
 func (*ControlRequest_Resync) isControlRequest_Op() {}
 
@@ -677,7 +700,9 @@ type Status struct {
 	Warnings []string               `protobuf:"bytes,5,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	Time     *timestamppb.Timestamp `protobuf:"bytes,6,opt,name=time,proto3" json:"time,omitempty"`
 	// Backup pools ([[pool]]), in config order. Pairs are listed in pairs only.
-	Pools         []*Status_Pool `protobuf:"bytes,7,rep,name=pools,proto3" json:"pools,omitempty"`
+	Pools []*Status_Pool `protobuf:"bytes,7,rep,name=pools,proto3" json:"pools,omitempty"`
+	// The [[action]]s, in config order, with their latest result.
+	Actions       []*Status_Action `protobuf:"bytes,8,rep,name=actions,proto3" json:"actions,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -761,11 +786,18 @@ func (x *Status) GetPools() []*Status_Pool {
 	return nil
 }
 
+func (x *Status) GetActions() []*Status_Action {
+	if x != nil {
+		return x.Actions
+	}
+	return nil
+}
+
 // ControlEvent is one thing that happened, pushed to subscribers (remote) and the event stream (HTTP).
 type ControlEvent struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Time  *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=time,proto3" json:"time,omitempty"`
-	// transition, alarm, alarm_cleared, note, machine, router, routing, operator, heartbeat.
+	// transition, alarm, alarm_cleared, note, machine, router, routing, operator, heartbeat, action.
 	Kind    string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
 	Pair    string `protobuf:"bytes,3,opt,name=pair,proto3" json:"pair,omitempty"`
 	Machine string `protobuf:"bytes,4,opt,name=machine,proto3" json:"machine,omitempty"`
@@ -790,7 +822,13 @@ type ControlEvent struct {
 	// Increases by one per event from this supervisor; a gap means events were missed.
 	Seq uint64 `protobuf:"varint,17,opt,name=seq,proto3" json:"seq,omitempty"`
 	// transition, alarm, alarm_cleared, note of a pool: the main it concerns.
-	Main          string `protobuf:"bytes,18,opt,name=main,proto3" json:"main,omitempty"`
+	Main string `protobuf:"bytes,18,opt,name=main,proto3" json:"main,omitempty"`
+	// action: the [[action]]'s name, the event that fired it, its result (ok, failed, timed_out,
+	// dropped) and how long the run took; detail says what happened.
+	Action        string  `protobuf:"bytes,19,opt,name=action,proto3" json:"action,omitempty"`
+	Event         string  `protobuf:"bytes,20,opt,name=event,proto3" json:"event,omitempty"`
+	Result        string  `protobuf:"bytes,21,opt,name=result,proto3" json:"result,omitempty"`
+	DurationMs    float64 `protobuf:"fixed64,22,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -951,6 +989,80 @@ func (x *ControlEvent) GetMain() string {
 	return ""
 }
 
+func (x *ControlEvent) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *ControlEvent) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+// TestActionOp runs an [[action]] once with a sample event (level 3), whatever its on and
+// filters say. Answered when the run ended: ok with its result, or why it failed.
+type ControlRequest_TestActionOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Action        string                 `protobuf:"bytes,1,opt,name=action,proto3" json:"action,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_TestActionOp) Reset() {
+	*x = ControlRequest_TestActionOp{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_TestActionOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_TestActionOp) ProtoMessage() {}
+
+func (x *ControlRequest_TestActionOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_TestActionOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_TestActionOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 0}
+}
+
+func (x *ControlRequest_TestActionOp) GetAction() string {
+	if x != nil {
+		return x.Action
+	}
+	return ""
+}
+
 // ResyncOp is Resync now (level 2; accepted on either side of a supervisor pair): the active
 // supervisor sends its whole state document again, the standby asks for it; the sync status is
 // Syncing until the peer confirms it.
@@ -962,7 +1074,7 @@ type ControlRequest_ResyncOp struct {
 
 func (x *ControlRequest_ResyncOp) Reset() {
 	*x = ControlRequest_ResyncOp{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -974,7 +1086,7 @@ func (x *ControlRequest_ResyncOp) String() string {
 func (*ControlRequest_ResyncOp) ProtoMessage() {}
 
 func (x *ControlRequest_ResyncOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -987,7 +1099,7 @@ func (x *ControlRequest_ResyncOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_ResyncOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_ResyncOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 0}
+	return file_control_proto_rawDescGZIP(), []int{0, 1}
 }
 
 // MakePrimaryOp makes this supervisor the active one of its pair (level 3; accepted on the
@@ -1001,7 +1113,7 @@ type ControlRequest_MakePrimaryOp struct {
 
 func (x *ControlRequest_MakePrimaryOp) Reset() {
 	*x = ControlRequest_MakePrimaryOp{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1013,7 +1125,7 @@ func (x *ControlRequest_MakePrimaryOp) String() string {
 func (*ControlRequest_MakePrimaryOp) ProtoMessage() {}
 
 func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1026,7 +1138,7 @@ func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_MakePrimaryOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_MakePrimaryOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 1}
+	return file_control_proto_rawDescGZIP(), []int{0, 2}
 }
 
 // SetPoolOp creates or replaces a backup pool's membership (level 3): its mains, its backups in
@@ -1045,7 +1157,7 @@ type ControlRequest_SetPoolOp struct {
 
 func (x *ControlRequest_SetPoolOp) Reset() {
 	*x = ControlRequest_SetPoolOp{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1057,7 +1169,7 @@ func (x *ControlRequest_SetPoolOp) String() string {
 func (*ControlRequest_SetPoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1070,7 +1182,7 @@ func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetPoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetPoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 2}
+	return file_control_proto_rawDescGZIP(), []int{0, 3}
 }
 
 func (x *ControlRequest_SetPoolOp) GetPool() string {
@@ -1118,7 +1230,7 @@ type ControlRequest_RemovePoolOp struct {
 
 func (x *ControlRequest_RemovePoolOp) Reset() {
 	*x = ControlRequest_RemovePoolOp{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1130,7 +1242,7 @@ func (x *ControlRequest_RemovePoolOp) String() string {
 func (*ControlRequest_RemovePoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1143,7 +1255,7 @@ func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemovePoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemovePoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 3}
+	return file_control_proto_rawDescGZIP(), []int{0, 4}
 }
 
 func (x *ControlRequest_RemovePoolOp) GetPool() string {
@@ -1162,7 +1274,7 @@ type ControlRequest_StatusOp struct {
 
 func (x *ControlRequest_StatusOp) Reset() {
 	*x = ControlRequest_StatusOp{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1174,7 +1286,7 @@ func (x *ControlRequest_StatusOp) String() string {
 func (*ControlRequest_StatusOp) ProtoMessage() {}
 
 func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1187,7 +1299,7 @@ func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_StatusOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_StatusOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 4}
+	return file_control_proto_rawDescGZIP(), []int{0, 5}
 }
 
 // SubscribeOp asks for every ControlEvent to be sent to the actor address/id (level 1). The
@@ -1203,7 +1315,7 @@ type ControlRequest_SubscribeOp struct {
 
 func (x *ControlRequest_SubscribeOp) Reset() {
 	*x = ControlRequest_SubscribeOp{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1215,7 +1327,7 @@ func (x *ControlRequest_SubscribeOp) String() string {
 func (*ControlRequest_SubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1228,7 +1340,7 @@ func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 5}
+	return file_control_proto_rawDescGZIP(), []int{0, 6}
 }
 
 func (x *ControlRequest_SubscribeOp) GetAddress() string {
@@ -1256,7 +1368,7 @@ type ControlRequest_UnsubscribeOp struct {
 
 func (x *ControlRequest_UnsubscribeOp) Reset() {
 	*x = ControlRequest_UnsubscribeOp{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1268,7 +1380,7 @@ func (x *ControlRequest_UnsubscribeOp) String() string {
 func (*ControlRequest_UnsubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1281,7 +1393,7 @@ func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_UnsubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_UnsubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 6}
+	return file_control_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *ControlRequest_UnsubscribeOp) GetAddress() string {
@@ -1314,7 +1426,7 @@ type ControlRequest_SwitchOp struct {
 
 func (x *ControlRequest_SwitchOp) Reset() {
 	*x = ControlRequest_SwitchOp{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1326,7 +1438,7 @@ func (x *ControlRequest_SwitchOp) String() string {
 func (*ControlRequest_SwitchOp) ProtoMessage() {}
 
 func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1339,7 +1451,7 @@ func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SwitchOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SwitchOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 7}
+	return file_control_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *ControlRequest_SwitchOp) GetPair() string {
@@ -1374,7 +1486,7 @@ type ControlRequest_SetModeOp struct {
 
 func (x *ControlRequest_SetModeOp) Reset() {
 	*x = ControlRequest_SetModeOp{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1386,7 +1498,7 @@ func (x *ControlRequest_SetModeOp) String() string {
 func (*ControlRequest_SetModeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1399,7 +1511,7 @@ func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetModeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetModeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 8}
+	return file_control_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *ControlRequest_SetModeOp) GetPair() string {
@@ -1427,7 +1539,7 @@ type ControlRequest_SetFailbackOp struct {
 
 func (x *ControlRequest_SetFailbackOp) Reset() {
 	*x = ControlRequest_SetFailbackOp{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1439,7 +1551,7 @@ func (x *ControlRequest_SetFailbackOp) String() string {
 func (*ControlRequest_SetFailbackOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1452,7 +1564,7 @@ func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFailbackOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFailbackOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 9}
+	return file_control_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *ControlRequest_SetFailbackOp) GetPair() string {
@@ -1484,7 +1596,7 @@ type ControlRequest_AcknowledgeOp struct {
 
 func (x *ControlRequest_AcknowledgeOp) Reset() {
 	*x = ControlRequest_AcknowledgeOp{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1496,7 +1608,7 @@ func (x *ControlRequest_AcknowledgeOp) String() string {
 func (*ControlRequest_AcknowledgeOp) ProtoMessage() {}
 
 func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1509,7 +1621,7 @@ func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AcknowledgeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AcknowledgeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 10}
+	return file_control_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *ControlRequest_AcknowledgeOp) GetPair() string {
@@ -1556,7 +1668,7 @@ type ControlRequest_AddBackupOp struct {
 
 func (x *ControlRequest_AddBackupOp) Reset() {
 	*x = ControlRequest_AddBackupOp{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1568,7 +1680,7 @@ func (x *ControlRequest_AddBackupOp) String() string {
 func (*ControlRequest_AddBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1581,7 +1693,7 @@ func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AddBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AddBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 11}
+	return file_control_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *ControlRequest_AddBackupOp) GetPair() string {
@@ -1630,7 +1742,7 @@ type ControlRequest_RemoveBackupOp struct {
 
 func (x *ControlRequest_RemoveBackupOp) Reset() {
 	*x = ControlRequest_RemoveBackupOp{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1642,7 +1754,7 @@ func (x *ControlRequest_RemoveBackupOp) String() string {
 func (*ControlRequest_RemoveBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1655,7 +1767,7 @@ func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemoveBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemoveBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 12}
+	return file_control_proto_rawDescGZIP(), []int{0, 13}
 }
 
 func (x *ControlRequest_RemoveBackupOp) GetPair() string {
@@ -1676,7 +1788,7 @@ type ControlRequest_SetFeedsOp struct {
 
 func (x *ControlRequest_SetFeedsOp) Reset() {
 	*x = ControlRequest_SetFeedsOp{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1688,7 +1800,7 @@ func (x *ControlRequest_SetFeedsOp) String() string {
 func (*ControlRequest_SetFeedsOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1701,7 +1813,7 @@ func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFeedsOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFeedsOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 13}
+	return file_control_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *ControlRequest_SetFeedsOp) GetPair() string {
@@ -1737,7 +1849,7 @@ type ControlRequest_SimulateOp struct {
 
 func (x *ControlRequest_SimulateOp) Reset() {
 	*x = ControlRequest_SimulateOp{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1749,7 +1861,7 @@ func (x *ControlRequest_SimulateOp) String() string {
 func (*ControlRequest_SimulateOp) ProtoMessage() {}
 
 func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1762,7 +1874,7 @@ func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SimulateOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SimulateOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 14}
+	return file_control_proto_rawDescGZIP(), []int{0, 15}
 }
 
 func (x *ControlRequest_SimulateOp) GetMachine() string {
@@ -1807,6 +1919,168 @@ func (x *ControlRequest_SimulateOp) GetSilent() string {
 	return ""
 }
 
+type Status_Action struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// exec, http, tcp, udp, osc, agent.
+	Kind string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	// The events that fire it.
+	On []string `protobuf:"bytes,3,rep,name=on,proto3" json:"on,omitempty"`
+	// Runs waiting in its queue and in flight now.
+	Queued  int32 `protobuf:"varint,4,opt,name=queued,proto3" json:"queued,omitempty"`
+	Running int32 `protobuf:"varint,5,opt,name=running,proto3" json:"running,omitempty"`
+	// The latest run, if any: its result (ok, failed, timed_out, dropped), the event, pair and
+	// what happened (HTTP status, exit code, or the reason).
+	Result     string                 `protobuf:"bytes,6,opt,name=result,proto3" json:"result,omitempty"`
+	Event      string                 `protobuf:"bytes,7,opt,name=event,proto3" json:"event,omitempty"`
+	Pair       string                 `protobuf:"bytes,8,opt,name=pair,proto3" json:"pair,omitempty"`
+	Detail     string                 `protobuf:"bytes,9,opt,name=detail,proto3" json:"detail,omitempty"`
+	DurationMs float64                `protobuf:"fixed64,10,opt,name=duration_ms,json=durationMs,proto3" json:"duration_ms,omitempty"`
+	Time       *timestamppb.Timestamp `protobuf:"bytes,11,opt,name=time,proto3" json:"time,omitempty"`
+	// Runs by result since start.
+	Ok            uint64 `protobuf:"varint,12,opt,name=ok,proto3" json:"ok,omitempty"`
+	Failed        uint64 `protobuf:"varint,13,opt,name=failed,proto3" json:"failed,omitempty"`
+	TimedOut      uint64 `protobuf:"varint,14,opt,name=timed_out,json=timedOut,proto3" json:"timed_out,omitempty"`
+	Dropped       uint64 `protobuf:"varint,15,opt,name=dropped,proto3" json:"dropped,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Status_Action) Reset() {
+	*x = Status_Action{}
+	mi := &file_control_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Status_Action) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Status_Action) ProtoMessage() {}
+
+func (x *Status_Action) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Status_Action.ProtoReflect.Descriptor instead.
+func (*Status_Action) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{3, 0}
+}
+
+func (x *Status_Action) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *Status_Action) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *Status_Action) GetOn() []string {
+	if x != nil {
+		return x.On
+	}
+	return nil
+}
+
+func (x *Status_Action) GetQueued() int32 {
+	if x != nil {
+		return x.Queued
+	}
+	return 0
+}
+
+func (x *Status_Action) GetRunning() int32 {
+	if x != nil {
+		return x.Running
+	}
+	return 0
+}
+
+func (x *Status_Action) GetResult() string {
+	if x != nil {
+		return x.Result
+	}
+	return ""
+}
+
+func (x *Status_Action) GetEvent() string {
+	if x != nil {
+		return x.Event
+	}
+	return ""
+}
+
+func (x *Status_Action) GetPair() string {
+	if x != nil {
+		return x.Pair
+	}
+	return ""
+}
+
+func (x *Status_Action) GetDetail() string {
+	if x != nil {
+		return x.Detail
+	}
+	return ""
+}
+
+func (x *Status_Action) GetDurationMs() float64 {
+	if x != nil {
+		return x.DurationMs
+	}
+	return 0
+}
+
+func (x *Status_Action) GetTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Time
+	}
+	return nil
+}
+
+func (x *Status_Action) GetOk() uint64 {
+	if x != nil {
+		return x.Ok
+	}
+	return 0
+}
+
+func (x *Status_Action) GetFailed() uint64 {
+	if x != nil {
+		return x.Failed
+	}
+	return 0
+}
+
+func (x *Status_Action) GetTimedOut() uint64 {
+	if x != nil {
+		return x.TimedOut
+	}
+	return 0
+}
+
+func (x *Status_Action) GetDropped() uint64 {
+	if x != nil {
+		return x.Dropped
+	}
+	return 0
+}
+
 type Status_Pool struct {
 	state            protoimpl.MessageState `protogen:"open.v1"`
 	Name             string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -1834,7 +2108,7 @@ type Status_Pool struct {
 
 func (x *Status_Pool) Reset() {
 	*x = Status_Pool{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1846,7 +2120,7 @@ func (x *Status_Pool) String() string {
 func (*Status_Pool) ProtoMessage() {}
 
 func (x *Status_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1859,7 +2133,7 @@ func (x *Status_Pool) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Pool.ProtoReflect.Descriptor instead.
 func (*Status_Pool) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 0}
+	return file_control_proto_rawDescGZIP(), []int{3, 1}
 }
 
 func (x *Status_Pool) GetName() string {
@@ -1984,7 +2258,7 @@ type Status_Slot struct {
 
 func (x *Status_Slot) Reset() {
 	*x = Status_Slot{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1996,7 +2270,7 @@ func (x *Status_Slot) String() string {
 func (*Status_Slot) ProtoMessage() {}
 
 func (x *Status_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2009,7 +2283,7 @@ func (x *Status_Slot) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Slot.ProtoReflect.Descriptor instead.
 func (*Status_Slot) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 1}
+	return file_control_proto_rawDescGZIP(), []int{3, 2}
 }
 
 func (x *Status_Slot) GetMain() string {
@@ -2093,7 +2367,7 @@ type Status_RoleFeed struct {
 
 func (x *Status_RoleFeed) Reset() {
 	*x = Status_RoleFeed{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2105,7 +2379,7 @@ func (x *Status_RoleFeed) String() string {
 func (*Status_RoleFeed) ProtoMessage() {}
 
 func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2118,7 +2392,7 @@ func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_RoleFeed.ProtoReflect.Descriptor instead.
 func (*Status_RoleFeed) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 2}
+	return file_control_proto_rawDescGZIP(), []int{3, 3}
 }
 
 func (x *Status_RoleFeed) GetRole() string {
@@ -2154,7 +2428,7 @@ type Status_Backup struct {
 
 func (x *Status_Backup) Reset() {
 	*x = Status_Backup{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2166,7 +2440,7 @@ func (x *Status_Backup) String() string {
 func (*Status_Backup) ProtoMessage() {}
 
 func (x *Status_Backup) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2179,7 +2453,7 @@ func (x *Status_Backup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Backup.ProtoReflect.Descriptor instead.
 func (*Status_Backup) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 3}
+	return file_control_proto_rawDescGZIP(), []int{3, 4}
 }
 
 func (x *Status_Backup) GetName() string {
@@ -2236,7 +2510,7 @@ type Status_Supervisor struct {
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2248,7 +2522,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2261,7 +2535,7 @@ func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Supervisor.ProtoReflect.Descriptor instead.
 func (*Status_Supervisor) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 4}
+	return file_control_proto_rawDescGZIP(), []int{3, 5}
 }
 
 func (x *Status_Supervisor) GetName() string {
@@ -2391,7 +2665,7 @@ type Status_Pair struct {
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2403,7 +2677,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2416,7 +2690,7 @@ func (x *Status_Pair) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Pair.ProtoReflect.Descriptor instead.
 func (*Status_Pair) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 5}
+	return file_control_proto_rawDescGZIP(), []int{3, 6}
 }
 
 func (x *Status_Pair) GetName() string {
@@ -2573,7 +2847,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2585,7 +2859,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2598,7 +2872,7 @@ func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Alarm.ProtoReflect.Descriptor instead.
 func (*Status_Alarm) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 6}
+	return file_control_proto_rawDescGZIP(), []int{3, 7}
 }
 
 func (x *Status_Alarm) GetKind() string {
@@ -2665,7 +2939,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2951,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2690,7 +2964,7 @@ func (x *Status_Machine) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Machine.ProtoReflect.Descriptor instead.
 func (*Status_Machine) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 7}
+	return file_control_proto_rawDescGZIP(), []int{3, 8}
 }
 
 func (x *Status_Machine) GetName() string {
@@ -2809,7 +3083,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2821,7 +3095,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2834,7 +3108,7 @@ func (x *Status_Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Service.ProtoReflect.Descriptor instead.
 func (*Status_Service) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 8}
+	return file_control_proto_rawDescGZIP(), []int{3, 9}
 }
 
 func (x *Status_Service) GetName() string {
@@ -2873,7 +3147,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2885,7 +3159,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2898,7 +3172,7 @@ func (x *Status_Health) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Health.ProtoReflect.Descriptor instead.
 func (*Status_Health) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 9}
+	return file_control_proto_rawDescGZIP(), []int{3, 10}
 }
 
 func (x *Status_Health) GetName() string {
@@ -2958,7 +3232,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[30]
+	mi := &file_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2970,7 +3244,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[30]
+	mi := &file_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2983,7 +3257,7 @@ func (x *Status_Router) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Status_Router.ProtoReflect.Descriptor instead.
 func (*Status_Router) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{3, 10}
+	return file_control_proto_rawDescGZIP(), []int{3, 11}
 }
 
 func (x *Status_Router) GetName() string {
@@ -3033,7 +3307,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdf\x10\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x11\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -3052,8 +3326,12 @@ const file_control_proto_rawDesc = "" +
 	"\bset_pool\x18\r \x01(\v2$.standby.v1.ControlRequest.SetPoolOpH\x00R\asetPool\x12J\n" +
 	"\vremove_pool\x18\x0e \x01(\v2'.standby.v1.ControlRequest.RemovePoolOpH\x00R\n" +
 	"removePool\x12M\n" +
-	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x12=\n" +
-	"\x06resync\x18\x11 \x01(\v2#.standby.v1.ControlRequest.ResyncOpH\x00R\x06resync\x1a\n" +
+	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x12J\n" +
+	"\vtest_action\x18\x10 \x01(\v2'.standby.v1.ControlRequest.TestActionOpH\x00R\n" +
+	"testAction\x12=\n" +
+	"\x06resync\x18\x11 \x01(\v2#.standby.v1.ControlRequest.ResyncOpH\x00R\x06resync\x1a&\n" +
+	"\fTestActionOp\x12\x16\n" +
+	"\x06action\x18\x01 \x01(\tR\x06action\x1a\n" +
 	"\n" +
 	"\bResyncOp\x1a\x0f\n" +
 	"\rMakePrimaryOp\x1a}\n" +
@@ -3127,7 +3405,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xea\x19\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\x9e\x1d\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3137,7 +3415,26 @@ const file_control_proto_rawDesc = "" +
 	"\arouters\x18\x04 \x03(\v2\x19.standby.v1.Status.RouterR\arouters\x12\x1a\n" +
 	"\bwarnings\x18\x05 \x03(\tR\bwarnings\x12.\n" +
 	"\x04time\x18\x06 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12-\n" +
-	"\x05pools\x18\a \x03(\v2\x17.standby.v1.Status.PoolR\x05pools\x1a\xbf\x03\n" +
+	"\x05pools\x18\a \x03(\v2\x17.standby.v1.Status.PoolR\x05pools\x123\n" +
+	"\aactions\x18\b \x03(\v2\x19.standby.v1.Status.ActionR\aactions\x1a\xfc\x02\n" +
+	"\x06Action\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x0e\n" +
+	"\x02on\x18\x03 \x03(\tR\x02on\x12\x16\n" +
+	"\x06queued\x18\x04 \x01(\x05R\x06queued\x12\x18\n" +
+	"\arunning\x18\x05 \x01(\x05R\arunning\x12\x16\n" +
+	"\x06result\x18\x06 \x01(\tR\x06result\x12\x14\n" +
+	"\x05event\x18\a \x01(\tR\x05event\x12\x12\n" +
+	"\x04pair\x18\b \x01(\tR\x04pair\x12\x16\n" +
+	"\x06detail\x18\t \x01(\tR\x06detail\x12\x1f\n" +
+	"\vduration_ms\x18\n" +
+	" \x01(\x01R\n" +
+	"durationMs\x12.\n" +
+	"\x04time\x18\v \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x0e\n" +
+	"\x02ok\x18\f \x01(\x04R\x02ok\x12\x16\n" +
+	"\x06failed\x18\r \x01(\x04R\x06failed\x12\x1b\n" +
+	"\ttimed_out\x18\x0e \x01(\x04R\btimedOut\x12\x18\n" +
+	"\adropped\x18\x0f \x01(\x04R\adropped\x1a\xbf\x03\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3256,7 +3553,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06detail\x18\x03 \x01(\tR\x06detail\x12\x14\n" +
 	"\x05model\x18\x04 \x01(\tR\x05model\x12\x16\n" +
 	"\x06inputs\x18\x05 \x01(\x05R\x06inputs\x12\x18\n" +
-	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\xb7\x03\n" +
+	"\aoutputs\x18\x06 \x01(\x05R\aoutputs\"\x9e\x04\n" +
 	"\fControlEvent\x12.\n" +
 	"\x04time\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x04time\x12\x12\n" +
 	"\x04kind\x18\x02 \x01(\tR\x04kind\x12\x12\n" +
@@ -3276,7 +3573,12 @@ const file_control_proto_rawDesc = "" +
 	"\x02op\x18\x0f \x01(\tR\x02op\x12\x12\n" +
 	"\x04conn\x18\x10 \x01(\tR\x04conn\x12\x10\n" +
 	"\x03seq\x18\x11 \x01(\x04R\x03seq\x12\x12\n" +
-	"\x04main\x18\x12 \x01(\tR\x04main*\xc3\x03\n" +
+	"\x04main\x18\x12 \x01(\tR\x04main\x12\x16\n" +
+	"\x06action\x18\x13 \x01(\tR\x06action\x12\x14\n" +
+	"\x05event\x18\x14 \x01(\tR\x05event\x12\x16\n" +
+	"\x06result\x18\x15 \x01(\tR\x06result\x12\x1f\n" +
+	"\vduration_ms\x18\x16 \x01(\x01R\n" +
+	"durationMs*\xf4\x03\n" +
 	"\x04Code\x12\v\n" +
 	"\aCODE_OK\x10\x00\x12\x14\n" +
 	"\x10CODE_BAD_REQUEST\x10\x01\x12\x18\n" +
@@ -3298,7 +3600,9 @@ const file_control_proto_rawDesc = "" +
 	"\rCODE_INTERNAL\x10\x10\x12\x14\n" +
 	"\x10CODE_TARGET_BUSY\x10\x11\x12\x12\n" +
 	"\x0eCODE_NO_BACKUP\x10\x12\x12\x14\n" +
-	"\x10CODE_NOT_IN_POOL\x10\x13B\x15Z\x13standby/protocol/pbb\x06proto3"
+	"\x10CODE_NOT_IN_POOL\x10\x13\x12\x17\n" +
+	"\x13CODE_UNKNOWN_ACTION\x10\x14\x12\x16\n" +
+	"\x12CODE_ACTION_FAILED\x10\x15B\x15Z\x13standby/protocol/pbb\x06proto3"
 
 var (
 	file_control_proto_rawDescOnce sync.Once
@@ -3313,7 +3617,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -3321,79 +3625,84 @@ var file_control_proto_goTypes = []any{
 	(*ControlReply)(nil),                  // 3: standby.v1.ControlReply
 	(*Status)(nil),                        // 4: standby.v1.Status
 	(*ControlEvent)(nil),                  // 5: standby.v1.ControlEvent
-	(*ControlRequest_ResyncOp)(nil),       // 6: standby.v1.ControlRequest.ResyncOp
-	(*ControlRequest_MakePrimaryOp)(nil),  // 7: standby.v1.ControlRequest.MakePrimaryOp
-	(*ControlRequest_SetPoolOp)(nil),      // 8: standby.v1.ControlRequest.SetPoolOp
-	(*ControlRequest_RemovePoolOp)(nil),   // 9: standby.v1.ControlRequest.RemovePoolOp
-	(*ControlRequest_StatusOp)(nil),       // 10: standby.v1.ControlRequest.StatusOp
-	(*ControlRequest_SubscribeOp)(nil),    // 11: standby.v1.ControlRequest.SubscribeOp
-	(*ControlRequest_UnsubscribeOp)(nil),  // 12: standby.v1.ControlRequest.UnsubscribeOp
-	(*ControlRequest_SwitchOp)(nil),       // 13: standby.v1.ControlRequest.SwitchOp
-	(*ControlRequest_SetModeOp)(nil),      // 14: standby.v1.ControlRequest.SetModeOp
-	(*ControlRequest_SetFailbackOp)(nil),  // 15: standby.v1.ControlRequest.SetFailbackOp
-	(*ControlRequest_AcknowledgeOp)(nil),  // 16: standby.v1.ControlRequest.AcknowledgeOp
-	(*ControlRequest_AddBackupOp)(nil),    // 17: standby.v1.ControlRequest.AddBackupOp
-	(*ControlRequest_RemoveBackupOp)(nil), // 18: standby.v1.ControlRequest.RemoveBackupOp
-	(*ControlRequest_SetFeedsOp)(nil),     // 19: standby.v1.ControlRequest.SetFeedsOp
-	(*ControlRequest_SimulateOp)(nil),     // 20: standby.v1.ControlRequest.SimulateOp
-	(*Status_Pool)(nil),                   // 21: standby.v1.Status.Pool
-	(*Status_Slot)(nil),                   // 22: standby.v1.Status.Slot
-	(*Status_RoleFeed)(nil),               // 23: standby.v1.Status.RoleFeed
-	(*Status_Backup)(nil),                 // 24: standby.v1.Status.Backup
-	(*Status_Supervisor)(nil),             // 25: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 26: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 27: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 28: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 29: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 30: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 31: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 32: google.protobuf.Timestamp
+	(*ControlRequest_TestActionOp)(nil),   // 6: standby.v1.ControlRequest.TestActionOp
+	(*ControlRequest_ResyncOp)(nil),       // 7: standby.v1.ControlRequest.ResyncOp
+	(*ControlRequest_MakePrimaryOp)(nil),  // 8: standby.v1.ControlRequest.MakePrimaryOp
+	(*ControlRequest_SetPoolOp)(nil),      // 9: standby.v1.ControlRequest.SetPoolOp
+	(*ControlRequest_RemovePoolOp)(nil),   // 10: standby.v1.ControlRequest.RemovePoolOp
+	(*ControlRequest_StatusOp)(nil),       // 11: standby.v1.ControlRequest.StatusOp
+	(*ControlRequest_SubscribeOp)(nil),    // 12: standby.v1.ControlRequest.SubscribeOp
+	(*ControlRequest_UnsubscribeOp)(nil),  // 13: standby.v1.ControlRequest.UnsubscribeOp
+	(*ControlRequest_SwitchOp)(nil),       // 14: standby.v1.ControlRequest.SwitchOp
+	(*ControlRequest_SetModeOp)(nil),      // 15: standby.v1.ControlRequest.SetModeOp
+	(*ControlRequest_SetFailbackOp)(nil),  // 16: standby.v1.ControlRequest.SetFailbackOp
+	(*ControlRequest_AcknowledgeOp)(nil),  // 17: standby.v1.ControlRequest.AcknowledgeOp
+	(*ControlRequest_AddBackupOp)(nil),    // 18: standby.v1.ControlRequest.AddBackupOp
+	(*ControlRequest_RemoveBackupOp)(nil), // 19: standby.v1.ControlRequest.RemoveBackupOp
+	(*ControlRequest_SetFeedsOp)(nil),     // 20: standby.v1.ControlRequest.SetFeedsOp
+	(*ControlRequest_SimulateOp)(nil),     // 21: standby.v1.ControlRequest.SimulateOp
+	(*Status_Action)(nil),                 // 22: standby.v1.Status.Action
+	(*Status_Pool)(nil),                   // 23: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 24: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 25: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 26: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 27: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 28: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 29: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 30: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 31: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 32: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 33: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
-	10, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
-	11, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
-	12, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
-	13, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
-	14, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
-	15, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
-	16, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
-	17, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
-	18, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
-	19, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
-	20, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
-	8,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
-	9,  // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
-	7,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
-	6,  // 14: standby.v1.ControlRequest.resync:type_name -> standby.v1.ControlRequest.ResyncOp
-	0,  // 15: standby.v1.ControlReply.code:type_name -> standby.v1.Code
-	4,  // 16: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	25, // 17: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	26, // 18: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	28, // 19: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	31, // 20: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	32, // 21: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	21, // 22: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
-	32, // 23: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 24: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 25: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	22, // 26: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
-	24, // 27: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
-	32, // 28: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
-	27, // 29: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
-	23, // 30: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	23, // 31: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 32: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	27, // 33: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	32, // 34: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	32, // 35: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	29, // 36: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	30, // 37: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	27, // 38: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	39, // [39:39] is the sub-list for method output_type
-	39, // [39:39] is the sub-list for method input_type
-	39, // [39:39] is the sub-list for extension type_name
-	39, // [39:39] is the sub-list for extension extendee
-	0,  // [0:39] is the sub-list for field type_name
+	11, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
+	12, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
+	13, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
+	14, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
+	15, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
+	16, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
+	17, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
+	18, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
+	19, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
+	20, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
+	21, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
+	9,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
+	10, // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
+	8,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
+	6,  // 14: standby.v1.ControlRequest.test_action:type_name -> standby.v1.ControlRequest.TestActionOp
+	7,  // 15: standby.v1.ControlRequest.resync:type_name -> standby.v1.ControlRequest.ResyncOp
+	0,  // 16: standby.v1.ControlReply.code:type_name -> standby.v1.Code
+	4,  // 17: standby.v1.ControlReply.status:type_name -> standby.v1.Status
+	27, // 18: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	28, // 19: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	30, // 20: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	33, // 21: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	34, // 22: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	23, // 23: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	22, // 24: standby.v1.Status.actions:type_name -> standby.v1.Status.Action
+	34, // 25: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 26: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 27: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	34, // 28: standby.v1.Status.Action.time:type_name -> google.protobuf.Timestamp
+	24, // 29: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	26, // 30: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	34, // 31: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	29, // 32: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	25, // 33: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	25, // 34: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 35: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	29, // 36: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	34, // 37: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	34, // 38: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	31, // 39: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	32, // 40: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	29, // 41: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	42, // [42:42] is the sub-list for method output_type
+	42, // [42:42] is the sub-list for method input_type
+	42, // [42:42] is the sub-list for extension type_name
+	42, // [42:42] is the sub-list for extension extendee
+	0,  // [0:42] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -3416,6 +3725,7 @@ func file_control_proto_init() {
 		(*ControlRequest_SetPool)(nil),
 		(*ControlRequest_RemovePool)(nil),
 		(*ControlRequest_MakePrimary)(nil),
+		(*ControlRequest_TestAction)(nil),
 		(*ControlRequest_Resync)(nil),
 	}
 	type x struct{}
@@ -3424,7 +3734,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   31,
+			NumMessages:   33,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -468,6 +468,30 @@ function renderMachines(st) {
     h('h2', {}, 'Machines without a pair'),
     h('p', { class: 'dim' }, free.length ? free.map((m) => m.name).join(', ') : 'none'),
     state.level >= LEVEL_CONFIGURE ? addPairForm(st, free) : h('p', { class: 'dim' }, 'Editing the backup mapping needs permission level 3 (configure).'));
+  renderActions(st);
+}
+
+// renderActions lists the [[action]]s with their latest result and a Test button (level 3): it
+// runs the action once with a sample failover of its pair.
+function renderActions(st) {
+  const as = st.actions || [];
+  if (!as.length) { $('actions').replaceChildren(); return; }
+  const rows = as.map((a) => {
+    const key = 'action:' + a.name;
+    const last = a.result ? `${a.result} (${a.event}${a.pair ? ' ' + a.pair : ''}, ${(a.duration_ms || 0).toFixed(1)} ms)` : 'not run yet';
+    const test = state.level >= LEVEL_CONFIGURE
+      ? h('button', { type: 'button', class: 'test', dataset: { action: a.name }, disabled: state.busy.has(key),
+          onclick: () => act(key, 'POST', `/api/actions/${encodeURIComponent(a.name)}/test`) }, state.busy.has(key) ? 'Testing…' : 'Test')
+      : null;
+    return h('tr', { class: a.result && a.result !== 'ok' ? 'result-bad' : undefined },
+      h('td', {}, a.name), h('td', {}, a.kind), h('td', {}, (a.on || []).join(', ')),
+      h('td', { class: 'result' }, last), h('td', { class: 'dim' }, a.detail || ''),
+      h('td', {}, `${a.ok || 0} ok, ${a.failed || 0} failed, ${a.timed_out || 0} timed out, ${a.dropped || 0} dropped`),
+      h('td', {}, test));
+  });
+  $('actions').replaceChildren(h('h2', {}, 'Actions'),
+    h('table', { class: 'actions' }, h('tr', {}, ...['Action', 'Kind', 'On', 'Last result', 'Detail', 'Runs', ''].map((t) => h('th', {}, t))), ...rows),
+    state.level >= LEVEL_CONFIGURE ? null : h('p', { class: 'dim' }, 'Testing an action needs permission level 3 (configure).'));
 }
 
 function labelled(port, label) {
@@ -632,6 +656,7 @@ function eventText(e) {
   else if (e.kind === 'machine') what = e.failure ? `${e.failure} failed` : `ok, ${e.level}`;
   else if (e.kind === 'router') what = `router ${e.conn}`;
   else if (e.kind === 'operator') what = `${e.operator}: ${e.op}`;
+  else if (e.kind === 'action') what = `action ${e.action} on ${e.event}: ${e.result} (${(e.duration_ms || 0).toFixed(1)} ms)`;
   return `${t} ${who} ${what}${e.detail ? ' — ' + e.detail : ''}`;
 }
 
