@@ -170,6 +170,17 @@ func (w *PauseWatch) Resumed() time.Time {
 	return w.resumed
 }
 
+// LastBeat is when the watch last beat (or was checked): a goroutine that stopped beating means
+// the process is wedged or starved (systemd's watchdog check).
+func (w *PauseWatch) LastBeat() time.Time {
+	if w == nil {
+		return time.Time{}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.last
+}
+
 // SetAfter changes the gap that counts as a pause (config reload).
 func (w *PauseWatch) SetAfter(after time.Duration) {
 	w.mu.Lock()

@@ -3,10 +3,10 @@ package control
 import (
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"standby/actors/action"
@@ -72,35 +72,44 @@ func orNone(pair string) string {
 	return "pair " + strconv.Quote(pair)
 }
 
-// writeActionMetrics writes runs by action and result and the run duration histogram.
-func (s *Service) writeActionMetrics(w io.Writer) error {
-	sts, err := s.sup.Actions()
+// actionCollector is the actions' metrics at scrape time: runs by action and result, their
+// durations and the queues, from the action runner's status.
+type actionCollector struct{ svc *Service }
+
+var (
+	actionRunsDesc = prometheus.NewDesc("standby_action_runs_total", "Action runs by action and result (ok, failed, timed_out, dropped).",
+		[]string{"action", "result"}, nil)
+	actionDurationDesc = prometheus.NewDesc("standby_action_duration_seconds", "How long action runs took (dropped runs not counted).",
+		[]string{"action"}, nil)
+	actionQueuedDesc = prometheus.NewDesc("standby_action_queued", "Action runs waiting in their action's queue.", []string{"action"}, nil)
+)
+
+func (c actionCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- actionRunsDesc
+	ch <- actionDurationDesc
+	ch <- actionQueuedDesc
+}
+
+func (c actionCollector) Collect(ch chan<- prometheus.Metric) {
+	sts, err := c.svc.sup.Actions()
 	if err != nil {
-		return err
+		ch <- prometheus.NewInvalidMetric(actionRunsDesc, err)
+		return
 	}
-	fmt.Fprintf(w, "# HELP standby_action_runs_total Action runs by action and result (ok, failed, timed_out, dropped).\n# TYPE standby_action_runs_total counter\n")
 	for _, st := range sts {
 		for _, r := range action.Results {
-			fmt.Fprintf(w, "standby_action_runs_total{action=\"%s\",result=\"%s\"} %d\n", escapeLabel(st.Name), r, st.Counts[r])
+			ch <- prometheus.MustNewConstMetric(actionRunsDesc, prometheus.CounterValue, float64(st.Counts[r]), st.Name, string(r))
 		}
-	}
-	fmt.Fprintf(w, "# HELP standby_action_duration_seconds How long action runs took (dropped runs not counted).\n# TYPE standby_action_duration_seconds histogram\n")
-	for _, st := range sts {
-		h, name := st.Durations, escapeLabel(st.Name)
+		h := st.Durations
+		buckets := make(map[float64]uint64, len(action.DurationBuckets))
 		for i, b := range action.DurationBuckets {
-			var n uint64
 			if i < len(h.Counts) {
-				n = h.Counts[i]
+				buckets[b.Seconds()] = h.Counts[i]
+			} else {
+				buckets[b.Seconds()] = 0
 			}
-			fmt.Fprintf(w, "standby_action_duration_seconds_bucket{action=\"%s\",le=\"%s\"} %d\n", name, strconv.FormatFloat(b.Seconds(), 'g', -1, 64), n)
 		}
-		fmt.Fprintf(w, "standby_action_duration_seconds_bucket{action=\"%s\",le=\"+Inf\"} %d\n", name, h.Count)
-		fmt.Fprintf(w, "standby_action_duration_seconds_sum{action=\"%s\"} %s\n", name, strconv.FormatFloat(h.Sum.Seconds(), 'g', -1, 64))
-		fmt.Fprintf(w, "standby_action_duration_seconds_count{action=\"%s\"} %d\n", name, h.Count)
+		ch <- prometheus.MustNewConstHistogram(actionDurationDesc, h.Count, h.Sum.Seconds(), buckets, st.Name)
+		ch <- prometheus.MustNewConstMetric(actionQueuedDesc, prometheus.GaugeValue, float64(st.Queued), st.Name)
 	}
-	fmt.Fprintf(w, "# HELP standby_action_queued Action runs waiting in their action's queue.\n# TYPE standby_action_queued gauge\n")
-	for _, st := range sts {
-		fmt.Fprintf(w, "standby_action_queued{action=\"%s\"} %d\n", escapeLabel(st.Name), st.Queued)
-	}
-	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
@@ -28,12 +29,15 @@ type Options struct {
 	Role func() Role
 	// Heartbeat is the event stream's heartbeat interval. Default 2s.
 	Heartbeat time.Duration
+	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
+	Config *ConfigState
 }
 
 // Control is the running control surfaces of one supervisor.
 type Control struct {
 	svc *Service
 	hub *Hub
+	reg *prometheus.Registry
 	pid *actor.PID
 	srv *http.Server
 	url string
@@ -70,7 +74,8 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	}
 	hub := newHub(s.System(), o.Clock)
 	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock}
-	c := &Control{svc: svc, hub: hub}
+	c := &Control{svc: svc, hub: hub, reg: newRegistry(svc, o.Config)}
+	hub.seed(s, log)
 
 	pid, err := s.SpawnRoot(ActorName, remoteProps(svc))
 	if err != nil {
@@ -89,7 +94,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 			c.Stop()
 			return nil, err
 		}
-		g := &gateway{svc: svc, heartbeat: o.Heartbeat}
+		g := &gateway{svc: svc, heartbeat: o.Heartbeat, prom: metricsHandler(c.reg, log)}
 		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
 			MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(log.Level(zerolog.WarnLevel), "", 0)}
 		c.url = "http://" + ln.Addr().String()
@@ -105,6 +110,9 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 
 // URL is the gateway's base URL ("" without one).
 func (c *Control) URL() string { return c.url }
+
+// Registry is the Prometheus registry behind /metrics.
+func (c *Control) Registry() *prometheus.Registry { return c.reg }
 
 // Service is the operations behind both surfaces.
 func (c *Control) Service() *Service { return c.svc }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/eventstream"
+	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"standby/actors/action"
@@ -24,8 +25,9 @@ import (
 
 // Hub turns the actor system's events (pair actions, machine conditions, router state) into
 // ControlEvents and fans them out to subscribers: SSE clients and the remote actor. It also keeps
-// what the metrics and the status need from those events: switch counts and latencies, and each
-// router's latest mirror (labels, locks).
+// what the metrics and the status need from those events: switch counts and latencies, each
+// router's latest mirror (labels, locks), and a copy of every pool's view and machine's snapshot
+// as their actors publish them, which /metrics reads instead of asking each actor.
 type Hub struct {
 	sys   *actor.ActorSystem
 	sub   *eventstream.Subscription
@@ -36,12 +38,19 @@ type Hub struct {
 	subs    map[chan *pb.ControlEvent]struct{}
 	closed  bool
 	mirrors map[string]*router.Mirror
-	metrics counters
+	metrics *eventMetrics
+	// The copy of the state: the latest view of each pool and snapshot of each machine, what each
+	// machine's alarms and failure were (to count each raise once).
+	pools    map[string]pool.View
+	machines map[string]machine.Snapshot
+	failed   map[string]failover.Trigger
+	mAlarms  map[[2]string]bool // machine, kind → active
 }
 
 func newHub(sys *actor.ActorSystem, clk clock.Clock) *Hub {
 	h := &Hub{sys: sys, clock: clk, subs: map[chan *pb.ControlEvent]struct{}{}, mirrors: map[string]*router.Mirror{},
-		metrics: newCounters()}
+		metrics: newEventMetrics(), pools: map[string]pool.View{}, machines: map[string]machine.Snapshot{},
+		failed: map[string]failover.Trigger{}, mAlarms: map[[2]string]bool{}}
 	// Runs on the publisher's goroutine (an actor's): convert and hand over, never block.
 	h.sub = sys.EventStream.Subscribe(h.onEvent)
 	return h
@@ -114,10 +123,31 @@ func (h *Hub) onEvent(evt any) {
 			h.count(e)
 			h.publish(ce)
 		}
+	case *pool.ViewEvent:
+		h.mu.Lock()
+		h.pools[e.View.Name] = e.View
+		h.mu.Unlock()
+	case *machine.SnapshotEvent:
+		h.mu.Lock()
+		h.machines[e.Machine] = e.Snapshot
+		h.mu.Unlock()
 	case *machine.Changed:
 		c := e.Condition
+		h.mu.Lock()
+		if c.Failure != failover.TriggerNone && h.failed[e.Machine] != c.Failure {
+			h.metrics.machineFailures.WithLabelValues(e.Machine, string(c.Failure)).Inc()
+		}
+		h.failed[e.Machine] = c.Failure
+		h.mu.Unlock()
 		h.publish(&pb.ControlEvent{Kind: "machine", Machine: e.Machine, Failure: string(c.Failure), Level: c.Level.String(), Detail: c.Detail})
 	case *machine.AlarmChanged:
+		k := [2]string{e.Machine, string(e.Alarm.Kind)}
+		h.mu.Lock()
+		if e.Alarm.Active && !h.mAlarms[k] {
+			h.metrics.machineAlarms.WithLabelValues(k[0], k[1]).Inc()
+		}
+		h.mAlarms[k] = e.Alarm.Active
+		h.mu.Unlock()
 		if ce := machineAlarmEvent(e); ce != nil {
 			h.publish(ce)
 		}
@@ -186,19 +216,58 @@ func describeChange(c *router.Change) string {
 	return "labels changed"
 }
 
-// count updates the switch metrics from a pool's transitions.
+// count updates the switch and alarm metrics from a pool's actions.
 func (h *Hub) count(e *pool.Event) {
-	t, ok := e.Action.(failover.Transition)
-	if !ok {
-		return
+	switch a := e.Action.(type) {
+	case failover.Transition:
+		h.metrics.transition(e.Pool, a)
+	case failover.AlarmRaised:
+		h.metrics.alarms.WithLabelValues(e.Pool, string(a.Kind)).Inc()
+	}
+}
+
+// state returns copies of the maps of the latest machine snapshots and pool views (the values
+// are shared: treat them as read-only).
+func (h *Hub) state() (map[string]machine.Snapshot, map[string]pool.View) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ms := make(map[string]machine.Snapshot, len(h.machines))
+	for k, v := range h.machines {
+		ms[k] = v
+	}
+	ps := make(map[string]pool.View, len(h.pools))
+	for k, v := range h.pools {
+		ps[k] = v
+	}
+	return ms, ps
+}
+
+// seed fills in the views and snapshots of actors that published theirs before the hub listened
+// (the supervisor started them before the control surfaces), asking each actor once. What an
+// event brought in the meantime is newer and stays.
+func (h *Hub) seed(sup *supervisor.Supervisor, log zerolog.Logger) {
+	for _, e := range sup.PoolEntries() {
+		v, err := sup.Pool(e.Name)
+		if err != nil {
+			log.Warn().Err(err).Msg("metrics: no first view of a pool; its gauges wait for its next change")
+			continue
+		}
+		h.mu.Lock()
+		if _, ok := h.pools[e.Name]; !ok {
+			h.pools[e.Name] = *v
+		}
+		h.mu.Unlock()
+	}
+	snaps, err := sup.Machines()
+	if err != nil {
+		log.Warn().Err(err).Msg("metrics: no first snapshot of the machines; their gauges wait for their next report")
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	switch {
-	case t.From == failover.SwitchingToBackup && t.To == failover.OnBackup, t.From == failover.SwitchingToMain && t.To == failover.OnMain:
-		h.metrics.switched(e.Pool, string(t.Trigger), t.Latency)
-	case t.From == failover.SwitchingToBackup || t.From == failover.SwitchingToMain:
-		h.metrics.failures[e.Pool]++
+	for name, sn := range snaps {
+		if _, ok := h.machines[name]; !ok {
+			h.machines[name] = sn
+		}
 	}
 }
 

@@ -160,13 +160,20 @@ func startIn(t *testing.T, dir string, o Options) *env {
 // every pair and pool armed and the routers connected.
 func startConfig(t *testing.T, dir, text string, o Options) *env {
 	t.Helper()
+	return startSupervisor(t, dir, text, supervisor.Options{}, o)
+}
+
+// startSupervisor is startConfig with supervisor options (hooks); Config and Logger are set here.
+func startSupervisor(t *testing.T, dir, text string, so supervisor.Options, o Options) *env {
+	t.Helper()
 	cfg, err := conf.Parse([]byte(text))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e := &env{t: t, logs: &syncBuffer{}, dir: dir}
 	log := zerolog.New(io.MultiWriter(zerolog.NewTestWriter(t), e.logs)).With().Timestamp().Logger()
-	s, err := supervisor.Start(supervisor.Options{Config: cfg, Logger: log})
+	so.Config, so.Logger = cfg, log
+	s, err := supervisor.Start(so)
 	if err != nil {
 		t.Fatal(err)
 	}

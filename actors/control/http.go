@@ -36,6 +36,7 @@ func JSON(m proto.Message) ([]byte, error) {
 type gateway struct {
 	svc       *Service
 	heartbeat time.Duration // SSE heartbeat; the panels refresh health values on it
+	prom      http.Handler  // promhttp over the control surfaces' registry
 }
 
 func (g *gateway) handler() http.Handler {
@@ -293,20 +294,14 @@ func (g *gateway) events(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
-// metrics serves the Prometheus text to an operator's bearer token (any level; for Prometheus's
-// scrape config: authorization: {credentials: TOKEN}).
+// metrics serves the Prometheus exposition (promhttp) to an operator's bearer token (any level;
+// for Prometheus's scrape config: authorization: {credentials: TOKEN}).
 func (g *gateway) metrics(w http.ResponseWriter, r *http.Request) {
 	if _, refused := g.svc.Authorize("http "+r.RemoteAddr, bearer(r), OpMetrics); refused != nil {
 		g.reply(w, refused, 0)
 		return
 	}
-	var b bytes.Buffer
-	if err := g.svc.writeMetrics(&b); err != nil {
-		http.Error(w, "metrics unavailable: "+err.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	_, _ = w.Write(b.Bytes())
+	g.prom.ServeHTTP(w, r)
 }
 
 // healthz answers 200 while the supervision tree answers.

@@ -1,193 +1,178 @@
 package control
 
 import (
-	"fmt"
-	"io"
+	stdlog "log"
+	"net/http"
 	"sort"
-	"strconv"
-	"strings"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
 
 	"standby/actors/failover"
 	"standby/actors/node"
 	"standby/actors/router"
+	"standby/conf"
 )
 
 // latencyBuckets are the switch latency histogram's upper bounds, in seconds: a switch is a few
 // milliseconds on a LAN; the confirm timeout is 500 ms by default.
 var latencyBuckets = []float64{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5}
 
-// counters are the metrics that come from events; the rest are read at scrape time.
-type counters struct {
-	switches map[[2]string]uint64 // pair, trigger → confirmed switches
-	failures map[string]uint64    // pair → switches not confirmed
-	latency  map[string]*histogram
+// eventMetrics are the counters and histograms that come from events, kept by the hub.
+type eventMetrics struct {
+	switches        *prometheus.CounterVec   // pair, trigger: confirmed switches
+	failures        *prometheus.CounterVec   // pair: switches not confirmed
+	latency         *prometheus.HistogramVec // pair
+	alarms          *prometheus.CounterVec   // pair, kind: pool alarms raised
+	machineAlarms   *prometheus.CounterVec   // machine, kind: a machine's own alarms raised
+	machineFailures *prometheus.CounterVec   // machine, trigger: conditions turning failed
 }
 
-type histogram struct {
-	buckets []uint64 // cumulative counts per latencyBuckets entry
-	count   uint64
-	sum     float64
+func newEventMetrics() *eventMetrics {
+	return &eventMetrics{
+		switches: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_switches_total",
+			Help: "Switches confirmed by the router, by pair and trigger."}, []string{"pair", "trigger"}),
+		failures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_switch_failures_total",
+			Help: "Switches the router refused or did not confirm, by pair."}, []string{"pair"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "standby_switch_latency_seconds",
+			Help: "Time from switch request to the router's confirmation.", Buckets: latencyBuckets}, []string{"pair"}),
+		alarms: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_alarms_raised_total",
+			Help: "Alarms raised by pairs and pools, by pair and kind."}, []string{"pair", "kind"}),
+		machineAlarms: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_machine_alarms_raised_total",
+			Help: "A machine's own alarms raised (duplicate_agent), by machine and kind."}, []string{"machine", "kind"}),
+		machineFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_machine_failures_total",
+			Help: "Times a machine's condition turned failed, by machine and trigger (engine, videoio, service, network)."},
+			[]string{"machine", "trigger"}),
+	}
 }
 
-func newCounters() counters {
-	return counters{switches: map[[2]string]uint64{}, failures: map[string]uint64{}, latency: map[string]*histogram{}}
+func (m *eventMetrics) collectors() []prometheus.Collector {
+	return []prometheus.Collector{m.switches, m.failures, m.latency, m.alarms, m.machineAlarms, m.machineFailures}
 }
 
-func (c *counters) switched(pairName, trigger string, latency time.Duration) {
-	c.switches[[2]string{pairName, trigger}]++
-	h := c.latency[pairName]
-	if h == nil {
-		h = &histogram{buckets: make([]uint64, len(latencyBuckets))}
-		c.latency[pairName] = h
+// transition counts a pool's transition: a switch confirmed or one that failed.
+func (m *eventMetrics) transition(pairName string, t failover.Transition) {
+	switch {
+	case t.From == failover.SwitchingToBackup && t.To == failover.OnBackup, t.From == failover.SwitchingToMain && t.To == failover.OnMain:
+		m.switches.WithLabelValues(pairName, string(t.Trigger)).Inc()
+		m.latency.WithLabelValues(pairName).Observe(t.Latency.Seconds())
+	case t.From == failover.SwitchingToBackup || t.From == failover.SwitchingToMain:
+		m.failures.WithLabelValues(pairName).Inc()
 	}
-	v := latency.Seconds()
-	for i, le := range latencyBuckets {
-		if v <= le {
-			h.buckets[i]++
-		}
-	}
-	h.count++
-	h.sum += v
 }
 
-// writeMetrics writes the Prometheus text exposition (version 0.0.4).
-func (s *Service) writeMetrics(w io.Writer) error {
-	var b strings.Builder
-	family := func(name, typ, help string) {
-		fmt.Fprintf(&b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, typ)
-	}
-	sample := func(name string, value float64, labels ...string) {
-		b.WriteString(name)
-		if len(labels) > 0 {
-			b.WriteByte('{')
-			for i := 0; i+1 < len(labels); i += 2 {
-				if i > 0 {
-					b.WriteByte(',')
-				}
-				fmt.Fprintf(&b, "%s=\"%s\"", labels[i], escapeLabel(labels[i+1]))
-			}
-			b.WriteByte('}')
-		}
-		b.WriteByte(' ')
-		b.WriteString(strconv.FormatFloat(value, 'g', -1, 64))
-		b.WriteByte('\n')
-	}
+// stateCollector turns the hub's copy of the state (pool views, machine snapshots, as their
+// actors published them) into the scrape-time gauges. A scrape asks no actor, so a stuck actor
+// leaves its last published values instead of failing the scrape.
+type stateCollector struct{ svc *Service }
 
-	h := s.hub
-	h.mu.Lock()
-	family("standby_switches_total", "counter", "Switches confirmed by the router, by pair and trigger.")
-	keys := make([][2]string, 0, len(h.metrics.switches))
-	for k := range h.metrics.switches {
-		keys = append(keys, k)
-	}
-	sort.Slice(keys, func(i, j int) bool { return keys[i][0]+"\x00"+keys[i][1] < keys[j][0]+"\x00"+keys[j][1] })
-	for _, k := range keys {
-		sample("standby_switches_total", float64(h.metrics.switches[k]), "pair", k[0], "trigger", k[1])
-	}
-	family("standby_switch_failures_total", "counter", "Switches the router refused or did not confirm, by pair.")
-	for _, p := range sortedKeys(h.metrics.failures) {
-		sample("standby_switch_failures_total", float64(h.metrics.failures[p]), "pair", p)
-	}
-	family("standby_switch_latency_seconds", "histogram", "Time from switch request to the router's confirmation.")
-	for _, p := range sortedKeys(h.metrics.latency) {
-		hist := h.metrics.latency[p]
-		for i, le := range latencyBuckets {
-			sample("standby_switch_latency_seconds_bucket", float64(hist.buckets[i]), "pair", p, "le", strconv.FormatFloat(le, 'g', -1, 64))
-		}
-		sample("standby_switch_latency_seconds_bucket", float64(hist.count), "pair", p, "le", "+Inf")
-		sample("standby_switch_latency_seconds_sum", hist.sum, "pair", p)
-		sample("standby_switch_latency_seconds_count", float64(hist.count), "pair", p)
-	}
-	h.mu.Unlock()
+var (
+	descHeartbeatAge = prometheus.NewDesc("standby_heartbeat_age_seconds",
+		"Time since each machine's last report (absent until its first; lags at most 1 s while reports come).", []string{"machine"}, nil)
+	descReports = prometheus.NewDesc("standby_reports_total",
+		"Reports of each machine's agent applied (a restarted machine actor resumes from its last saved count).", []string{"machine"}, nil)
+	descMachineUp = prometheus.NewDesc("standby_machine_up",
+		"1 when the machine reports and none of its services failed.", []string{"machine"}, nil)
+	descHealthValue = prometheus.NewDesc("standby_health_value",
+		"Latest health values reported by each machine.", []string{"machine", "name"}, nil)
+	descHealthLevel = prometheus.NewDesc("standby_health_level",
+		"Health level of each value: 0 normal, 1 warning, 2 critical.", []string{"machine", "name"}, nil)
+	descRouterConnected = prometheus.NewDesc("standby_router_connected",
+		"1 when the supervisor is connected to the router.", []string{"router"}, nil)
+	descOnBackup = prometheus.NewDesc("standby_pair_on_backup",
+		"1 when the pair's backup is on air (a pool: any backup on air).", []string{"pair"}, nil)
+	descAutomatic = prometheus.NewDesc("standby_pair_automatic",
+		"1 when the pair fails over automatically.", []string{"pair"}, nil)
+	descAlarms = prometheus.NewDesc("standby_alarms",
+		"Alarms shown (not yet acknowledged or still active), by pair, main and kind.", []string{"pair", "main", "kind"}, nil)
+	descCovering = prometheus.NewDesc("standby_pool_covering",
+		"1 for each backup of a pool on air for a main (the allocation).", []string{"pool", "backup", "main"}, nil)
+	descWaiting = prometheus.NewDesc("standby_pool_waiting",
+		"Mains of a pool waiting for a backup, by their place in the queue (1 = served first).", []string{"pool", "main"}, nil)
+	descRole = prometheus.NewDesc("standby_supervisor_role",
+		"1 for this supervisor's role: standalone, primary or secondary.", []string{"role"}, nil)
+	descActive = prometheus.NewDesc("standby_supervisor_active",
+		"1 when this supervisor drives the router (always, without a peer); 0 while standby.", nil, nil)
+	descTerm = prometheus.NewDesc("standby_supervisor_term",
+		"The supervisor pair's term as this supervisor knows it (it increases with every takeover).", nil, nil)
+	descLinksAuth = prometheus.NewDesc("standby_links_authenticated",
+		"1 when the protoactor links are mutual TLS with the studio CA; 0: anyone on the network can forge a failover.", nil, nil)
+	descRefused = prometheus.NewDesc("standby_remote_refused_total",
+		"Inbound remote messages dropped because their sender may not send them, and refused TLS handshakes, by type and sender role.",
+		[]string{"type", "role"}, nil)
+)
 
+func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descHeartbeatAge, descReports, descMachineUp, descHealthValue, descHealthLevel,
+		descRouterConnected, descOnBackup, descAutomatic, descAlarms, descCovering, descWaiting, descRole, descActive,
+		descTerm, descLinksAuth, descRefused} {
+		ch <- d
+	}
+}
+
+func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.svc
+	gauge := func(d *prometheus.Desc, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v, labels...)
+	}
 	cfg := s.sup.Config()
 	now := s.clock.Now()
-	snaps, err := s.sup.Machines()
-	if err != nil {
-		return err
-	}
-	family("standby_heartbeat_age_seconds", "gauge", "Time since each machine's last report (absent until its first).")
+	snaps, views := s.hub.state()
 	for _, m := range cfg.Machines {
-		if sn, ok := snaps[m.Name]; ok && !sn.LastSeen.IsZero() {
-			sample("standby_heartbeat_age_seconds", now.Sub(sn.LastSeen).Seconds(), "machine", m.Name)
+		sn := snaps[m.Name]
+		if !sn.LastSeen.IsZero() {
+			gauge(descHeartbeatAge, max(now.Sub(sn.LastSeen), 0).Seconds(), m.Name)
 		}
-	}
-	family("standby_machine_up", "gauge", "1 when the machine reports and none of its services failed.")
-	for _, m := range cfg.Machines {
-		c := snaps[m.Name].Condition
-		sample("standby_machine_up", boolValue(c.Known && c.Failure == failover.TriggerNone), "machine", m.Name)
-	}
-	family("standby_health_value", "gauge", "Latest health values reported by each machine.")
-	for _, m := range cfg.Machines {
-		for _, r := range snaps[m.Name].Health {
+		ch <- prometheus.MustNewConstMetric(descReports, prometheus.CounterValue, float64(sn.Reports), m.Name)
+		gauge(descMachineUp, boolValue(sn.Condition.Known && sn.Condition.Failure == failover.TriggerNone), m.Name)
+		for _, r := range sn.Health {
 			if r.OK {
-				sample("standby_health_value", r.Value, "machine", m.Name, "name", r.Name)
+				gauge(descHealthValue, r.Value, m.Name, r.Name)
 			}
 		}
-	}
-	family("standby_health_level", "gauge", "Health level of each value: 0 normal, 1 warning, 2 critical.")
-	for _, m := range cfg.Machines {
-		levels := snaps[m.Name].Levels
-		for _, n := range sortedKeys(levels) {
-			sample("standby_health_level", float64(levels[n]), "machine", m.Name, "name", n)
+		for _, n := range sortedKeys(sn.Levels) {
+			gauge(descHealthLevel, float64(sn.Levels[n]), m.Name, n)
 		}
 	}
-	family("standby_router_connected", "gauge", "1 when the supervisor is connected to the router.")
 	for _, r := range s.sup.Routers() {
-		sample("standby_router_connected", boolValue(r.Conn == router.Connected), "router", r.Router)
+		gauge(descRouterConnected, boolValue(r.Conn == router.Connected), r.Router)
 	}
-	views, err := s.sup.Pools()
-	if err != nil {
-		return err
-	}
-	family("standby_pair_on_backup", "gauge", "1 when the pair's backup is on air.")
-	for _, v := range views {
+	for _, e := range s.sup.PoolEntries() {
+		v, ok := views[e.Name]
+		if !ok {
+			continue // not heard from yet
+		}
 		onBackup := false
 		for _, sl := range v.Slots {
 			onBackup = onBackup || sl.OnAir != sl.Main
-		}
-		sample("standby_pair_on_backup", boolValue(onBackup), "pair", v.Name)
-	}
-	family("standby_pair_automatic", "gauge", "1 when the pair fails over automatically.")
-	for _, v := range views {
-		sample("standby_pair_automatic", boolValue(v.Automatic), "pair", v.Name)
-	}
-	family("standby_alarms", "gauge", "Alarms shown (not yet acknowledged or still active), by pair and kind.")
-	for _, v := range views {
-		for _, sl := range v.Slots {
 			for _, a := range sl.Alarms {
-				sample("standby_alarms", 1, "pair", v.Name, "main", sl.Main, "kind", string(a.Kind))
+				gauge(descAlarms, 1, v.Name, sl.Main, string(a.Kind))
+			}
+		}
+		gauge(descOnBackup, boolValue(onBackup), v.Name)
+		gauge(descAutomatic, boolValue(v.Automatic), v.Name)
+		if !e.Pair {
+			for _, b := range v.Backups {
+				if b.Covering != "" {
+					gauge(descCovering, 1, v.Name, b.Name, b.Covering)
+				}
+			}
+			for i, m := range v.Queue {
+				gauge(descWaiting, float64(i+1), v.Name, m)
 			}
 		}
 	}
-	family("standby_pool_covering", "gauge", "1 for each backup of a pool on air for a main (the allocation).")
-	for _, v := range views {
-		for _, b := range v.Backups {
-			if b.Covering != "" && s.sup.Config().Pair(v.Name) == nil {
-				sample("standby_pool_covering", 1, "pool", v.Name, "backup", b.Name, "main", b.Covering)
-			}
-		}
-	}
-	family("standby_pool_waiting", "gauge", "Mains of a pool waiting for a backup, by their place in the queue (1 = served first).")
-	for _, v := range views {
-		for i, m := range v.Queue {
-			sample("standby_pool_waiting", float64(i+1), "pool", v.Name, "main", m)
-		}
-	}
-	role := s.role()
-	family("standby_supervisor_role", "gauge", "1 for this supervisor's role: standalone, primary or secondary.")
+	role := s.metricsRole(cfg)
 	for _, r := range []string{"standalone", "primary", "secondary"} {
-		sample("standby_supervisor_role", boolValue(role.Name == r), "role", r)
+		gauge(descRole, boolValue(role == r), r)
 	}
 	active, term := s.sup.Role()
-	family("standby_supervisor_active", "gauge", "1 when this supervisor drives the router (always, without a peer); 0 while standby.")
-	sample("standby_supervisor_active", boolValue(active))
-	family("standby_supervisor_term", "gauge", "The supervisor pair's term as this supervisor knows it (it increases with every takeover).")
-	sample("standby_supervisor_term", float64(term))
-	family("standby_links_authenticated", "gauge", "1 when the protoactor links are mutual TLS with the studio CA; 0: anyone on the network can forge a failover.")
-	sample("standby_links_authenticated", boolValue(s.sup.LinksAuthenticated()))
-	family("standby_remote_refused_total", "counter", "Inbound remote messages dropped because their sender may not send them, and refused TLS handshakes, by type and sender role.")
+	gauge(descActive, boolValue(active))
+	gauge(descTerm, float64(term))
+	gauge(descLinksAuth, boolValue(s.sup.LinksAuthenticated()))
 	refused := s.sup.RemoteRefusals()
 	rkeys := make([]node.RefusalKey, 0, len(refused))
 	for k := range refused {
@@ -195,12 +180,40 @@ func (s *Service) writeMetrics(w io.Writer) error {
 	}
 	sort.Slice(rkeys, func(i, j int) bool { return rkeys[i].Type+"\x00"+rkeys[i].Role < rkeys[j].Type+"\x00"+rkeys[j].Role })
 	for _, k := range rkeys {
-		sample("standby_remote_refused_total", float64(refused[k]), "type", k.Type, "role", k.Role)
+		ch <- prometheus.MustNewConstMetric(descRefused, prometheus.CounterValue, float64(refused[k]), k.Type, k.Role)
 	}
-	if _, err = io.WriteString(w, b.String()); err != nil {
-		return err
+}
+
+// metricsRole is the role's name without asking the sync link: a paired supervisor's role name
+// is its [redundancy] mode; without a peer it is the control surfaces' Role (Standalone unless a
+// test says otherwise).
+func (s *Service) metricsRole(cfg *conf.Config) string {
+	if cfg.Redundancy.Paired() {
+		if cfg.Redundancy.Mode == conf.RedundancyPrimary {
+			return "primary"
+		}
+		return "secondary"
 	}
-	return s.writeActionMetrics(w)
+	return s.role().Name
+}
+
+// newRegistry is the registry behind /metrics: the hub's event metrics, the state collector, the
+// config's reload state, and the Go runtime and process collectors.
+func newRegistry(s *Service, cs *ConfigState) *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		stateCollector{svc: s}, configCollector{cs: cs}, actionCollector{svc: s})
+	reg.MustRegister(s.hub.metrics.collectors()...)
+	return reg
+}
+
+// metricsHandler serves the registry in the Prometheus text (or OpenMetrics, when asked) format.
+func metricsHandler(reg *prometheus.Registry, log zerolog.Logger) http.Handler {
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{
+		ErrorLog:      stdlog.New(log.Level(zerolog.WarnLevel), "metrics: ", 0),
+		ErrorHandling: promhttp.ContinueOnError, // a broken collector leaves its metrics out, not the scrape
+		Timeout:       10 * time.Second,
+	})
 }
 
 func boolValue(b bool) float64 {
@@ -208,11 +221,6 @@ func boolValue(b bool) float64 {
 		return 1
 	}
 	return 0
-}
-
-// escapeLabel escapes a label value as the text format requires.
-func escapeLabel(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

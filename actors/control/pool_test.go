@@ -150,8 +150,8 @@ func TestPoolMoveTo(t *testing.T) {
 	body, _ := io.ReadAll(res.Body)
 	res.Body.Close()
 	for _, want := range []string{
-		`standby_pool_covering{pool="renders",backup="spare-2",main="r1"} 1`,
-		`standby_pool_covering{pool="renders",backup="spare-1",main="r3"} 1`,
+		`standby_pool_covering{backup="spare-2",main="r1",pool="renders"} 1`,
+		`standby_pool_covering{backup="spare-1",main="r3",pool="renders"} 1`,
 		`standby_pair_on_backup{pair="renders"} 1`,
 	} {
 		if !strings.Contains(string(body), want) {

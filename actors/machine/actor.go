@@ -39,6 +39,18 @@ type AlarmChanged struct {
 	Alarm   failover.Alarm
 }
 
+// SnapshotEvent is published on the actor system's EventStream with the machine's Snapshot when
+// it started, when anything a Snapshot shows changed, and for reports that changed only LastSeen
+// at most once per PublishEvery, so control surfaces and metrics keep a copy without asking the
+// actor (LastSeen in that copy is at most PublishEvery old while reports come).
+type SnapshotEvent struct {
+	Machine  string
+	Snapshot Snapshot
+}
+
+// PublishEvery is the longest a copy of a reporting machine's LastSeen lags behind.
+const PublishEvery = time.Second
+
 // Acknowledge acknowledges the machine's alarm of Kind; answered with an *AcknowledgeReply.
 type Acknowledge struct {
 	Kind failover.AlarmKind
@@ -87,6 +99,9 @@ type machineActor struct {
 	gen  uint64
 	wake *clock.Wake
 	log  zerolog.Logger
+	// What the last SnapshotEvent showed: the tracker's Shown count, and when.
+	pubShown uint64
+	pubAt    time.Time
 }
 
 func (m *machineActor) Receive(ctx actor.Context) {
@@ -108,6 +123,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: m.gen}
 		m.wake = clock.NewWake(func() { root.Send(self, t) })
 		m.arm(o.Clock.Now())
+		m.publish(ctx, o.Clock.Now())
 		return
 	case *actor.Stopping, *actor.Restarting:
 		if m.wake != nil {
@@ -123,14 +139,29 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		now := o.Clock.Now()
 		changed := m.t.Tick(now, resumed)
 		m.arm(now)
-		if !m.after(ctx, changed) {
+		if changed {
+			m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
+		}
+		save := m.after(ctx, changed)
+		if save && !changed {
+			m.publish(ctx, now)
+		}
+		if !save {
 			return // nothing worth keeping changed; a restart needs only the last change
 		}
 	case *Report:
 		now := o.Clock.Now()
 		changed := m.t.Observe(now, *msg)
 		m.arm(now)
-		if !m.after(ctx, changed) {
+		published := changed || m.t.Shown() != m.pubShown || now.Sub(m.pubAt) >= PublishEvery
+		if published {
+			m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
+		}
+		save := m.after(ctx, changed)
+		if save && !published {
+			m.publish(ctx, now)
+		}
+		if !save {
 			return // a beat without change: the saved copy stays good (Resume renews its last-seen)
 		}
 	case *Acknowledge:
@@ -144,6 +175,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		m.wake.Stop() // a held session's deadline may now be the earliest
 		m.arm(o.Clock.Now())
 		m.after(ctx, changed)
+		m.publish(ctx, o.Clock.Now())
 		ctx.Respond(&AcknowledgeReply{})
 	case *Reconfigure:
 		o.Settings, o.Subscribers = msg.Settings, msg.Subscribers
@@ -151,6 +183,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		m.wake.Stop() // the timeout may have become shorter
 		m.arm(o.Clock.Now())
 		m.notify(ctx) // new subscribers need the current condition
+		m.publish(ctx, o.Clock.Now())
 	case *GetSnapshot:
 		ctx.Respond(m.t.Snapshot())
 		return
@@ -179,6 +212,12 @@ func (m *machineActor) after(ctx actor.Context, changed bool) bool {
 		ctx.ActorSystem().EventStream.Publish(&AlarmChanged{Machine: m.box.opts.Name, Alarm: a})
 	}
 	return changed || save
+}
+
+// publish hands the current Snapshot to the EventStream (SnapshotEvent).
+func (m *machineActor) publish(ctx actor.Context, now time.Time) {
+	m.pubShown, m.pubAt = m.t.Shown(), now
+	ctx.ActorSystem().EventStream.Publish(&SnapshotEvent{Machine: m.box.opts.Name, Snapshot: m.t.Snapshot()})
 }
 
 // logAlarm logs each alarm change once; reports in between log nothing.

@@ -9,6 +9,7 @@ package machine
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -101,6 +102,10 @@ type Tracker struct {
 	health   map[string]Reading
 	levels   map[string]failover.Level
 	cond     failover.Condition
+	// shown counts changes of what a Snapshot shows besides LastSeen (services, health values,
+	// levels), so the actor republishes its snapshot only when it changed.
+	shown   uint64
+	reports uint64 // reports of the established session applied
 }
 
 // NewTracker returns a tracker that has heard nothing yet (Condition.Known false).
@@ -115,16 +120,19 @@ func (t *Tracker) Condition() failover.Condition { return t.cond }
 type Snapshot struct {
 	Condition failover.Condition
 	LastSeen  time.Time
-	Services  []Service
-	Health    []Reading
-	Levels    map[string]failover.Level
+	// Reports counts the reports applied (of the established agent session) since the actor
+	// first started; a restart resumes from the last saved copy, so it may step back.
+	Reports  uint64
+	Services []Service
+	Health   []Reading
+	Levels   map[string]failover.Level
 	// Alarms are the machine's own alarms (duplicate_agent), active or cleared but not acknowledged.
 	Alarms []failover.Alarm
 }
 
 // Snapshot returns a copy of the machine's view.
 func (t *Tracker) Snapshot() Snapshot {
-	s := Snapshot{Condition: t.cond, LastSeen: t.est.last, Services: append([]Service(nil), t.services...),
+	s := Snapshot{Condition: t.cond, LastSeen: t.est.last, Reports: t.reports, Services: append([]Service(nil), t.services...),
 		Levels: make(map[string]failover.Level, len(t.levels))}
 	for _, r := range t.health {
 		s.Health = append(s.Health, r)
@@ -236,21 +244,38 @@ func held(r Report) *Report { return &r }
 // apply makes r, of the established session, the machine's state.
 func (t *Tracker) apply(r Report) bool {
 	t.seen, t.silent = true, false
+	t.reports++
+	if !slices.Equal(t.services, r.Services) {
+		t.shown++
+	}
 	t.services = append(t.services[:0], r.Services...)
 	for _, h := range r.Health {
+		if old, ok := t.health[h.Name]; !ok || old != h {
+			t.shown++
+		}
 		t.health[h.Name] = h
 		th, ok := t.set.Thresholds[h.Name]
 		if !ok {
 			continue
 		}
+		old, had := t.levels[h.Name]
 		if !h.OK {
+			if had {
+				t.shown++
+			}
 			delete(t.levels, h.Name) // an unreadable value is no evidence either way
 			continue
 		}
-		t.levels[h.Name] = failover.Classify(t.levels[h.Name], h.Value, th)
+		if lv := failover.Classify(old, h.Value, th); !had || lv != old {
+			t.levels[h.Name] = lv
+			t.shown++
+		}
 	}
 	return t.update()
 }
+
+// Shown changes whenever what a Snapshot shows changed, other than LastSeen and the report count.
+func (t *Tracker) Shown() uint64 { return t.shown }
 
 // window is how long the established session must stay quiet before a newcomer replaces it:
 // twice its observed report spacing, at least minQuarantine, at most the timeout.

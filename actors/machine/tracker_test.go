@@ -436,3 +436,30 @@ func TestAgentDuplicateSurvivesCloneAndResume(t *testing.T) {
 	}
 	restored.wantFailure("restored, acknowledged", failover.TriggerEngine)
 }
+
+// TestTrackerShown: Shown changes with what a Snapshot shows (services, values, levels) and not
+// on a beat that repeats the last report; Reports counts the reports applied.
+func TestTrackerShown(t *testing.T) {
+	up := []Service{{Name: "engine", Up: true}}
+	tr := NewTracker(settings())
+	tr.Observe(t0, report(1, up, Reading{Name: "gpu_temp", Value: 60, OK: true}))
+	s1 := tr.Shown()
+	tr.Observe(t0.Add(10*time.Millisecond), report(2, up, Reading{Name: "gpu_temp", Value: 60, OK: true}))
+	if tr.Shown() != s1 {
+		t.Errorf("a repeated report changed Shown: %d → %d", s1, tr.Shown())
+	}
+	tr.Observe(t0.Add(20*time.Millisecond), report(3, up, Reading{Name: "gpu_temp", Value: 61, OK: true}))
+	s2 := tr.Shown()
+	if s2 == s1 {
+		t.Error("a new health value left Shown alike")
+	}
+	tr.Observe(t0.Add(30*time.Millisecond), report(4, []Service{{Name: "engine", Up: false, Reason: "exited"}},
+		Reading{Name: "gpu_temp", Value: 61, OK: true}))
+	if tr.Shown() == s2 {
+		t.Error("a service going down left Shown alike")
+	}
+	tr.Observe(t0.Add(40*time.Millisecond), report(2, up)) // stale: not applied
+	if sn := tr.Snapshot(); sn.Reports != 4 {
+		t.Errorf("reports %d, want 4", sn.Reports)
+	}
+}

@@ -89,6 +89,12 @@ type Event struct {
 	Action failover.Action
 }
 
+// ViewEvent is published on the event stream with the pool's View when the actor starts and after
+// every message that may have changed it, before that message's Events, so whoever sees an Event
+// finds a copy kept from ViewEvents current (control surfaces and metrics keep one instead of
+// asking the actor).
+type ViewEvent struct{ View View }
+
 // tick is the wake-up at the engine's next deadline; gen ties it to one incarnation.
 type tick struct{ gen uint64 }
 
@@ -149,6 +155,7 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		a.wake.At(now, a.eng.Wake(now)) // a restored switch still has its deadline
 		a.subscribe(ctx)                // what the router said before we ran comes with it
 		if len(acts) == 0 {
+			a.publishView(ctx)
 			return
 		}
 	case *actor.Stopping:
@@ -220,12 +227,20 @@ func (a *poolActor) Receive(ctx actor.Context) {
 	default:
 		return
 	}
+	_, isTick := ctx.Message().(*tick)
+	if !isTick || len(acts) > 0 {
+		a.publishView(ctx)
+	}
 	a.carryOut(ctx, now, acts)
 	a.wake.At(now, a.eng.Wake(now))
-	if _, isTick := ctx.Message().(*tick); isTick && len(acts) == 0 {
+	if isTick && len(acts) == 0 {
 		return // a tick that did nothing changed nothing worth keeping
 	}
 	a.box.saved = a.eng.Clone()
+}
+
+func (a *poolActor) publishView(ctx actor.Context) {
+	ctx.ActorSystem().EventStream.Publish(&ViewEvent{View: View{Name: a.box.opts.Name, Status: a.eng.Status()}})
 }
 
 func (a *poolActor) subscribe(ctx actor.Context) {

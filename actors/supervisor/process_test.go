@@ -390,10 +390,10 @@ func TestProcessesRestartWithBackupOnAir(t *testing.T) {
 // supervisor by a veth pair, and cuts the link.
 func TestProcessesNetworkPartition(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces need root")
+		noNetns(t, "network namespaces need root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("network namespaces need iproute2's ip command")
+		noNetns(t, "network namespaces need iproute2's ip command")
 	}
 	ns := fmt.Sprintf("standby-test-%d", os.Getpid())
 	vethHost, vethNS := fmt.Sprintf("sbh%d", os.Getpid()%100000), fmt.Sprintf("sbn%d", os.Getpid()%100000)
@@ -405,7 +405,7 @@ func TestProcessesNetworkPartition(t *testing.T) {
 		return nil
 	}
 	if err := run("netns", "add", ns); err != nil {
-		t.Skipf("network namespaces unavailable here: %v", err)
+		noNetns(t, "network namespaces unavailable here: %v", err)
 	}
 	t.Cleanup(func() { _ = run("link", "del", vethHost); _ = run("netns", "del", ns) })
 	for _, args := range [][]string{

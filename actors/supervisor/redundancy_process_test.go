@@ -225,10 +225,10 @@ const (
 
 func newPartitionLab(t *testing.T) *partitionLab {
 	if os.Geteuid() != 0 {
-		t.Skip("network namespaces need root")
+		noNetns(t, "network namespaces need root")
 	}
 	if _, err := exec.LookPath("ip"); err != nil {
-		t.Skip("network namespaces need iproute2's ip command")
+		noNetns(t, "network namespaces need iproute2's ip command")
 	}
 	id := os.Getpid() % 100000
 	ns, vh, vn := fmt.Sprintf("standby-pair-%d", id), fmt.Sprintf("sph%d", id), fmt.Sprintf("spn%d", id)
@@ -240,7 +240,7 @@ func newPartitionLab(t *testing.T) *partitionLab {
 		return nil
 	}
 	if err := ip("netns", "add", ns); err != nil {
-		t.Skipf("network namespaces unavailable here: %v", err)
+		noNetns(t, "network namespaces unavailable here: %v", err)
 	}
 	t.Cleanup(func() { _ = ip("link", "del", vh); _ = ip("netns", "del", ns) })
 	hostSide, primary, agents, router, second := labHostSide, labPrimary, labAgents, labRouter, labSecond

@@ -60,6 +60,9 @@ type Options struct {
 	// OnStart runs once the tree is up (control surfaces attach here); the returned func runs
 	// at stop. An error stops the supervisor.
 	OnStart func(s *Supervisor) (stop func(), err error)
+	// OnReload, when set, is told the outcome of each config from Run's reload channel (nil:
+	// applied); /metrics and systemd's status follow it.
+	OnReload func(err error)
 	// MachineHook and PoolHook run first on every message of every machine / pool actor; tests
 	// inject panics with them.
 	MachineHook func(machine string, msg any)
@@ -708,7 +711,11 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 			s.log.Info().Msg("stopping")
 			return nil
 		case cfg := <-reload:
-			if err := s.Reload(cfg); err != nil {
+			err := s.Reload(cfg)
+			if opts.OnReload != nil {
+				opts.OnReload(err)
+			}
+			if err != nil {
 				s.log.Error().Err(err).Msg("reload failed")
 				continue
 			}

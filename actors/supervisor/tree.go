@@ -86,6 +86,8 @@ func (g *groupActor) Receive(ctx actor.Context) {
 			ctx.Send(sender, &spawned{pid: pid, err: err})
 		}
 		g.afterStop(ctx, msg.name, spawn)
+	case *whenReady: // Alive's ping
+		ctx.Respond(&whenReady{})
 	case *stopChild:
 		sender := ctx.Sender()
 		g.afterStop(ctx, msg.name, func(ctx actor.Context) { ctx.Send(sender, &stopped{}) })

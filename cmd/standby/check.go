@@ -21,24 +21,49 @@ func init() {
 func cmdCheck(_ context.Context, args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
 	path := fs.String("config", "", "config file (TOML); without it the embedded demo studio is checked")
+	agent := fs.String("agent", "", "an agent's config file (TOML) to check instead")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if *agent != "" {
+		return checkAgent(os.Stdout, os.Stderr, *agent)
 	}
 	return check(os.Stdout, os.Stderr, *path)
 }
 
-func check(stdout, stderr io.Writer, path string) int {
-	cfg, err := loadConfig(path)
-	if err != nil {
-		var list conf.Errors
-		if errors.As(err, &list) {
-			fmt.Fprintf(stderr, "%s: %d error(s):\n", configName(path), len(list))
-			for _, e := range list {
-				fmt.Fprintf(stderr, "  %v\n", e)
-			}
-		} else {
-			fmt.Fprintf(stderr, "%s: %v\n", configName(path), err)
+// printErrors writes a config's errors, each with its key path.
+func printErrors(stderr io.Writer, name string, err error) {
+	var list conf.Errors
+	if errors.As(err, &list) {
+		fmt.Fprintf(stderr, "%s: %d error(s):\n", name, len(list))
+		for _, e := range list {
+			fmt.Fprintf(stderr, "  %v\n", e)
 		}
+		return
+	}
+	fmt.Fprintf(stderr, "%s: %v\n", name, err)
+}
+
+// checkAgent validates an agent's config as `standby agent` loads it, and summarises it.
+func checkAgent(stdout, stderr io.Writer, path string) int {
+	a, err := conf.LoadAgent(path)
+	if err != nil {
+		printErrors(stderr, path, err)
+		return 1
+	}
+	links := "links: plaintext (no [tls])"
+	if a.TLS.Enabled() {
+		links = "links: mutual TLS, certificate " + a.TLS.Cert
+	}
+	fmt.Fprintf(stdout, "%s: ok\nagent %q: reports to %s every %s, %d service(s), %d health value(s); %s\n", path, a.Name,
+		strings.Join(a.Supervisors, ", "), a.HeartbeatInterval.Duration, len(a.Services), len(a.Health), links)
+	return 0
+}
+
+func check(stdout, stderr io.Writer, path string) int {
+	cfg, _, err := loadConfig(path)
+	if err != nil {
+		printErrors(stderr, configName(path), err)
 		return 1
 	}
 	links := ""

@@ -4,13 +4,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"github.com/rs/zerolog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/rs/zerolog"
 
 	"standby/actors/control"
 	"standby/actors/supervisor"
+	"standby/actors/systemd"
 	"standby/conf"
 )
 
@@ -30,7 +33,7 @@ func cmdRun(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "standby run:", err)
 		return 2
 	}
-	cfg, err := loadConfig(*path)
+	cfg, raw, err := loadConfig(*path)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "standby run: %s:\n%v\n", configName(*path), err)
 		return 1
@@ -38,7 +41,9 @@ func cmdRun(ctx context.Context, args []string) int {
 	if *path == "" {
 		log.Info().Msg("no --config: starting the embedded demo studio (conf/default.toml)")
 	}
-	// SIGHUP reloads; an invalid file is reported and the running config kept.
+	cs := control.NewConfigState(nil)
+	cs.Loaded(raw)
+	// SIGHUP reloads (systemd's ExecReload); an invalid file is reported and the running config kept.
 	reload := make(chan *conf.Config, 1)
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -49,32 +54,115 @@ func cmdRun(ctx context.Context, args []string) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				next, err := loadConfig(*path)
+				notifyErr(log, systemd.Reloading("reloading "+configName(*path)))
+				next, raw, err := loadConfig(*path)
 				if err != nil {
 					log.Error().Str("config", configName(*path)).Msgf("reload rejected, running config kept:\n%v", err)
+					cs.Rejected()
+					notifyErr(log, systemd.Ready("reload rejected, running config kept: "+firstLine(err.Error())))
 					continue
 				}
-				reload <- next
+				cs.Offered(raw)
+				select {
+				case reload <- next:
+				case <-ctx.Done():
+					return
+				}
 			}
 		}
 	}()
 	if *path == "" {
 		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
 	}
-	if err := supervisor.Run(ctx, supervisor.Options{Config: cfg, Logger: log, AgentBinary: agentBinary(log), OnStart: control.Attach(control.Options{Logger: log})},
-		reload); err != nil {
+	attach := control.Attach(control.Options{Logger: log, Config: cs})
+	opts := supervisor.Options{Config: cfg, Logger: log, AgentBinary: agentBinary(log),
+		// Ready for systemd once the actors, routers and control surfaces are up; from then on the
+		// watchdog is fed while the supervision tree answers.
+		OnStart: func(s *supervisor.Supervisor) (func(), error) {
+			stop, err := attach(s)
+			if err != nil {
+				return nil, err
+			}
+			stopWatchdog := startWatchdog(ctx, log, s)
+			notifyErr(log, systemd.Ready(runningStatus(s)))
+			return func() {
+				notifyErr(log, systemd.Stopping("stopping"))
+				stopWatchdog()
+				if stop != nil {
+					stop()
+				}
+			}, nil
+		},
+		OnReload: func(err error) {
+			cs.Applied(err)
+			if err != nil {
+				notifyErr(log, systemd.Ready("reload failed, running config kept: "+firstLine(err.Error())))
+				return
+			}
+			notifyErr(log, systemd.Ready("config reloaded"))
+		},
+	}
+	if err := supervisor.Run(ctx, opts, reload); err != nil {
 		log.Error().Err(err).Msg("standby run failed")
 		return 1
 	}
 	return 0
 }
 
-// loadConfig reads path, or the embedded demo studio when path is empty.
-func loadConfig(path string) (*conf.Config, error) {
-	if path == "" {
-		return conf.Parse(conf.DefaultTOML)
+// startWatchdog feeds systemd's watchdog (WatchdogSec=) while the supervisor answers within a
+// quarter of the watchdog's timeout; it returns the stop. Without a watchdog it does nothing.
+func startWatchdog(ctx context.Context, log zerolog.Logger, s *supervisor.Supervisor) func() {
+	timeout, err := systemd.WatchdogTimeout()
+	if err != nil {
+		log.Error().Err(err).Msg("systemd watchdog not fed")
+		return func() {}
 	}
-	return conf.Load(path)
+	if timeout == 0 {
+		return func() {}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = systemd.Watchdog(ctx, systemd.WatchdogOptions{Timeout: timeout, Logger: log,
+			Alive: func() error { return s.Alive(timeout / 4) }})
+	}()
+	return func() { cancel(); <-done }
+}
+
+// runningStatus is systemd's status line for a running supervisor.
+func runningStatus(s *supervisor.Supervisor) string {
+	cfg := s.Config()
+	return fmt.Sprintf("supervising %d pools/pairs, %d machines, %d routers; http %s", len(s.PoolEntries()), len(cfg.Machines),
+		len(cfg.Routers), cfg.Supervisor.HTTP)
+}
+
+// notifyErr logs a failed sd_notify (the service keeps running; systemd may time it out).
+func notifyErr(log zerolog.Logger, err error) {
+	if err != nil {
+		log.Warn().Err(err).Msg("cannot tell systemd")
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// loadConfig reads path, or the embedded demo studio when path is empty, with the bytes read
+// (their hash is the config_info metric's).
+func loadConfig(path string) (*conf.Config, []byte, error) {
+	raw := conf.DefaultTOML
+	if path != "" {
+		var err error
+		if raw, err = os.ReadFile(path); err != nil {
+			return nil, nil, err
+		}
+	}
+	cfg, err := conf.Parse(raw)
+	return cfg, raw, err
 }
 
 func configName(path string) string {
