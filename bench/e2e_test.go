@@ -102,6 +102,10 @@ func TestRunEndToEnd(t *testing.T) {
 	}
 	t.Logf("mode %s (%s); crash p50 %.3f ms, pool p50 %.3f ms, manual p50 %.3f ms", rep.Mode, rep.Machines,
 		rep.Scenarios[0].Stats.P50, rep.Scenarios[1].Stats.P50, rep.Scenarios[2].Stats.P50)
+	// The crash with a slow action ran, and the action did (figures are not asserted here).
+	if c := rep.ActionCost; c == nil || c.Error != "" || c.Runs != 3 || c.Requests == 0 {
+		t.Errorf("action cost %+v", c)
+	}
 	var table bytes.Buffer
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)

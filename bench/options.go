@@ -99,6 +99,9 @@ type Options struct {
 	// TLS with the setup's own studio CA, and the crash scenario is run once more on plaintext
 	// links to report what TLS costs (Report.TLSCost).
 	Plaintext bool
+	// NoActionCost skips running the crash scenario once more on a setup with a slow [[action]]
+	// (Report.ActionCost), which by default follows the crash scenario.
+	NoActionCost bool
 	// Dir is the work directory (configs, logs); empty makes a temporary one, removed unless Keep.
 	Dir  string
 	Keep bool

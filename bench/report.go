@@ -30,8 +30,10 @@ type Report struct {
 	// plaintext links in the same run (when TLS was on and the crash scenario ran).
 	TLS     bool     `json:"tls"`
 	TLSCost *TLSCost `json:"tls_cost,omitempty"`
-	Anchors []Anchor `json:"anchors"`
-	Notes   []string `json:"notes,omitempty"`
+	// ActionCost compares the crash p99 with and without a slow [[action]] in the same run.
+	ActionCost *ActionCost `json:"action_cost,omitempty"`
+	Anchors    []Anchor    `json:"anchors"`
+	Notes      []string    `json:"notes,omitempty"`
 }
 
 // PoolRatio is the pool scenario's p99 against the pair crash p99 of the same run.
@@ -318,6 +320,14 @@ func (r *Report) WriteTable(w io.Writer) error {
 			} else {
 				fmt.Fprintf(w, "crash p99 with mutual TLS %.3f ms, on plaintext links %.3f ms (%d runs each; p50 %.3f / %.3f): TLS adds %+.3f ms (goal <= %.3f ms: %s)\n",
 					c.TLSP99MS, c.PlaintextP99MS, c.Runs, c.TLSP50MS, c.PlaintextP50MS, c.DeltaMS, c.LimitMS, map[bool]string{true: "met", false: "NOT met"}[c.Met])
+			}
+		}
+		if c := r.ActionCost; c != nil {
+			if c.Error != "" {
+				fmt.Fprintf(w, "crash with a slow action: FAILED: %s\n", c.Error)
+			} else {
+				fmt.Fprintf(w, "crash p99 without an action %.3f ms, with a slow action (HTTP %s, %d requests) %.3f ms (%d runs each; p50 %.3f / %.3f): %+.3f ms\n",
+					c.WithoutP99MS, SlowActionDelay, c.Requests, c.WithP99MS, c.Runs, c.WithoutP50MS, c.WithP50MS, c.DeltaMS)
 			}
 		}
 		fmt.Fprintln(w)

@@ -140,6 +140,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 			}
 		}
 	}
+	if st != nil && !o.NoActionCost {
+		// A slow action must not slow a failover: the crash scenario with and without one.
+		for _, r := range rep.Scenarios {
+			if r.Name == Crash && r.Error == "" && r.Stats.Runs > 0 {
+				rep.ActionCost = actionCost(ctx, st, so, dir, o, r.Stats.Runs, progress)
+				if ctx.Err() != nil {
+					return nil, ctx.Err()
+				}
+			}
+		}
+	}
 	if st != nil {
 		rep.Mode, rep.Machines = st.o.mode, st.machineKinds()
 		st.Close()

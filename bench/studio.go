@@ -42,6 +42,8 @@ type studioOptions struct {
 	tls bool
 	// takeover runs a pair of supervisors (primary and secondary-failover), agents reporting to both.
 	takeover bool
+	// actions is TOML appended to the supervisor's config ([[action]] entries); empty: none.
+	actions  string
 	log      zerolog.Logger
 	progress func(format string, args ...any)
 }
@@ -306,7 +308,7 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 			return err
 		}
 	}
-	cfg := supervisorTOML(sc)
+	cfg := supervisorTOML(sc) + s.o.actions
 	tbl, err := s.tls.table(identity.RoleSupervisor, "bench-supervisor")
 	if err != nil {
 		return err

@@ -129,6 +129,7 @@ type slot struct {
 	last    *Result
 	counts  map[string]uint64
 	hist    Histogram
+	removed bool // by a reload: its runs in flight were cancelled
 }
 
 type job struct {
@@ -158,7 +159,7 @@ func Props(o Options) *actor.Props {
 	}
 	latest := &latestConfig{cfg: o.Config, standby: o.Standby} // outlives a restarted incarnation
 	return actor.PropsFromProducer(func() actor.Actor {
-		return &runnerActor{opts: o, latest: latest, tr: newTranslator(), cancels: map[uint64]context.CancelFunc{}}
+		return &runnerActor{opts: o, latest: latest, tr: newTranslator(), cancels: map[uint64]context.CancelFunc{}, runs: map[uint64]*slot{}}
 	})
 }
 
@@ -179,6 +180,7 @@ type runnerActor struct {
 	next    int // round-robin start among the slots
 	ids     uint64
 	cancels map[uint64]context.CancelFunc
+	runs    map[uint64]*slot // runs in flight, by id
 }
 
 func (r *runnerActor) Receive(ctx actor.Context) {
@@ -269,6 +271,12 @@ func (r *runnerActor) configure(ctx actor.Context, cfg *conf.Config) {
 	}
 	for _, o := range old {
 		if !slices.Contains(r.slots, o) {
+			o.removed = true
+			for id, s := range r.runs {
+				if s == o {
+					r.cancels[id]()
+				}
+			}
 			for len(o.queue) > 0 {
 				r.dropWith(ctx, o, "the action was removed from the config")
 			}
@@ -377,7 +385,7 @@ func (r *runnerActor) start(ctx actor.Context, s *slot, j job) {
 	r.running++
 	run, cfg, clk := s.run, s.cfg, r.opts.Clock
 	rctx, cancel := context.WithTimeout(context.Background(), cfg.Timeout.Duration)
-	r.cancels[id] = cancel
+	r.cancels[id], r.runs[id] = cancel, s
 	root, self := ctx.ActorSystem().Root, ctx.Self()
 	go func() {
 		defer cancel()
@@ -414,6 +422,7 @@ func safeRun(ctx context.Context, run runner, ev Event) (o outcome) {
 
 func (r *runnerActor) finish(ctx actor.Context, f *finished) {
 	delete(r.cancels, f.id)
+	delete(r.runs, f.id)
 	s := f.slot
 	s.running--
 	r.running--
@@ -422,6 +431,8 @@ func (r *runnerActor) finish(ctx actor.Context, f *finished) {
 	switch {
 	case f.out.ok:
 		res.Result, res.Detail = ResultOK, f.out.detail
+	case s.removed && !f.timedOut:
+		res.Result, res.Detail = ResultFailed, "cancelled: the action was removed from the config"
 	case f.timedOut:
 		res.Result, res.Detail = ResultTimedOut, fmt.Sprintf("no result within %s", s.cfg.Timeout.Duration)
 		if f.out.err != nil && !errors.Is(f.out.err, context.DeadlineExceeded) {

@@ -537,3 +537,74 @@ data = "{{.Event}} {{.Machine}}"
 		t.Fatalf("after standby: %+v", r.Event)
 	}
 }
+
+// A reload keeps an action that stays (its queue and counts), drops the queue of one removed
+// (reported), and starts one added.
+func TestReconfigure(t *testing.T) {
+	entered, release := make(chan string, 10), make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		entered <- req.URL.Path
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+	}))
+	defer srv.Close()
+	defer close(release)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	stays := `
+[[action]]
+name = "stays"
+on = ["failover"]
+kind = "udp"
+address = "` + pc.LocalAddr().String() + `"
+data = "{{.Pair}}"
+`
+	r := newRig(t, stays+`
+[[action]]
+name = "goes"
+on = ["failover"]
+kind = "http"
+url = "`+srv.URL+`/goes"
+timeout = "1m"
+`, nil)
+	r.failover("cam1", "m1", "b1")
+	<-entered
+	r.failover("cam2", "m2", "b2") // waits behind the hung run of goes
+	for range 2 {
+		if res := r.result("stays"); res.Result != ResultOK {
+			t.Fatalf("%+v", res)
+		}
+	}
+	cfg, err := conf.Parse([]byte(studio + stays + `
+[[action]]
+name = "added"
+on = ["failback"]
+kind = "udp"
+address = "` + pc.LocalAddr().String() + `"
+data = "added {{.Pair}}"
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.sys.Root.Send(r.pid, &Reconfigure{Config: cfg})
+	// Its waiting event is dropped and its run in flight cancelled (both reported).
+	for _, want := range []string{ResultDropped, ResultFailed} {
+		if res := r.result("goes"); res.Result != want || !strings.Contains(res.Detail, "removed from the config") {
+			t.Fatalf("goes: %+v, want %s", res, want)
+		}
+	}
+	r.sys.Root.Send(r.pid, &pool.Event{Pool: "cam1", Action: failover.Transition{Main: "m1", From: failover.OnBackup, To: failover.SwitchingToMain, Machine: "m1"}})
+	r.sys.Root.Send(r.pid, &pool.Event{Pool: "cam1", Action: failover.Transition{Main: "m1", From: failover.SwitchingToMain, To: failover.OnMain, Machine: "m1"}})
+	if res := r.result("added"); res.Result != ResultOK || res.Event.Event != "failback" {
+		t.Fatalf("added: %+v", res)
+	}
+	st := r.status()
+	if len(st) != 2 || st[0].Name != "stays" || st[0].Counts[ResultOK] != 2 || st[1].Name != "added" {
+		t.Fatalf("status %+v", st)
+	}
+}

@@ -55,6 +55,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	dir := fs.String("dir", "", "work directory for configs and logs (default: a temporary one, removed unless --keep or a failure)")
 	keep := fs.Bool("keep", false, "keep the work directory")
 	level := fs.String("log-level", "warn", "log level of the bench's own log (stderr)")
+	slowAction := fs.Bool("slow-action", true, "run the crash scenario once more on a setup whose pairs have a slow [[action]] (an HTTP endpoint taking 1s), alternating blocks, to show actions do not slow failovers")
 	useTLS := fs.Bool("tls", true, "mutual TLS on every link (the setup's own studio CA), and the crash scenario once more on plaintext links to show what TLS costs; --tls=false: plaintext only")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -74,7 +75,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		return 1
 	}
 	o := bench.Options{Binary: bin, Pairs: *pairs, HeartbeatInterval: *hbi, HeartbeatTimeout: *hbt, Runs: *runs,
-		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS}
+		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS, NoActionCost: !*slowAction}
 	fs.Visit(func(f *flag.Flag) { o.RunsSet = o.RunsSet || f.Name == "runs" })
 	if *scen != "" {
 		o.Scenarios = strings.Split(*scen, ",")

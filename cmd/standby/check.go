@@ -126,5 +126,13 @@ func Summary(cfg *conf.Config, name string) string {
 		fmt.Fprintf(&b, "pool %q: mains %s covered by %s via %q (%s), %s%s, failback %s\n",
 			p.Name, strings.Join(p.Mains, ", "), strings.Join(p.Backups, ", "), p.Router, roles, p.Mode, crit, p.Failback)
 	}
+	for _, a := range cfg.Actions {
+		scope := ""
+		if len(a.Pairs) > 0 {
+			scope = " of " + strings.Join(a.Pairs, ", ")
+		}
+		fmt.Fprintf(&b, "action %q: %s on %s%s, timeout %s, concurrency %d, queue %d\n",
+			a.Name, a.Kind, strings.Join(a.On, ", "), scope, a.Timeout.Duration, a.Concurrency, a.Queue)
+	}
 	return b.String()
 }
