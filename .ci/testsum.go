@@ -3,7 +3,7 @@
 // testsum reads `go test -json` on stdin and prints what a plain `go test` prints for packages
 // (ok / FAIL / no test files lines), the full output of every failed test, every skipped test with
 // its reason, and a closing "N passed, N failed, N skipped" line. It exits 1 when a test failed,
-// a package failed to build, or a test was skipped that the allow list (-allow FILE: lines of
+// a package failed (to build, or outside its tests), or a test was skipped that the allow list (-allow FILE: lines of
 // "package TestName", # comments) does not name; a TestName ending in / also allows its subtests.
 //
 //	go test -json ./... | go run .ci/testsum.go -allow .ci/skips-allowed
@@ -86,7 +86,7 @@ func summarize(in io.Reader, out io.Writer, allowed map[key]bool) int {
 	var passed, failed, skipped int
 	var skips []string
 	var refused []string
-	buildFailed := false
+	buildFailed, pkgFailed := false, false
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -115,11 +115,13 @@ func summarize(in io.Reader, out io.Writer, allowed map[key]bool) int {
 				delete(outputs, k)
 			}
 		case "fail":
-			if e.Test != "" {
-				failed++
-				fmt.Fprint(out, strings.Join(outputs[k], ""))
-				delete(outputs, k)
+			if e.Test == "" {
+				pkgFailed = true // a build failure, a panic outside a test, a TestMain's exit code
+				continue
 			}
+			failed++
+			fmt.Fprint(out, strings.Join(outputs[k], ""))
+			delete(outputs, k)
 		case "skip":
 			if e.Test == "" {
 				continue // a package without tests
@@ -153,7 +155,7 @@ func summarize(in io.Reader, out io.Writer, allowed map[key]bool) int {
 		}
 		status = 1
 	}
-	if failed > 0 || buildFailed {
+	if failed > 0 || buildFailed || pkgFailed {
 		status = 1
 	}
 	fmt.Fprintf(out, "%d passed, %d failed, %d skipped\n", passed, failed, skipped)

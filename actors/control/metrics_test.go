@@ -3,6 +3,8 @@ package control
 import (
 	"errors"
 	"net/http"
+	"os"
+	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -175,4 +177,34 @@ standby_config_last_reload_successful 0
 standby_config_last_reload_success_timestamp_seconds 1.70000001e+09
 standby_config_last_reload_successful 1
 `)
+}
+
+// TestAlertRulesNameOurMetrics: every standby_ metric the example alert rules use is one this
+// package describes (promtool checks the rules' syntax and behaviour in CI, not our names).
+func TestAlertRulesNameOurMetrics(t *testing.T) {
+	descs := make(chan *prometheus.Desc, 256)
+	for _, c := range append(newEventMetrics().collectors(), stateCollector{}, configCollector{}) {
+		c.Describe(descs)
+	}
+	close(descs)
+	ours := map[string]bool{}
+	fq := regexp.MustCompile(`fqName: "([a-z_]+)"`)
+	for d := range descs {
+		if m := fq.FindStringSubmatch(d.String()); m != nil {
+			ours[m[1]] = true
+		}
+	}
+	rules, err := os.ReadFile("../../conf/examples/standby.rules.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	used := regexp.MustCompile(`standby_[a-z_]+`).FindAllString(string(rules), -1)
+	if len(used) < 5 {
+		t.Fatalf("the rules use %d standby metrics", len(used))
+	}
+	for _, name := range used {
+		if !ours[name] {
+			t.Errorf("standby.rules.yml uses %s, which Standby does not export", name)
+		}
+	}
 }

@@ -75,3 +75,20 @@ func TestCheckTLS(t *testing.T) {
 		t.Fatalf("plaintext: exit %d, %s", code, errs.String())
 	}
 }
+
+// TestPackagedConfigsAreValid: the configs the Debian package installs in /etc/standby pass
+// `standby check` (exit 0) and `standby check --agent`.
+func TestPackagedConfigsAreValid(t *testing.T) {
+	var out, errs bytes.Buffer
+	if code := check(&out, &errs, "../../.packaging/standby.toml"); code != 0 {
+		t.Errorf("standby.toml: exit %d\n%s", code, errs.String())
+	}
+	out.Reset()
+	errs.Reset()
+	if code := checkAgent(&out, &errs, "../../.packaging/agent.toml"); code != 0 || !strings.Contains(out.String(), `agent "render-1"`) {
+		t.Errorf("agent.toml: exit %d\n%s%s", code, out.String(), errs.String())
+	}
+	if code := checkAgent(&out, &errs, "../../conf/testdata/bad.toml"); code != 1 {
+		t.Errorf("a supervisor's bad config as an agent's: exit %d", code)
+	}
+}
