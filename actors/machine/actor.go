@@ -40,9 +40,10 @@ type AlarmChanged struct {
 }
 
 // SnapshotEvent is published on the actor system's EventStream with the machine's Snapshot when
-// it started, when anything a Snapshot shows changed, and for reports that changed only LastSeen
-// at most once per PublishEvery, so control surfaces and metrics keep a copy without asking the
-// actor (LastSeen in that copy is at most PublishEvery old while reports come).
+// it started, at once when its condition, services, levels or alarms changed (Tracker.Shown),
+// and for reports that only moved LastSeen or health values at most once per PublishEvery, so
+// control surfaces and metrics keep a copy without asking the actor (LastSeen and the values in
+// that copy are at most PublishEvery old while reports come).
 type SnapshotEvent struct {
 	Machine  string
 	Snapshot Snapshot

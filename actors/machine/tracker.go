@@ -102,8 +102,9 @@ type Tracker struct {
 	health   map[string]Reading
 	levels   map[string]failover.Level
 	cond     failover.Condition
-	// shown counts changes of what a Snapshot shows besides LastSeen (services, health values,
-	// levels), so the actor republishes its snapshot only when it changed.
+	// shown counts changes of what a Snapshot shows besides LastSeen and the values themselves
+	// (services, which values are readable, levels), so the actor republishes its snapshot at
+	// once only then; a value that only moved waits for the next periodic copy.
 	shown   uint64
 	reports uint64 // reports of the established session applied
 }
@@ -250,8 +251,8 @@ func (t *Tracker) apply(r Report) bool {
 	}
 	t.services = append(t.services[:0], r.Services...)
 	for _, h := range r.Health {
-		if old, ok := t.health[h.Name]; !ok || old != h {
-			t.shown++
+		if old, ok := t.health[h.Name]; !ok || old.OK != h.OK || old.Reason != h.Reason {
+			t.shown++ // a value appeared or became (un)readable; a new value alone does not count
 		}
 		t.health[h.Name] = h
 		th, ok := t.set.Thresholds[h.Name]
@@ -274,7 +275,8 @@ func (t *Tracker) apply(r Report) bool {
 	return t.update()
 }
 
-// Shown changes whenever what a Snapshot shows changed, other than LastSeen and the report count.
+// Shown changes whenever what a Snapshot shows changed, other than LastSeen, the report count
+// and health values that only moved (their levels count).
 func (t *Tracker) Shown() uint64 { return t.shown }
 
 // window is how long the established session must stay quiet before a newcomer replaces it:

@@ -437,8 +437,9 @@ func TestAgentDuplicateSurvivesCloneAndResume(t *testing.T) {
 	restored.wantFailure("restored, acknowledged", failover.TriggerEngine)
 }
 
-// TestTrackerShown: Shown changes with what a Snapshot shows (services, values, levels) and not
-// on a beat that repeats the last report; Reports counts the reports applied.
+// TestTrackerShown: Shown changes with what a Snapshot shows at once (services, values appearing
+// or unreadable, levels), not on a beat that repeats the last report nor on a value that only
+// moved; Reports counts the reports applied.
 func TestTrackerShown(t *testing.T) {
 	up := []Service{{Name: "engine", Up: true}}
 	tr := NewTracker(settings())
@@ -449,17 +450,21 @@ func TestTrackerShown(t *testing.T) {
 		t.Errorf("a repeated report changed Shown: %d → %d", s1, tr.Shown())
 	}
 	tr.Observe(t0.Add(20*time.Millisecond), report(3, up, Reading{Name: "gpu_temp", Value: 61, OK: true}))
+	if tr.Shown() != s1 {
+		t.Error("a value that only moved changed Shown")
+	}
+	tr.Observe(t0.Add(25*time.Millisecond), report(4, up, Reading{Name: "gpu_temp", Value: 85, OK: true}))
 	s2 := tr.Shown()
 	if s2 == s1 {
-		t.Error("a new health value left Shown alike")
+		t.Error("a value turning warning left Shown alike")
 	}
-	tr.Observe(t0.Add(30*time.Millisecond), report(4, []Service{{Name: "engine", Up: false, Reason: "exited"}},
-		Reading{Name: "gpu_temp", Value: 61, OK: true}))
+	tr.Observe(t0.Add(30*time.Millisecond), report(5, []Service{{Name: "engine", Up: false, Reason: "exited"}},
+		Reading{Name: "gpu_temp", Value: 85, OK: true}))
 	if tr.Shown() == s2 {
 		t.Error("a service going down left Shown alike")
 	}
 	tr.Observe(t0.Add(40*time.Millisecond), report(2, up)) // stale: not applied
-	if sn := tr.Snapshot(); sn.Reports != 4 {
-		t.Errorf("reports %d, want 4", sn.Reports)
+	if sn := tr.Snapshot(); sn.Reports != 5 {
+		t.Errorf("reports %d, want 5", sn.Reports)
 	}
 }
