@@ -8,8 +8,8 @@ import (
 	"github.com/BurntSushi/toml"
 )
 
-// The studio is what a supervisor pair shares: routers, machines, pairs, pools, operators and the
-// demo script. The primary's is synced to the secondary, whose own file needs only [supervisor],
+// The studio is what a supervisor pair shares: routers, machines, pairs, pools, operators,
+// actions and the demo script. The primary's is synced to the secondary, whose own file needs only [supervisor],
 // [redundancy] and [tls] (what differs between the two supervisors).
 
 // StudioTOML is c's studio sections as TOML.
@@ -30,10 +30,13 @@ type studioSections struct {
 	Pools     []Pool     `toml:"pool"`
 	Operators []Operator `toml:"operator"`
 	Demo      Demo       `toml:"demo"`
+	Actions   []Action   `toml:"action"`
+	Limits    Actions    `toml:"actions"`
 }
 
 func studio(c *Config) studioSections {
-	return studioSections{Routers: c.Routers, Machines: c.Machines, Pairs: c.Pairs, Pools: c.Pools, Operators: c.Operators, Demo: c.Demo}
+	return studioSections{Routers: c.Routers, Machines: c.Machines, Pairs: c.Pairs, Pools: c.Pools, Operators: c.Operators, Demo: c.Demo,
+		Actions: c.Actions, Limits: c.ActionLimits}
 }
 
 // WithStudio returns own (a secondary's config) with its studio sections replaced by those of
@@ -49,6 +52,7 @@ func WithStudio(own *Config, studioTOML string) (*Config, error) {
 	}
 	next := *own
 	next.Routers, next.Machines, next.Pairs, next.Pools, next.Operators, next.Demo = s.Routers, s.Machines, s.Pairs, s.Pools, s.Operators, s.Demo
+	next.Actions, next.ActionLimits = s.Actions, s.Limits
 	b, err := Encode(&next)
 	if err != nil {
 		return nil, err
@@ -62,7 +66,7 @@ func WithStudio(own *Config, studioTOML string) (*Config, error) {
 
 // HasStudio reports whether c's file has any studio section.
 func HasStudio(c *Config) bool {
-	return len(c.Routers)+len(c.Machines)+len(c.Pairs)+len(c.Pools)+len(c.Operators) > 0 || len(c.Demo.Steps) > 0
+	return len(c.Routers)+len(c.Machines)+len(c.Pairs)+len(c.Pools)+len(c.Operators)+len(c.Actions) > 0 || len(c.Demo.Steps) > 0
 }
 
 // StudioDiff names the studio entries that differ between a and b (at most max), e.g.
@@ -79,6 +83,7 @@ func StudioDiff(a, b *Config, max int) []string {
 	diffNamed(add, "pair", a.Pairs, b.Pairs, func(p Pair) string { return p.Name })
 	diffNamed(add, "pool", a.Pools, b.Pools, func(p Pool) string { return p.Name })
 	diffNamed(add, "operator", a.Operators, b.Operators, func(o Operator) string { return o.Name })
+	diffNamed(add, "action", a.Actions, b.Actions, func(x Action) string { return x.Name })
 	if !reflect.DeepEqual(a.Demo, b.Demo) {
 		add("demo")
 	}
