@@ -227,6 +227,7 @@ func (a *poolActor) Receive(ctx actor.Context) {
 	default:
 		return
 	}
+	a.route(ctx, now, acts) // the router first: a switch waits for no view, log line or event
 	_, isTick := ctx.Message().(*tick)
 	if !isTick || len(acts) > 0 {
 		a.publishView(ctx)
@@ -379,16 +380,26 @@ func (a *poolActor) step(now time.Time, ev failover.Event) []failover.Action {
 	return acts
 }
 
-func (a *poolActor) carryOut(ctx actor.Context, now time.Time, acts []failover.Action) {
+// route sends the router the switches among acts.
+func (a *poolActor) route(ctx actor.Context, now time.Time, acts []failover.Action) {
 	o := &a.box.opts
 	for _, act := range acts {
-		switch x := act.(type) {
-		case failover.Route:
+		if x, ok := act.(failover.Route); ok {
 			xs := make([]router.Crosspoint, len(x.Crosspoints))
 			for i, c := range x.Crosspoints {
 				xs[i] = router.Crosspoint{Output: c.Output, Input: c.Input}
 			}
 			ctx.Send(o.Router, &router.Switch{Pool: o.Name, Epoch: x.Epoch, Crosspoints: xs, ForceUnlock: x.Force, ReplyTo: ctx.Self(), Sent: now})
+		}
+	}
+}
+
+// carryOut logs and publishes acts (their routes were sent by route).
+func (a *poolActor) carryOut(ctx actor.Context, now time.Time, acts []failover.Action) {
+	o := &a.box.opts
+	for _, act := range acts {
+		switch x := act.(type) {
+		case failover.Route:
 		case failover.Transition:
 			ev := a.log.Info()
 			if x.To == failover.SwitchingToBackup || x.To == failover.SwitchingToMain {
