@@ -25,3 +25,13 @@ func Encode(c *Config) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+// Check validates a config built or edited at run time exactly like a file: encoded, then parsed.
+// It returns the parsed config (defaults applied) or the file's errors.
+func Check(c *Config) (*Config, error) {
+	b, err := Encode(c)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(b)
+}

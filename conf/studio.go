@@ -53,11 +53,7 @@ func WithStudio(own *Config, studioTOML string) (*Config, error) {
 	next := *own
 	next.Routers, next.Machines, next.Pairs, next.Pools, next.Operators, next.Demo = s.Routers, s.Machines, s.Pairs, s.Pools, s.Operators, s.Demo
 	next.Actions, next.ActionLimits = s.Actions, s.Limits
-	b, err := Encode(&next)
-	if err != nil {
-		return nil, err
-	}
-	valid, err := Parse(b)
+	valid, err := Check(&next)
 	if err != nil {
 		return nil, fmt.Errorf("studio from the primary with this file's [supervisor], [redundancy] and [tls]:\n%v", err)
 	}

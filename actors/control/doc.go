@@ -10,7 +10,7 @@
 //
 // Service is the one place that authenticates, checks levels and executes operations; the remote
 // actor and the HTTP handlers only translate, so both surfaces behave identically. Mapping edits
-// are validated exactly like a config file (conf.Encode then conf.Parse), persisted atomically
+// are validated exactly like a config file (conf.Check), persisted atomically
 // under state_dir and applied with Supervisor.Reload.
 //
 // # Usage

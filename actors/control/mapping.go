@@ -26,7 +26,7 @@ func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.C
 	if r := edit(&next); r != nil {
 		return r
 	}
-	valid, err := validate(&next)
+	valid, err := conf.Check(&next)
 	if err != nil {
 		r := refusal(pb.Code_CODE_INVALID_MAPPING, "invalid mapping")
 		var errs conf.Errors
@@ -156,11 +156,3 @@ func clonePairs(ps []conf.Pair) []conf.Pair {
 	return out
 }
 
-// validate checks a config exactly as `standby check` checks a file: encoded, then parsed.
-func validate(c *conf.Config) (*conf.Config, error) {
-	b, err := conf.Encode(c)
-	if err != nil {
-		return nil, err
-	}
-	return conf.Parse(b)
-}

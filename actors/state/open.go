@@ -113,11 +113,7 @@ func migrate(dir string, file *conf.Config, now time.Time) (*pb.StateDoc, []stri
 	if len(migrated) == 0 {
 		return d, nil, nil
 	}
-	b, err := conf.Encode(&edited)
-	if err != nil {
-		return nil, nil, err
-	}
-	valid, err := conf.Parse(b)
+	valid, err := conf.Check(&edited)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%v: not valid with this config file:\n%v", migrated, err)
 	}

@@ -263,11 +263,7 @@ func apply(file *conf.Config, overrides []*pb.Override) (*conf.Config, []string,
 			next.Pools = holder.Pools
 		}
 	}
-	b, err := conf.Encode(&next)
-	if err != nil {
-		return nil, notes, err
-	}
-	valid, err := conf.Parse(b)
+	valid, err := conf.Check(&next)
 	if err != nil {
 		return nil, notes, err
 	}

@@ -22,11 +22,7 @@ func parse(t *testing.T, edit func(c *conf.Config)) *conf.Config {
 	if edit != nil {
 		edit(c)
 	}
-	b, err := conf.Encode(c)
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := conf.Parse(b)
+	v, err := conf.Check(c)
 	if err != nil {
 		t.Fatal(err)
 	}
