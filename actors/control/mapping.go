@@ -155,4 +155,3 @@ func clonePairs(ps []conf.Pair) []conf.Pair {
 	}
 	return out
 }
-
