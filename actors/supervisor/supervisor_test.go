@@ -358,10 +358,26 @@ func TestPoolEditKeepsRouterConnection(t *testing.T) {
 	if _, err := hub.Wait(ctx, func(st vhsim.State) bool { return st.Clients == 1 }); err != nil {
 		t.Fatal(err)
 	}
+	// The switch below needs b1 known to cam1: its condition is published after it went to the
+	// pool, so a command sent after seeing it queues behind it (waiting for cam1 on its main
+	// alone raced with b1's report, about 1 run in 30).
+	b1Seen := make(chan struct{})
+	var once sync.Once
+	sub := h.sup.System().EventStream.Subscribe(func(evt interface{}) {
+		if c, ok := evt.(*machine.Changed); ok && c.Machine == "b1" && c.Condition.Known {
+			once.Do(func() { close(b1Seen) })
+		}
+	})
+	defer h.sup.System().EventStream.Unsubscribe(sub)
 	for _, m := range []string{"m1", "b1", "m2", "b2", "m3", "b3"} {
 		h.report(m, up("engine"))
 	}
 	h.waitTransition("cam1", failover.OnMain)
+	select {
+	case <-b1Seen:
+	case <-ctx.Done():
+		t.Fatal("b1's condition was never seen")
+	}
 	next := strings.Replace(cfgText, "name = \"cam2\"\nrouter = \"hub1\"", "name = \"cam2\"\nmode = \"manual\"\nrouter = \"hub1\"", 1)
 	next = strings.Replace(next, "outputs = [1]", "outputs = [1, 7]", 1)
 	cfg, err := conf.Parse([]byte(next))
