@@ -355,8 +355,24 @@ func TestPoolEditKeepsRouterConnection(t *testing.T) {
 	}})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := hub.Wait(ctx, func(st vhsim.State) bool { return st.Clients == 1 }); err != nil {
-		t.Fatal(err)
+	// The switch below needs the router actor connected (the simulator counts the client as soon
+	// as it accepts it, before the actor has read the router's state: the switch then failed
+	// "not connected: dialing" under load).
+	connected := make(chan struct{})
+	var connOnce sync.Once
+	rsub := h.sup.System().EventStream.Subscribe(func(evt interface{}) {
+		if st, ok := evt.(*router.Status); ok && st.Router == "hub1" && st.Conn == router.Connected {
+			connOnce.Do(func() { close(connected) })
+		}
+	})
+	defer h.sup.System().EventStream.Unsubscribe(rsub)
+	if rs := h.sup.Routers(); len(rs) == 1 && rs[0].Conn == router.Connected {
+		connOnce.Do(func() { close(connected) })
+	}
+	select {
+	case <-connected:
+	case <-ctx.Done():
+		t.Fatal("the router never connected")
 	}
 	// The switch below needs b1 known to cam1: its condition is published after it went to the
 	// pool, so a command sent after seeing it queues behind it (waiting for cam1 on its main
