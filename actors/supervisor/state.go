@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -25,7 +26,11 @@ import (
 
 // stateBox is the supervisor's document and what it is applied to.
 type stateBox struct {
-	mu sync.Mutex
+	// write serializes the document's writers (changeDoc, adoptDoc), which save it to disk; mu
+	// guards the fields for readers, such as the sync link on every beat, and is never held
+	// across disk I/O.
+	write sync.Mutex
+	mu    sync.Mutex
 	// own is this supervisor's config file; file is what runs as "the file": own, or on a
 	// secondary own with the primary's studio sections.
 	own, file *conf.Config
@@ -47,15 +52,22 @@ func (s *Supervisor) openState(file *conf.Config) *conf.Config {
 	b.own, b.file = file, file
 	b.dirty, b.adopt, b.done = make(chan struct{}, 1), make(chan *pb.SyncState, 1), make(chan struct{})
 	b.doc = state.Open(s.log, file.Supervisor.StateDir, file, s.opts.Clock.Now())
-	if s.secondary() && b.doc.GetStudio() != "" {
-		if merged, err := conf.WithStudio(file, b.doc.GetStudio()); err == nil {
-			b.file = merged
-			s.log.Info().Msg("running the primary's studio config as last synced (state document)")
-		} else {
-			s.log.Error().Err(err).Msg("the primary's studio config last synced does not fit this file; running this file's")
-		}
-	}
+	b.file = s.withStudio(file, b.doc)
 	return state.Apply(s.log, b.file, b.doc.GetOverrides())
+}
+
+// withStudio is own with, on a secondary, the primary's studio sections the document holds; own
+// itself on a primary, before the first sync, or when they do not fit (logged).
+func (s *Supervisor) withStudio(own *conf.Config, d *pb.StateDoc) *conf.Config {
+	if !s.secondary() || d.GetStudio() == "" {
+		return own
+	}
+	merged, err := conf.WithStudio(own, d.GetStudio())
+	if err != nil {
+		s.log.Error().Err(err).Msg("the primary's studio config last synced does not fit this file; running this file's")
+		return own
+	}
+	return merged
 }
 
 func (s *Supervisor) secondary() bool {
@@ -135,7 +147,7 @@ func (s *Supervisor) refreshRuntime() {
 		return
 	}
 	s.changeDoc(func(d *pb.StateDoc) bool {
-		if len(st.Pools) == len(d.Pools) && reflect.DeepEqual(protoStrings(st.Pools), protoStrings(d.Pools)) {
+		if slices.EqualFunc(st.Pools, d.Pools, func(a, b *pb.SyncState_Pool) bool { return proto.Equal(a, b) }) {
 			return false
 		}
 		d.Pools = st.Pools
@@ -143,41 +155,49 @@ func (s *Supervisor) refreshRuntime() {
 	})
 }
 
-func protoStrings(ps []*pb.SyncState_Pool) []string {
-	out := make([]string, len(ps))
-	for i, p := range ps {
-		b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(p)
-		out[i] = string(b)
-	}
-	return out
-}
-
 // changeDoc applies change to the document; when it changed something, the document gets a new
 // revision under this supervisor's term and is saved. It reports the save's error.
 func (s *Supervisor) changeDoc(change func(d *pb.StateDoc) bool) error {
 	_, term := s.Role()
 	b := &s.state
+	b.write.Lock()
+	defer b.write.Unlock()
 	b.mu.Lock()
-	defer b.mu.Unlock()
-	next := proto.Clone(b.doc).(*pb.StateDoc)
+	next, file := proto.Clone(b.doc).(*pb.StateDoc), b.file
+	b.mu.Unlock()
 	if !change(next) {
 		return nil
 	}
 	next.Revision++
 	next.Term, next.Writer = term, s.opts.Config.Supervisor.Name
 	if !s.secondary() {
-		studio, err := conf.StudioTOML(b.file)
+		studio, err := conf.StudioTOML(file)
 		if err != nil {
 			return err
 		}
 		next.Studio = studio
 	}
-	if err := state.Save(b.file.Supervisor.StateDir, next); err != nil {
+	if err := state.Save(file.Supervisor.StateDir, next); err != nil {
 		s.log.Error().Err(err).Msg("state document not saved")
 		return err
 	}
+	b.mu.Lock()
 	b.doc = next
+	b.mu.Unlock()
 	return nil
+}
+
+// recordOverrides makes the document's overrides those that turn the file into edited, by by; it
+// returns the overrides before, to put back if what follows fails.
+func (s *Supervisor) recordOverrides(edited *conf.Config, by string) ([]*pb.Override, error) {
+	s.state.mu.Lock()
+	file, prev := s.state.file, s.state.doc.GetOverrides()
+	s.state.mu.Unlock()
+	ovs, err := state.Diff(file, edited, prev, by, s.opts.Clock.Now())
+	if err != nil {
+		return nil, err
+	}
+	return prev, s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = ovs; return true })
 }
 
 // Doc is a copy of the state document.
@@ -202,15 +222,8 @@ func (s *Supervisor) HeldState() redundancy.Tick {
 func (s *Supervisor) Edit(edited *conf.Config, by string) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	b := &s.state
-	b.mu.Lock()
-	file, prev := b.file, proto.Clone(b.doc).(*pb.StateDoc)
-	b.mu.Unlock()
-	ovs, err := state.Diff(file, edited, prev.GetOverrides(), by, s.opts.Clock.Now())
+	prev, err := s.recordOverrides(edited, by)
 	if err != nil {
-		return err
-	}
-	if err := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = ovs; return true }); err != nil {
 		return fmt.Errorf("state document not saved, nothing changed: %w", err)
 	}
 	s.mu.Lock()
@@ -218,7 +231,7 @@ func (s *Supervisor) Edit(edited *conf.Config, by string) error {
 	s.mu.Unlock()
 	if err := s.apply(old, edited); err != nil {
 		// What is on disk must be what runs (or ran).
-		serr := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = prev.GetOverrides(); return true })
+		serr := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = prev; return true })
 		return errors.Join(err, serr)
 	}
 	return nil
@@ -244,14 +257,7 @@ func (s *Supervisor) SetPolicy(name, what, value, by string) error {
 	} else {
 		*failback = value
 	}
-	s.state.mu.Lock()
-	file, prev := s.state.file, s.state.doc.GetOverrides()
-	s.state.mu.Unlock()
-	ovs, err := state.Diff(file, &next, prev, by, s.opts.Clock.Now())
-	if err != nil {
-		return err
-	}
-	if err := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = ovs; return true }); err != nil {
+	if _, err := s.recordOverrides(&next, by); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -267,16 +273,11 @@ func (s *Supervisor) Reload(file *conf.Config) error {
 	defer s.reloadMu.Unlock()
 	b := &s.state
 	b.mu.Lock()
-	b.own = file
-	run := file
-	if s.secondary() && b.doc.GetStudio() != "" {
-		if merged, err := conf.WithStudio(file, b.doc.GetStudio()); err == nil {
-			run = merged
-		} else {
-			s.log.Error().Err(err).Msg("the primary's studio config does not fit this file; running this file's")
-		}
-	}
-	b.file = run
+	doc := b.doc
+	b.mu.Unlock()
+	run := s.withStudio(file, doc)
+	b.mu.Lock()
+	b.own, b.file = file, run
 	ovs := b.doc.GetOverrides()
 	b.mu.Unlock()
 	s.mu.Lock()
@@ -306,33 +307,42 @@ func (s *Supervisor) adoptPools(st *pb.SyncState) {
 	}
 }
 
-// adoptDoc takes the active peer's document: its studio config (on a secondary), its overrides
-// and its pools' state. It is saved as this supervisor's, so a takeover or restart continues from
-// it.
+// adoptDoc takes the active peer's document (see takeDoc); a failure is the Not synced reason
+// the link reports to both sides.
 func (s *Supervisor) adoptDoc(st *pb.SyncState) {
-	d := st.GetDoc()
-	fail := func(err error) {
-		s.state.mu.Lock()
-		changed := s.state.adoptErr != err.Error()
-		s.state.adoptErr = err.Error()
-		s.state.mu.Unlock()
-		if changed {
-			s.log.Error().Err(err).Msg("the active peer's state cannot be taken (Not synced)")
-		}
+	err := s.takeDoc(st)
+	b := &s.state
+	b.mu.Lock()
+	why := ""
+	if err != nil {
+		why = err.Error()
 	}
+	changed := b.adoptErr != why
+	b.adoptErr = why
+	b.mu.Unlock()
+	if err != nil && changed {
+		s.log.Error().Err(err).Msg("the active peer's state cannot be taken (Not synced)")
+	}
+}
+
+// takeDoc runs the active peer's document: its studio config (on a secondary), its overrides and
+// its pools' state. It is saved as this supervisor's, so a takeover or restart continues from it.
+func (s *Supervisor) takeDoc(st *pb.SyncState) error {
+	d := st.GetDoc()
 	if d == nil {
-		fail(errors.New("the peer sent no state document"))
-		return
+		return errors.New("the peer sent no state document")
 	}
 	if err := state.Check(d); err != nil {
-		fail(err)
-		return
+		return err
 	}
 	if active, _ := s.Role(); active {
-		return // became active meanwhile: a late copy changes nothing
+		return nil // became active meanwhile: a late copy changes nothing
 	}
 	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
 	b := &s.state
+	b.write.Lock()
+	defer b.write.Unlock()
 	b.mu.Lock()
 	own, same := b.own, b.doc.GetTerm() == d.GetTerm() && b.doc.GetRevision() == d.GetRevision()
 	b.mu.Unlock()
@@ -340,24 +350,18 @@ func (s *Supervisor) adoptDoc(st *pb.SyncState) {
 	if s.secondary() && d.GetStudio() != "" {
 		merged, err := conf.WithStudio(own, d.GetStudio())
 		if err != nil {
-			s.reloadMu.Unlock()
-			fail(err)
-			return
+			return err
 		}
 		file = merged
 		s.warnStudio(own, merged, d.GetStudio())
 	}
 	run, err := state.Strict(file, d.GetOverrides())
 	if err != nil {
-		s.reloadMu.Unlock()
-		fail(err)
-		return
+		return err
 	}
 	if !same || st.GetFull() {
 		if err := state.Save(own.Supervisor.StateDir, d); err != nil {
-			s.reloadMu.Unlock()
-			fail(fmt.Errorf("state document not saved: %w", err))
-			return
+			return fmt.Errorf("state document not saved: %w", err)
 		}
 	}
 	b.mu.Lock()
@@ -368,12 +372,10 @@ func (s *Supervisor) adoptDoc(st *pb.SyncState) {
 	s.mu.Unlock()
 	if !reflect.DeepEqual(old, run) {
 		if err := s.apply(old, run); err != nil {
-			s.reloadMu.Unlock()
-			fail(fmt.Errorf("the active peer's config refused: %w", err))
-			return
+			return fmt.Errorf("the active peer's config refused: %w", err)
 		}
+		s.reconfigureActions(run)
 	}
-	s.reloadMu.Unlock()
 	for _, p := range d.GetPools() {
 		if s.PoolEntry(p.GetName()) == nil {
 			continue
@@ -383,9 +385,10 @@ func (s *Supervisor) adoptDoc(st *pb.SyncState) {
 	// Held only now: the link lets a failback happen once it holds the peer's document, so the
 	// pools must have it first.
 	b.mu.Lock()
-	b.doc, b.adoptErr = proto.Clone(d).(*pb.StateDoc), ""
+	b.doc = proto.Clone(d).(*pb.StateDoc)
 	b.adopted++
 	b.mu.Unlock()
+	return nil
 }
 
 // warnStudio says, once per studio from the primary, how this file's own studio sections differ
