@@ -325,21 +325,7 @@ command = ["/nonexistent/load-show"]
 // A hung action times out, and while it hangs its queue fills: the oldest waiting event is dropped
 // and reported, and another action is not held up.
 func TestHungActionTimesOutQueueDrops(t *testing.T) {
-	entered, release := make(chan string, 10), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		entered <- req.URL.Path
-		select {
-		case <-release:
-		case <-req.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	entered, srv, pc := hungPeers(t)
 	r := newRig(t, `
 [[action]]
 name = "hung"
@@ -541,21 +527,7 @@ data = "{{.Event}} {{.Machine}}"
 // A reload keeps an action that stays (its queue and counts), drops the queue of one removed
 // (reported), and starts one added.
 func TestReconfigure(t *testing.T) {
-	entered, release := make(chan string, 10), make(chan struct{})
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		entered <- req.URL.Path
-		select {
-		case <-release:
-		case <-req.Context().Done():
-		}
-	}))
-	defer srv.Close()
-	defer close(release)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
+	entered, srv, pc := hungPeers(t)
 	stays := `
 [[action]]
 name = "stays"
@@ -607,4 +579,26 @@ data = "added {{.Pair}}"
 	if len(st) != 2 || st[0].Name != "stays" || st[0].Counts[ResultOK] != 2 || st[1].Name != "added" {
 		t.Fatalf("status %+v", st)
 	}
+}
+
+// hungPeers starts an HTTP server whose requests hang (each path is sent on entered first) until
+// the test ends or the client gives up, and a UDP listener for an action that always answers.
+func hungPeers(t *testing.T) (entered chan string, srv *httptest.Server, pc net.PacketConn) {
+	t.Helper()
+	entered, release := make(chan string, 10), make(chan struct{})
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		entered <- req.URL.Path
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(release) }) // runs before srv.Close: hung handlers return first
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return entered, srv, pc
 }
