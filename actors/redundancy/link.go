@@ -208,13 +208,13 @@ func (l *link) Receive(ctx actor.Context) {
 			return
 		}
 		acts = l.m.Step(now, Resync{})
-		msg2 := "asked the active peer for its whole state"
+		what := "asked the active peer for its whole state"
 		if active, _ := l.m.Active(); active {
 			l.full = true
-			msg2 = "sending the whole state to the peer"
+			what = "sending the whole state to the peer"
 		}
-		l.log.Info().Str("by", msg.By).Msg("Resync now: " + msg2)
-		ctx.Respond(&ResyncReply{Message: msg2})
+		l.log.Info().Str("by", msg.By).Msg("Resync now: " + what)
+		ctx.Respond(&ResyncReply{Message: what})
 	case *agentgw.Votes:
 		acts = l.m.Step(now, Votes{Reporting: msg.Reporting, Hear: msg.Hear, HearActive: msg.HearActive})
 		l.everFresh = l.everFresh || msg.Fresh > 0 // before any agent reported there is no silence to judge

@@ -278,8 +278,8 @@ func (s *Supervisor) Reload(file *conf.Config) error {
 	run := s.withStudio(file, doc)
 	b.mu.Lock()
 	b.own, b.file = file, run
-	ovs := b.doc.GetOverrides()
 	b.mu.Unlock()
+	ovs := doc.GetOverrides()
 	s.mu.Lock()
 	old := s.cfg
 	s.mu.Unlock()
