@@ -106,6 +106,9 @@ type slot struct {
 	// onAir is the machine the router carries for this main (the previous one while switching;
 	// before arming, the main unless the router showed a backup).
 	onAir string
+	// routed: the router has shown this main's outputs. A main arms only then, so a supervisor
+	// that starts while a backup is on air never arms believing the main is.
+	routed bool
 	// pending is the switch awaiting a RouteResult (valid while switching; kept after it for a
 	// late landing).
 	pending struct {
@@ -150,8 +153,8 @@ type Pool struct {
 	resume map[string]AdoptSlot
 }
 
-// New returns a pool whose mains are all Unarmed, each assumed on air until the router shows
-// otherwise (RouterShows).
+// New returns a pool whose mains are all Unarmed: each arms once the router has shown what its
+// outputs carry (RouterShows) and that machine is seen up.
 func New(cfg Config) *Pool {
 	cfg.defaults()
 	p := &Pool{cfg: cfg, cond: map[string]Condition{}}
@@ -390,15 +393,21 @@ func (p *Pool) stepMachine(now time.Time, e MachineChanged) []Action {
 				s.healthySince = time.Time{}
 			}
 		}
-		if s.state == Unarmed && !p.cond[s.onAir].down() {
-			detail := "main seen healthy: armed"
-			if s.onAir != s.main {
-				detail = fmt.Sprintf("backup %q seen healthy: armed with it on air, as the router shows", s.onAir)
-			}
-			acts = append(acts, p.become(s, s.stableOn(s.onAir), TriggerNone, detail, 0))
-		}
+		p.arm(&acts, s)
 	}
 	return acts
+}
+
+// arm arms an unarmed main once the router has shown it and its on-air machine is seen up.
+func (p *Pool) arm(acts *[]Action, s *slot) {
+	if s.state != Unarmed || !s.routed || p.cond[s.onAir].down() {
+		return
+	}
+	detail := "main seen healthy: armed"
+	if s.onAir != s.main {
+		detail = fmt.Sprintf("backup %q seen healthy: armed with it on air, as the router shows", s.onAir)
+	}
+	*acts = append(*acts, p.become(s, s.stableOn(s.onAir), TriggerNone, detail, 0))
 }
 
 // stepShows follows what the router shows: the truth about what is on air is the router's, so a
@@ -431,10 +440,14 @@ func (p *Pool) stepShows(now time.Time, e RouterShows) []Action {
 		}
 		sw := s.alarms[AlarmSwitchFailed]
 		switch {
-		case who == s.onAir:
 		case s.state == Unarmed:
-			s.onAir = who
-			acts = append(acts, Note{Main: s.main, Message: fmt.Sprintf("router shows %s on air", p.who(who))})
+			if who != s.onAir {
+				s.onAir = who
+				acts = append(acts, Note{Main: s.main, Message: fmt.Sprintf("router shows %s on air", p.who(who))})
+			}
+			s.routed = true
+			p.arm(&acts, s)
+		case who == s.onAir:
 		case sw != nil && sw.Active && who == s.pending.to:
 			// Our switch that was not confirmed in time reached the router after all.
 			p.clear(&acts, s, AlarmSwitchFailed)

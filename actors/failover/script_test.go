@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,17 +82,38 @@ func (sc *scenario) pair(opts []string) {
 	cfg := Config{Automatic: true,
 		Mains:   []Machine{{Name: "render-1", Feeds: []Feed{{Role: "pgm", Input: conf.N(1), Outputs: []conf.Port{conf.N(1), conf.N(5)}}}}},
 		Backups: []Machine{{Name: "render-1b", Feeds: []Feed{{Role: "pgm", Input: conf.N(2)}}}}}
-	if rest := sc.policy(&cfg, opts); len(rest) > 0 {
+	rest := sc.policy(&cfg, opts)
+	routed := !slices.Contains(rest, "unrouted")
+	if rest = slices.DeleteFunc(rest, func(o string) bool { return o == "unrouted" }); len(rest) > 0 {
 		sc.t.Fatalf("config: unknown options %q", rest)
 	}
 	sc.p, sc.alias = New(cfg), map[string]string{"main": "render-1", "backup": "render-1b"}
+	sc.routed(routed)
+}
+
+// routed has the router show every main on air, as a connected router does before the first
+// report: scripts start there unless they say "unrouted".
+func (sc *scenario) routed(routed bool) {
+	if !routed {
+		return
+	}
+	var rs RouterShows
+	for _, s := range sc.p.slots {
+		xs, _ := sc.p.crosspoints(s.main, s.main)
+		for _, x := range xs {
+			rs.Outputs = append(rs.Outputs, Shown{Output: x.Output, Input: x.Input, Text: fmt.Sprintf("output %s ← input %s", x.Output, x.Input)})
+		}
+	}
+	if acts, err := sc.p.Step(sc.now, rs); err != nil || len(acts) > 0 {
+		sc.t.Fatalf("the router showing every main on air at the start: %v %v", formatActions(acts), err)
+	}
 }
 
 // pool mains=A,B backups=X,Y [policy options]: machines without a feed line get role pgm on
 // input = their position in the pool (mains first), mains airing it on output = that position.
 func (sc *scenario) pool(opts []string) {
 	cfg := Config{Automatic: true}
-	pos := 0
+	pos, routed := 0, true
 	member := func(name string, main bool) Machine {
 		pos++
 		if fs, ok := sc.feeds[name]; ok {
@@ -114,11 +136,14 @@ func (sc *scenario) pool(opts []string) {
 			for _, n := range strings.Split(v, ",") {
 				cfg.Backups = append(cfg.Backups, member(n, false))
 			}
+		case "unrouted":
+			routed = false
 		default:
 			sc.t.Fatalf("pool: unknown option %q", o)
 		}
 	}
 	sc.p, sc.alias, sc.feeds = New(cfg), map[string]string{}, map[string][]Feed{}
+	sc.routed(routed)
 }
 
 func (sc *scenario) machine(name string) string {
@@ -132,9 +157,10 @@ func (sc *scenario) machine(name string) string {
 //
 // Commands:
 //
-//	config [manual] [critical] [failback=DUR] [flap=N/DUR] [timeout=DUR] [retry=DUR] [force]   (a pair)
+//	config [manual] [critical] [failback=DUR] [flap=N/DUR] [timeout=DUR] [retry=DUR] [force] [unrouted]
+//	                     (a pair; the router shows the main on air unless unrouted)
 //	feed MACHINE ROLE INPUT [OUTPUT...]    (declares a feed for the next pool)
-//	pool mains=A,B,... backups=X,... [roles=R,...] [the config options]
+//	pool mains=A,B,... backups=X,... [roles=R,...] [unrouted] [the config options]
 //	reconfigure [the config/pool options]  (a new config, same state)
 //	MACHINE up [warning|critical DETAIL] | down TRIGGER [DETAIL] | unknown   (main/backup in pairs)
 //	advance DUR          (moves the clock and ticks; a tick before the pool's Wake time must do nothing)

@@ -123,6 +123,9 @@ type poolActor struct {
 	shows      string
 	locked     string
 	lostLabels map[string]bool
+	// mirror is the router's last state, fed again after a reconfigure so new mains arm without
+	// waiting for the next change on the router.
+	mirror *router.Mirror
 }
 
 func (a *poolActor) Receive(ctx actor.Context) {
@@ -221,8 +224,10 @@ func (a *poolActor) Receive(ctx actor.Context) {
 			if oldRouter != nil && !oldRouter.Equal(o.Router) {
 				ctx.Send(oldRouter, &router.Unsubscribe{PID: ctx.Self()})
 			}
-			a.shows, a.locked = "", ""
+			a.shows, a.locked, a.mirror = "", "", nil
 			a.subscribe(ctx)
+		} else if a.mirror != nil {
+			acts = append(acts, a.routing(now, a.mirror)...)
 		}
 	default:
 		return
@@ -284,6 +289,7 @@ func Inputs(c failover.Config) []conf.Port {
 // routing turns the router's state into what the engine needs: what each of the pool's outputs
 // shows and which are locked by other clients, each fed to the engine only when it changed.
 func (a *poolActor) routing(now time.Time, m *router.Mirror) []failover.Action {
+	a.mirror = m
 	cfg := a.box.opts.Engine
 	a.checkLabels(m, cfg)
 	shows := Shows(m, cfg)

@@ -65,6 +65,15 @@ func pairConfig(timeout time.Duration) failover.Config {
 		Backups: []failover.Machine{{Name: "b1", Feeds: []failover.Feed{{Role: "pgm", Input: conf.N(2)}}}}}
 }
 
+// shows has the router show input in (1-based) on output 1, as a router does when the pool
+// subscribes; the pool arms only after it.
+func (sh *shell) shows(in int) {
+	m := router.NewMirror()
+	m.Device.VideoInputs, m.Device.VideoOutputs = 12, 12
+	m.Routing[0] = in - 1
+	sh.sys.Root.Send(sh.pid, &router.Routing{Router: "hub1", Mirror: m})
+}
+
 func (sh *shell) cond(name string, failure failover.Trigger) {
 	sh.sys.Root.Send(sh.pid, &machine.Changed{Machine: name, Condition: failover.Condition{Known: true, Failure: failure}})
 }
@@ -111,6 +120,7 @@ func (sh *shell) waitSwitch() *router.Switch {
 // for the old epoch is still matched.
 func TestRestartKeepsPendingSwitch(t *testing.T) {
 	sh := newShell(t, pairConfig(300*time.Millisecond), false)
+	sh.shows(1)
 	sh.cond("m1", "")
 	sh.cond("b1", "")
 	sh.waitTransition(failover.OnMain)
@@ -133,6 +143,7 @@ func TestRestartKeepsPendingSwitch(t *testing.T) {
 // A wake-up of an earlier incarnation is ignored, even when the engine would act on a tick.
 func TestStaleWakeIgnored(t *testing.T) {
 	sh := newShell(t, pairConfig(time.Minute), false)
+	sh.shows(1)
 	sh.cond("m1", "")
 	sh.cond("b1", "")
 	sh.waitTransition(failover.OnMain)
@@ -152,13 +163,11 @@ func TestStaleWakeIgnored(t *testing.T) {
 // lock change; the router's routing is translated into what the engine follows.
 func TestReconfigureAndRouting(t *testing.T) {
 	sh := newShell(t, pairConfig(time.Minute), false)
+	sh.shows(1)
 	sh.cond("m1", "")
 	sh.cond("b1", "")
 	sh.waitTransition(failover.OnMain)
-	m := router.NewMirror()
-	m.Device.VideoInputs, m.Device.VideoOutputs = 12, 12
-	m.Routing[0] = 1 // output 1 ← input 2: the backup
-	sh.sys.Root.Send(sh.pid, &router.Routing{Router: "hub1", Mirror: m})
+	sh.shows(2) // the backup
 	if tr := sh.waitTransition(failover.OnBackup); tr.Trigger != failover.TriggerRouter || tr.Machine != "b1" {
 		t.Fatalf("transition %+v", tr)
 	}

@@ -263,6 +263,7 @@ func (s *Supervisor) SetPolicy(name, what, value, by string) error {
 	s.mu.Lock()
 	s.cfg = &next // the pool runs it already
 	s.mu.Unlock()
+	s.poolChanged() // the document's copy of the pools carries the mode too
 	return nil
 }
 
@@ -376,11 +377,15 @@ func (s *Supervisor) takeDoc(st *pb.SyncState) error {
 		}
 		s.reconfigureActions(run)
 	}
+	// Mode and failback come from the config the overrides made, not from the peer's runtime
+	// copy of its pools: that copy is refreshed only on pool events, so right after an operator's
+	// mode change it still holds the old mode.
 	for _, p := range d.GetPools() {
-		if s.PoolEntry(p.GetName()) == nil {
+		pe := s.PoolEntry(p.GetName())
+		if pe == nil {
 			continue
 		}
-		s.sys.Root.Send(s.PID(PoolsDir, p.GetName()), &pool.Adopt{Automatic: p.GetAutomatic(), AutoFailback: p.GetFailback(), Slots: adoptSlots(p)})
+		s.sys.Root.Send(s.PID(PoolsDir, p.GetName()), &pool.Adopt{Automatic: pe.Engine.Automatic, AutoFailback: pe.Engine.AutoFailback, Slots: adoptSlots(p)})
 	}
 	// Held only now: the link lets a failback happen once it holds the peer's document, so the
 	// pools must have it first.

@@ -332,6 +332,9 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			}
 			continue
 		}
+		if h := s.hubs[p.Router]; h != nil {
+			wireSim(h, *cfg.Router(p.Router), []PoolEntry{p})
+		}
 		name := p.Name
 		var hook func(any)
 		if s.opts.PoolHook != nil {
@@ -637,33 +640,37 @@ func pauseAfter(cfg *conf.Config) time.Duration {
 }
 
 // simulate starts (once per router name) the in-process Videohub simulator of a router with
-// simulate = true, labelling its inputs with the machines that feed them, and returns its address.
+// simulate = true, wired as a studio starts (wireSim), and returns its address.
 func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
 	if h := s.hubs[r.Name]; h != nil {
 		return h.Addr(), nil
 	}
 	o := vhsim.Options{Listen: r.Address, Inputs: r.Inputs, Outputs: r.Outputs, FriendlyName: r.Name,
-		InputLabels: make([]string, r.Inputs), Logger: s.log.With().Str("sim", r.Name).Logger().Level(zerolog.WarnLevel)}
-	for _, p := range poolsOf(cfg) {
+		Logger: s.log.With().Str("sim", r.Name).Logger().Level(zerolog.WarnLevel)}
+	h, err := vhsim.Start(o)
+	if err != nil {
+		return "", err
+	}
+	wireSim(h, r, poolsOf(cfg))
+	s.hubs[r.Name] = h
+	s.log.Info().Str("router", r.Name).Str("address", h.Addr()).Msgf("simulated Videohub %dx%d started (standby router --address %s status)", r.Inputs, r.Outputs, h.Addr())
+	return h.Addr(), nil
+}
+
+// wireSim wires a simulated router as a studio is: its inputs labelled with the machines that
+// feed them, every output of a main on that main's input (a studio starts with its mains on air;
+// a pool added at run time is cabled the same way).
+func wireSim(h *vhsim.Server, r conf.Router, pools []PoolEntry) {
+	for _, p := range pools {
 		if p.Router != r.Name {
 			continue
 		}
 		for _, m := range slices.Concat(p.Engine.Mains, p.Engine.Backups) {
 			for _, f := range m.Feeds {
 				if n := f.Input.Number; n >= 1 && n <= r.Inputs {
-					o.InputLabels[n-1] = m.Name
+					_ = h.SetInputLabel(n-1, m.Name)
 				}
 			}
-		}
-	}
-	h, err := vhsim.Start(o)
-	if err != nil {
-		return "", err
-	}
-	// A studio starts with its mains on air: every pool output on its main's input.
-	for _, p := range poolsOf(cfg) {
-		if p.Router != r.Name {
-			continue
 		}
 		for _, m := range p.Engine.Mains {
 			for _, f := range m.Feeds {
@@ -675,9 +682,6 @@ func (s *Supervisor) simulate(cfg *conf.Config, r conf.Router) (string, error) {
 			}
 		}
 	}
-	s.hubs[r.Name] = h
-	s.log.Info().Str("router", r.Name).Str("address", h.Addr()).Msgf("simulated Videohub %dx%d started (standby router --address %s status)", r.Inputs, r.Outputs, h.Addr())
-	return h.Addr(), nil
 }
 
 // Simulator returns the in-process simulator of a router with simulate = true, or nil.

@@ -67,19 +67,40 @@ backup_input = 6
 outputs = [3, 4]
 `
 
-// fakeRouter confirms every switch at once and records the crosspoints it was asked for.
+// fakeRouter confirms every switch at once and records the crosspoints it was asked for. A
+// subscriber is told the routing, which starts with every main of cfg on air (numbered ports).
 type fakeRouter struct {
+	cfg      *conf.Config
 	mu       sync.Mutex
 	switches []*router.Switch
 }
 
 func (f *fakeRouter) factory(env RouterEnv) (*actor.Props, error) {
+	m := router.NewMirror()
+	m.Device.VideoInputs, m.Device.VideoOutputs = 64, 64
+	if f.cfg != nil {
+		for _, pe := range poolsOf(f.cfg) {
+			for _, main := range pe.Engine.Mains {
+				for _, fd := range main.Feeds {
+					for _, o := range fd.Outputs {
+						m.Routing[o.Number-1] = fd.Input.Number - 1
+					}
+				}
+			}
+		}
+	}
 	return actor.PropsFromFunc(func(ctx actor.Context) {
-		if sw, ok := ctx.Message().(*router.Switch); ok {
+		switch msg := ctx.Message().(type) {
+		case *router.Subscribe:
+			ctx.Send(msg.PID, &router.Routing{Router: env.Router.Name, Mirror: m.Clone()})
+		case *router.Switch:
 			f.mu.Lock()
-			f.switches = append(f.switches, sw)
+			f.switches = append(f.switches, msg)
 			f.mu.Unlock()
-			ctx.Send(sw.ReplyTo, &router.Result{Pool: sw.Pool, Epoch: sw.Epoch, OK: true, Latency: time.Millisecond})
+			for _, x := range msg.Crosspoints {
+				m.Routing[x.Output.Number-1] = x.Input.Number - 1
+			}
+			ctx.Send(msg.ReplyTo, &router.Result{Pool: msg.Pool, Epoch: msg.Epoch, OK: true, Latency: time.Millisecond})
 		}
 	}), nil
 }
@@ -107,7 +128,7 @@ func start(t *testing.T, cfgText string, o Options) *harness {
 		o.Clock = h.clk
 	}
 	if o.Routers == nil {
-		o.Routers = (&fakeRouter{}).factory
+		o.Routers = (&fakeRouter{cfg: cfg}).factory
 	}
 	s, err := Start(o)
 	if err != nil {
@@ -419,7 +440,11 @@ func TestPoolEditKeepsRouterConnection(t *testing.T) {
 // (an operator's switch is refused with failover.ErrStandby); made active under a higher term it
 // serves the main that failed meanwhile at once; an older term is refused.
 func TestStandbyRoutesNothing(t *testing.T) {
-	fr := &fakeRouter{}
+	cfg, err := conf.Parse([]byte(threePairs))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := &fakeRouter{cfg: cfg}
 	h := start(t, threePairs, Options{Routers: fr.factory})
 	for _, m := range []string{"m1", "b1"} {
 		h.report(m, up("engine"), up("videoio"))
