@@ -143,7 +143,7 @@ type Pool struct {
 	Mains []string `toml:"mains"`
 	// Backups cover failed mains, in order of preference. At least one.
 	Backups []string `toml:"backups"`
-	// Mode "automatic" gives a failed main a free healthy backup; "manual" raises main_failed
+	// Mode "automatic" gives a failed main a free healthy backup; "manual" raises on_air_failed
 	// (naming the backup that would take over) and waits for an operator. Default "automatic".
 	Mode string `toml:"mode"`
 	// SwitchOnCritical also switches when a health value of the machine on air is Critical.

@@ -255,7 +255,7 @@ func TestBrowserHealthPanel(t *testing.T) {
 
 	// Failing a machine from the panel: cut cam2's main off the network (manual mode: alarm only).
 	p.click(`[data-machine="m2"] [data-sim="network"]`)
-	p.wait(`document.querySelector('[data-machine="m2"][data-condition="down"]') && document.querySelector('[data-pair="cam2"] [data-alarm="main_failed"]') && !document.getElementById('alarmbar').hidden`, 5000)
+	p.wait(`document.querySelector('[data-machine="m2"][data-condition="down"]') && document.querySelector('[data-pair="cam2"] [data-alarm="on_air_failed"]') && !document.getElementById('alarmbar').hidden`, 5000)
 	p.wait(`document.querySelector('[data-switch="cam2"]').classList.contains('prominent')`, 5000)
 	p.shot("health-alarm.png")
 

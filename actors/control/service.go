@@ -343,7 +343,7 @@ func (s *Service) doAcknowledge(who conf.Operator, op *pb.ControlRequest_Acknowl
 	if op.GetAlarm() == "" {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "alarm: missing (e.g. flap_guard, switch_failed)")
 	}
-	if err := s.sup.Command(name, failover.Acknowledge{Main: op.GetMain(), Kind: failover.AlarmKind(op.GetAlarm()), By: who.Name}); err != nil {
+	if err := s.sup.Command(name, failover.Acknowledge{Main: op.GetMain(), Kind: failover.ParseAlarmKind(op.GetAlarm()), By: who.Name}); err != nil {
 		return commandRefusal(name, err)
 	}
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("pair %q: alarm %s acknowledged", name, op.GetAlarm())}
@@ -355,7 +355,7 @@ func (s *Service) doAcknowledgeMachine(who conf.Operator, name, alarm string) *p
 	if alarm == "" {
 		return refusal(pb.Code_CODE_BAD_REQUEST, "alarm: missing (e.g. duplicate_agent)")
 	}
-	err := s.sup.AcknowledgeMachine(name, failover.AlarmKind(alarm), who.Name)
+	err := s.sup.AcknowledgeMachine(name, failover.ParseAlarmKind(alarm), who.Name)
 	switch {
 	case errors.Is(err, supervisor.ErrUnknownMachine):
 		return refusal(pb.Code_CODE_UNKNOWN_MACHINE, "unknown machine %q", name)

@@ -206,7 +206,7 @@ type Status struct {
 	Conditions map[string]Condition
 }
 
-var alarmOrder = []AlarmKind{AlarmMainFailed, AlarmNoHealthyBackup, AlarmNoBackupFree, AlarmSwitchFailed, AlarmFlapGuard,
+var alarmOrder = []AlarmKind{AlarmOnAirFailed, AlarmNoHealthyBackup, AlarmNoBackupFree, AlarmSwitchFailed, AlarmFlapGuard,
 	AlarmLockedOutput, AlarmRouterMismatch}
 
 // Status returns the pool's current view. Alarms are in a fixed kind order.
@@ -723,7 +723,7 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 		}
 		failing, trigger := p.failing(s.onAir)
 		if !failing {
-			p.clear(&acts, s, AlarmMainFailed)
+			p.clear(&acts, s, AlarmOnAirFailed)
 			p.clear(&acts, s, AlarmNoHealthyBackup)
 			p.clear(&acts, s, AlarmNoBackupFree)
 			if p.cfg.Automatic && !now.Before(s.retryAt) && s.onAir != s.main && s.failedOver && p.cfg.AutoFailback &&
@@ -736,7 +736,7 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 			continue // this supervisor may be the one cut off: its machines only look silent
 		}
 		if target := p.replacement(s); target != "" && p.cfg.Automatic && !now.Before(s.retryAt) && !s.latched {
-			p.clear(&acts, s, AlarmMainFailed)
+			p.clear(&acts, s, AlarmOnAirFailed)
 			p.clear(&acts, s, AlarmNoHealthyBackup)
 			p.clear(&acts, s, AlarmNoBackupFree)
 			acts = append(acts, p.autoSwitch(now, s, target, trigger)...)
@@ -754,7 +754,7 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 }
 
 // failedAlarms raises or clears the alarms of a main whose on-air machine failed and that was not
-// switched: main_failed in manual mode (naming the machine that would take over), else
+// switched: on_air_failed in manual mode (naming the machine that would take over), else
 // no_backup_free or no_healthy_backup when no machine can take over.
 func (p *Pool) failedAlarms(now time.Time, acts *[]Action, s *slot) {
 	target := p.replacement(s)
@@ -765,10 +765,10 @@ func (p *Pool) failedAlarms(now time.Time, acts *[]Action, s *slot) {
 		if target != "" {
 			would = p.who(target) + " would take over"
 		}
-		p.raise(acts, now, s, AlarmMainFailed, fmt.Sprintf("%s on air has failed (%s): switch manually; %s", p.who(s.onAir), describe(p.cond[s.onAir]), would))
+		p.raise(acts, now, s, AlarmOnAirFailed, fmt.Sprintf("%s on air has failed (%s): switch manually; %s", p.who(s.onAir), describe(p.cond[s.onAir]), would))
 		return
 	}
-	p.clear(acts, s, AlarmMainFailed)
+	p.clear(acts, s, AlarmOnAirFailed)
 	if target != "" {
 		p.clear(acts, s, AlarmNoHealthyBackup)
 		p.clear(acts, s, AlarmNoBackupFree)

@@ -232,7 +232,7 @@ func (sc *scenario) run(cmd string) []string {
 	case "failback":
 		ev = SetFailback{Automatic: f[1] == "automatic", By: "op"}
 	case "ack":
-		a := Acknowledge{Kind: AlarmKind(f[len(f)-1]), By: "op"}
+		a := Acknowledge{Kind: ParseAlarmKind(f[len(f)-1]), By: "op"}
 		if len(f) == 3 {
 			a.Main = f[1]
 		}

@@ -103,7 +103,7 @@ type AlarmKind string
 
 // Alarms.
 const (
-	AlarmMainFailed      AlarmKind = "main_failed"       // manual mode: the on-air machine failed; an operator must switch
+	AlarmOnAirFailed     AlarmKind = "on_air_failed"     // manual mode: the machine on air (main or backup) failed; an operator must switch
 	AlarmNoHealthyBackup AlarmKind = "no_healthy_backup" // no machine to switch to is healthy
 	AlarmNoBackupFree    AlarmKind = "no_backup_free"    // the healthy backups all cover other mains; the main waits for one
 	AlarmSwitchFailed    AlarmKind = "switch_failed"     // the router refused or did not confirm a switch
@@ -111,6 +111,15 @@ const (
 	AlarmLockedOutput    AlarmKind = "locked_output"     // an output of the main is locked by another router client
 	AlarmRouterMismatch  AlarmKind = "router_mismatch"   // the main's outputs do not all show one machine of the pool
 )
+
+// ParseAlarmKind reads an alarm kind an operator typed or a store kept, accepting main_failed,
+// the name on_air_failed had before it also covered a failed backup on air.
+func ParseAlarmKind(s string) AlarmKind {
+	if s == "main_failed" {
+		return AlarmOnAirFailed
+	}
+	return AlarmKind(s)
+}
 
 // Alarm is shown until it is acknowledged; it may clear (Active false) before that.
 type Alarm struct {

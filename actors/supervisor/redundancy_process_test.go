@@ -458,7 +458,7 @@ func TestProcessesSupervisorRandomPartitions(t *testing.T) {
 
 // TestProcessesSupervisorStateSync: what the operators set on the active supervisor reaches the
 // standby one over the sync link: mode manual set on the primary holds on the secondary after a
-// takeover (a main failure there raises main_failed and switches nothing).
+// takeover (a main failure there raises on_air_failed and switches nothing).
 func TestProcessesSupervisorStateSync(t *testing.T) {
 	p := newPairOfSupervisors(t)
 	mainEngine := engine(t, filepath.Join(p.dir, "m1.pid"))
@@ -492,7 +492,7 @@ func TestProcessesSupervisorStateSync(t *testing.T) {
 	if err := mainEngine.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	supB.waitLog(5*time.Second, map[string]string{"alarm": "main_failed"})
+	supB.waitLog(5*time.Second, map[string]string{"alarm": "on_air_failed"})
 	if r := p.hub.State().Routes; r[0] != 0 || r[2] != 0 {
 		t.Fatalf("manual mode, yet the secondary switched: %v", r)
 	}
