@@ -661,6 +661,8 @@ func (c *Config) validate(e *errs) {
 			fp := fmt.Sprintf("%s.feed[%d]", path, j)
 			checkPort(e, fp+".main_input", f.MainInput)
 			checkPort(e, fp+".backup_input", f.BackupInput)
+			c.checkSimulated(e, fp+".main_input", p.Router, f.MainInput, true)
+			c.checkSimulated(e, fp+".backup_input", p.Router, f.BackupInput, true)
 			if f.MainInput != (Port{}) && f.MainInput == f.BackupInput {
 				e.add(fp, "main_input and backup_input are both %s", f.MainInput)
 			}
@@ -670,6 +672,7 @@ func (c *Config) validate(e *errs) {
 			for k, o := range f.Outputs {
 				op := fmt.Sprintf("%s.outputs[%d]", fp, k)
 				checkPort(e, op, o)
+				c.checkSimulated(e, op, p.Router, o, false)
 				if o.bad != "" {
 					continue
 				}
@@ -775,6 +778,23 @@ func checkPort(e *errs, path string, p Port) {
 	}
 }
 
+// checkSimulated checks a numbered port against the declared size of a simulated router (a real
+// router's size is known only once connected: the supervisor checks edits and raises
+// mapping_invalid against it then).
+func (c *Config) checkSimulated(e *errs, path, router string, p Port, input bool) {
+	r := c.Router(router)
+	if r == nil || !r.Simulate || p.Number == 0 {
+		return
+	}
+	what, n := "output", r.Outputs
+	if input {
+		what, n = "input", r.Inputs
+	}
+	if n > 0 && p.Number > n {
+		e.add(path, "%s %d: router %q is simulated with %d %ss (1..%d)", what, p.Number, router, n, what, n)
+	}
+}
+
 // validatePools checks the [[pool]] entries and the machines' feeds. pairs, outputOf, mainOf and
 // backupOf come from the [[pair]] checks, so a machine or output used by both is reported.
 func (c *Config) validatePools(e *errs, routers, machines, pairs map[string]bool, outputOf, mainOf, backupOf map[string]string) {
@@ -868,6 +888,10 @@ func (c *Config) validatePools(e *errs, routers, machines, pairs map[string]bool
 					}
 				} else if len(f.Outputs) > 0 {
 					e.add(fp+".outputs", "a backup declares only its input; the outputs are its mains'")
+				}
+				c.checkSimulated(e, fp+".input", p.Router, f.Input, true)
+				for k, o := range f.Outputs {
+					c.checkSimulated(e, fmt.Sprintf("%s.outputs[%d]", fp, k), p.Router, o, false)
 				}
 				if f.Input.bad == "" && f.Input != (Port{}) {
 					key := f.Input.String()

@@ -40,6 +40,11 @@ func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.C
 		r.Reason = "invalid mapping: " + strings.Join(r.Errors, "; ")
 		return r
 	}
+	if lacks := s.sup.RouterLacks(valid, pairName); len(lacks) > 0 {
+		r := refusal(pb.Code_CODE_INVALID_MAPPING, "invalid mapping: %s", strings.Join(lacks, "; "))
+		r.Errors = lacks
+		return r
+	}
 	if err := s.sup.Edit(valid, by); err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
 	}

@@ -42,6 +42,8 @@ var (
 	ErrNoAlarm = errors.New("no such alarm")
 	// ErrStandby refuses an operator's switch on a supervisor that is not the active one.
 	ErrStandby = errors.New("this supervisor is not the active one")
+	// ErrUnroutable: the router lacks a port of the machine switched to (RouterLacks).
+	ErrUnroutable = errors.New("the router cannot route it")
 )
 
 // Feed is one signal a machine sends into the router, by role. Mains list the outputs the role
@@ -151,6 +153,9 @@ type Pool struct {
 	noQuorum bool
 	// resume holds, per main, what Resume gave until the router shows the main.
 	resume map[string]AdoptSlot
+	// lacks holds, per machine, the ports of its feeds the router lacks (RouterLacks): it is
+	// never switched to, and the mains it serves carry mapping_invalid.
+	lacks map[string][]string
 }
 
 // New returns a pool whose mains are all Unarmed: each arms once the router has shown what its
@@ -207,7 +212,7 @@ type Status struct {
 }
 
 var alarmOrder = []AlarmKind{AlarmOnAirFailed, AlarmNoHealthyBackup, AlarmNoBackupFree, AlarmSwitchFailed, AlarmFlapGuard,
-	AlarmLockedOutput, AlarmRouterMismatch}
+	AlarmLockedOutput, AlarmRouterMismatch, AlarmMappingInvalid}
 
 // Status returns the pool's current view. Alarms are in a fixed kind order.
 func (p *Pool) Status() Status {
@@ -280,6 +285,7 @@ func (p *Pool) Clone() *Pool {
 		c.cond[k] = v
 	}
 	c.resume = maps.Clone(p.resume)
+	c.lacks = maps.Clone(p.lacks) // the slices are replaced, never changed in place
 	c.slots = make([]*slot, len(p.slots))
 	for i, s := range p.slots {
 		c.slots[i] = s.clone()
@@ -351,6 +357,8 @@ func (p *Pool) Step(now time.Time, ev Event) ([]Action, error) {
 		}
 	case OutputsLocked:
 		acts = p.stepLocked(now, e)
+	case RouterLacks:
+		acts = p.stepLacks(now, e)
 	case SetRole:
 		acts = p.stepRole(e)
 	case Adopt:
@@ -634,6 +642,9 @@ func (p *Pool) stepSwitch(now time.Time, e Switch) ([]Action, error) {
 	if c := p.cond[to]; c.down() {
 		return nil, fmt.Errorf("%w: %s is %s", ErrTargetDown, p.who(to), describe(c))
 	}
+	if l := p.lacks[to]; len(l) > 0 {
+		return nil, fmt.Errorf("%w: %s: %s", ErrUnroutable, p.who(to), strings.Join(l, "; "))
+	}
 	if h := p.holder(to, s); h != nil {
 		return nil, fmt.Errorf("%w: %s covers %s", ErrTargetBusy, p.who(to), h.main)
 	}
@@ -695,6 +706,42 @@ func (p *Pool) stepLocked(now time.Time, e OutputsLocked) []Action {
 		} else {
 			p.clear(&acts, s, AlarmLockedOutput)
 		}
+	}
+	return acts
+}
+
+// stepLacks takes what the router lacks of the pool's ports: each main whose own ports or whose
+// backups' inputs are missing carries mapping_invalid at once, so a mapping that cannot be
+// switched is seen when it is made, not when the main fails.
+func (p *Pool) stepLacks(now time.Time, e RouterLacks) []Action {
+	p.lacks = map[string][]string{}
+	for _, m := range slices.Concat(p.cfg.Mains, p.cfg.Backups) {
+		for _, f := range m.Feeds {
+			for _, l := range e.Ports {
+				if (l.Input && l.Port == f.Input) || (!l.Input && slices.Contains(f.Outputs, l.Port)) {
+					p.lacks[m.Name] = append(p.lacks[m.Name], l.Reason)
+				}
+			}
+		}
+	}
+	var acts []Action
+	for _, s := range p.slots {
+		var why []string
+		for _, m := range slices.Concat([]string{s.main}, p.backupNames()) {
+			if l := p.lacks[m]; len(l) > 0 && (m == s.main || p.coversAny(s.main, m)) {
+				why = append(why, fmt.Sprintf("%s: %s", p.who(m), strings.Join(l, "; ")))
+			}
+		}
+		if len(why) == 0 {
+			p.clear(&acts, s, AlarmMappingInvalid)
+			continue
+		}
+		msg := "the router lacks ports of the mapping: " + strings.Join(why, "; ")
+		if a := s.alarms[AlarmMappingInvalid]; a != nil && a.Active {
+			a.Message = msg // still invalid, for other reasons now
+			continue
+		}
+		p.raise(&acts, now, s, AlarmMappingInvalid, msg)
 	}
 	return acts
 }
@@ -800,7 +847,7 @@ func (p *Pool) replacement(s *slot) string {
 	if b := p.pick(s, Condition.usable); b != "" {
 		return b
 	}
-	if s.onAir != s.main && p.cond[s.main].usable() {
+	if s.onAir != s.main && p.cond[s.main].usable() && len(p.lacks[s.main]) == 0 {
 		return s.main
 	}
 	return ""
@@ -810,7 +857,7 @@ func (p *Pool) replacement(s *slot) string {
 // covers one of s's roles at least, and whose condition passes ok.
 func (p *Pool) pick(s *slot, ok func(Condition) bool) string {
 	for _, b := range p.cfg.Backups {
-		if b.Name != s.onAir && p.holder(b.Name, s) == nil && ok(p.cond[b.Name]) && p.coversAny(s.main, b.Name) {
+		if b.Name != s.onAir && p.holder(b.Name, s) == nil && ok(p.cond[b.Name]) && len(p.lacks[b.Name]) == 0 && p.coversAny(s.main, b.Name) {
 			return b.Name
 		}
 	}
@@ -845,6 +892,10 @@ func (p *Pool) whyNone(s *slot) string {
 		}
 		if c != s.main && !p.coversAny(s.main, c) {
 			why = append(why, fmt.Sprintf("%s has none of %s's roles", c, s.main))
+			continue
+		}
+		if l := p.lacks[c]; len(l) > 0 {
+			why = append(why, fmt.Sprintf("%s cannot be routed: %s", p.who(c), strings.Join(l, "; ")))
 			continue
 		}
 		why = append(why, fmt.Sprintf("%s cannot take over: %s", p.who(c), describe(p.cond[c])))

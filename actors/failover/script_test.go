@@ -171,6 +171,7 @@ func (sc *scenario) machine(name string) string {
 //	router-ready
 //	router-shows MACHINE (a pair: that machine on every output) | router-shows OUT=IN ...
 //	locked OUT... | locked none
+//	router-lacks in:PORT|out:PORT ... | router-lacks none   (ports the router does not have)
 //	role active|standby TERM   (this supervisor's role in its pair)
 //	quorum ok|lost
 //	adopt [manual] [nofailback] MAIN:ONAIR[:failedover][:latched]...   (the active peer's view)
@@ -251,6 +252,18 @@ func (sc *scenario) run(cmd string) []string {
 		ev = RouterReady{}
 	case "router-shows":
 		ev = sc.shows(f[1:])
+	case "router-lacks":
+		var l RouterLacks
+		for _, o := range f[1:] {
+			if o == "none" {
+				continue
+			}
+			kind, num, _ := strings.Cut(o, ":")
+			what := map[string]string{"in": "input", "out": "output"}[kind]
+			l.Ports = append(l.Ports, LackedPort{Port: port(t, num), Input: kind == "in",
+				Reason: fmt.Sprintf("%s %s: the router has 12 %ss (1..12)", what, num, what)})
+		}
+		ev = l
 	case "locked":
 		var l OutputsLocked
 		for _, o := range f[1:] {

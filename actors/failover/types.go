@@ -110,6 +110,7 @@ const (
 	AlarmFlapGuard       AlarmKind = "flap_guard"        // too many automatic switches; automatic switching latched off
 	AlarmLockedOutput    AlarmKind = "locked_output"     // an output of the main is locked by another router client
 	AlarmRouterMismatch  AlarmKind = "router_mismatch"   // the main's outputs do not all show one machine of the pool
+	AlarmMappingInvalid  AlarmKind = "mapping_invalid"   // the router lacks a port or label the main or its backups use
 )
 
 // ParseAlarmKind reads an alarm kind an operator typed or a store kept, accepting main_failed,
@@ -289,6 +290,18 @@ type LockedOutput struct {
 // (an empty list: none).
 type OutputsLocked struct{ Outputs []LockedOutput }
 
+// RouterLacks reports every port of the pool's config that the router as it is does not have
+// (a number beyond its size, a label it does not carry); empty when every port resolves.
+type RouterLacks struct{ Ports []LackedPort }
+
+// LackedPort is one port the router lacks, with the reason in words ("input 99: the router has
+// 12 inputs (1..12)").
+type LackedPort struct {
+	Port   conf.Port
+	Input  bool
+	Reason string
+}
+
 // RouterReady reports that the pool's router is connected and ready (again): a switch that
 // failed while it was away is retried at once instead of after RetryAfter.
 type RouterReady struct{}
@@ -322,3 +335,4 @@ func (SetFailback) isEvent()    {}
 func (Acknowledge) isEvent()    {}
 func (RouteResult) isEvent()    {}
 func (OutputsLocked) isEvent()  {}
+func (RouterLacks) isEvent()    {}

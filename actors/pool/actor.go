@@ -7,6 +7,7 @@
 package pool
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -120,12 +121,13 @@ type poolActor struct {
 	log  zerolog.Logger
 	// What the router was last seen to show and lock, so only changes reach the engine, and the
 	// labels already warned about.
-	shows      string
-	locked     string
-	lostLabels map[string]bool
+	shows  string
+	locked string
+	lacks  string
 	// mirror is the router's last state, fed again after a reconfigure so new mains arm without
 	// waiting for the next change on the router.
-	mirror *router.Mirror
+	mirror     *router.Mirror
+	routerName string
 }
 
 func (a *poolActor) Receive(ctx actor.Context) {
@@ -142,7 +144,6 @@ func (a *poolActor) Receive(ctx actor.Context) {
 			field = "pair"
 		}
 		a.log = o.Logger.With().Str(field, o.Name).Logger()
-		a.lostLabels = map[string]bool{}
 		if a.box.saved != nil {
 			a.eng = a.box.saved.Clone()
 			a.log.Warn().Msg("pool actor restarted from its last known state")
@@ -197,6 +198,7 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		}
 		acts = a.step(now, failover.RouterReady{})
 	case *router.Routing:
+		a.routerName = msg.Router
 		acts = a.routing(now, msg.Mirror)
 	case *Command:
 		var err error
@@ -224,9 +226,10 @@ func (a *poolActor) Receive(ctx actor.Context) {
 			if oldRouter != nil && !oldRouter.Equal(o.Router) {
 				ctx.Send(oldRouter, &router.Unsubscribe{PID: ctx.Self()})
 			}
-			a.shows, a.locked, a.mirror = "", "", nil
+			a.shows, a.locked, a.lacks, a.mirror = "", "", "", nil
 			a.subscribe(ctx)
 		} else if a.mirror != nil {
+			a.lacks = "" // the same ports may belong to other machines now
 			acts = append(acts, a.routing(now, a.mirror)...)
 		}
 	default:
@@ -291,7 +294,6 @@ func Inputs(c failover.Config) []conf.Port {
 func (a *poolActor) routing(now time.Time, m *router.Mirror) []failover.Action {
 	a.mirror = m
 	cfg := a.box.opts.Engine
-	a.checkLabels(m, cfg)
 	shows := Shows(m, cfg)
 	var locked failover.OutputsLocked
 	for _, o := range Outputs(cfg) {
@@ -307,11 +309,38 @@ func (a *poolActor) routing(now time.Time, m *router.Mirror) []failover.Action {
 		}
 		acts = append(acts, a.step(now, locked)...)
 	}
+	if m.Known() {
+		if lacks := Lacks(m, cfg, a.routerName); fmt.Sprint(lacks) != a.lacks {
+			a.lacks = fmt.Sprint(lacks)
+			acts = append(acts, a.step(now, lacks)...)
+		}
+	}
 	if k := fmt.Sprint(shows); k != a.shows {
 		a.shows = k
 		acts = append(acts, a.step(now, shows)...)
 	}
 	return acts
+}
+
+// Lacks lists the ports of the pool's config that the router (named router) does not have:
+// numbers beyond its size, labels it does not carry.
+func Lacks(m *router.Mirror, cfg failover.Config, name string) failover.RouterLacks {
+	var l failover.RouterLacks
+	add := func(p conf.Port, input bool, err error) {
+		var mp *router.MissingPort
+		if errors.As(err, &mp) {
+			l.Ports = append(l.Ports, failover.LackedPort{Port: p, Input: input, Reason: mp.In(name)})
+		}
+	}
+	for _, p := range Inputs(cfg) {
+		_, err := m.ResolveInput(p)
+		add(p, true, err)
+	}
+	for _, p := range Outputs(cfg) {
+		_, err := m.ResolveOutput(p)
+		add(p, false, err)
+	}
+	return l
 }
 
 // Shows is what the router shows on the pool's outputs. An input is spelled as the pool's config
@@ -343,38 +372,6 @@ func Shows(m *router.Mirror, cfg failover.Config) failover.RouterShows {
 		rs.Outputs = append(rs.Outputs, sh)
 	}
 	return rs
-}
-
-// checkLabels warns once when a label the config refers to is not (or no longer) on the router.
-func (a *poolActor) checkLabels(m *router.Mirror, cfg failover.Config) {
-	if !m.Seen[vh.KindInputLabels] || !m.Seen[vh.KindOutputLabels] {
-		return
-	}
-	check := func(p conf.Port, input bool) {
-		if p.Label == "" {
-			return
-		}
-		var err error
-		if input {
-			_, err = m.ResolveInput(p)
-		} else {
-			_, err = m.ResolveOutput(p)
-		}
-		switch {
-		case err != nil && !a.lostLabels[p.Label]:
-			a.lostLabels[p.Label] = true
-			a.log.Warn().Msgf("label %q used by the config is not on the router: %v", p.Label, err)
-		case err == nil && a.lostLabels[p.Label]:
-			delete(a.lostLabels, p.Label)
-			a.log.Info().Msgf("label %q is back on the router", p.Label)
-		}
-	}
-	for _, p := range Inputs(cfg) {
-		check(p, true)
-	}
-	for _, p := range Outputs(cfg) {
-		check(p, false)
-	}
 }
 
 // step feeds an event that cannot be refused.

@@ -104,7 +104,7 @@ func (m *Mirror) ResolveOutput(p conf.Port) (int, error) {
 func resolve(p conf.Port, labels map[int]string, count int, what string) (int, error) {
 	if p.Label == "" {
 		if p.Number < 1 || p.Number > count {
-			return 0, fmt.Errorf("%s %d does not exist (the router has %d)", what, p.Number, count)
+			return 0, &MissingPort{What: what, Port: p, Count: count}
 		}
 		return p.Number - 1, nil
 	}
@@ -115,9 +115,32 @@ func resolve(p conf.Port, labels map[int]string, count int, what string) (int, e
 		}
 	}
 	if found < 0 {
-		return 0, fmt.Errorf("no %s is labelled %q", what, p.Label)
+		return 0, &MissingPort{What: what, Port: p, Count: count}
 	}
 	return found, nil
+}
+
+// MissingPort is a port of the config that the router does not have.
+type MissingPort struct {
+	What  string // "input" or "output"
+	Port  conf.Port
+	Count int // how many of What the router has
+}
+
+func (e *MissingPort) Error() string { return e.In("the router") }
+
+// In says what is missing naming the router: "input 99: hub1 has 12 inputs (1..12)".
+func (e *MissingPort) In(router string) string {
+	if e.Port.Label != "" {
+		return fmt.Sprintf("%s %q: no %s of %s carries that label", e.What, e.Port.Label, e.What, router)
+	}
+	return fmt.Sprintf("%s %d: %s has %d %ss (1..%d)", e.What, e.Port.Number, router, e.Count, e.What, e.Count)
+}
+
+// Known reports whether the mirror holds the router's size and labels, so ports can be checked
+// against it.
+func (m *Mirror) Known() bool {
+	return m.Device.VideoInputs > 0 && m.Seen[vh.KindInputLabels] && m.Seen[vh.KindOutputLabels]
 }
 
 // OutputName is an output as a person reads it: "5 (Program)".

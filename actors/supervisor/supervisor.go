@@ -571,6 +571,27 @@ func (s *Supervisor) SpawnRoot(name string, props *actor.Props) (*actor.PID, err
 	return spawnIn(s.sys, s.root, name, props)
 }
 
+// RouterLacks lists what the routers as they are lack of the pair or pool named name in cfg
+// ("input 99: hub1 has 12 inputs (1..12)"), so an edit that cannot be switched is refused when
+// it is made. A router that is not connected, or not read yet, is not checked (the pool's
+// mapping_invalid alarm catches it once it is).
+func (s *Supervisor) RouterLacks(cfg *conf.Config, name string) []string {
+	var out []string
+	for _, p := range poolsOf(cfg) {
+		if p.Name != name || s.Config().Router(p.Router) == nil {
+			continue
+		}
+		snap, err := s.RouterMirror(p.Router)
+		if err != nil || snap.Status.Conn != router.Connected || !snap.Mirror.Known() {
+			continue
+		}
+		for _, l := range pool.Lacks(snap.Mirror, p.Engine, p.Router).Ports {
+			out = append(out, l.Reason)
+		}
+	}
+	return out
+}
+
 // RouterMirror returns the router actor's current view of a router (its labels, routing, locks).
 func (s *Supervisor) RouterMirror(name string) (*router.Snapshot, error) {
 	if s.Config().Router(name) == nil {
