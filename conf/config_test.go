@@ -246,3 +246,52 @@ func TestExamplesAreValid(t *testing.T) {
 		}
 	}
 }
+
+// TestSimulatedRouterSize: ports beyond a simulated router's declared size are errors with their
+// key path (a real router's size is checked once it is connected).
+func TestSimulatedRouterSize(t *testing.T) {
+	_, err := Parse([]byte(`
+[[router]]
+name = "hub1"
+address = "127.0.0.1:0"
+simulate = true
+inputs = 12
+outputs = 12
+[[machine]]
+name = "a"
+[[machine]]
+name = "b"
+[[machine]]
+name = "x"
+[machine.feed.pgm]
+input = 40
+outputs = [1]
+[[machine]]
+name = "y"
+[machine.feed.pgm]
+input = 3
+[[pair]]
+name = "p1"
+router = "hub1"
+main = "a"
+backup = "b"
+[[pair.feed]]
+main_input = 99
+backup_input = 2
+outputs = [13]
+[[pool]]
+name = "q"
+router = "hub1"
+mains = ["x"]
+backups = ["y"]
+`))
+	for _, want := range []string{
+		`pair "p1".feed[0].main_input: input 99: router "hub1" is simulated with 12 inputs (1..12)`,
+		`pair "p1".feed[0].outputs[0]: output 13: router "hub1" is simulated with 12 outputs (1..12)`,
+		`machine "x".feed.pgm.input: input 40: router "hub1" is simulated with 12 inputs (1..12)`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want %s", err, want)
+		}
+	}
+}
