@@ -578,6 +578,7 @@ func (p *Pool) stepAdopt(now time.Time, e Adopt) []Action {
 			continue
 		}
 		s.failedOver = a.FailedOver
+		p.takeAlarms(s, a.Alarms)
 		switch {
 		case a.Latched && !s.latched:
 			// With its alarm, so an operator can see it and reset it here after a takeover.
@@ -592,9 +593,40 @@ func (p *Pool) stepAdopt(now time.Time, e Adopt) []Action {
 	return acts
 }
 
+// decided are the alarms the active side raises from its own decisions; a standby copies them
+// from it. The others (router_mismatch, locked_output, mapping_invalid) each side sees for
+// itself from the router, and takes only the acknowledgement.
+var decided = map[AlarmKind]bool{AlarmOnAirFailed: true, AlarmNoHealthyBackup: true, AlarmNoBackupFree: true, AlarmSwitchFailed: true}
+
+// takeAlarms takes the alarms the writer of a state (the active peer, or this supervisor before
+// a restart) had for s, so operators see the same alarms on both sides and an acknowledgement is
+// not lost with a takeover or a restart. Silent: nothing was raised or cleared here.
+func (p *Pool) takeAlarms(s *slot, alarms []Alarm) {
+	theirs := map[AlarmKind]Alarm{}
+	for _, a := range alarms {
+		theirs[a.Kind] = a
+	}
+	for k := range decided {
+		if a, ok := theirs[k]; ok {
+			s.alarms[k] = &a
+		} else {
+			delete(s.alarms, k)
+		}
+	}
+	for k, a := range s.alarms {
+		if t, ok := theirs[k]; ok && !decided[k] && t.Acked && !a.Acked {
+			a.Acked = true
+			if !a.Active {
+				delete(s.alarms, k)
+			}
+		}
+	}
+}
+
 // resumeSlot gives a main what this supervisor persisted of it before a restart (Resume).
 func (p *Pool) resumeSlot(acts *[]Action, now time.Time, s *slot, r AdoptSlot) {
 	s.onAir, s.failedOver = r.OnAir, r.FailedOver
+	p.takeAlarms(s, r.Alarms)
 	if r.Latched && !s.latched {
 		s.latched = true
 		p.raise(acts, now, s, AlarmFlapGuard, "automatic switching latched before the supervisor restarted: acknowledge to re-arm")

@@ -174,7 +174,8 @@ func (sc *scenario) machine(name string) string {
 //	router-lacks in:PORT|out:PORT ... | router-lacks none   (ports the router does not have)
 //	role active|standby TERM   (this supervisor's role in its pair)
 //	quorum ok|lost
-//	adopt [manual] [nofailback] MAIN:ONAIR[:failedover][:latched]...   (the active peer's view)
+//	adopt [manual] [nofailback] MAIN:ONAIR[:failedover][:latched][:alarm=KIND[/acked][/cleared]]...
+//	                     (the active peer's view)
 //	resume MAIN:ONAIR[:failedover][:latched]...   (what this supervisor persisted before a restart)
 //	status
 func (sc *scenario) run(cmd string) []string {
@@ -444,6 +445,12 @@ func adoptSlot(o string) AdoptSlot {
 	for _, p := range parts[2:] {
 		sl.FailedOver = sl.FailedOver || p == "failedover"
 		sl.Latched = sl.Latched || p == "latched"
+		if kind, ok := strings.CutPrefix(p, "alarm="); ok {
+			// alarm=KIND[/acked][/cleared]
+			f := strings.Split(kind, "/")
+			a := Alarm{Kind: AlarmKind(f[0]), Message: "as its writer had it", Active: !slices.Contains(f, "cleared"), Acked: slices.Contains(f, "acked")}
+			sl.Alarms = append(sl.Alarms, a)
+		}
 	}
 	return sl
 }

@@ -244,6 +244,8 @@ type Resume struct{ Slots []AdoptSlot }
 type AdoptSlot struct {
 	Main, OnAir         string
 	FailedOver, Latched bool
+	// Alarms of the main as the writer had them, acknowledgements included.
+	Alarms []Alarm
 }
 
 // SetQuorum tells the pool whether its supervisor hears enough of the studio's agents to believe

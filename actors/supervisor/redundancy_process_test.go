@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"math/rand"
 	"os"
@@ -477,22 +478,54 @@ func TestProcessesSupervisorStateSync(t *testing.T) {
 		}
 		return string(out)
 	}
-	ctl(p.addrA, "mode", "cam1", "manual")
-	deadline := time.Now().Add(10 * time.Second)
-	for !strings.Contains(ctl(p.addrB, "--json", "status"), `"mode":"manual"`) {
-		if time.Now().After(deadline) {
-			t.Fatal("the secondary never showed the mode set on the primary")
+	waitB := func(what string, ok func(status string) bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for st := ctl(p.addrB, "--json", "status"); !ok(st); st = ctl(p.addrB, "--json", "status") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the secondary never showed %s: %s", what, st)
+			}
+			time.Sleep(50 * time.Millisecond) // polling another process's status: nothing signals it
 		}
-		time.Sleep(50 * time.Millisecond) // polling another process's status: nothing signals it
 	}
+	ctl(p.addrA, "mode", "cam1", "manual")
+	waitB("the mode set on the primary", func(st string) bool { return strings.Contains(st, `"mode":"manual"`) })
+	// A failure in manual mode raises on_air_failed on the primary; the acknowledgement made there
+	// reaches the secondary and survives the takeover.
+	if err := mainEngine.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	supA.waitLog(5*time.Second, map[string]string{"alarm": "on_air_failed"})
+	ctl(p.addrA, "ack", "cam1", "on_air_failed")
+	acked := func(st string) bool {
+		var reply struct {
+			Status struct {
+				Pairs []struct {
+					Alarms []struct {
+						Kind          string
+						Active, Acked bool
+					}
+				}
+			}
+		}
+		if err := json.Unmarshal([]byte(st), &reply); err != nil || len(reply.Status.Pairs) == 0 {
+			return false
+		}
+		for _, a := range reply.Status.Pairs[0].Alarms {
+			if a.Kind == "on_air_failed" && a.Active && a.Acked {
+				return true
+			}
+		}
+		return false
+	}
+	waitB("the primary's alarm, acknowledged", acked)
 	if err := supA.cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
 	supB.waitLog(10*time.Second, map[string]string{"message": "this supervisor is now ACTIVE"})
-	if err := mainEngine.Process.Kill(); err != nil {
-		t.Fatal(err)
+	if st := ctl(p.addrB, "--json", "status"); !acked(st) {
+		t.Fatalf("after the takeover the acknowledgement is lost: %s", st)
 	}
-	supB.waitLog(5*time.Second, map[string]string{"alarm": "on_air_failed"})
 	if r := p.hub.State().Routes; r[0] != 0 || r[2] != 0 {
 		t.Fatalf("manual mode, yet the secondary switched: %v", r)
 	}

@@ -91,7 +91,12 @@ func (s *Supervisor) resumePools() {
 func adoptSlots(p *pb.SyncState_Pool) []failover.AdoptSlot {
 	out := make([]failover.AdoptSlot, 0, len(p.GetSlots()))
 	for _, sl := range p.GetSlots() {
-		out = append(out, failover.AdoptSlot{Main: sl.GetMain(), OnAir: sl.GetOnAir(), FailedOver: sl.GetFailedOver(), Latched: sl.GetLatched()})
+		a := failover.AdoptSlot{Main: sl.GetMain(), OnAir: sl.GetOnAir(), FailedOver: sl.GetFailedOver(), Latched: sl.GetLatched()}
+		for _, al := range sl.GetAlarms() {
+			a.Alarms = append(a.Alarms, failover.Alarm{Kind: failover.ParseAlarmKind(al.GetKind()), Message: al.GetMessage(),
+				Since: time.UnixMilli(al.GetSinceMs()), Active: al.GetActive(), Acked: al.GetAcked()})
+		}
+		out = append(out, a)
 	}
 	return out
 }

@@ -532,6 +532,9 @@ func (s *Supervisor) Command(name string, ev failover.Event) error {
 	if r := res.(*pool.CommandReply); r.Err != nil {
 		return fmt.Errorf("pool %q: %w", name, r.Err)
 	}
+	if _, ok := ev.(failover.Acknowledge); ok {
+		s.poolChanged() // no pool event says so, and the state document keeps acknowledgements
+	}
 	return nil
 }
 
@@ -867,7 +870,11 @@ func (s *Supervisor) poolsState() (*pb.SyncState, error) {
 	for _, v := range views {
 		p := &pb.SyncState_Pool{Name: v.Name, Automatic: v.Automatic, Failback: v.Failback}
 		for _, sl := range v.Slots {
-			p.Slots = append(p.Slots, &pb.SyncState_Slot{Main: sl.Main, OnAir: sl.OnAir, FailedOver: sl.FailedOver, Latched: sl.Latched})
+			ps := &pb.SyncState_Slot{Main: sl.Main, OnAir: sl.OnAir, FailedOver: sl.FailedOver, Latched: sl.Latched}
+			for _, a := range sl.Alarms {
+				ps.Alarms = append(ps.Alarms, &pb.SyncState_Alarm{Kind: string(a.Kind), Message: a.Message, SinceMs: a.Since.UnixMilli(), Active: a.Active, Acked: a.Acked})
+			}
+			p.Slots = append(p.Slots, ps)
 		}
 		st.Pools = append(st.Pools, p)
 	}

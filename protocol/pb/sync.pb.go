@@ -550,11 +550,14 @@ func (x *SyncState_Pool) GetSlots() []*SyncState_Slot {
 // Slot is one main: the machine on air for it, whether that is a failover (automatic failback
 // applies) and whether its flap guard latched.
 type SyncState_Slot struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Main          string                 `protobuf:"bytes,1,opt,name=main,proto3" json:"main,omitempty"`
-	OnAir         string                 `protobuf:"bytes,2,opt,name=on_air,json=onAir,proto3" json:"on_air,omitempty"`
-	FailedOver    bool                   `protobuf:"varint,3,opt,name=failed_over,json=failedOver,proto3" json:"failed_over,omitempty"`
-	Latched       bool                   `protobuf:"varint,4,opt,name=latched,proto3" json:"latched,omitempty"`
+	state      protoimpl.MessageState `protogen:"open.v1"`
+	Main       string                 `protobuf:"bytes,1,opt,name=main,proto3" json:"main,omitempty"`
+	OnAir      string                 `protobuf:"bytes,2,opt,name=on_air,json=onAir,proto3" json:"on_air,omitempty"`
+	FailedOver bool                   `protobuf:"varint,3,opt,name=failed_over,json=failedOver,proto3" json:"failed_over,omitempty"`
+	Latched    bool                   `protobuf:"varint,4,opt,name=latched,proto3" json:"latched,omitempty"`
+	// The main's alarms with their acknowledgements, so both panels show the same and an
+	// acknowledgement survives a takeover or a restart.
+	Alarms        []*SyncState_Alarm `protobuf:"bytes,5,rep,name=alarms,proto3" json:"alarms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -617,6 +620,89 @@ func (x *SyncState_Slot) GetLatched() bool {
 	return false
 }
 
+func (x *SyncState_Slot) GetAlarms() []*SyncState_Alarm {
+	if x != nil {
+		return x.Alarms
+	}
+	return nil
+}
+
+type SyncState_Alarm struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Kind          string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
+	Message       string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
+	SinceMs       int64                  `protobuf:"varint,3,opt,name=since_ms,json=sinceMs,proto3" json:"since_ms,omitempty"`
+	Active        bool                   `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	Acked         bool                   `protobuf:"varint,5,opt,name=acked,proto3" json:"acked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SyncState_Alarm) Reset() {
+	*x = SyncState_Alarm{}
+	mi := &file_sync_proto_msgTypes[6]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SyncState_Alarm) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SyncState_Alarm) ProtoMessage() {}
+
+func (x *SyncState_Alarm) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[6]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SyncState_Alarm.ProtoReflect.Descriptor instead.
+func (*SyncState_Alarm) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{1, 2}
+}
+
+func (x *SyncState_Alarm) GetKind() string {
+	if x != nil {
+		return x.Kind
+	}
+	return ""
+}
+
+func (x *SyncState_Alarm) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *SyncState_Alarm) GetSinceMs() int64 {
+	if x != nil {
+		return x.SinceMs
+	}
+	return 0
+}
+
+func (x *SyncState_Alarm) GetActive() bool {
+	if x != nil {
+		return x.Active
+	}
+	return false
+}
+
+func (x *SyncState_Alarm) GetAcked() bool {
+	if x != nil {
+		return x.Acked
+	}
+	return false
+}
+
 var File_sync_proto protoreflect.FileDescriptor
 
 const file_sync_proto_rawDesc = "" +
@@ -646,7 +732,7 @@ const file_sync_proto_rawDesc = "" +
 	"\vstate_error\x18\x0e \x01(\tR\n" +
 	"stateError\x12\x1d\n" +
 	"\n" +
-	"want_state\x18\x0f \x01(\bR\twantState\"\x84\x03\n" +
+	"want_state\x18\x0f \x01(\bR\twantState\"\xba\x04\n" +
 	"\tSyncState\x12\x12\n" +
 	"\x04term\x18\x01 \x01(\x04R\x04term\x120\n" +
 	"\x05pools\x18\x02 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x12&\n" +
@@ -656,13 +742,20 @@ const file_sync_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1c\n" +
 	"\tautomatic\x18\x02 \x01(\bR\tautomatic\x12\x1a\n" +
 	"\bfailback\x18\x03 \x01(\bR\bfailback\x120\n" +
-	"\x05slots\x18\x04 \x03(\v2\x1a.standby.v1.SyncState.SlotR\x05slots\x1al\n" +
+	"\x05slots\x18\x04 \x03(\v2\x1a.standby.v1.SyncState.SlotR\x05slots\x1a\xa1\x01\n" +
 	"\x04Slot\x12\x12\n" +
 	"\x04main\x18\x01 \x01(\tR\x04main\x12\x15\n" +
 	"\x06on_air\x18\x02 \x01(\tR\x05onAir\x12\x1f\n" +
 	"\vfailed_over\x18\x03 \x01(\bR\n" +
 	"failedOver\x12\x18\n" +
-	"\alatched\x18\x04 \x01(\bR\alatched\"\xe8\x01\n" +
+	"\alatched\x18\x04 \x01(\bR\alatched\x123\n" +
+	"\x06alarms\x18\x05 \x03(\v2\x1b.standby.v1.SyncState.AlarmR\x06alarms\x1a~\n" +
+	"\x05Alarm\x12\x12\n" +
+	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
+	"\amessage\x18\x02 \x01(\tR\amessage\x12\x19\n" +
+	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\x12\x16\n" +
+	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
+	"\x05acked\x18\x05 \x01(\bR\x05acked\"\xe8\x01\n" +
 	"\bStateDoc\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1a\n" +
@@ -692,14 +785,15 @@ func file_sync_proto_rawDescGZIP() []byte {
 	return file_sync_proto_rawDescData
 }
 
-var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 6)
+var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
 var file_sync_proto_goTypes = []any{
-	(*SyncBeat)(nil),       // 0: standby.v1.SyncBeat
-	(*SyncState)(nil),      // 1: standby.v1.SyncState
-	(*StateDoc)(nil),       // 2: standby.v1.StateDoc
-	(*Override)(nil),       // 3: standby.v1.Override
-	(*SyncState_Pool)(nil), // 4: standby.v1.SyncState.Pool
-	(*SyncState_Slot)(nil), // 5: standby.v1.SyncState.Slot
+	(*SyncBeat)(nil),        // 0: standby.v1.SyncBeat
+	(*SyncState)(nil),       // 1: standby.v1.SyncState
+	(*StateDoc)(nil),        // 2: standby.v1.StateDoc
+	(*Override)(nil),        // 3: standby.v1.Override
+	(*SyncState_Pool)(nil),  // 4: standby.v1.SyncState.Pool
+	(*SyncState_Slot)(nil),  // 5: standby.v1.SyncState.Slot
+	(*SyncState_Alarm)(nil), // 6: standby.v1.SyncState.Alarm
 }
 var file_sync_proto_depIdxs = []int32{
 	4, // 0: standby.v1.SyncState.pools:type_name -> standby.v1.SyncState.Pool
@@ -707,11 +801,12 @@ var file_sync_proto_depIdxs = []int32{
 	3, // 2: standby.v1.StateDoc.overrides:type_name -> standby.v1.Override
 	4, // 3: standby.v1.StateDoc.pools:type_name -> standby.v1.SyncState.Pool
 	5, // 4: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
-	5, // [5:5] is the sub-list for method output_type
-	5, // [5:5] is the sub-list for method input_type
-	5, // [5:5] is the sub-list for extension type_name
-	5, // [5:5] is the sub-list for extension extendee
-	0, // [0:5] is the sub-list for field type_name
+	6, // 5: standby.v1.SyncState.Slot.alarms:type_name -> standby.v1.SyncState.Alarm
+	6, // [6:6] is the sub-list for method output_type
+	6, // [6:6] is the sub-list for method input_type
+	6, // [6:6] is the sub-list for extension type_name
+	6, // [6:6] is the sub-list for extension extendee
+	0, // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_sync_proto_init() }
@@ -725,7 +820,7 @@ func file_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sync_proto_rawDesc), len(file_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   6,
+			NumMessages:   7,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
