@@ -186,7 +186,9 @@ type SlotStatus struct {
 	Stay []conf.Port
 	// WaitingSince is when the main started waiting for a backup; zero when it is not waiting.
 	WaitingSince time.Time
-	Alarms       []Alarm
+	// FailbackAt is when a pending automatic failback to the main is due; zero when none is.
+	FailbackAt time.Time
+	Alarms     []Alarm
 }
 
 // BackupStatus says whom a backup covers.
@@ -237,6 +239,7 @@ func (p *Pool) Status() Status {
 		if s.waiting() {
 			ss.WaitingSince = s.failedAt
 		}
+		ss.FailbackAt, _ = p.failbackAt(s)
 		st.Slots = append(st.Slots, ss)
 	}
 	for _, b := range p.cfg.Backups {
@@ -805,8 +808,7 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 			p.clear(&acts, s, AlarmOnAirFailed)
 			p.clear(&acts, s, AlarmNoHealthyBackup)
 			p.clear(&acts, s, AlarmNoBackupFree)
-			if p.cfg.Automatic && !now.Before(s.retryAt) && s.onAir != s.main && s.failedOver && p.cfg.AutoFailback &&
-				p.cond[s.main].usable() && !s.healthySince.IsZero() && now.Sub(s.healthySince) >= p.cfg.FailbackAfter {
+			if at, ok := p.failbackAt(s); ok && !now.Before(at) {
 				acts = append(acts, p.autoSwitch(now, s, s.main, TriggerFailback)...)
 			}
 			continue
@@ -830,6 +832,23 @@ func (p *Pool) evaluate(now time.Time, acts []Action) []Action {
 		}
 	}
 	return acts
+}
+
+// failbackAt is when an automatic failback of s is due, if one is pending: a backup on air
+// after a failure, automatic mode and failback, and the main usable since healthySince.
+func (p *Pool) failbackAt(s *slot) (time.Time, bool) {
+	if p.standby || s.latched || s.state == Unarmed || s.switching() || !p.cfg.Automatic || !p.cfg.AutoFailback || s.onAir == s.main ||
+		!s.failedOver || !p.cond[s.main].usable() || s.healthySince.IsZero() || len(p.lacks[s.main]) > 0 {
+		return time.Time{}, false
+	}
+	if failing, _ := p.failing(s.onAir); failing {
+		return time.Time{}, false
+	}
+	at := s.healthySince.Add(p.cfg.FailbackAfter)
+	if s.retryAt.After(at) {
+		at = s.retryAt
+	}
+	return at, true
 }
 
 // failedAlarms raises or clears the alarms of a main whose on-air machine failed and that was not
@@ -1071,8 +1090,8 @@ func (p *Pool) Wake(now time.Time) time.Time {
 		case s.state == Unarmed || !p.cfg.Automatic:
 		default:
 			consider(s.retryAt, false)
-			if s.onAir != s.main && s.failedOver && p.cfg.AutoFailback && !s.healthySince.IsZero() {
-				consider(s.healthySince.Add(p.cfg.FailbackAfter), false)
+			if at, ok := p.failbackAt(s); ok {
+				consider(at, false)
 			}
 		}
 	}

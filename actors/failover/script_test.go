@@ -403,6 +403,9 @@ func statusLines(s Status) []string {
 		if len(sl.Stay) > 0 {
 			l += " stay=" + ports(sl.Stay)
 		}
+		if !sl.FailbackAt.IsZero() {
+			l += " failback-at=" + sl.FailbackAt.Format("15:04:05.000")
+		}
 		out = append(out, l)
 		for _, a := range sl.Alarms {
 			out = append(out, fmt.Sprintf("  alarm %s active=%v acked=%v", a.Kind, a.Active, a.Acked))
