@@ -81,13 +81,17 @@ func cmdCtl(ctx context.Context, args []string) int {
 	var words []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
-			return 2
+			return parseExit(err)
 		}
 		rest = fs.Args()
 		if len(rest) == 0 {
 			break
 		}
 		words, rest = append(words, rest[0]), rest[1:]
+	}
+	if len(words) > 0 && isHelp(words[0]) {
+		fs.Usage()
+		return 0
 	}
 	req, err := ctlRequest(words)
 	if err != nil {

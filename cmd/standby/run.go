@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,16 +20,27 @@ import (
 )
 
 func init() {
-	register("run", "run the supervisor (the embedded demo studio without --config)", cmdRun)
+	register("run", "run the supervisor on a config FILE (the embedded demo studio without one)", cmdRun)
 }
 
 func cmdRun(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("config", "", "config file (TOML); without it the embedded demo studio runs")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: standby run [--config] [FILE] [--log-level info]\n\n"+
+			"Runs the supervisor on FILE; naming no file runs the embedded demo studio.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	flagPath := fs.String("config", "", "config file (TOML), also as the one positional argument; without either the embedded demo studio runs")
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
+		return parseExit(err)
+	}
+	file, err := configFile(*flagPath, fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby run:", err)
 		return 2
 	}
+	path := &file
 	log, err := newLogger(*level)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standby run:", err)
@@ -158,6 +171,10 @@ func loadConfig(path string) (*conf.Config, []byte, error) {
 	if path != "" {
 		var err error
 		if raw, err = os.ReadFile(path); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) { // the path is said by the caller
+				err = fmt.Errorf("cannot read it: %w", pe.Err)
+			}
 			return nil, nil, err
 		}
 	}
