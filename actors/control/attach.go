@@ -31,6 +31,9 @@ type Options struct {
 	Heartbeat time.Duration
 	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
 	Config *ConfigState
+	// ReadTimeout bounds reading a request, body included (a client trickling its body is cut).
+	// Default 10s; event streams are exempt once their request is read.
+	ReadTimeout time.Duration
 }
 
 // Control is the running control surfaces of one supervisor.
@@ -68,6 +71,9 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
 	log := o.Logger.With().Str("component", "control").Logger()
 	if o.Simulator == nil {
 		o.Simulator = s
@@ -95,7 +101,8 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 			return nil, err
 		}
 		g := &gateway{svc: svc, heartbeat: o.Heartbeat, prom: metricsHandler(c.reg, log)}
-		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: min(5*time.Second, o.ReadTimeout),
+			ReadTimeout: o.ReadTimeout, IdleTimeout: time.Minute,
 			MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(log.Level(zerolog.WarnLevel), "", 0)}
 		c.url = "http://" + ln.Addr().String()
 		go func() {

@@ -2,8 +2,11 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -115,4 +118,54 @@ func (c *Client) Watch(ctx context.Context, fn func(*pb.ControlEvent)) error {
 			}
 		}
 	}
+}
+
+// ProbeTimeout bounds Probe: an operator learns within it that nobody answers.
+const ProbeTimeout = 2 * time.Second
+
+// Probe checks that something accepts connections at a supervisor's remote endpoint addr (and,
+// with tlsConf, completes a TLS handshake as this client) before a request is sent: protoactor
+// only times a request out, so an unreachable supervisor would otherwise read "future: timeout"
+// after the whole request timeout. The error is one line naming addr ("no supervisor at
+// 127.0.0.1:7400: connection refused").
+func Probe(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("no supervisor at %s: %s", addr, dialReason(err, timeout))
+	}
+	defer conn.Close()
+	if tlsConf == nil {
+		return nil
+	}
+	cfg := tlsConf.Clone()
+	cfg.NextProtos = []string{"h2"} // gRPC's, so the supervisor takes it for a client of its own
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("supervisor at %s: TLS handshake failed: %s", addr, dialReason(err, timeout))
+	}
+	return tc.Close()
+}
+
+// dialReason is the short cause of a failed dial ("connection refused") without Go's op/address
+// prefixes.
+func dialReason(err error, timeout time.Duration) string {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT):
+		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.As(err, &errno):
+		return errno.Error()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "unknown host " + dns.Name
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
 }

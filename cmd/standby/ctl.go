@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -141,6 +142,14 @@ func cmdCtl(ctx context.Context, args []string) int {
 		return err
 	}
 	defer n.Stop()
+	var tlsConf *tls.Config
+	if creds != nil {
+		tlsConf = creds.ClientConfig(identity.RoleSupervisor)
+	}
+	if err := control.Probe(ctx, *addr, tlsConf, control.ProbeTimeout); err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return 1
+	}
 	client := control.NewClient(n.System, *addr, *token, *timeout)
 
 	if req == nil { // watch

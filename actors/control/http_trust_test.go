@@ -1,0 +1,103 @@
+package control
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHTTPRefusalsSayWhatToSend: a switch, mode or failback without a body (or an empty one) is
+// 400 naming what to send, not a toggle; a wrong method is 405 with Allow, not 404; errors never
+// show protobuf's wording. Nothing changes.
+func TestHTTPRefusalsSayWhatToSend(t *testing.T) {
+	e := start(t, Options{})
+	before := fingerprint(e.status())
+	for _, c := range []struct {
+		method, path, body string
+		status             int
+		reason             string
+	}{
+		{"POST", "/api/pairs/cam1/switch", "", 400, `body required: send {"to":"main"} or {"to":"backup"}`},
+		{"POST", "/api/pairs/cam1/switch", "{}", 400, `body required: send {"to":"main"} or {"to":"backup"}`},
+		{"POST", "/api/pairs/cam1/switch", "{}", 400, `body required`},
+		{"POST", "/api/pairs/cam1/mode", "", 400, `body required: send {"mode":"automatic"} or {"mode":"manual"}`},
+		{"POST", "/api/pairs/cam1/failback", "", 400, `body required: send {"failback":"automatic"}`},
+		{"POST", "/api/pools/cam1/switch", "", 400, `body required: send {"main":"MAIN","to":"BACKUP"}`},
+		{"POST", "/api/pairs/cam1/switch", "{to: backup}", 400, "body is not valid JSON: invalid character 't' looking for beginning of object key string"},
+		{"POST", "/api/pairs/cam1/mode", `{"mood":"manual"}`, 400, `body does not fit this request: unknown field "mood"`},
+		{"GET", "/api/pairs/cam1/switch", "", 405, "method GET not allowed on /api/pairs/cam1/switch: use POST"},
+		{"POST", "/api/status", "", 405, "use GET"},
+		{"GET", "/api/pairs/cam1/backup", "", 405, "use PUT or DELETE"},
+	} {
+		status, reply := e.httpDo(c.method, c.path, tokOperate, c.body)
+		reason, _ := reply["reason"].(string)
+		if status != c.status || !strings.Contains(reason, c.reason) || strings.Contains(reason, "proto") {
+			t.Errorf("%s %s %q: %d %q, want %d with %q", c.method, c.path, c.body, status, reason, c.status, c.reason)
+		}
+	}
+	req, _ := http.NewRequest("DELETE", e.ctl.URL()+"/api/pairs/cam1/switch", nil)
+	req.Header.Set("Authorization", "Bearer "+tokOperate)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 405 || res.Header.Get("Allow") != "POST" {
+		t.Errorf("DELETE switch: %d, Allow %q", res.StatusCode, res.Header.Get("Allow"))
+	}
+	if after := fingerprint(e.status()); after != before {
+		t.Errorf("refused requests changed the state:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+	// The body a switch needs still switches.
+	if status, reply := e.httpDo("POST", "/api/pairs/cam1/switch", tokOperate, `{"to":"backup"}`); status != 200 {
+		t.Errorf("switch to backup: %d %v", status, reply)
+	}
+}
+
+// TestHTTPCutsSlowBodies: a client that sends its headers and then trickles (or withholds) the
+// body is cut after ReadTimeout, while an event stream outlives it.
+func TestHTTPCutsSlowBodies(t *testing.T) {
+	e := start(t, Options{ReadTimeout: 200 * time.Millisecond, Heartbeat: 50 * time.Millisecond})
+	before := fingerprint(e.status())
+	conn, err := net.Dial("tcp", strings.TrimPrefix(e.ctl.URL(), "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /api/pairs/cam1/switch HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"to\":", tokOperate)
+	// Wait for the server to give up on the body: it answers 400 or closes; a generous deadline
+	// only keeps a broken server from hanging the test.
+	_ = conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+	line, err := bufio.NewReader(conn).ReadString('\n')
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("a slow body was not cut: %v", err)
+	}
+	t.Logf("slow body: %q %v", line, err)
+	if after := fingerprint(e.status()); after != before {
+		t.Errorf("the cut request changed the state:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+
+	// The event stream is not a slow body: it keeps going past several ReadTimeouts.
+	req, _ := http.NewRequest("GET", e.ctl.URL()+"/api/events", nil)
+	req.Header.Set("Authorization", "Bearer "+tokView)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	sc := bufio.NewScanner(res.Body)
+	beats := 0
+	start := time.Now()
+	for beats < 3 || time.Since(start) < 3*200*time.Millisecond {
+		if !sc.Scan() {
+			t.Fatalf("event stream ended after %d heartbeats, %s: %v", beats, time.Since(start), sc.Err())
+		}
+		if sc.Text() == "event: heartbeat" {
+			beats++
+		}
+	}
+}
