@@ -86,3 +86,16 @@ func TestRunRefusesMissingFile(t *testing.T) {
 func demoLike(t *testing.T) string {
 	return strings.Replace(runConfig, "state_dir = %q", "state_dir = \""+t.TempDir()+"\"", 1)
 }
+
+// TestCheckWarnsOfAnEmptyConfig: an empty file passes only with a warning that it protects
+// nothing (it used to be a plain "ok").
+func TestCheckWarnsOfAnEmptyConfig(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.toml")
+	if err := os.WriteFile(empty, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out, errs bytes.Buffer
+	if code := checkMain(&out, &errs, []string{empty}); code != 0 || !strings.Contains(errs.String(), "warning: pair, pool: none: this config protects nothing") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errs.String())
+	}
+}
