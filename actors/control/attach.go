@@ -31,6 +31,13 @@ type Options struct {
 	Heartbeat time.Duration
 	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
 	Config *ConfigState
+	// Version is the binary's version, in the status, /metrics (standby_build_info) and the
+	// panel's footer; empty: "unknown".
+	Version string
+	// Reload reads the config file again and runs it (`standby ctl reload`), as SIGHUP does:
+	// the outcome in words, or why it was refused (running config kept). force applies a file
+	// that removes every pair or more than half of them. nil: reloads are refused.
+	Reload func(by string, force bool) (string, error)
 	// ReadTimeout bounds reading a request, body included (a client trickling its body is cut).
 	// Default 10s; event streams are exempt once their request is read.
 	ReadTimeout time.Duration
@@ -79,7 +86,10 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 		o.Simulator = s
 	}
 	hub := newHub(s.System(), o.Clock)
-	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock}
+	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock, reload: o.Reload, version: o.Version}
+	if svc.version == "" {
+		svc.version = "unknown"
+	}
 	c := &Control{svc: svc, hub: hub, reg: newRegistry(svc, o.Config)}
 	hub.seed(s, log)
 

@@ -33,7 +33,7 @@ func (s *Service) Status() (*pb.Status, error) {
 	st := &pb.Status{
 		Supervisor: &pb.Status_Supervisor{Name: cfg.Supervisor.Name, Role: role.Name, Chip: role.chip(), ReadOnly: role.ReadOnly,
 			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg),
-			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity()},
+			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity(), Version: s.version},
 		Warnings: cfg.Warnings(),
 		Time:     timestamppb.New(now),
 	}
