@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
+	"standby/actors/state"
 	"standby/actors/supervisor"
 )
 
@@ -89,6 +90,9 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock, reload: o.Reload, version: o.Version}
 	if svc.version == "" {
 		svc.version = "unknown"
+	}
+	if p := state.Problem(s.Config().Supervisor.StateDir); p != "" {
+		svc.startWarnings = append(svc.startWarnings, p) // logged by the supervisor's state.Open
 	}
 	c := &Control{svc: svc, hub: hub, reg: newRegistry(svc, o.Config)}
 	hub.seed(s, log)

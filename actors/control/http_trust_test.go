@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,5 +101,20 @@ func TestHTTPCutsSlowBodies(t *testing.T) {
 		if sc.Text() == "event: heartbeat" {
 			beats++
 		}
+	}
+}
+
+// TestStatusWarnsOfUnwritableStateDir: a state_dir that cannot be written is in the status's
+// warnings from the start (the panel and ctl status show them), not found at the first edit.
+func TestStatusWarnsOfUnwritableStateDir(t *testing.T) {
+	blocker := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(blocker, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(blocker, "state")
+	e := startConfig(t, dir, studio(dir), Options{})
+	w := strings.Join(e.status().Warnings, "\n")
+	if !strings.Contains(w, "supervisor.state_dir: "+dir+" cannot be written") {
+		t.Fatalf("warnings: %s", w)
 	}
 }

@@ -87,6 +87,8 @@ type Service struct {
 
 	reload  func(by string, force bool) (string, error) // Options.Reload
 	version string                                      // Options.Version
+	// startWarnings are found at start and shown in the status (a state_dir that cannot be written).
+	startWarnings []string
 }
 
 // Do authenticates req, checks the operator's level and runs the operation. via names the surface

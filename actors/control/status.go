@@ -34,7 +34,7 @@ func (s *Service) Status() (*pb.Status, error) {
 		Supervisor: &pb.Status_Supervisor{Name: cfg.Supervisor.Name, Role: role.Name, Chip: role.chip(), ReadOnly: role.ReadOnly,
 			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg),
 			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity(), Version: s.version},
-		Warnings: cfg.Warnings(),
+		Warnings: append(cfg.Warnings(), s.startWarnings...),
 		Time:     timestamppb.New(now),
 	}
 	if st.Supervisor.Role == "" {
