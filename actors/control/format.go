@@ -10,6 +10,14 @@ import (
 	"standby/protocol/pb"
 )
 
+// stateCell is a pair's state, or why it cannot switch.
+func stateCell(p *pb.Status_Pair) string {
+	if p.GetCannotSwitch() != "" {
+		return strings.ToUpper(p.GetCannotSwitch())
+	}
+	return p.GetState()
+}
+
 // WriteStatus prints a status as readable tables (`standby ctl status`).
 func WriteStatus(w io.Writer, st *pb.Status) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -58,7 +66,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
 			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
-			p.GetMode(), p.GetFailback(), p.GetState(), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
+			p.GetMode(), p.GetFailback(), stateCell(p), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
 	if len(st.GetPools()) > 0 {
 		fmt.Fprintln(tw)

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"standby/protocol/pb"
 )
 
 // TestHTTPRefusalsSayWhatToSend: a switch, mode or failback without a body (or an empty one) is
@@ -117,4 +119,30 @@ func TestStatusWarnsOfUnwritableStateDir(t *testing.T) {
 	if !strings.Contains(w, "supervisor.state_dir: "+dir+" cannot be written") {
 		t.Fatalf("warnings: %s", w)
 	}
+}
+
+// TestPairSaysRouterUnavailable: while its router is not connected a pair's status (and ctl
+// status) says it cannot switch, instead of looking armed and fine; once the router is back it
+// no longer does.
+func TestPairSaysRouterUnavailable(t *testing.T) {
+	e := start(t, Options{})
+	if p := pairOf(e.status(), "cam1"); p.CannotSwitch != "" {
+		t.Fatalf("connected router: cannot_switch %q", p.CannotSwitch)
+	}
+	sim := e.sup.Simulator("hub1")
+	sim.SetBlackhole(true)
+	st := e.waitStatus("router lost", 10*time.Second, func(st *pb.Status) bool { return st.Routers[0].Conn != "connected" })
+	for _, p := range st.Pairs {
+		if p.CannotSwitch != "router unavailable — cannot switch" {
+			t.Errorf("%s: cannot_switch %q with router %s", p.Name, p.CannotSwitch, st.Routers[0].Conn)
+		}
+	}
+	var out strings.Builder
+	if err := WriteStatus(&out, st); err != nil || !strings.Contains(out.String(), "ROUTER UNAVAILABLE — CANNOT SWITCH") {
+		t.Errorf("ctl status: %v\n%s", err, out.String())
+	}
+	sim.SetBlackhole(false)
+	e.waitStatus("router back, pairs can switch", 10*time.Second, func(st *pb.Status) bool {
+		return st.Routers[0].Conn == "connected" && pairOf(st, "cam1").CannotSwitch == ""
+	})
 }
