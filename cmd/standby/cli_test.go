@@ -8,6 +8,11 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"standby/actors/router"
 )
 
 // TestHelpExitsZero: -h and --help on every subcommand (and its subcommands) print the usage and
@@ -97,5 +102,21 @@ func TestCheckWarnsOfAnEmptyConfig(t *testing.T) {
 	var out, errs bytes.Buffer
 	if code := checkMain(&out, &errs, []string{empty}); code != 0 || !strings.Contains(errs.String(), "warning: pair, pool: none: this config protects nothing") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", code, out.String(), errs.String())
+	}
+}
+
+// TestLogDurationsInMillis: durations in logs are milliseconds with 3 decimals.
+func TestLogDurationsInMillis(t *testing.T) {
+	if _, err := newLogger("info"); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	l := zerolog.New(&b)
+	l.Info().Dur("switch_ms", 1234567*time.Nanosecond).Msg("x")
+	if !strings.Contains(b.String(), `"switch_ms":1.235`) || strings.Contains(b.String(), "1.2345") {
+		t.Fatalf("log line %s", b.String())
+	}
+	if got := router.Millis(1234567 * time.Nanosecond); got != "1.235 ms" {
+		t.Fatalf("router.Millis: %q", got)
 	}
 }
