@@ -2,6 +2,7 @@ package control
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -145,4 +146,37 @@ func TestPairSaysRouterUnavailable(t *testing.T) {
 	e.waitStatus("router back, pairs can switch", 10*time.Second, func(st *pb.Status) bool {
 		return st.Routers[0].Conn == "connected" && pairOf(st, "cam1").CannotSwitch == ""
 	})
+}
+
+// TestReloadOp: `standby ctl reload` needs level 3, passes force through, refuses with the
+// reloader's reason (nothing changed), and is refused plainly when nothing can reload.
+func TestReloadOp(t *testing.T) {
+	var forced []bool
+	e := start(t, Options{Reload: func(by string, force bool) (string, error) {
+		forced = append(forced, force)
+		if !force {
+			return "", errors.New("reload refused, running config kept: the file removes every pair and pool")
+		}
+		return "config reloaded from studio.toml", nil
+	}})
+	before := fingerprint(e.status())
+	do := func(token string, force bool) *pb.ControlReply {
+		return e.ctl.svc.Do("test", &pb.ControlRequest{Token: token, Op: &pb.ControlRequest_Reload{Reload: &pb.ControlRequest_ReloadOp{Force: force}}})
+	}
+	if r := do(tokOperate, true); r.Ok || r.Code != pb.Code_CODE_PERMISSION_DENIED || len(forced) != 0 {
+		t.Errorf("level 2: %v (reloads %v)", r, forced)
+	}
+	if r := do(tokConfigure, false); r.Ok || r.Reason != "reload refused, running config kept: the file removes every pair and pool" {
+		t.Errorf("guarded: %v", r)
+	}
+	if after := fingerprint(e.status()); after != before {
+		t.Errorf("a refused reload changed the state:\n%s\n%s", before, after)
+	}
+	if r := do(tokConfigure, true); !r.Ok || r.Reason != "config reloaded from studio.toml" || len(forced) != 2 || !forced[1] {
+		t.Errorf("forced: %v (reloads %v)", r, forced)
+	}
+	none := start(t, Options{})
+	if r := none.ctl.svc.Do("test", &pb.ControlRequest{Token: tokConfigure, Op: &pb.ControlRequest_Reload{Reload: &pb.ControlRequest_ReloadOp{}}}); r.Ok || !strings.Contains(r.Reason, "nothing to read again") {
+		t.Errorf("no reloader: %v", r)
+	}
 }
