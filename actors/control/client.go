@@ -36,8 +36,12 @@ func (c *Client) Do(req *pb.ControlRequest) (*pb.ControlReply, error) {
 	req.Token = c.token
 	res, err := c.sys.Root.RequestFuture(c.target, req, c.timeout).Result()
 	if err != nil {
-		if errors.Is(err, actor.ErrDeadLetter) {
-			return nil, fmt.Errorf("supervisor %s: no control actor there (is standby run listening on it?): %w", c.target.Address, err)
+		// protoactor's own words ("future: timeout") mean nothing to an operator.
+		switch {
+		case errors.Is(err, actor.ErrDeadLetter):
+			return nil, &transportError{fmt.Sprintf("supervisor %s: no control actor there (is standby run listening on it?)", c.target.Address), err}
+		case errors.Is(err, actor.ErrTimeout):
+			return nil, &transportError{fmt.Sprintf("supervisor %s: no answer within %s", c.target.Address, c.timeout), err}
 		}
 		return nil, fmt.Errorf("supervisor %s: %w", c.target.Address, err)
 	}
@@ -47,6 +51,15 @@ func (c *Client) Do(req *pb.ControlRequest) (*pb.ControlReply, error) {
 	}
 	return r, nil
 }
+
+// transportError says what went wrong in words and keeps the library's error for errors.Is.
+type transportError struct {
+	msg string
+	err error
+}
+
+func (e *transportError) Error() string { return e.msg }
+func (e *transportError) Unwrap() error { return e.err }
 
 // ErrSupervisorGone ends Watch when the supervisor's control actor stops or its node goes away.
 var ErrSupervisorGone = errors.New("the supervisor went away")
