@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"syscall"
 	"time"
@@ -151,7 +152,7 @@ func Probe(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.D
 	}
 	defer conn.Close()
 	if tlsConf == nil {
-		return nil
+		return plaintextProbe(ctx, conn, addr)
 	}
 	cfg := tlsConf.Clone()
 	cfg.NextProtos = []string{"h2"} // gRPC's, so the supervisor takes it for a client of its own
@@ -160,6 +161,29 @@ func Probe(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.D
 		return fmt.Errorf("supervisor at %s: TLS handshake failed: %s", addr, dialReason(err, timeout))
 	}
 	return tc.Close()
+}
+
+// http2Preface opens an HTTP/2 (gRPC) connection; a plaintext gRPC server answers it with its
+// SETTINGS frame, a TLS one takes it for a broken handshake and hangs up.
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// plaintextProbe tells a supervisor that requires TLS from a plaintext one, so a client without
+// a certificate learns it at once instead of after the request's timeout. Anything it cannot
+// tell (no answer yet) is left to the request.
+func plaintextProbe(ctx context.Context, conn net.Conn, addr string) error {
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	if _, err := conn.Write([]byte(http2Preface)); err != nil {
+		return nil
+	}
+	var frame [9]byte
+	_, err := io.ReadFull(conn, frame[:])
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return fmt.Errorf("supervisor at %s hung up on a plaintext client: it requires TLS (pass --tls-dir DIR --as NAME, or $STANDBY_TLS_DIR)", addr)
 }
 
 // dialReason is the short cause of a failed dial ("connection refused") without Go's op/address
