@@ -76,8 +76,8 @@ type Status struct {
 	Name   string
 	// Inputs and Outputs are the router's size once connected.
 	Inputs, Outputs int
-	// Redials counts the failed dials in a row while nothing accepts the connection (each one
-	// is published, only the first logged).
+	// Redials counts the failed dials in a row while nothing accepts the connection (published
+	// after 1, 2, 4, 8, ... of them; only the first is logged).
 	Redials int
 }
 

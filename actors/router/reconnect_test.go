@@ -30,7 +30,7 @@ func announced(t *testing.T, s *Status) time.Duration {
 // TestRouterThatComesBackIsReconnectedAtOnce: a router nobody answers for is dialled again every
 // RedialInterval however long it has been away (it used to back off to 5 s, so a supervisor
 // started before its router connected seconds after the router appeared), and the failed dials
-// are logged once. With the defaults of `standby run`.
+// are logged once and published after 1, 2, 4, 8, ... of them. With the defaults of `standby run`.
 func TestRouterThatComesBackIsReconnectedAtOnce(t *testing.T) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -43,6 +43,9 @@ func TestRouterThatComesBackIsReconnectedAtOnce(t *testing.T) {
 	var last *Status
 	for last == nil || last.Redials < 12 {
 		last = r.waitConn(Unavailable)
+		if n := last.Redials; n&(n-1) != 0 {
+			t.Fatalf("published after %d failed dials, want powers of two only", n)
+		}
 		if d := announced(t, last); d > 100*time.Millisecond {
 			t.Fatalf("after %d failed dials the router actor waits %s (want at most the 100 ms RedialInterval): %q", last.Redials, d, last.Detail)
 		}

@@ -697,8 +697,10 @@ func (v *videohub) claimLocks(now time.Time) {
 
 func (v *videohub) publish(c Conn, detail string) {
 	if v.status.Conn == c && v.status.Detail == detail {
-		if v.status.Redials > 0 {
-			s := v.status // one more failed dial: told, not logged again
+		// More failed dials of a router that is away: told after 1, 2, 4, 8, ... of them (the
+		// event stream and `ctl watch` would get ten a second otherwise), never logged again.
+		if r := v.status.Redials; r > 0 && r&(r-1) == 0 {
+			s := v.status
 			v.sys.EventStream.Publish(&s)
 		}
 		return
