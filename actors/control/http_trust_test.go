@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -178,5 +179,28 @@ func TestReloadOp(t *testing.T) {
 	none := start(t, Options{})
 	if r := none.ctl.svc.Do("test", &pb.ControlRequest{Token: tokConfigure, Op: &pb.ControlRequest_Reload{Reload: &pb.ControlRequest_ReloadOp{}}}); r.Ok || !strings.Contains(r.Reason, "nothing to read again") {
 		t.Errorf("no reloader: %v", r)
+	}
+}
+
+// TestVersionShown: the binary's version is in the status, /metrics and the panel's footer.
+func TestVersionShown(t *testing.T) {
+	e := start(t, Options{Version: "9.9.9-test"})
+	if v := e.status().Supervisor.Version; v != "9.9.9-test" {
+		t.Errorf("status version %q", v)
+	}
+	res, err := e.metricsGet(tokView)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if !strings.Contains(string(b), `standby_build_info{version="9.9.9-test"} 1`) {
+		t.Errorf("/metrics has no standby_build_info:\n%s", b)
+	}
+	for _, f := range []struct{ file, want string }{{"web/index.html", `<footer id="version"`}, {"web/app.js", `$('version').textContent = 'standby ' + (sv.version`}} {
+		src, err := web.ReadFile(f.file)
+		if err != nil || !strings.Contains(string(src), f.want) {
+			t.Errorf("%s lacks %q (%v)", f.file, f.want, err)
+		}
 	}
 }
