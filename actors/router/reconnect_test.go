@@ -104,3 +104,25 @@ func TestRouterThatHangsUpIsBackedOff(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentRouterIsRedialledSoon: a connection given up because the router fell silent (hung,
+// or this process starved) is redialled after BackoffMin every time: the growing backoff is for
+// routers that hang up on us, and a loaded supervisor must not push its router away.
+func TestSilentRouterIsRedialledSoon(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	r := newRigOpts(t, s.Addr(), nil, 50*time.Millisecond, VideohubOptions{Log: zerolog.New(zerolog.NewTestWriter(t))})
+	r.waitConn(Connected)
+	s.SetBlackhole(true)
+	for silent := 0; silent < 3; {
+		st := r.waitConn(Unavailable)
+		if !regexp.MustCompile(`^no answer for`).MatchString(st.Detail) {
+			continue
+		}
+		silent++
+		if d := announced(t, st); d != 50*time.Millisecond {
+			t.Fatalf("silent drop %d: redial in %s, want BackoffMin 50ms: %q", silent, d, st.Detail)
+		}
+	}
+	s.SetBlackhole(false)
+	r.waitConn(Connected)
+}

@@ -26,10 +26,11 @@ type VideohubOptions struct {
 	// RedialInterval is how often a router that cannot be reached (nothing accepts the
 	// connection) is dialled again, so one that comes back is reconnected within it. Default 100ms.
 	RedialInterval time.Duration
-	// BackoffMin and BackoffMax bound the delay before reconnecting after a connection that was
-	// established and then dropped; it doubles for each one that lasted less than Stable (a router
-	// that accepts and then hangs up is not redialled 10 times a second) and starts again at
-	// BackoffMin after one that lasted longer. Defaults 50ms, 5s and 10s.
+	// BackoffMin and BackoffMax bound the delay before reconnecting after the router ended an
+	// established connection (EOF, reset); it doubles for each such session that lasted less than
+	// Stable (a router that accepts and then hangs up is not redialled 10 times a second) and
+	// starts again at BackoffMin after one that lasted longer. A connection given up for silence
+	// is redialled after BackoffMin. Defaults 50ms, 5s and 10s.
 	BackoffMin, BackoffMax, Stable time.Duration
 }
 
@@ -156,10 +157,13 @@ type videohub struct {
 	lastPing   time.Time
 	backoff    time.Duration // before redialling after a dropped session; 0: BackoffMin next
 	retryAt    time.Time
-	connAt     time.Time             // when the current (or last) session was established
-	subs       map[string]*Subscribe // by subscriber PID id
-	claimed    map[int]bool          // outputs we took O locks on for claims
-	shared     *Mirror               // the last Routing sent; nil when the mirror changed since
+	connAt     time.Time // when the current (or last) session was established
+	// routerClosed: the connection being dropped was ended by the router (EOF, reset), not
+	// given up by us for its silence; only those grow the backoff.
+	routerClosed bool
+	subs         map[string]*Subscribe // by subscriber PID id
+	claimed      map[int]bool          // outputs we took O locks on for claims
+	shared       *Mirror               // the last Routing sent; nil when the mirror changed since
 }
 
 func (v *videohub) Receive(ctx actor.Context) {
@@ -204,6 +208,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 		}
 	case *vhReadErr:
 		if msg.gen == v.gen && v.conn != nil {
+			v.routerClosed = true
 			v.drop(now, "connection lost: "+msg.err.Error(), true)
 		}
 	case *Switch:
@@ -345,11 +350,18 @@ func (v *videohub) drop(now time.Time, why string, reconnect bool) {
 	if !reconnect {
 		return
 	}
-	if wasConnected {
+	closed := v.routerClosed
+	v.routerClosed = false
+	switch {
+	case wasConnected && closed:
 		v.sessionLost(now, why)
-		return
+	case wasConnected:
+		// We gave up on a silent router (hung, unplugged, or this process starved): dial again
+		// soon, as for one that is away; the backoff is for routers that hang up on us.
+		v.retry(now, v.o.BackoffMin, why)
+	default:
+		v.retry(now, v.o.RedialInterval, why) // a dial that was in flight
 	}
-	v.retry(now, v.o.RedialInterval, why) // a dial that was in flight
 }
 
 func (v *videohub) tick(now time.Time) {
@@ -392,6 +404,7 @@ func (v *videohub) send(now time.Time, blocks []vh.Block, reqs []request) bool {
 	}
 	_ = v.conn.SetWriteDeadline(now.Add(time.Second))
 	if _, err := v.conn.Write(buf); err != nil {
+		v.routerClosed = true
 		v.drop(now, "write failed: "+err.Error(), true)
 		return false
 	}
