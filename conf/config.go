@@ -456,6 +456,9 @@ func (c *Config) Pool(name string) *Pool {
 // agent token. They are printed by `standby check` and logged at start.
 func (c *Config) Warnings() []string {
 	var w []string
+	if c.ProtectsNothing() {
+		w = append(w, "pair, pool: none: this config protects nothing (no [[pair]] or [[pool]]; an empty file, or one cut short?)")
+	}
 	if !c.TLS.Enabled() {
 		w = append(w, "tls: not set: links to agents, the peer supervisor and control clients are not authenticated; anyone on the network can forge a failover (set up [tls] with `standby certs`)")
 	}
@@ -993,4 +996,11 @@ func (c *Config) PoolSpecs() []PoolSpec {
 		out = append(out, sp)
 	}
 	return out
+}
+
+// ProtectsNothing tells a config without a single pair or pool (an empty file, one cut before
+// its [[pair]] tables). A secondary's file may leave the studio to its primary.
+func (c *Config) ProtectsNothing() bool {
+	secondary := c.Redundancy.Mode == RedundancySecondaryCopy || c.Redundancy.Mode == RedundancySecondaryFailover
+	return len(c.Pairs) == 0 && len(c.Pools) == 0 && !secondary
 }

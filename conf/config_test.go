@@ -295,3 +295,32 @@ backups = ["y"]
 		}
 	}
 }
+
+// TestProtectsNothingWarns: an empty file, or one cut before its [[pair]] tables, is valid but
+// warned about; a secondary's file may leave the studio to its primary.
+func TestProtectsNothingWarns(t *testing.T) {
+	for _, c := range []struct {
+		name, text string
+		warn       bool
+	}{
+		{"empty", "", true},
+		{"cut before the pairs", "[supervisor]\nname = \"s\"\n[[router]]\nname = \"hub1\"\naddress = \"127.0.0.1:9990\"\n[[machine]]\nname = \"m1\"\n", true},
+		{"secondary", "[supervisor]\nname = \"b\"\n[redundancy]\nmode = \"secondary-failover\"\npeer = \"127.0.0.2:7400\"\n", false},
+	} {
+		cfg, err := Parse([]byte(c.text))
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		got := strings.Contains(strings.Join(cfg.Warnings(), "\n"), "protects nothing")
+		if got != c.warn {
+			t.Errorf("%s: warned %v, want %v: %q", c.name, got, c.warn, cfg.Warnings())
+		}
+	}
+	cfg, err := Parse(DefaultTOML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ProtectsNothing() {
+		t.Error("the demo studio protects nothing?")
+	}
+}

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"standby/actors/action"
+	"standby/actors/router"
 	"standby/conf"
 	"standby/protocol/pb"
 )
@@ -55,7 +55,7 @@ func (s *Service) doTestAction(who conf.Operator, name string) *pb.ControlReply 
 		return refusal(pb.Code_CODE_INTERNAL, "test action %q: %v", name, err)
 	}
 	what := fmt.Sprintf("action %q (%s) with a sample event of %s: %s in %s", name, res.Kind, orNone(res.Event.Pair), res.Result,
-		res.Duration.Round(time.Millisecond))
+		router.Millis(res.Duration))
 	if res.Detail != "" {
 		what += ": " + res.Detail
 	}

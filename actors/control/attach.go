@@ -13,6 +13,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/actors/clock"
+	"standby/actors/state"
 	"standby/actors/supervisor"
 )
 
@@ -31,6 +32,16 @@ type Options struct {
 	Heartbeat time.Duration
 	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
 	Config *ConfigState
+	// Version is the binary's version, in the status, /metrics (standby_build_info) and the
+	// panel's footer; empty: "unknown".
+	Version string
+	// Reload reads the config file again and runs it (`standby ctl reload`), as SIGHUP does:
+	// the outcome in words, or why it was refused (running config kept). force applies a file
+	// that removes every pair or more than half of them. nil: reloads are refused.
+	Reload func(by string, force bool) (string, error)
+	// ReadTimeout bounds reading a request, body included (a client trickling its body is cut).
+	// Default 10s; event streams are exempt once their request is read.
+	ReadTimeout time.Duration
 }
 
 // Control is the running control surfaces of one supervisor.
@@ -68,12 +79,21 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	if o.Heartbeat <= 0 {
 		o.Heartbeat = 2 * time.Second
 	}
+	if o.ReadTimeout <= 0 {
+		o.ReadTimeout = 10 * time.Second
+	}
 	log := o.Logger.With().Str("component", "control").Logger()
 	if o.Simulator == nil {
 		o.Simulator = s
 	}
 	hub := newHub(s.System(), o.Clock)
-	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock}
+	svc := &Service{sup: s, sim: o.Simulator, role: o.Role, hub: hub, log: log, clock: o.Clock, reload: o.Reload, version: o.Version}
+	if svc.version == "" {
+		svc.version = "unknown"
+	}
+	if p := state.Problem(s.Config().Supervisor.StateDir); p != "" {
+		svc.startWarnings = append(svc.startWarnings, p) // logged by the supervisor's state.Open
+	}
 	c := &Control{svc: svc, hub: hub, reg: newRegistry(svc, o.Config)}
 	hub.seed(s, log)
 
@@ -95,7 +115,8 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 			return nil, err
 		}
 		g := &gateway{svc: svc, heartbeat: o.Heartbeat, prom: metricsHandler(c.reg, log)}
-		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: 5 * time.Second, IdleTimeout: time.Minute,
+		c.srv = &http.Server{Handler: g.handler(), ReadHeaderTimeout: min(5*time.Second, o.ReadTimeout),
+			ReadTimeout: o.ReadTimeout, IdleTimeout: time.Minute,
 			MaxHeaderBytes: 16 << 10, ErrorLog: stdlog.New(log.Level(zerolog.WarnLevel), "", 0)}
 		c.url = "http://" + ln.Addr().String()
 		go func() {

@@ -31,6 +31,7 @@ const (
 	OpMakePrimary  Op = "make_primary"
 	OpResync       Op = "resync"
 	OpTestAction   Op = "test_action" // run an [[action]] with a sample event
+	OpReload       Op = "reload"      // read the config file again (SIGHUP)
 )
 
 // opLevel is the level each operation needs: 1 view, 2 operate, 3 configure (as Pixotope gates
@@ -52,12 +53,13 @@ var opLevel = map[Op]int{
 	OpMakePrimary:  conf.LevelConfigure,
 	OpResync:       conf.LevelOperate,
 	OpTestAction:   conf.LevelConfigure,
+	OpReload:       conf.LevelConfigure,
 }
 
 // Ops lists every operation, for tests and docs.
 func Ops() []Op {
 	return []Op{OpStatus, OpWatch, OpSwitch, OpSetMode, OpSetFailback, OpAcknowledge, OpSimulate,
-		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary, OpResync, OpTestAction}
+		OpAddBackup, OpRemoveBackup, OpSetFeeds, OpSetPool, OpRemovePool, OpMakePrimary, OpResync, OpTestAction, OpReload}
 }
 
 // Level is the permission level op needs.
@@ -96,6 +98,8 @@ func OpOf(req *pb.ControlRequest) (Op, bool) {
 		return OpResync, true
 	case *pb.ControlRequest_TestAction:
 		return OpTestAction, true
+	case *pb.ControlRequest_Reload:
+		return OpReload, true
 	}
 	return "", false
 }

@@ -2,8 +2,12 @@ package control
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+	"syscall"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -33,8 +37,12 @@ func (c *Client) Do(req *pb.ControlRequest) (*pb.ControlReply, error) {
 	req.Token = c.token
 	res, err := c.sys.Root.RequestFuture(c.target, req, c.timeout).Result()
 	if err != nil {
-		if errors.Is(err, actor.ErrDeadLetter) {
-			return nil, fmt.Errorf("supervisor %s: no control actor there (is standby run listening on it?): %w", c.target.Address, err)
+		// protoactor's own words ("future: timeout") mean nothing to an operator.
+		switch {
+		case errors.Is(err, actor.ErrDeadLetter):
+			return nil, &transportError{fmt.Sprintf("supervisor %s: no control actor there (is standby run listening on it?)", c.target.Address), err}
+		case errors.Is(err, actor.ErrTimeout):
+			return nil, &transportError{fmt.Sprintf("supervisor %s: no answer within %s", c.target.Address, c.timeout), err}
 		}
 		return nil, fmt.Errorf("supervisor %s: %w", c.target.Address, err)
 	}
@@ -44,6 +52,15 @@ func (c *Client) Do(req *pb.ControlRequest) (*pb.ControlReply, error) {
 	}
 	return r, nil
 }
+
+// transportError says what went wrong in words and keeps the library's error for errors.Is.
+type transportError struct {
+	msg string
+	err error
+}
+
+func (e *transportError) Error() string { return e.msg }
+func (e *transportError) Unwrap() error { return e.err }
 
 // ErrSupervisorGone ends Watch when the supervisor's control actor stops or its node goes away.
 var ErrSupervisorGone = errors.New("the supervisor went away")
@@ -115,4 +132,77 @@ func (c *Client) Watch(ctx context.Context, fn func(*pb.ControlEvent)) error {
 			}
 		}
 	}
+}
+
+// ProbeTimeout bounds Probe: an operator learns within it that nobody answers.
+const ProbeTimeout = 2 * time.Second
+
+// Probe checks that something accepts connections at a supervisor's remote endpoint addr (and,
+// with tlsConf, completes a TLS handshake as this client) before a request is sent: protoactor
+// only times a request out, so an unreachable supervisor would otherwise read "future: timeout"
+// after the whole request timeout. The error is one line naming addr ("no supervisor at
+// 127.0.0.1:7400: connection refused").
+func Probe(ctx context.Context, addr string, tlsConf *tls.Config, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("no supervisor at %s: %s", addr, dialReason(err, timeout))
+	}
+	defer conn.Close()
+	if tlsConf == nil {
+		return plaintextProbe(ctx, conn, addr)
+	}
+	cfg := tlsConf.Clone()
+	cfg.NextProtos = []string{"h2"} // gRPC's, so the supervisor takes it for a client of its own
+	tc := tls.Client(conn, cfg)
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return fmt.Errorf("supervisor at %s: TLS handshake failed: %s", addr, dialReason(err, timeout))
+	}
+	return tc.Close()
+}
+
+// http2Preface opens an HTTP/2 (gRPC) connection; a plaintext gRPC server answers it with its
+// SETTINGS frame, a TLS one takes it for a broken handshake and hangs up.
+const http2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+
+// plaintextProbe tells a supervisor that requires TLS from a plaintext one, so a client without
+// a certificate learns it at once instead of after the request's timeout. Anything it cannot
+// tell (no answer yet) is left to the request.
+func plaintextProbe(ctx context.Context, conn net.Conn, addr string) error {
+	if d, ok := ctx.Deadline(); ok {
+		_ = conn.SetDeadline(d)
+	}
+	if _, err := conn.Write([]byte(http2Preface)); err != nil {
+		return nil
+	}
+	var frame [9]byte
+	_, err := io.ReadFull(conn, frame[:])
+	var ne net.Error
+	if err == nil || errors.As(err, &ne) && ne.Timeout() {
+		return nil
+	}
+	return fmt.Errorf("supervisor at %s hung up on a plaintext client: it requires TLS (pass --tls-dir DIR --as NAME, or $STANDBY_TLS_DIR)", addr)
+}
+
+// dialReason is the short cause of a failed dial ("connection refused") without Go's op/address
+// prefixes.
+func dialReason(err error, timeout time.Duration) string {
+	var errno syscall.Errno
+	switch {
+	case errors.Is(err, context.DeadlineExceeded) || errors.Is(err, syscall.ETIMEDOUT):
+		return fmt.Sprintf("no answer within %s", timeout)
+	case errors.As(err, &errno):
+		return errno.Error()
+	}
+	var dns *net.DNSError
+	if errors.As(err, &dns) {
+		return "unknown host " + dns.Name
+	}
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err.Error()
+	}
+	return err.Error()
 }

@@ -7,8 +7,17 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"standby/actors/router"
 	"standby/protocol/pb"
 )
+
+// stateCell is a pair's state, or why it cannot switch.
+func stateCell(p *pb.Status_Pair) string {
+	if p.GetCannotSwitch() != "" {
+		return strings.ToUpper(p.GetCannotSwitch())
+	}
+	return p.GetState()
+}
 
 // WriteStatus prints a status as readable tables (`standby ctl status`).
 func WriteStatus(w io.Writer, st *pb.Status) error {
@@ -58,7 +67,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
 			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
-			p.GetMode(), p.GetFailback(), p.GetState(), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
+			p.GetMode(), p.GetFailback(), stateCell(p), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
 	if len(st.GetPools()) > 0 {
 		fmt.Fprintln(tw)
@@ -111,7 +120,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		}
 		age := "never"
 		if m.GetHeartbeatAgeMs() >= 0 {
-			age = (time.Duration(m.GetHeartbeatAgeMs() * float64(time.Millisecond))).Round(time.Millisecond).String()
+			age = router.Millis(time.Duration(m.GetHeartbeatAgeMs() * float64(time.Millisecond)))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.GetName(), dash(m.GetPair()), dash(m.GetSide()), condition(m),
 			m.GetLevel(), age, dash(strings.Join(svcs, ", ")), dash(strings.Join(health, ", ")))
@@ -196,7 +205,7 @@ func FormatEvent(e *pb.ControlEvent) string {
 		fmt.Fprintf(&b, " %s → %s", e.GetFrom(), e.GetTo())
 		add("trigger", e.GetTrigger())
 		if e.GetSwitchMs() > 0 {
-			fmt.Fprintf(&b, " switch_ms=%.1f", e.GetSwitchMs())
+			fmt.Fprintf(&b, " switch_ms=%.3f", e.GetSwitchMs())
 		}
 	case "alarm", "alarm_cleared":
 		add("alarm", e.GetAlarm())
@@ -212,7 +221,7 @@ func FormatEvent(e *pb.ControlEvent) string {
 		add("action", e.GetAction())
 		add("event", e.GetEvent())
 		add("result", e.GetResult())
-		fmt.Fprintf(&b, " duration_ms=%.1f", e.GetDurationMs())
+		fmt.Fprintf(&b, " duration_ms=%.3f", e.GetDurationMs())
 	}
 	if e.GetDetail() != "" {
 		fmt.Fprintf(&b, " %q", e.GetDetail())
@@ -232,7 +241,7 @@ func writeActions(w io.Writer, as []*pb.Status_Action) {
 		if last == "" {
 			last = "-"
 		} else {
-			ms = fmt.Sprintf("%.1f", a.GetDurationMs())
+			ms = fmt.Sprintf("%.3f", a.GetDurationMs())
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d/%d\t%d\t%s\n", a.GetName(), a.GetKind(), strings.Join(a.GetOn(), ","), last,
 			a.GetEvent(), a.GetPair(), ms, a.GetOk(), a.GetFailed(), a.GetTimedOut(), a.GetDropped(), a.GetQueued(), a.GetDetail())

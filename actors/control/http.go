@@ -2,12 +2,15 @@ package control
 
 import (
 	"bytes"
+	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"net/http"
+	"regexp"
 	"strings"
 	"time"
 
@@ -50,18 +53,18 @@ func (g *gateway) handler() http.Handler {
 		mux.HandleFunc("POST /api/pairs/{pair}/"+op, h)
 		mux.HandleFunc("POST /api/pools/{pair}/"+op, h)
 	}
-	both("switch", g.op(OpSwitch, func() (*pb.ControlRequest, proto.Message) {
-		m := &pb.ControlRequest_SwitchOp{}
-		return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: m}}, m
-	}))
-	both("mode", g.op(OpSetMode, func() (*pb.ControlRequest, proto.Message) {
+	// A switch, mode or failback says where to: without a body it is refused with what to send
+	// (a bodiless switch used to toggle, and a repeated request flipped it back).
+	mux.HandleFunc("POST /api/pairs/{pair}/switch", g.required(`{"to":"main"} or {"to":"backup"}`, g.op(OpSwitch, switchOp)))
+	mux.HandleFunc("POST /api/pools/{pair}/switch", g.required(`{"main":"MAIN","to":"BACKUP"}, "to":"any" or "to":"main"`, g.op(OpSwitch, switchOp)))
+	both("mode", g.required(`{"mode":"automatic"} or {"mode":"manual"}`, g.op(OpSetMode, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SetModeOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetMode{SetMode: m}}, m
-	}))
-	both("failback", g.op(OpSetFailback, func() (*pb.ControlRequest, proto.Message) {
+	})))
+	both("failback", g.required(`{"failback":"automatic"} or {"failback":"manual"}`, g.op(OpSetFailback, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_SetFailbackOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetFailback{SetFailback: m}}, m
-	}))
+	})))
 	both("acknowledge", g.op(OpAcknowledge, func() (*pb.ControlRequest, proto.Message) {
 		m := &pb.ControlRequest_AcknowledgeOp{}
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Acknowledge{Acknowledge: m}}, m
@@ -107,6 +110,12 @@ func (g *gateway) handler() http.Handler {
 	mux.HandleFunc("GET /metrics", g.metrics)
 	mux.HandleFunc("GET /healthz", g.healthz)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
+		// The catch-all wins over the mux's own 405 for a route that exists with other methods.
+		if allow := allowed(mux, r); len(allow) > 0 {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			g.reply(w, refusal(pb.Code_CODE_BAD_REQUEST, "method %s not allowed on %s: use %s", r.Method, r.URL.Path, strings.Join(allow, " or ")), http.StatusMethodNotAllowed)
+			return
+		}
 		g.reply(w, refusal(pb.Code_CODE_BAD_REQUEST, "no such API route: %s %s", r.Method, r.URL.Path), http.StatusNotFound)
 	})
 	static, _ := fs.Sub(web, "web")
@@ -121,6 +130,38 @@ func (g *gateway) handler() http.Handler {
 	})
 	return secure(mux)
 }
+
+func switchOp() (*pb.ControlRequest, proto.Message) {
+	m := &pb.ControlRequest_SwitchOp{}
+	return &pb.ControlRequest{Op: &pb.ControlRequest_Switch{Switch: m}}, m
+}
+
+// allowed lists the methods other than r's that have a route of their own for r's path.
+func allowed(mux *http.ServeMux, r *http.Request) []string {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := mux.Handler(probe); pattern != "" && pattern != "/api/" {
+			allow = append(allow, m)
+		}
+	}
+	return allow
+}
+
+// required makes h refuse a request whose body sets nothing (none, or {}) with 400 naming what to
+// send; the token and level are still checked first.
+func (g *gateway) required(example string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(context.WithValue(r.Context(), needBody{}, example)))
+	}
+}
+
+// needBody is the context key of the example body a route requires.
+type needBody struct{}
 
 // secure adds the headers every response carries: the panels load only their own files.
 func secure(h http.Handler) http.Handler {
@@ -151,7 +192,11 @@ func (g *gateway) op(op Op, build func() (req *pb.ControlRequest, body proto.Mes
 		}
 		req, body := build()
 		if body != nil {
-			if err := decodeBody(w, r, body); err != nil {
+			err := decodeBody(w, r, body)
+			if example, ok := r.Context().Value(needBody{}).(string); ok && err == nil && proto.Size(body) == 0 {
+				err = fmt.Errorf("body required: send %s", example)
+			}
+			if err != nil {
 				bad := refusal(pb.Code_CODE_BAD_REQUEST, "%v", err)
 				bad.Operator, bad.Level = who.Name, int32(who.Level)
 				g.reply(w, bad, 0)
@@ -176,10 +221,22 @@ func decodeBody(w http.ResponseWriter, r *http.Request, m proto.Message) error {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil
 	}
+	var syntax any
+	if err := json.Unmarshal(b, &syntax); err != nil {
+		return fmt.Errorf("body is not valid JSON: %v", err)
+	}
 	if err := protojson.Unmarshal(b, m); err != nil {
-		return fmt.Errorf("malformed JSON: %v", err)
+		return fmt.Errorf("body does not fit this request: %s", protoReason(err))
 	}
 	return nil
+}
+
+// protoPrefix is what protojson puts before its reason: a package name and a position.
+var protoPrefix = regexp.MustCompile(`^proto:\s*(\(line \d+:\d+\):\s*)?`)
+
+// protoReason is a protojson error without its "proto: (line 1:2): " (users never see protobuf).
+func protoReason(err error) string {
+	return protoPrefix.ReplaceAllString(strings.ReplaceAll(err.Error(), "\u00a0", " "), "")
 }
 
 func setPathValues(r *http.Request, m proto.Message) {
@@ -255,6 +312,8 @@ func (g *gateway) events(w http.ResponseWriter, r *http.Request) {
 	events, cancel := g.svc.hub.Subscribe(256)
 	defer cancel()
 	rc := http.NewResponseController(w)
+	// The request is read: the server's ReadTimeout (for slow bodies) must not end the stream.
+	_ = rc.SetReadDeadline(time.Time{})
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)

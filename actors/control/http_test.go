@@ -28,8 +28,8 @@ func TestHTTPErrors(t *testing.T) {
 		code                            pb.Code
 		reason                          string
 	}{
-		{"malformed JSON", "POST", "/api/pairs/cam1/switch", tokOperate, `{"to":`, 400, pb.Code_CODE_BAD_REQUEST, "malformed JSON"},
-		{"JSON of the wrong shape", "POST", "/api/pairs/cam1/switch", tokOperate, `["backup"]`, 400, pb.Code_CODE_BAD_REQUEST, "malformed JSON"},
+		{"malformed JSON", "POST", "/api/pairs/cam1/switch", tokOperate, `{"to":`, 400, pb.Code_CODE_BAD_REQUEST, "body is not valid JSON: unexpected end of JSON input"},
+		{"JSON of the wrong shape", "POST", "/api/pairs/cam1/switch", tokOperate, `["backup"]`, 400, pb.Code_CODE_BAD_REQUEST, "body does not fit this request: "},
 		{"unknown field", "POST", "/api/pairs/cam1/mode", tokOperate, `{"mood":"manual"}`, 400, pb.Code_CODE_BAD_REQUEST, "mood"},
 		{"bad side", "POST", "/api/pairs/cam1/switch", tokOperate, `{"to":"sideways"}`, 400, pb.Code_CODE_BAD_REQUEST, "not main or backup"},
 		{"bad mode", "POST", "/api/pairs/cam1/mode", tokOperate, `{"mode":"sometimes"}`, 400, pb.Code_CODE_BAD_REQUEST, "not automatic or manual"},
@@ -198,7 +198,7 @@ func TestSwitchRefusals(t *testing.T) {
 	}
 	e.waitStatus("pair follows the router", 5*time.Second, func(st *pb.Status) bool { return pairOf(st, "cam1").OnAir == "backup" })
 
-	status, reply = switchTo("")
+	status, reply = switchTo("main")
 	expect("done", status, reply, 200, pb.Code_CODE_OK, "confirmed by the router")
 	if err := sim.WaitRoute(ctxFor(t, 2*time.Second), 0, 0); err != nil {
 		t.Errorf("output 1 not on input 1 (the main): %v", err)

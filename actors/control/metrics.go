@@ -201,6 +201,9 @@ func (s *Service) metricsRole(cfg *conf.Config) string {
 // config's reload state, and the Go runtime and process collectors.
 func newRegistry(s *Service, cs *ConfigState) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "standby_build_info",
+		Help: "Always 1; version is the standby binary's (standby version).", ConstLabels: prometheus.Labels{"version": s.version}},
+		func() float64 { return 1 }))
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		stateCollector{svc: s}, configCollector{cs: cs}, actionCollector{svc: s})
 	reg.MustRegister(s.hub.metrics.collectors()...)

@@ -84,6 +84,11 @@ type Service struct {
 	clock clock.Clock
 
 	editMu sync.Mutex // one mapping edit at a time, from read to reload
+
+	reload  func(by string, force bool) (string, error) // Options.Reload
+	version string                                      // Options.Version
+	// startWarnings are found at start and shown in the status (a state_dir that cannot be written).
+	startWarnings []string
 }
 
 // Do authenticates req, checks the operator's level and runs the operation. via names the surface
@@ -117,8 +122,8 @@ func (s *Service) Authorize(via, token string, op Op) (conf.Operator, *pb.Contro
 	case who.Level < Level(op):
 		r = refusal(pb.Code_CODE_PERMISSION_DENIED, "permission denied: %s needs level %d (%s); operator %q has level %d (%s)",
 			op, Level(op), levelName(Level(op)), who.Name, who.Level, levelName(who.Level))
-	case op == OpMakePrimary || op == OpResync:
-		// Allowed on the standby side: that is what they are for.
+	case op == OpMakePrimary || op == OpResync || op == OpReload:
+		// Allowed on the standby side: that is what they are for (a reload reads this side's file).
 	case Level(op) >= conf.LevelConfigure && s.role().NoEdits:
 		r = refusal(pb.Code_CODE_READ_ONLY, "read-only for edits: this secondary acts for its primary; edit the mapping once the primary is back (switches, mode, failback and acknowledgements work)")
 	case Level(op) > conf.LevelView && s.role().ReadOnly:
@@ -202,6 +207,8 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		} else {
 			r = &pb.ControlReply{Ok: true, Reason: msg}
 		}
+	case *pb.ControlRequest_Reload:
+		r = s.doReload(who, x.Reload.GetForce())
 	case *pb.ControlRequest_TestAction:
 		target = x.TestAction.GetAction()
 		r = s.doTestAction(who, target)

@@ -11,6 +11,7 @@ import (
 	"standby/actors/failover"
 	"standby/actors/machine"
 	"standby/actors/pool"
+	"standby/actors/router"
 	"standby/actors/supervisor"
 	"standby/conf"
 	"standby/protocol/pb"
@@ -33,8 +34,8 @@ func (s *Service) Status() (*pb.Status, error) {
 	st := &pb.Status{
 		Supervisor: &pb.Status_Supervisor{Name: cfg.Supervisor.Name, Role: role.Name, Chip: role.chip(), ReadOnly: role.ReadOnly,
 			Address: s.sup.Address(), Simulation: s.sim != nil && hasSimulated(cfg),
-			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity()},
-		Warnings: cfg.Warnings(),
+			LinksAuthenticated: s.sup.LinksAuthenticated(), Identity: s.sup.Identity(), Version: s.version},
+		Warnings: append(cfg.Warnings(), s.startWarnings...),
 		Time:     timestamppb.New(now),
 	}
 	if st.Supervisor.Role == "" {
@@ -80,15 +81,26 @@ func (s *Service) Status() (*pb.Status, error) {
 		}
 		st.Machines = append(st.Machines, ms)
 	}
+	down := map[string]bool{}
 	for _, r := range s.sup.Routers() {
 		st.Routers = append(st.Routers, &pb.Status_Router{Name: r.Router, Conn: string(r.Conn), Detail: r.Detail, Model: r.Model,
 			Inputs: int32(r.Inputs), Outputs: int32(r.Outputs)})
+		down[r.Router] = r.Conn != router.Connected
+	}
+	// A pair whose router is away is not armed and fine, whatever its engine state says.
+	for _, p := range st.Pairs {
+		if down[p.Router] {
+			p.CannotSwitch = CannotSwitchRouter
+		}
 	}
 	if st.Actions, err = s.actionsStatus(); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
+
+// CannotSwitchRouter is a pair's cannot_switch while its router is not connected.
+const CannotSwitchRouter = "router unavailable — cannot switch"
 
 func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot failover.SlotStatus, snaps map[string]machine.Snapshot) *pb.Status_Pair {
 	onAir, switchTo := "main", "backup"

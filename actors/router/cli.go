@@ -115,7 +115,7 @@ func RunCLI(ctx context.Context, o CLIOptions) error {
 		if !r.OK {
 			return fmt.Errorf("%w: output %s ← input %s: %s: %s", ErrRefused, ports[0], ports[1], r.Reason, r.Detail)
 		}
-		fmt.Fprintf(o.Out, "output %s ← input %s: confirmed by the router in %s\n", ports[0], ports[1], r.Latency.Round(time.Microsecond))
+		fmt.Fprintf(o.Out, "output %s ← input %s: confirmed by the router in %s\n", ports[0], ports[1], Millis(r.Latency))
 	case "lock", "unlock", "force-unlock":
 		state := map[string]vh.LockState{"lock": vh.LockOwned, "unlock": vh.LockUnlocked, "force-unlock": vh.LockForce}[o.Command]
 		res, err := sys.Root.RequestFuture(pid, &SetLock{Output: ports[0], State: state}, o.Timeout).Result()

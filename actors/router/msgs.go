@@ -76,6 +76,9 @@ type Status struct {
 	Name   string
 	// Inputs and Outputs are the router's size once connected.
 	Inputs, Outputs int
+	// Redials counts the failed dials in a row while nothing accepts the connection (published
+	// after 1, 2, 4, 8, ... of them; only the first is logged).
+	Redials int
 }
 
 // Subscribe asks the router actor for its state: the subscriber gets the Status and a Routing

@@ -23,9 +23,15 @@ type VideohubOptions struct {
 	Router conf.Router
 	Clock  clock.Clock
 	Log    zerolog.Logger
-	// BackoffMin and BackoffMax bound the reconnect delay, which doubles per failed attempt.
-	// Defaults 50ms and 5s.
-	BackoffMin, BackoffMax time.Duration
+	// RedialInterval is how often a router that cannot be reached (nothing accepts the
+	// connection) is dialled again, so one that comes back is reconnected within it. Default 100ms.
+	RedialInterval time.Duration
+	// BackoffMin and BackoffMax bound the delay before reconnecting after the router ended an
+	// established connection (EOF, reset); it doubles for each such session that lasted less than
+	// Stable (a router that accepts and then hangs up is not redialled 10 times a second) and
+	// starts again at BackoffMin after one that lasted longer. A connection given up for silence
+	// is redialled after BackoffMin. Defaults 50ms, 5s and 10s.
+	BackoffMin, BackoffMax, Stable time.Duration
 }
 
 // GetMirror asks the router actor for a copy of its Mirror and Status (answered with a *Snapshot).
@@ -63,6 +69,12 @@ func VideohubProps(o VideohubOptions) *actor.Props {
 	if o.BackoffMax <= 0 {
 		o.BackoffMax = 5 * time.Second
 	}
+	if o.RedialInterval <= 0 {
+		o.RedialInterval = 100 * time.Millisecond
+	}
+	if o.Stable <= 0 {
+		o.Stable = 10 * time.Second
+	}
 	return actor.PropsFromProducer(func() actor.Actor { return &videohub{o: o, mirror: NewMirror()} })
 }
 
@@ -83,6 +95,8 @@ type (
 		gen uint64
 		err error
 	}
+	// vhRetry: the delay before the next dial is over (timed exactly, not on the tick).
+	vhRetry struct{ gen uint64 }
 	// vhDumpDue: the routing push after an ACK did not come in time; ask for the routing dump.
 	vhDumpDue struct {
 		gen uint64
@@ -141,11 +155,15 @@ type videohub struct {
 	switches   []*pendingSwitch
 	lastRx     time.Time
 	lastPing   time.Time
-	backoff    time.Duration
+	backoff    time.Duration // before redialling after a dropped session; 0: BackoffMin next
 	retryAt    time.Time
-	subs       map[string]*Subscribe // by subscriber PID id
-	claimed    map[int]bool          // outputs we took O locks on for claims
-	shared     *Mirror               // the last Routing sent; nil when the mirror changed since
+	connAt     time.Time // when the current (or last) session was established
+	// routerClosed: the connection being dropped was ended by the router (EOF, reset), not
+	// given up by us for its silence; only those grow the backoff.
+	routerClosed bool
+	subs         map[string]*Subscribe // by subscriber PID id
+	claimed      map[int]bool          // outputs we took O locks on for claims
+	shared       *Mirror               // the last Routing sent; nil when the mirror changed since
 }
 
 func (v *videohub) Receive(ctx actor.Context) {
@@ -174,6 +192,11 @@ func (v *videohub) Receive(ctx actor.Context) {
 		}
 	case *vhDialed:
 		v.dialed(now, msg)
+	case *vhRetry:
+		if msg.gen == v.gen && v.conn == nil && !v.retryAt.IsZero() {
+			v.retryAt = time.Time{}
+			v.dial(now)
+		}
 	case *vhBlock:
 		if msg.gen == v.gen && v.conn != nil {
 			v.lastRx = now
@@ -185,6 +208,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 		}
 	case *vhReadErr:
 		if msg.gen == v.gen && v.conn != nil {
+			v.routerClosed = true
 			v.drop(now, "connection lost: "+msg.err.Error(), true)
 		}
 	case *Switch:
@@ -236,7 +260,9 @@ func (v *videohub) dial(now time.Time) {
 	gen, addr, self, root := v.gen, v.o.Router.Address, v.self, v.sys.Root
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	v.dialCancel = cancel
-	v.publish(Connecting, "dialing")
+	if v.status.Redials == 0 { // redials of a router that is away are not news
+		v.publish(Connecting, "dialing")
+	}
 	go func() {
 		defer cancel()
 		var d net.Dialer
@@ -253,13 +279,17 @@ func (v *videohub) dialed(now time.Time, m *vhDialed) {
 		return
 	}
 	if m.err != nil {
-		v.scheduleRetry(now, "connect failed: "+m.err.Error())
+		// Nothing accepts: try again soon (a router coming back is reconnected at once), not after
+		// a growing backoff; a dial costs the router nothing.
+		v.status.Redials++
+		v.retry(now, v.o.RedialInterval, "connect failed: "+m.err.Error())
 		return
 	}
+	v.status.Redials = 0
 	if tc, ok := m.conn.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
-	v.conn, v.lastRx, v.lastPing = m.conn, now, now
+	v.conn, v.lastRx, v.lastPing, v.connAt = m.conn, now, now, now
 	v.mirror.Reset()
 	v.shared = nil
 	clear(v.claimed) // the router dropped our locks with the connection
@@ -279,14 +309,24 @@ func (v *videohub) dialed(now time.Time, m *vhDialed) {
 	}()
 }
 
-func (v *videohub) scheduleRetry(now time.Time, why string) {
-	if v.backoff == 0 {
+// sessionLost schedules the redial after an established session ended: after a backoff that
+// grows while sessions stay shorter than Stable (a router that accepts and then hangs up), and
+// starts again at BackoffMin after a session that lasted.
+func (v *videohub) sessionLost(now time.Time, why string) {
+	switch {
+	case v.backoff == 0 || now.Sub(v.connAt) >= v.o.Stable:
 		v.backoff = v.o.BackoffMin
-	} else {
+	default:
 		v.backoff = min(2*v.backoff, v.o.BackoffMax)
 	}
-	v.retryAt = now.Add(v.backoff)
-	v.publish(Unavailable, fmt.Sprintf("%s; retrying in %s", why, v.backoff))
+	v.retry(now, v.backoff, why)
+}
+
+// retry dials again after d.
+func (v *videohub) retry(now time.Time, d time.Duration, why string) {
+	v.retryAt = now.Add(d)
+	v.sched.SendOnce(d, v.self, &vhRetry{gen: v.gen})
+	v.publish(Unavailable, fmt.Sprintf("%s; retrying in %s", why, Millis(d)))
 }
 
 // drop closes the connection, fails what was in flight and (if reconnect) schedules a retry.
@@ -294,10 +334,11 @@ func (v *videohub) drop(now time.Time, why string, reconnect bool) {
 	if v.dialCancel != nil {
 		v.dialCancel()
 	}
+	wasConnected := v.conn != nil
 	if v.conn != nil {
 		v.conn.Close()
 		v.conn = nil
-		v.log.Warn().Str("reason", why).Msg("router connection dropped")
+		v.log.Warn().Str("reason", why).Str("session", Millis(now.Sub(v.connAt))).Msg("router connection dropped")
 	}
 	v.gen++
 	v.ready = false
@@ -306,8 +347,20 @@ func (v *videohub) drop(now time.Time, why string, reconnect bool) {
 		v.finish(now, sw, false, ReasonNotConnected, why)
 	}
 	v.switches = nil
-	if reconnect {
-		v.scheduleRetry(now, why)
+	if !reconnect {
+		return
+	}
+	closed := v.routerClosed
+	v.routerClosed = false
+	switch {
+	case wasConnected && closed:
+		v.sessionLost(now, why)
+	case wasConnected:
+		// We gave up on a silent router (hung, unplugged, or this process starved): dial again
+		// soon, as for one that is away; the backoff is for routers that hang up on us.
+		v.retry(now, v.o.BackoffMin, why)
+	default:
+		v.retry(now, v.o.RedialInterval, why) // a dial that was in flight
 	}
 }
 
@@ -321,7 +374,7 @@ func (v *videohub) tick(now time.Time) {
 	}
 	interval := v.o.Router.PingInterval.Duration
 	if now.Sub(v.lastRx) > 2*interval {
-		v.drop(now, fmt.Sprintf("no answer for %s (2 ping intervals)", now.Sub(v.lastRx).Round(time.Millisecond)), true)
+		v.drop(now, fmt.Sprintf("no answer for %s (2 ping intervals)", Millis(now.Sub(v.lastRx))), true)
 		return
 	}
 	if now.Sub(v.lastPing) >= interval {
@@ -351,6 +404,7 @@ func (v *videohub) send(now time.Time, blocks []vh.Block, reqs []request) bool {
 	}
 	_ = v.conn.SetWriteDeadline(now.Add(time.Second))
 	if _, err := v.conn.Write(buf); err != nil {
+		v.routerClosed = true
 		v.drop(now, "write failed: "+err.Error(), true)
 		return false
 	}
@@ -404,7 +458,7 @@ func (v *videohub) receive(now time.Time, b vh.Block) {
 }
 
 func (v *videohub) becomeReady(now time.Time) {
-	v.ready, v.backoff = true, 0
+	v.ready = true // the backoff is kept until the session proved stable (sessionLost)
 	d := v.mirror.Device
 	v.status.Model, v.status.Name, v.status.Inputs, v.status.Outputs = d.ModelName, d.FriendlyName, d.VideoInputs, d.VideoOutputs
 	v.publish(Connected, fmt.Sprintf("%s %dx%d", d.ModelName, d.VideoInputs, d.VideoOutputs))
@@ -656,6 +710,12 @@ func (v *videohub) claimLocks(now time.Time) {
 
 func (v *videohub) publish(c Conn, detail string) {
 	if v.status.Conn == c && v.status.Detail == detail {
+		// More failed dials of a router that is away: told after 1, 2, 4, 8, ... of them (the
+		// event stream and `ctl watch` would get ten a second otherwise), never logged again.
+		if r := v.status.Redials; r > 0 && r&(r-1) == 0 {
+			s := v.status
+			v.sys.EventStream.Publish(&s)
+		}
 		return
 	}
 	v.status.Conn, v.status.Detail = c, detail
@@ -675,4 +735,9 @@ func sortedKeys[V any](m map[int]V) []int {
 	}
 	sort.Ints(keys)
 	return keys
+}
+
+// Millis is how durations read in logs, statuses and the CLI: milliseconds with 3 decimals.
+func Millis(d time.Duration) string {
+	return fmt.Sprintf("%.3f ms", float64(d)/float64(time.Millisecond))
 }

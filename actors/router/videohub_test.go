@@ -49,6 +49,12 @@ func newRig(t testing.TB, addr string, claim []conf.Port, ping time.Duration) *r
 
 func newRigLog(t testing.TB, addr string, claim []conf.Port, ping time.Duration, log zerolog.Logger) *rig {
 	t.Helper()
+	return newRigOpts(t, addr, claim, ping, VideohubOptions{Log: log, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond})
+}
+
+// newRigOpts is newRig with the router actor's options (Router is set here).
+func newRigOpts(t testing.TB, addr string, claim []conf.Port, ping time.Duration, o VideohubOptions) *rig {
+	t.Helper()
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	r := &rig{t: t, sys: sys, results: make(chan *Result, 16), status: make(chan *Status, 64),
 		changes: make(chan *Change, 64), seen: make(chan *Routing, 64), direct: make(chan *Status, 64)}
@@ -80,8 +86,8 @@ func newRigLog(t testing.TB, addr string, claim []conf.Port, ping time.Duration,
 		}
 	}))
 	rc := conf.Router{Name: "hub1", Kind: "videohub", Address: addr, PingInterval: conf.D(ping), ConfirmTimeout: conf.D(time.Second)}
-	r.pid = r.sys.Root.Spawn(VideohubProps(VideohubOptions{Router: rc,
-		Log: log, BackoffMin: 10 * time.Millisecond, BackoffMax: 100 * time.Millisecond}))
+	o.Router = rc
+	r.pid = r.sys.Root.Spawn(VideohubProps(o))
 	r.sys.Root.Send(r.pid, &Subscribe{PID: r.probe, Claim: claim})
 	t.Cleanup(func() { _ = r.sys.Root.StopFuture(r.pid).Wait() })
 	return r

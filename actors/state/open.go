@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"standby/conf"
+	"standby/conf/atomicfile"
 	"standby/protocol/pb"
 )
 
@@ -24,8 +25,19 @@ const (
 // from an earlier version's mapping.toml and policy.toml (saved, the old files renamed with a
 // ".migrated" suffix); else an empty one. A saved document that cannot be read is renamed aside
 // (".bad-TIME") so nothing overwrites it, and an empty one is used; both are logged.
+//
+// Open first removes temporary files a crash left in dir, and logs an error when dir cannot be
+// written (see Problem).
 func Open(log zerolog.Logger, dir string, file *conf.Config, now time.Time) *pb.StateDoc {
 	log = log.With().Str("state", filepath.Join(dir, File)).Logger()
+	if removed, err := atomicfile.RemoveStale(dir); err != nil {
+		log.Warn().Err(err).Msg("temporary files left in state_dir not removed")
+	} else if len(removed) > 0 {
+		log.Info().Strs("removed", removed).Msg("removed temporary files left in state_dir by an interrupted write")
+	}
+	if p := Problem(dir); p != "" {
+		log.Error().Msg(p)
+	}
 	d, err := Load(dir)
 	switch {
 	case err == nil:
@@ -56,6 +68,15 @@ func Open(log zerolog.Logger, dir string, file *conf.Config, now time.Time) *pb.
 	}
 	log.Info().Strs("from", migrated).Int("overrides", len(d.GetOverrides())).Msg("migrated operators' mapping and policy into the state document")
 	return d
+}
+
+// Problem is why state_dir cannot be written, as a warning for the log and the status ("" when
+// it can): operators' edits, mode changes and the term would be lost at the next restart.
+func Problem(dir string) string {
+	if err := atomicfile.CheckWritable(dir); err != nil {
+		return fmt.Sprintf("supervisor.state_dir: %s cannot be written (%v): operators' edits, mode and failback changes and the redundancy term will not be saved", dir, err)
+	}
+	return ""
 }
 
 // legacyMappingDoc is an earlier version's mapping.toml: whole [[pair]] (and [[pool]]) entries.

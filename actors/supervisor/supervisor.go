@@ -79,6 +79,9 @@ type Supervisor struct {
 
 	reloadMu sync.Mutex // one reload at a time (SIGHUP and mapping edits may race)
 	stopOnce sync.Once
+	// stateRun ends with runState: Stop waits for it, so no save of the state document is still
+	// writing in state_dir once Stop returned (a test's TempDir cleanup raced with one).
+	stateRun sync.WaitGroup
 	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg      *conf.Config
 	pools    []PoolEntry // derived from cfg, kept with it
@@ -182,7 +185,11 @@ func Start(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s.resumePools()
-	go s.runState()
+	s.stateRun.Add(1)
+	go func() {
+		defer s.stateRun.Done()
+		s.runState()
+	}()
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
@@ -651,6 +658,7 @@ func (s *Supervisor) stop() {
 	}
 	s.pauses.Stop()
 	s.stopState()
+	s.stateRun.Wait()
 }
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest

@@ -19,7 +19,7 @@ func cmdAgent(ctx context.Context, args []string) int {
 	path := fs.String("config", "", "agent config file (TOML); required")
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if *path == "" || fs.NArg() > 0 {
 		fmt.Fprintln(os.Stderr, "usage: standby agent --config agent.toml [--log-level info]")

@@ -58,7 +58,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	slowAction := fs.Bool("slow-action", true, "run the crash scenario once more on a setup whose pairs have a slow [[action]] (an HTTP endpoint taking 1s), alternating blocks, to show actions do not slow failovers")
 	useTLS := fs.Bool("tls", true, "mutual TLS on every link (the setup's own studio CA), and the crash scenario once more on plaintext links to show what TLS costs; --tls=false: plaintext only")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "standby bench: unexpected arguments %q\n", fs.Args())
@@ -121,7 +121,7 @@ func cmdBenchSoak(ctx context.Context, args []string) int {
 	keep := fs.Bool("keep", false, "keep the work directory")
 	level := fs.String("log-level", "warn", "log level of the bench's own log (stderr)")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	log, err := newLogger(*level)
 	if err != nil {
@@ -172,7 +172,7 @@ func cmdBenchSupervisor(ctx context.Context, args []string) int {
 	path := fs.String("config", "", "config file (TOML)")
 	level := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	log, err := newLogger(*level)
 	if err != nil {
@@ -198,7 +198,7 @@ func cmdBenchPlot(args []string) int {
 	plot := fs.String("plot", "", "SVG `FILE` to write")
 	table := fs.Bool("table", false, "also print the table")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	b, err := os.ReadFile(*from)
 	if err != nil {
@@ -227,7 +227,7 @@ func cmdBenchAgents(ctx context.Context, args []string) int {
 	path := fs.String("config", "", "load config (JSON, written by standby bench)")
 	level := fs.String("log-level", "info", "log level")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	log, err := newLogger(*level)
 	if err != nil {
@@ -251,7 +251,7 @@ func cmdBenchBurn(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("bench burn", flag.ContinueOnError)
 	d := fs.Duration("for", time.Hour, "stop after this long")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	bench.Burn(ctx, *d)
 	return 0

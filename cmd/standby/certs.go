@@ -30,8 +30,11 @@ table (ca, cert, key). Keep ca.key off the studio network.
 flags:`
 
 func cmdCerts(_ context.Context, args []string) int {
-	if len(args) == 0 {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintln(os.Stderr, certsUsage)
+		if len(args) > 0 {
+			return 0
+		}
 		return 2
 	}
 	sub, args := args[0], args[1:]
@@ -45,7 +48,7 @@ func cmdCerts(_ context.Context, args []string) int {
 	days := fs.Int("days", int(identity.CertValidity.Hours()/24), "issue: validity in days")
 	force := fs.Bool("force", false, "issue: replace an existing certificate of that name")
 	if err := fs.Parse(args); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	now := time.Now()
 	fail := func(err error) int {

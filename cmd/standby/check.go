@@ -18,17 +18,35 @@ func init() {
 	register("check", "validate a config file and summarise it", cmdCheck)
 }
 
-func cmdCheck(_ context.Context, args []string) int {
+func cmdCheck(_ context.Context, args []string) int { return checkMain(os.Stdout, os.Stderr, args) }
+
+// checkMain is `standby check` on args.
+func checkMain(stdout, stderr io.Writer, args []string) int {
 	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	path := fs.String("config", "", "config file (TOML); without it the embedded demo studio is checked")
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: standby check [--config] [FILE] | --agent FILE\n\n"+
+			"Validates a supervisor's config FILE (the embedded demo studio when none is named), or an agent's.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	flagPath := fs.String("config", "", "config file (TOML), also as the one positional argument; without either the embedded demo studio is checked")
 	agent := fs.String("agent", "", "an agent's config file (TOML) to check instead")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if err := parseInterspersed(fs, args); err != nil {
+		return parseExit(err)
 	}
 	if *agent != "" {
-		return checkAgent(os.Stdout, os.Stderr, *agent)
+		if fs.NArg() > 0 || *flagPath != "" {
+			fmt.Fprintf(stderr, "standby check: --agent %s checks one agent config, not a supervisor's too\n", *agent)
+			return 2
+		}
+		return checkAgent(stdout, stderr, *agent)
 	}
-	return check(os.Stdout, os.Stderr, *path)
+	path, err := configFile(*flagPath, fs.Args())
+	if err != nil {
+		fmt.Fprintln(stderr, "standby check:", err)
+		return 2
+	}
+	return check(stdout, stderr, path)
 }
 
 // printErrors writes a config's errors, each with its key path.

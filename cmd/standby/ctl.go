@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -48,6 +49,8 @@ commands:
   set-pool POOL MAINS BACKUPS [ROLES]     create or change a pool (comma lists; level 3)
   remove-pool POOL                        dissolve a pool (level 3)
   make-primary                            make this supervisor the active one of its pair (level 3)
+  reload [--force]                        read the config file again, like SIGHUP (level 3); a file that
+                                          removes every pair or more than half is refused without --force
   resync                                  Resync now: send (active) or fetch (standby) the whole state again (level 2)
   action test NAME                        run an [[action]] once with a sample event (level 3)
   simulate MACHINE service NAME up|down   fail a simulated machine's service ...
@@ -77,11 +80,12 @@ func cmdCtl(ctx context.Context, args []string) int {
 	caFile := fs.String("ca", "", "the studio CA certificate (instead of --tls-dir)")
 	certFile := fs.String("cert", "", "this client's certificate (instead of --tls-dir)")
 	keyFile := fs.String("key", "", "this client's key (instead of --tls-dir)")
+	force := fs.Bool("force", false, "reload: apply a config file that removes every pair or more than half of them")
 	// Flags may come before, between or after the words.
 	var words []string
 	for rest := args; ; {
 		if err := fs.Parse(rest); err != nil {
-			return 2
+			return parseExit(err)
 		}
 		rest = fs.Args()
 		if len(rest) == 0 {
@@ -89,7 +93,18 @@ func cmdCtl(ctx context.Context, args []string) int {
 		}
 		words, rest = append(words, rest[0]), rest[1:]
 	}
+	if len(words) > 0 && isHelp(words[0]) {
+		fs.Usage()
+		return 0
+	}
 	req, err := ctlRequest(words)
+	if err == nil && *force {
+		if req.GetReload() == nil {
+			err = errors.New("--force goes with reload only")
+		} else {
+			req.GetReload().Force = true
+		}
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "standby ctl: %v\n\n", err)
 		fs.Usage()
@@ -137,6 +152,14 @@ func cmdCtl(ctx context.Context, args []string) int {
 		return err
 	}
 	defer n.Stop()
+	var tlsConf *tls.Config
+	if creds != nil {
+		tlsConf = creds.ClientConfig(identity.RoleSupervisor)
+	}
+	if err := control.Probe(ctx, *addr, tlsConf, control.ProbeTimeout); err != nil {
+		fmt.Fprintln(os.Stderr, "standby ctl:", err)
+		return 1
+	}
 	client := control.NewClient(n.System, *addr, *token, *timeout)
 
 	if req == nil { // watch
@@ -243,6 +266,11 @@ func ctlRequest(w []string) (*pb.ControlRequest, error) {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_SetPool{SetPool: op}}, nil
 	case "make-primary":
 		return &pb.ControlRequest{Op: &pb.ControlRequest_MakePrimary{MakePrimary: &pb.ControlRequest_MakePrimaryOp{}}}, nil
+	case "reload":
+		if err := need(1, "reload [--force]"); err != nil {
+			return nil, err
+		}
+		return &pb.ControlRequest{Op: &pb.ControlRequest_Reload{Reload: &pb.ControlRequest_ReloadOp{}}}, nil
 	case "resync":
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Resync{Resync: &pb.ControlRequest_ResyncOp{}}}, nil
 	case "remove-pool":

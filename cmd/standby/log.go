@@ -19,6 +19,9 @@ func newLogger(level string) (zerolog.Logger, error) {
 	zerolog.TimeFieldFormat = time.RFC3339Nano
 	zerolog.DurationFieldUnit = time.Millisecond
 	zerolog.DurationFieldInteger = false
+	// One format for durations everywhere: milliseconds with 3 decimals (switch_ms 1.234, not
+	// 1.234567891); other floats in logs (health values) get 3 decimals too.
+	zerolog.FloatingPointPrecision = 3
 	var w = zerolog.New(os.Stderr)
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		w = zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"})

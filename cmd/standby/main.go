@@ -6,6 +6,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -58,4 +60,49 @@ func usage() {
 		fmt.Fprintf(os.Stderr, "  %-8s %s\n", n, commands[n].summary)
 	}
 	fmt.Fprintln(os.Stderr, "\nrun 'standby <command> -h' for a command's flags")
+}
+
+// parseExit is the exit status after a failed fs.Parse: 0 when -h/--help asked for the usage
+// (flag has printed it), 2 for a bad flag.
+func parseExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// isHelp tells whether a subcommand's first word asks for its usage.
+func isHelp(arg string) bool {
+	return arg == "-h" || arg == "-help" || arg == "--help" || arg == "help"
+}
+
+// configFile is the supervisor config a run or check names: --config FILE or one positional
+// FILE (not both, not more). "" means the embedded demo studio, chosen only by naming nothing.
+func configFile(flagValue string, args []string) (string, error) {
+	switch {
+	case len(args) > 1:
+		return "", fmt.Errorf("one config file at most, got %d arguments: %q", len(args), args)
+	case len(args) == 1 && flagValue != "" && args[0] != flagValue:
+		return "", fmt.Errorf("two config files: --config %s and %s", flagValue, args[0])
+	case len(args) == 1:
+		return args[0], nil
+	}
+	return flagValue, nil
+}
+
+// parseInterspersed parses flags before, between and after positional arguments (flag stops
+// at the first one), leaving the positional ones in fs.Args().
+func parseInterspersed(fs *flag.FlagSet, args []string) error {
+	var words []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return err
+		}
+		rest = fs.Args()
+		if len(rest) == 0 {
+			break
+		}
+		words, rest = append(words, rest[0]), rest[1:]
+	}
+	return fs.Parse(append([]string{"--"}, words...))
 }

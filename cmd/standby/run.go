@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"strings"
@@ -18,16 +20,27 @@ import (
 )
 
 func init() {
-	register("run", "run the supervisor (the embedded demo studio without --config)", cmdRun)
+	register("run", "run the supervisor on a config FILE (the embedded demo studio without one)", cmdRun)
 }
 
 func cmdRun(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	path := fs.String("config", "", "config file (TOML); without it the embedded demo studio runs")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: standby run [--config] [FILE] [--log-level info]\n\n"+
+			"Runs the supervisor on FILE; naming no file runs the embedded demo studio.\n\nflags:")
+		fs.PrintDefaults()
+	}
+	flagPath := fs.String("config", "", "config file (TOML), also as the one positional argument; without either the embedded demo studio runs")
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn, error")
-	if err := fs.Parse(args); err != nil {
+	if err := parseInterspersed(fs, args); err != nil {
+		return parseExit(err)
+	}
+	file, err := configFile(*flagPath, fs.Args())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "standby run:", err)
 		return 2
 	}
+	path := &file
 	log, err := newLogger(*level)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "standby run:", err)
@@ -43,8 +56,18 @@ func cmdRun(ctx context.Context, args []string) int {
 	}
 	cs := control.NewConfigState(nil)
 	cs.Loaded(raw)
-	// SIGHUP reloads (systemd's ExecReload); an invalid file is reported and the running config kept.
+	// SIGHUP (systemd's ExecReload) and `standby ctl reload` read the file again; an invalid
+	// file, or one that would remove most pairs unconfirmed, is reported and the running config kept.
 	reload := make(chan *conf.Config, 1)
+	rl := &reloader{path: *path, log: log, cs: cs, file: cfg, applied: make(chan error, 1),
+		apply: func(next *conf.Config) error {
+			select {
+			case reload <- next:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			return nil
+		}}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
@@ -54,27 +77,15 @@ func cmdRun(ctx context.Context, args []string) int {
 			case <-ctx.Done():
 				return
 			case <-hup:
-				notifyErr(log, systemd.Reloading("reloading "+configName(*path)))
-				next, raw, err := loadConfig(*path)
-				if err != nil {
-					log.Error().Str("config", configName(*path)).Msgf("reload rejected, running config kept:\n%v", err)
-					cs.Rejected()
-					notifyErr(log, systemd.Ready("reload rejected, running config kept: "+firstLine(err.Error())))
-					continue
-				}
-				cs.Offered(raw)
-				select {
-				case reload <- next:
-				case <-ctx.Done():
-					return
-				}
+				_, _ = rl.reload(ctx, "SIGHUP", false)
 			}
 		}
 	}()
 	if *path == "" {
 		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
 	}
-	attach := control.Attach(control.Options{Logger: log, Config: cs})
+	attach := control.Attach(control.Options{Logger: log, Config: cs, Version: versionString(),
+		Reload: func(by string, force bool) (string, error) { return rl.reload(ctx, "operator "+by, force) }})
 	opts := supervisor.Options{Config: cfg, Logger: log, AgentBinary: agentBinary(log),
 		// Ready for systemd once the actors, routers and control surfaces are up; from then on the
 		// watchdog is fed while the supervision tree answers.
@@ -93,14 +104,7 @@ func cmdRun(ctx context.Context, args []string) int {
 				}
 			}, nil
 		},
-		OnReload: func(err error) {
-			cs.Applied(err)
-			if err != nil {
-				notifyErr(log, systemd.Ready("reload failed, running config kept: "+firstLine(err.Error())))
-				return
-			}
-			notifyErr(log, systemd.Ready("config reloaded"))
-		},
+		OnReload: rl.outcome,
 	}
 	if err := supervisor.Run(ctx, opts, reload); err != nil {
 		log.Error().Err(err).Msg("standby run failed")
@@ -158,6 +162,10 @@ func loadConfig(path string) (*conf.Config, []byte, error) {
 	if path != "" {
 		var err error
 		if raw, err = os.ReadFile(path); err != nil {
+			var pe *fs.PathError
+			if errors.As(err, &pe) { // the path is said by the caller
+				err = fmt.Errorf("cannot read it: %w", pe.Err)
+			}
 			return nil, nil, err
 		}
 	}

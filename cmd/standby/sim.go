@@ -16,6 +16,9 @@ func init() {
 func cmdSim(ctx context.Context, args []string) int {
 	if len(args) == 0 || args[0] != "videohub" {
 		fmt.Fprintln(os.Stderr, "usage: standby sim videohub [flags]   (run 'standby sim videohub -h' for flags)")
+		if len(args) > 0 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	fs := flag.NewFlagSet("sim videohub", flag.ContinueOnError)
@@ -37,7 +40,7 @@ func cmdSim(ctx context.Context, args []string) int {
 	control := fs.Bool("control", false, "read control commands from stdin (blackhole, reset, reattach, route, ...; type 'help')")
 	level := fs.String("log-level", "info", "log level: trace, debug, info, warn or error")
 	if err := fs.Parse(args[1:]); err != nil {
-		return 2
+		return parseExit(err)
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(os.Stderr, "standby sim videohub: unexpected arguments %q\n", fs.Args())

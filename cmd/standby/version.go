@@ -19,6 +19,9 @@ func init() {
 func cmdVersion(_ context.Context, args []string) int {
 	if len(args) > 0 {
 		fmt.Fprintln(os.Stderr, "usage: standby version")
+		if len(args) == 1 && isHelp(args[0]) {
+			return 0
+		}
 		return 2
 	}
 	fmt.Printf("standby %s (%s, %s/%s)\n", versionString(), runtime.Version(), runtime.GOOS, runtime.GOARCH)

@@ -183,6 +183,7 @@ type ControlRequest struct {
 	//	*ControlRequest_MakePrimary
 	//	*ControlRequest_TestAction
 	//	*ControlRequest_Resync
+	//	*ControlRequest_Reload
 	Op            isControlRequest_Op `protobuf_oneof:"op"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -376,6 +377,15 @@ func (x *ControlRequest) GetResync() *ControlRequest_ResyncOp {
 	return nil
 }
 
+func (x *ControlRequest) GetReload() *ControlRequest_ReloadOp {
+	if x != nil {
+		if x, ok := x.Op.(*ControlRequest_Reload); ok {
+			return x.Reload
+		}
+	}
+	return nil
+}
+
 type isControlRequest_Op interface {
 	isControlRequest_Op()
 }
@@ -444,6 +454,10 @@ type ControlRequest_Resync struct {
 	Resync *ControlRequest_ResyncOp `protobuf:"bytes,17,opt,name=resync,proto3,oneof"`
 }
 
+type ControlRequest_Reload struct {
+	Reload *ControlRequest_ReloadOp `protobuf:"bytes,18,opt,name=reload,proto3,oneof"`
+}
+
 func (*ControlRequest_Status) isControlRequest_Op() {}
 
 func (*ControlRequest_Subscribe) isControlRequest_Op() {}
@@ -475,6 +489,8 @@ func (*ControlRequest_MakePrimary) isControlRequest_Op() {}
 func (*ControlRequest_TestAction) isControlRequest_Op() {}
 
 func (*ControlRequest_Resync) isControlRequest_Op() {}
+
+func (*ControlRequest_Reload) isControlRequest_Op() {}
 
 // Feed is one router signal of a pair. Ports are 1-based numbers as on the router's panel ("5"), or
 // router labels.
@@ -1017,6 +1033,52 @@ func (x *ControlEvent) GetDurationMs() float64 {
 	return 0
 }
 
+// ReloadOp reads the config file again and runs it, like SIGHUP (level 3). A file that would
+// remove every pair and pool, or more than half of them, is refused unless force.
+type ControlRequest_ReloadOp struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Force         bool                   `protobuf:"varint,1,opt,name=force,proto3" json:"force,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ControlRequest_ReloadOp) Reset() {
+	*x = ControlRequest_ReloadOp{}
+	mi := &file_control_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ControlRequest_ReloadOp) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ControlRequest_ReloadOp) ProtoMessage() {}
+
+func (x *ControlRequest_ReloadOp) ProtoReflect() protoreflect.Message {
+	mi := &file_control_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ControlRequest_ReloadOp.ProtoReflect.Descriptor instead.
+func (*ControlRequest_ReloadOp) Descriptor() ([]byte, []int) {
+	return file_control_proto_rawDescGZIP(), []int{0, 0}
+}
+
+func (x *ControlRequest_ReloadOp) GetForce() bool {
+	if x != nil {
+		return x.Force
+	}
+	return false
+}
+
 // TestActionOp runs an [[action]] once with a sample event (level 3), whatever its on and
 // filters say. Answered when the run ended: ok with its result, or why it failed.
 type ControlRequest_TestActionOp struct {
@@ -1028,7 +1090,7 @@ type ControlRequest_TestActionOp struct {
 
 func (x *ControlRequest_TestActionOp) Reset() {
 	*x = ControlRequest_TestActionOp{}
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1040,7 +1102,7 @@ func (x *ControlRequest_TestActionOp) String() string {
 func (*ControlRequest_TestActionOp) ProtoMessage() {}
 
 func (x *ControlRequest_TestActionOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[5]
+	mi := &file_control_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1053,7 +1115,7 @@ func (x *ControlRequest_TestActionOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_TestActionOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_TestActionOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 0}
+	return file_control_proto_rawDescGZIP(), []int{0, 1}
 }
 
 func (x *ControlRequest_TestActionOp) GetAction() string {
@@ -1074,7 +1136,7 @@ type ControlRequest_ResyncOp struct {
 
 func (x *ControlRequest_ResyncOp) Reset() {
 	*x = ControlRequest_ResyncOp{}
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1086,7 +1148,7 @@ func (x *ControlRequest_ResyncOp) String() string {
 func (*ControlRequest_ResyncOp) ProtoMessage() {}
 
 func (x *ControlRequest_ResyncOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[6]
+	mi := &file_control_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1099,7 +1161,7 @@ func (x *ControlRequest_ResyncOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_ResyncOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_ResyncOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 1}
+	return file_control_proto_rawDescGZIP(), []int{0, 2}
 }
 
 // MakePrimaryOp makes this supervisor the active one of its pair (level 3; accepted on the
@@ -1113,7 +1175,7 @@ type ControlRequest_MakePrimaryOp struct {
 
 func (x *ControlRequest_MakePrimaryOp) Reset() {
 	*x = ControlRequest_MakePrimaryOp{}
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1125,7 +1187,7 @@ func (x *ControlRequest_MakePrimaryOp) String() string {
 func (*ControlRequest_MakePrimaryOp) ProtoMessage() {}
 
 func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[7]
+	mi := &file_control_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1138,7 +1200,7 @@ func (x *ControlRequest_MakePrimaryOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_MakePrimaryOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_MakePrimaryOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 2}
+	return file_control_proto_rawDescGZIP(), []int{0, 3}
 }
 
 // SetPoolOp creates or replaces a backup pool's membership (level 3): its mains, its backups in
@@ -1157,7 +1219,7 @@ type ControlRequest_SetPoolOp struct {
 
 func (x *ControlRequest_SetPoolOp) Reset() {
 	*x = ControlRequest_SetPoolOp{}
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1169,7 +1231,7 @@ func (x *ControlRequest_SetPoolOp) String() string {
 func (*ControlRequest_SetPoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[8]
+	mi := &file_control_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1182,7 +1244,7 @@ func (x *ControlRequest_SetPoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetPoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetPoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 3}
+	return file_control_proto_rawDescGZIP(), []int{0, 4}
 }
 
 func (x *ControlRequest_SetPoolOp) GetPool() string {
@@ -1230,7 +1292,7 @@ type ControlRequest_RemovePoolOp struct {
 
 func (x *ControlRequest_RemovePoolOp) Reset() {
 	*x = ControlRequest_RemovePoolOp{}
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1242,7 +1304,7 @@ func (x *ControlRequest_RemovePoolOp) String() string {
 func (*ControlRequest_RemovePoolOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[9]
+	mi := &file_control_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1255,7 +1317,7 @@ func (x *ControlRequest_RemovePoolOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemovePoolOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemovePoolOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 4}
+	return file_control_proto_rawDescGZIP(), []int{0, 5}
 }
 
 func (x *ControlRequest_RemovePoolOp) GetPool() string {
@@ -1274,7 +1336,7 @@ type ControlRequest_StatusOp struct {
 
 func (x *ControlRequest_StatusOp) Reset() {
 	*x = ControlRequest_StatusOp{}
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1286,7 +1348,7 @@ func (x *ControlRequest_StatusOp) String() string {
 func (*ControlRequest_StatusOp) ProtoMessage() {}
 
 func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[10]
+	mi := &file_control_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1299,7 +1361,7 @@ func (x *ControlRequest_StatusOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_StatusOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_StatusOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 5}
+	return file_control_proto_rawDescGZIP(), []int{0, 6}
 }
 
 // SubscribeOp asks for every ControlEvent to be sent to the actor address/id (level 1). The
@@ -1315,7 +1377,7 @@ type ControlRequest_SubscribeOp struct {
 
 func (x *ControlRequest_SubscribeOp) Reset() {
 	*x = ControlRequest_SubscribeOp{}
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1389,7 @@ func (x *ControlRequest_SubscribeOp) String() string {
 func (*ControlRequest_SubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[11]
+	mi := &file_control_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1402,7 @@ func (x *ControlRequest_SubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 6}
+	return file_control_proto_rawDescGZIP(), []int{0, 7}
 }
 
 func (x *ControlRequest_SubscribeOp) GetAddress() string {
@@ -1368,7 +1430,7 @@ type ControlRequest_UnsubscribeOp struct {
 
 func (x *ControlRequest_UnsubscribeOp) Reset() {
 	*x = ControlRequest_UnsubscribeOp{}
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1380,7 +1442,7 @@ func (x *ControlRequest_UnsubscribeOp) String() string {
 func (*ControlRequest_UnsubscribeOp) ProtoMessage() {}
 
 func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[12]
+	mi := &file_control_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1393,7 +1455,7 @@ func (x *ControlRequest_UnsubscribeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_UnsubscribeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_UnsubscribeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 7}
+	return file_control_proto_rawDescGZIP(), []int{0, 8}
 }
 
 func (x *ControlRequest_UnsubscribeOp) GetAddress() string {
@@ -1426,7 +1488,7 @@ type ControlRequest_SwitchOp struct {
 
 func (x *ControlRequest_SwitchOp) Reset() {
 	*x = ControlRequest_SwitchOp{}
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1438,7 +1500,7 @@ func (x *ControlRequest_SwitchOp) String() string {
 func (*ControlRequest_SwitchOp) ProtoMessage() {}
 
 func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[13]
+	mi := &file_control_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1451,7 +1513,7 @@ func (x *ControlRequest_SwitchOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SwitchOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SwitchOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 8}
+	return file_control_proto_rawDescGZIP(), []int{0, 9}
 }
 
 func (x *ControlRequest_SwitchOp) GetPair() string {
@@ -1486,7 +1548,7 @@ type ControlRequest_SetModeOp struct {
 
 func (x *ControlRequest_SetModeOp) Reset() {
 	*x = ControlRequest_SetModeOp{}
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1498,7 +1560,7 @@ func (x *ControlRequest_SetModeOp) String() string {
 func (*ControlRequest_SetModeOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[14]
+	mi := &file_control_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1511,7 +1573,7 @@ func (x *ControlRequest_SetModeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetModeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetModeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 9}
+	return file_control_proto_rawDescGZIP(), []int{0, 10}
 }
 
 func (x *ControlRequest_SetModeOp) GetPair() string {
@@ -1539,7 +1601,7 @@ type ControlRequest_SetFailbackOp struct {
 
 func (x *ControlRequest_SetFailbackOp) Reset() {
 	*x = ControlRequest_SetFailbackOp{}
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1551,7 +1613,7 @@ func (x *ControlRequest_SetFailbackOp) String() string {
 func (*ControlRequest_SetFailbackOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[15]
+	mi := &file_control_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1564,7 +1626,7 @@ func (x *ControlRequest_SetFailbackOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFailbackOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFailbackOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 10}
+	return file_control_proto_rawDescGZIP(), []int{0, 11}
 }
 
 func (x *ControlRequest_SetFailbackOp) GetPair() string {
@@ -1596,7 +1658,7 @@ type ControlRequest_AcknowledgeOp struct {
 
 func (x *ControlRequest_AcknowledgeOp) Reset() {
 	*x = ControlRequest_AcknowledgeOp{}
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1608,7 +1670,7 @@ func (x *ControlRequest_AcknowledgeOp) String() string {
 func (*ControlRequest_AcknowledgeOp) ProtoMessage() {}
 
 func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[16]
+	mi := &file_control_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1621,7 +1683,7 @@ func (x *ControlRequest_AcknowledgeOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AcknowledgeOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AcknowledgeOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 11}
+	return file_control_proto_rawDescGZIP(), []int{0, 12}
 }
 
 func (x *ControlRequest_AcknowledgeOp) GetPair() string {
@@ -1668,7 +1730,7 @@ type ControlRequest_AddBackupOp struct {
 
 func (x *ControlRequest_AddBackupOp) Reset() {
 	*x = ControlRequest_AddBackupOp{}
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1680,7 +1742,7 @@ func (x *ControlRequest_AddBackupOp) String() string {
 func (*ControlRequest_AddBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[17]
+	mi := &file_control_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1693,7 +1755,7 @@ func (x *ControlRequest_AddBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_AddBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_AddBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 12}
+	return file_control_proto_rawDescGZIP(), []int{0, 13}
 }
 
 func (x *ControlRequest_AddBackupOp) GetPair() string {
@@ -1742,7 +1804,7 @@ type ControlRequest_RemoveBackupOp struct {
 
 func (x *ControlRequest_RemoveBackupOp) Reset() {
 	*x = ControlRequest_RemoveBackupOp{}
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1754,7 +1816,7 @@ func (x *ControlRequest_RemoveBackupOp) String() string {
 func (*ControlRequest_RemoveBackupOp) ProtoMessage() {}
 
 func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[18]
+	mi := &file_control_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1767,7 +1829,7 @@ func (x *ControlRequest_RemoveBackupOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_RemoveBackupOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_RemoveBackupOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 13}
+	return file_control_proto_rawDescGZIP(), []int{0, 14}
 }
 
 func (x *ControlRequest_RemoveBackupOp) GetPair() string {
@@ -1788,7 +1850,7 @@ type ControlRequest_SetFeedsOp struct {
 
 func (x *ControlRequest_SetFeedsOp) Reset() {
 	*x = ControlRequest_SetFeedsOp{}
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1800,7 +1862,7 @@ func (x *ControlRequest_SetFeedsOp) String() string {
 func (*ControlRequest_SetFeedsOp) ProtoMessage() {}
 
 func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[19]
+	mi := &file_control_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1813,7 +1875,7 @@ func (x *ControlRequest_SetFeedsOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SetFeedsOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SetFeedsOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 14}
+	return file_control_proto_rawDescGZIP(), []int{0, 15}
 }
 
 func (x *ControlRequest_SetFeedsOp) GetPair() string {
@@ -1849,7 +1911,7 @@ type ControlRequest_SimulateOp struct {
 
 func (x *ControlRequest_SimulateOp) Reset() {
 	*x = ControlRequest_SimulateOp{}
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1861,7 +1923,7 @@ func (x *ControlRequest_SimulateOp) String() string {
 func (*ControlRequest_SimulateOp) ProtoMessage() {}
 
 func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[20]
+	mi := &file_control_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1874,7 +1936,7 @@ func (x *ControlRequest_SimulateOp) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ControlRequest_SimulateOp.ProtoReflect.Descriptor instead.
 func (*ControlRequest_SimulateOp) Descriptor() ([]byte, []int) {
-	return file_control_proto_rawDescGZIP(), []int{0, 15}
+	return file_control_proto_rawDescGZIP(), []int{0, 16}
 }
 
 func (x *ControlRequest_SimulateOp) GetMachine() string {
@@ -1948,7 +2010,7 @@ type Status_Action struct {
 
 func (x *Status_Action) Reset() {
 	*x = Status_Action{}
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1960,7 +2022,7 @@ func (x *Status_Action) String() string {
 func (*Status_Action) ProtoMessage() {}
 
 func (x *Status_Action) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[21]
+	mi := &file_control_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2108,7 +2170,7 @@ type Status_Pool struct {
 
 func (x *Status_Pool) Reset() {
 	*x = Status_Pool{}
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2120,7 +2182,7 @@ func (x *Status_Pool) String() string {
 func (*Status_Pool) ProtoMessage() {}
 
 func (x *Status_Pool) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[22]
+	mi := &file_control_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2320,7 @@ type Status_Slot struct {
 
 func (x *Status_Slot) Reset() {
 	*x = Status_Slot{}
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2270,7 +2332,7 @@ func (x *Status_Slot) String() string {
 func (*Status_Slot) ProtoMessage() {}
 
 func (x *Status_Slot) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[23]
+	mi := &file_control_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2367,7 +2429,7 @@ type Status_RoleFeed struct {
 
 func (x *Status_RoleFeed) Reset() {
 	*x = Status_RoleFeed{}
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2379,7 +2441,7 @@ func (x *Status_RoleFeed) String() string {
 func (*Status_RoleFeed) ProtoMessage() {}
 
 func (x *Status_RoleFeed) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[24]
+	mi := &file_control_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2428,7 +2490,7 @@ type Status_Backup struct {
 
 func (x *Status_Backup) Reset() {
 	*x = Status_Backup{}
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2440,7 +2502,7 @@ func (x *Status_Backup) String() string {
 func (*Status_Backup) ProtoMessage() {}
 
 func (x *Status_Backup) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[25]
+	mi := &file_control_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2503,14 +2565,16 @@ type Status_Supervisor struct {
 	Active bool   `protobuf:"varint,11,opt,name=active,proto3" json:"active,omitempty"`
 	Term   uint64 `protobuf:"varint,12,opt,name=term,proto3" json:"term,omitempty"`
 	// The peer supervisor's name and address, when paired.
-	Peer          string `protobuf:"bytes,13,opt,name=peer,proto3" json:"peer,omitempty"`
+	Peer string `protobuf:"bytes,13,opt,name=peer,proto3" json:"peer,omitempty"`
+	// The standby binary's version (standby version).
+	Version       string `protobuf:"bytes,40,opt,name=version,proto3" json:"version,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Status_Supervisor) Reset() {
 	*x = Status_Supervisor{}
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2522,7 +2586,7 @@ func (x *Status_Supervisor) String() string {
 func (*Status_Supervisor) ProtoMessage() {}
 
 func (x *Status_Supervisor) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[26]
+	mi := &file_control_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2629,6 +2693,13 @@ func (x *Status_Supervisor) GetPeer() string {
 	return ""
 }
 
+func (x *Status_Supervisor) GetVersion() string {
+	if x != nil {
+		return x.Version
+	}
+	return ""
+}
+
 type Status_Pair struct {
 	state  protoimpl.MessageState `protogen:"open.v1"`
 	Name   string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -2658,14 +2729,17 @@ type Status_Pair struct {
 	ForceUnlock      bool            `protobuf:"varint,18,opt,name=force_unlock,json=forceUnlock,proto3" json:"force_unlock,omitempty"`
 	LockOutputs      bool            `protobuf:"varint,19,opt,name=lock_outputs,json=lockOutputs,proto3" json:"lock_outputs,omitempty"`
 	// Warnings about this pair (licence feature mismatch).
-	Warnings      []string `protobuf:"bytes,20,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,20,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// Why no switch of this pair can happen now ("router unavailable — cannot switch"); empty
+	// when one can.
+	CannotSwitch  string `protobuf:"bytes,40,opt,name=cannot_switch,json=cannotSwitch,proto3" json:"cannot_switch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *Status_Pair) Reset() {
 	*x = Status_Pair{}
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2677,7 +2751,7 @@ func (x *Status_Pair) String() string {
 func (*Status_Pair) ProtoMessage() {}
 
 func (x *Status_Pair) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[27]
+	mi := &file_control_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2833,6 +2907,13 @@ func (x *Status_Pair) GetWarnings() []string {
 	return nil
 }
 
+func (x *Status_Pair) GetCannotSwitch() string {
+	if x != nil {
+		return x.CannotSwitch
+	}
+	return ""
+}
+
 type Status_Alarm struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
@@ -2847,7 +2928,7 @@ type Status_Alarm struct {
 
 func (x *Status_Alarm) Reset() {
 	*x = Status_Alarm{}
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2859,7 +2940,7 @@ func (x *Status_Alarm) String() string {
 func (*Status_Alarm) ProtoMessage() {}
 
 func (x *Status_Alarm) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[28]
+	mi := &file_control_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2939,7 +3020,7 @@ type Status_Machine struct {
 
 func (x *Status_Machine) Reset() {
 	*x = Status_Machine{}
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2951,7 +3032,7 @@ func (x *Status_Machine) String() string {
 func (*Status_Machine) ProtoMessage() {}
 
 func (x *Status_Machine) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[29]
+	mi := &file_control_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3083,7 +3164,7 @@ type Status_Service struct {
 
 func (x *Status_Service) Reset() {
 	*x = Status_Service{}
-	mi := &file_control_proto_msgTypes[30]
+	mi := &file_control_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3095,7 +3176,7 @@ func (x *Status_Service) String() string {
 func (*Status_Service) ProtoMessage() {}
 
 func (x *Status_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[30]
+	mi := &file_control_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3147,7 +3228,7 @@ type Status_Health struct {
 
 func (x *Status_Health) Reset() {
 	*x = Status_Health{}
-	mi := &file_control_proto_msgTypes[31]
+	mi := &file_control_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3159,7 +3240,7 @@ func (x *Status_Health) String() string {
 func (*Status_Health) ProtoMessage() {}
 
 func (x *Status_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[31]
+	mi := &file_control_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3232,7 +3313,7 @@ type Status_Router struct {
 
 func (x *Status_Router) Reset() {
 	*x = Status_Router{}
-	mi := &file_control_proto_msgTypes[32]
+	mi := &file_control_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3244,7 +3325,7 @@ func (x *Status_Router) String() string {
 func (*Status_Router) ProtoMessage() {}
 
 func (x *Status_Router) ProtoReflect() protoreflect.Message {
-	mi := &file_control_proto_msgTypes[32]
+	mi := &file_control_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3307,7 +3388,7 @@ var File_control_proto protoreflect.FileDescriptor
 const file_control_proto_rawDesc = "" +
 	"\n" +
 	"\rcontrol.proto\x12\n" +
-	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xd3\x11\n" +
+	"standby.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb4\x12\n" +
 	"\x0eControlRequest\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x12=\n" +
 	"\x06status\x18\x02 \x01(\v2#.standby.v1.ControlRequest.StatusOpH\x00R\x06status\x12F\n" +
@@ -3329,7 +3410,10 @@ const file_control_proto_rawDesc = "" +
 	"\fmake_primary\x18\x0f \x01(\v2(.standby.v1.ControlRequest.MakePrimaryOpH\x00R\vmakePrimary\x12J\n" +
 	"\vtest_action\x18\x10 \x01(\v2'.standby.v1.ControlRequest.TestActionOpH\x00R\n" +
 	"testAction\x12=\n" +
-	"\x06resync\x18\x11 \x01(\v2#.standby.v1.ControlRequest.ResyncOpH\x00R\x06resync\x1a&\n" +
+	"\x06resync\x18\x11 \x01(\v2#.standby.v1.ControlRequest.ResyncOpH\x00R\x06resync\x12=\n" +
+	"\x06reload\x18\x12 \x01(\v2#.standby.v1.ControlRequest.ReloadOpH\x00R\x06reload\x1a \n" +
+	"\bReloadOp\x12\x14\n" +
+	"\x05force\x18\x01 \x01(\bR\x05force\x1a&\n" +
 	"\fTestActionOp\x12\x16\n" +
 	"\x06action\x18\x01 \x01(\tR\x06action\x1a\n" +
 	"\n" +
@@ -3405,7 +3489,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\x9e\x1d\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xdd\x1d\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3470,7 +3554,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06Backup\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1a\n" +
 	"\bcovering\x18\x02 \x01(\tR\bcovering\x121\n" +
-	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\xee\x02\n" +
+	"\x05feeds\x18\x03 \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1a\x88\x03\n" +
 	"\n" +
 	"Supervisor\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
@@ -3490,7 +3574,8 @@ const file_control_proto_rawDesc = "" +
 	"syncDetail\x12\x16\n" +
 	"\x06active\x18\v \x01(\bR\x06active\x12\x12\n" +
 	"\x04term\x18\f \x01(\x04R\x04term\x12\x12\n" +
-	"\x04peer\x18\r \x01(\tR\x04peer\x1a\xcd\x04\n" +
+	"\x04peer\x18\r \x01(\tR\x04peer\x12\x18\n" +
+	"\aversion\x18( \x01(\tR\aversion\x1a\xf2\x04\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3512,7 +3597,8 @@ const file_control_proto_rawDesc = "" +
 	"\x0efailback_after\x18\x11 \x01(\tR\rfailbackAfter\x12!\n" +
 	"\fforce_unlock\x18\x12 \x01(\bR\vforceUnlock\x12!\n" +
 	"\flock_outputs\x18\x13 \x01(\bR\vlockOutputs\x12\x1a\n" +
-	"\bwarnings\x18\x14 \x03(\tR\bwarnings\x1a\x95\x01\n" +
+	"\bwarnings\x18\x14 \x03(\tR\bwarnings\x12#\n" +
+	"\rcannot_switch\x18( \x01(\tR\fcannotSwitch\x1a\x95\x01\n" +
 	"\x05Alarm\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x120\n" +
@@ -3617,7 +3703,7 @@ func file_control_proto_rawDescGZIP() []byte {
 }
 
 var file_control_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 33)
+var file_control_proto_msgTypes = make([]protoimpl.MessageInfo, 34)
 var file_control_proto_goTypes = []any{
 	(Code)(0),                             // 0: standby.v1.Code
 	(*ControlRequest)(nil),                // 1: standby.v1.ControlRequest
@@ -3625,84 +3711,86 @@ var file_control_proto_goTypes = []any{
 	(*ControlReply)(nil),                  // 3: standby.v1.ControlReply
 	(*Status)(nil),                        // 4: standby.v1.Status
 	(*ControlEvent)(nil),                  // 5: standby.v1.ControlEvent
-	(*ControlRequest_TestActionOp)(nil),   // 6: standby.v1.ControlRequest.TestActionOp
-	(*ControlRequest_ResyncOp)(nil),       // 7: standby.v1.ControlRequest.ResyncOp
-	(*ControlRequest_MakePrimaryOp)(nil),  // 8: standby.v1.ControlRequest.MakePrimaryOp
-	(*ControlRequest_SetPoolOp)(nil),      // 9: standby.v1.ControlRequest.SetPoolOp
-	(*ControlRequest_RemovePoolOp)(nil),   // 10: standby.v1.ControlRequest.RemovePoolOp
-	(*ControlRequest_StatusOp)(nil),       // 11: standby.v1.ControlRequest.StatusOp
-	(*ControlRequest_SubscribeOp)(nil),    // 12: standby.v1.ControlRequest.SubscribeOp
-	(*ControlRequest_UnsubscribeOp)(nil),  // 13: standby.v1.ControlRequest.UnsubscribeOp
-	(*ControlRequest_SwitchOp)(nil),       // 14: standby.v1.ControlRequest.SwitchOp
-	(*ControlRequest_SetModeOp)(nil),      // 15: standby.v1.ControlRequest.SetModeOp
-	(*ControlRequest_SetFailbackOp)(nil),  // 16: standby.v1.ControlRequest.SetFailbackOp
-	(*ControlRequest_AcknowledgeOp)(nil),  // 17: standby.v1.ControlRequest.AcknowledgeOp
-	(*ControlRequest_AddBackupOp)(nil),    // 18: standby.v1.ControlRequest.AddBackupOp
-	(*ControlRequest_RemoveBackupOp)(nil), // 19: standby.v1.ControlRequest.RemoveBackupOp
-	(*ControlRequest_SetFeedsOp)(nil),     // 20: standby.v1.ControlRequest.SetFeedsOp
-	(*ControlRequest_SimulateOp)(nil),     // 21: standby.v1.ControlRequest.SimulateOp
-	(*Status_Action)(nil),                 // 22: standby.v1.Status.Action
-	(*Status_Pool)(nil),                   // 23: standby.v1.Status.Pool
-	(*Status_Slot)(nil),                   // 24: standby.v1.Status.Slot
-	(*Status_RoleFeed)(nil),               // 25: standby.v1.Status.RoleFeed
-	(*Status_Backup)(nil),                 // 26: standby.v1.Status.Backup
-	(*Status_Supervisor)(nil),             // 27: standby.v1.Status.Supervisor
-	(*Status_Pair)(nil),                   // 28: standby.v1.Status.Pair
-	(*Status_Alarm)(nil),                  // 29: standby.v1.Status.Alarm
-	(*Status_Machine)(nil),                // 30: standby.v1.Status.Machine
-	(*Status_Service)(nil),                // 31: standby.v1.Status.Service
-	(*Status_Health)(nil),                 // 32: standby.v1.Status.Health
-	(*Status_Router)(nil),                 // 33: standby.v1.Status.Router
-	(*timestamppb.Timestamp)(nil),         // 34: google.protobuf.Timestamp
+	(*ControlRequest_ReloadOp)(nil),       // 6: standby.v1.ControlRequest.ReloadOp
+	(*ControlRequest_TestActionOp)(nil),   // 7: standby.v1.ControlRequest.TestActionOp
+	(*ControlRequest_ResyncOp)(nil),       // 8: standby.v1.ControlRequest.ResyncOp
+	(*ControlRequest_MakePrimaryOp)(nil),  // 9: standby.v1.ControlRequest.MakePrimaryOp
+	(*ControlRequest_SetPoolOp)(nil),      // 10: standby.v1.ControlRequest.SetPoolOp
+	(*ControlRequest_RemovePoolOp)(nil),   // 11: standby.v1.ControlRequest.RemovePoolOp
+	(*ControlRequest_StatusOp)(nil),       // 12: standby.v1.ControlRequest.StatusOp
+	(*ControlRequest_SubscribeOp)(nil),    // 13: standby.v1.ControlRequest.SubscribeOp
+	(*ControlRequest_UnsubscribeOp)(nil),  // 14: standby.v1.ControlRequest.UnsubscribeOp
+	(*ControlRequest_SwitchOp)(nil),       // 15: standby.v1.ControlRequest.SwitchOp
+	(*ControlRequest_SetModeOp)(nil),      // 16: standby.v1.ControlRequest.SetModeOp
+	(*ControlRequest_SetFailbackOp)(nil),  // 17: standby.v1.ControlRequest.SetFailbackOp
+	(*ControlRequest_AcknowledgeOp)(nil),  // 18: standby.v1.ControlRequest.AcknowledgeOp
+	(*ControlRequest_AddBackupOp)(nil),    // 19: standby.v1.ControlRequest.AddBackupOp
+	(*ControlRequest_RemoveBackupOp)(nil), // 20: standby.v1.ControlRequest.RemoveBackupOp
+	(*ControlRequest_SetFeedsOp)(nil),     // 21: standby.v1.ControlRequest.SetFeedsOp
+	(*ControlRequest_SimulateOp)(nil),     // 22: standby.v1.ControlRequest.SimulateOp
+	(*Status_Action)(nil),                 // 23: standby.v1.Status.Action
+	(*Status_Pool)(nil),                   // 24: standby.v1.Status.Pool
+	(*Status_Slot)(nil),                   // 25: standby.v1.Status.Slot
+	(*Status_RoleFeed)(nil),               // 26: standby.v1.Status.RoleFeed
+	(*Status_Backup)(nil),                 // 27: standby.v1.Status.Backup
+	(*Status_Supervisor)(nil),             // 28: standby.v1.Status.Supervisor
+	(*Status_Pair)(nil),                   // 29: standby.v1.Status.Pair
+	(*Status_Alarm)(nil),                  // 30: standby.v1.Status.Alarm
+	(*Status_Machine)(nil),                // 31: standby.v1.Status.Machine
+	(*Status_Service)(nil),                // 32: standby.v1.Status.Service
+	(*Status_Health)(nil),                 // 33: standby.v1.Status.Health
+	(*Status_Router)(nil),                 // 34: standby.v1.Status.Router
+	(*timestamppb.Timestamp)(nil),         // 35: google.protobuf.Timestamp
 }
 var file_control_proto_depIdxs = []int32{
-	11, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
-	12, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
-	13, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
-	14, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
-	15, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
-	16, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
-	17, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
-	18, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
-	19, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
-	20, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
-	21, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
-	9,  // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
-	10, // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
-	8,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
-	6,  // 14: standby.v1.ControlRequest.test_action:type_name -> standby.v1.ControlRequest.TestActionOp
-	7,  // 15: standby.v1.ControlRequest.resync:type_name -> standby.v1.ControlRequest.ResyncOp
-	0,  // 16: standby.v1.ControlReply.code:type_name -> standby.v1.Code
-	4,  // 17: standby.v1.ControlReply.status:type_name -> standby.v1.Status
-	27, // 18: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
-	28, // 19: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
-	30, // 20: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
-	33, // 21: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
-	34, // 22: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
-	23, // 23: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
-	22, // 24: standby.v1.Status.actions:type_name -> standby.v1.Status.Action
-	34, // 25: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
-	2,  // 26: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
-	2,  // 27: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
-	34, // 28: standby.v1.Status.Action.time:type_name -> google.protobuf.Timestamp
-	24, // 29: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
-	26, // 30: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
-	34, // 31: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
-	29, // 32: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
-	25, // 33: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	25, // 34: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 35: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	29, // 36: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	34, // 37: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	34, // 38: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	31, // 39: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	32, // 40: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	29, // 41: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	12, // 0: standby.v1.ControlRequest.status:type_name -> standby.v1.ControlRequest.StatusOp
+	13, // 1: standby.v1.ControlRequest.subscribe:type_name -> standby.v1.ControlRequest.SubscribeOp
+	14, // 2: standby.v1.ControlRequest.unsubscribe:type_name -> standby.v1.ControlRequest.UnsubscribeOp
+	15, // 3: standby.v1.ControlRequest.switch:type_name -> standby.v1.ControlRequest.SwitchOp
+	16, // 4: standby.v1.ControlRequest.set_mode:type_name -> standby.v1.ControlRequest.SetModeOp
+	17, // 5: standby.v1.ControlRequest.set_failback:type_name -> standby.v1.ControlRequest.SetFailbackOp
+	18, // 6: standby.v1.ControlRequest.acknowledge:type_name -> standby.v1.ControlRequest.AcknowledgeOp
+	19, // 7: standby.v1.ControlRequest.add_backup:type_name -> standby.v1.ControlRequest.AddBackupOp
+	20, // 8: standby.v1.ControlRequest.remove_backup:type_name -> standby.v1.ControlRequest.RemoveBackupOp
+	21, // 9: standby.v1.ControlRequest.set_feeds:type_name -> standby.v1.ControlRequest.SetFeedsOp
+	22, // 10: standby.v1.ControlRequest.simulate:type_name -> standby.v1.ControlRequest.SimulateOp
+	10, // 11: standby.v1.ControlRequest.set_pool:type_name -> standby.v1.ControlRequest.SetPoolOp
+	11, // 12: standby.v1.ControlRequest.remove_pool:type_name -> standby.v1.ControlRequest.RemovePoolOp
+	9,  // 13: standby.v1.ControlRequest.make_primary:type_name -> standby.v1.ControlRequest.MakePrimaryOp
+	7,  // 14: standby.v1.ControlRequest.test_action:type_name -> standby.v1.ControlRequest.TestActionOp
+	8,  // 15: standby.v1.ControlRequest.resync:type_name -> standby.v1.ControlRequest.ResyncOp
+	6,  // 16: standby.v1.ControlRequest.reload:type_name -> standby.v1.ControlRequest.ReloadOp
+	0,  // 17: standby.v1.ControlReply.code:type_name -> standby.v1.Code
+	4,  // 18: standby.v1.ControlReply.status:type_name -> standby.v1.Status
+	28, // 19: standby.v1.Status.supervisor:type_name -> standby.v1.Status.Supervisor
+	29, // 20: standby.v1.Status.pairs:type_name -> standby.v1.Status.Pair
+	31, // 21: standby.v1.Status.machines:type_name -> standby.v1.Status.Machine
+	34, // 22: standby.v1.Status.routers:type_name -> standby.v1.Status.Router
+	35, // 23: standby.v1.Status.time:type_name -> google.protobuf.Timestamp
+	24, // 24: standby.v1.Status.pools:type_name -> standby.v1.Status.Pool
+	23, // 25: standby.v1.Status.actions:type_name -> standby.v1.Status.Action
+	35, // 26: standby.v1.ControlEvent.time:type_name -> google.protobuf.Timestamp
+	2,  // 27: standby.v1.ControlRequest.AddBackupOp.feeds:type_name -> standby.v1.Feed
+	2,  // 28: standby.v1.ControlRequest.SetFeedsOp.feeds:type_name -> standby.v1.Feed
+	35, // 29: standby.v1.Status.Action.time:type_name -> google.protobuf.Timestamp
+	25, // 30: standby.v1.Status.Pool.slots:type_name -> standby.v1.Status.Slot
+	27, // 31: standby.v1.Status.Pool.backups:type_name -> standby.v1.Status.Backup
+	35, // 32: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
+	30, // 33: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
+	26, // 34: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
+	26, // 35: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 36: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	30, // 37: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	35, // 38: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	35, // 39: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	32, // 40: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	33, // 41: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	30, // 42: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	43, // [43:43] is the sub-list for method output_type
+	43, // [43:43] is the sub-list for method input_type
+	43, // [43:43] is the sub-list for extension type_name
+	43, // [43:43] is the sub-list for extension extendee
+	0,  // [0:43] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
@@ -3727,6 +3815,7 @@ func file_control_proto_init() {
 		(*ControlRequest_MakePrimary)(nil),
 		(*ControlRequest_TestAction)(nil),
 		(*ControlRequest_Resync)(nil),
+		(*ControlRequest_Reload)(nil),
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
@@ -3734,7 +3823,7 @@ func file_control_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_control_proto_rawDesc), len(file_control_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   33,
+			NumMessages:   34,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -209,6 +209,7 @@ function render() {
   const sv = st.supervisor;
   $('sup-name').textContent = sv.name;
   document.title = 'Standby · ' + sv.name;
+  $('version').textContent = 'standby ' + (sv.version || 'unknown');
   const chip = $('chip');
   chip.textContent = sv.chip;
   chip.className = 'chip ' + (sv.role === 'standalone' ? 'warn' : sv.chip === 'Backup is active' ? 'bad' : 'ok');
