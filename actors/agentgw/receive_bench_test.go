@@ -84,7 +84,7 @@ func benchReceive(b *testing.B, inbox bool, batch int) {
 		}
 	}
 	sync := func() {
-		if _, err := sys.Root.RequestFuture(gw, &GetAgent{Machine: names[0]}, 10*time.Second).Result(); err != nil {
+		if _, err := sys.Root.RequestFuture(gw, &GetAgent{Machine: names[0]}, time.Minute).Result(); err != nil {
 			b.Fatal(err)
 		}
 		for _, n := range names { // each machine actor has taken what the gateway left it
