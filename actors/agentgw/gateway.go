@@ -264,6 +264,9 @@ type beatState struct {
 	rep   *machine.Report // last, converted; heartbeats repeating it share its slices
 	from  string
 	inbox *machine.Inbox
+	// budget is what is left of the flood allowance (see allow), as of budgetAt.
+	budget   float64
+	budgetAt time.Time
 
 	told      bool
 	toldAt    time.Time
@@ -285,10 +288,11 @@ func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, f
 	if st.inbox == nil {
 		st.inbox = g.opts.Inboxes.Get(r.Machine)
 	}
+	now := g.opts.Clock.Now()
 	if !r.Change && st.last != nil && st.from == from && sameContent(st.last, r) {
 		m := *st.rep
 		m.Seq = r.Seq
-		if st.inbox.Put(&m, g.opts.Clock.Now()) {
+		if st.inbox.Put(&m, now, false) {
 			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
 		}
 		return
@@ -296,7 +300,38 @@ func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, f
 	m := toReport(r)
 	m.From = from
 	st.last, st.rep, st.from = r, m, from
+	if !st.allow(now) {
+		// A flood of changes (a broken or hostile agent): the newest waits in the inbox, one Poke
+		// at a time, so the machine's mailbox and the supervisor's memory stay bounded.
+		if st.inbox.Put(m, now, true) {
+			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
+		}
+		return
+	}
 	g.forward(ctx, m)
+}
+
+// Per-machine budget of reports sent as messages: floodBurst at once, refilled at floodRate a
+// second. An agent reports changes a few times a second at most; beyond, they coalesce.
+const (
+	floodBurst = 50
+	floodRate  = 50
+)
+
+// allow spends one message of the machine's budget at now, if any is left.
+func (st *beatState) allow(now time.Time) bool {
+	if st.budgetAt.IsZero() {
+		st.budget, st.budgetAt = floodBurst, now
+	}
+	if d := now.Sub(st.budgetAt); d > 0 {
+		st.budget = min(st.budget+d.Seconds()*floodRate, floodBurst)
+		st.budgetAt = now
+	}
+	if st.budget < 1 {
+		return false
+	}
+	st.budget--
+	return true
 }
 
 // answerDue tells whether a report asking for sparse replies is answered: when what its agent was

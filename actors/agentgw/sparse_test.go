@@ -93,3 +93,29 @@ func TestGatewayInboxFastPath(t *testing.T) {
 	e.ask(t, down)
 	got(3)
 }
+
+// TestGatewayFloodThrottled: an agent flooding change reports gets at most its budget through as
+// messages (the clock stands still, so nothing refills it); the rest coalesce into its inbox,
+// newest kept, and another machine's report is still handled.
+func TestGatewayFloodThrottled(t *testing.T) {
+	var boxes machine.Inboxes
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1", "render-2"}, InitiallyActive: true, Inboxes: &boxes}, true)
+	const flood = 5000
+	for seq := uint64(1); seq <= flood; seq++ {
+		r := beat(seq)
+		r.Change = true
+		e.sys.Root.Send(e.gw, r)
+	}
+	other := report("render-2", "s3cret", 1)
+	if r := e.ask(t, other); !r.Accepted {
+		t.Fatalf("render-2 refused during render-1's flood: %v", r)
+	}
+	if n := len(e.machines); n > floodBurst {
+		t.Fatalf("%d of %d flooded reports sent as messages, want at most %d", n, flood, floodBurst)
+	}
+	r, _, ok := boxes.Get("render-1").Take()
+	if !ok || r.Seq != flood {
+		t.Fatalf("inbox holds %+v (%v), want the newest, seq %d", r, ok, flood)
+	}
+	t.Logf("%d messages, the rest coalesced", len(e.machines))
+}

@@ -32,8 +32,9 @@ type Poke struct{}
 func NewInbox() *Inbox { return &Inbox{eager: true} }
 
 // Put leaves r, delivered at at, for the actor. It reports whether the caller must send a Poke:
-// the actor is eager and no Poke is on its way already.
-func (b *Inbox) Put(r *Report, at time.Time) (poke bool) {
+// the actor is eager, or r is urgent (a change the gateway throttled), and no Poke is on its way
+// already.
+func (b *Inbox) Put(r *Report, at time.Time, urgent bool) (poke bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.r != nil {
@@ -41,7 +42,7 @@ func (b *Inbox) Put(r *Report, at time.Time) (poke bool) {
 	}
 	b.r, b.at = r, at
 	b.puts++
-	if b.eager && !b.poked {
+	if (b.eager || urgent) && !b.poked {
 		b.poked = true
 		return true
 	}

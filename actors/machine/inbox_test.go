@@ -15,10 +15,10 @@ import (
 // eager and none is on its way; turning eager with a heartbeat waiting says so.
 func TestInboxCoalesces(t *testing.T) {
 	b := NewInbox()
-	if !b.Put(&Report{Seq: 1}, t0) {
+	if !b.Put(&Report{Seq: 1}, t0, false) {
 		t.Fatal("an eager inbox asked for no poke")
 	}
-	if b.Put(&Report{Seq: 2}, t0.Add(time.Millisecond)) {
+	if b.Put(&Report{Seq: 2}, t0.Add(time.Millisecond), false) {
 		t.Fatal("a second poke while one is on its way")
 	}
 	r, at, ok := b.Take()
@@ -29,14 +29,19 @@ func TestInboxCoalesces(t *testing.T) {
 		t.Fatal("the slot was not emptied")
 	}
 	b.SetEager(false)
-	if b.Put(&Report{Seq: 3}, t0) {
+	if b.Put(&Report{Seq: 3}, t0, false) {
 		t.Fatal("a poke asked for while not eager")
 	}
+	if !b.Put(&Report{Seq: 4}, t0, true) {
+		t.Fatal("an urgent report asked for no poke")
+	}
+	b.Take()
+	b.Put(&Report{Seq: 5}, t0, false)
 	if !b.SetEager(true) {
 		t.Fatal("turning eager did not tell of the waiting heartbeat")
 	}
-	if puts, merged := b.Counts(); puts != 3 || merged != 1 {
-		t.Fatalf("counts %d puts %d merged, want 3 and 1", puts, merged)
+	if puts, merged := b.Counts(); puts != 5 || merged != 2 {
+		t.Fatalf("counts %d puts %d merged, want 5 and 2", puts, merged)
 	}
 }
 
@@ -77,7 +82,7 @@ func TestActorTakesInboxBeats(t *testing.T) {
 	}
 	for seq := uint64(2); seq <= 5; seq++ {
 		clk.Advance(time.Minute)
-		if in.Put(&Report{Machine: "m", Session: 1, Seq: seq, Services: upEngine}, clk.Now()) {
+		if in.Put(&Report{Machine: "m", Session: 1, Seq: seq, Services: upEngine}, clk.Now(), false) {
 			t.Fatalf("heartbeat %d asked for a poke from a machine heard and healthy", seq)
 		}
 	}
