@@ -43,7 +43,8 @@ type AlarmChanged struct {
 // it started, at once when its condition, services, levels or alarms changed (Tracker.Shown),
 // and for reports that only moved LastSeen or health values at most once per PublishEvery, so
 // control surfaces and metrics keep a copy without asking the actor (LastSeen and the values in
-// that copy are at most PublishEvery old while reports come).
+// that copy are at most PublishEvery old while reports come; heartbeats left in the Inbox are
+// taken at the silence deadline, so add up to the machine's timeout then).
 type SnapshotEvent struct {
 	Machine  string
 	Snapshot Snapshot
