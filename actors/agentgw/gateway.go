@@ -8,7 +8,9 @@
 // changed, on refusals and change reports, and at least every Options.Beacon. Accepted reports go
 // to the machine actor "standby/machines/<name>" as *machine.Report, From set to the sender's
 // address; a plain heartbeat repeating the machine's last report is left in the machine's
-// machine.Inbox instead (no message: the per-report cost of the supervisor, bench/README.md). Refusals are logged at most once a minute per (agent address, machine,
+// machine.Inbox instead (no message: the per-report cost of the supervisor, bench/README.md).
+// With Options.LagBound it measures its own mailbox wait and, when reports wait too long,
+// excuses the machines (a fresh heartbeat timeout) rather than let them be declared silent. Refusals are logged at most once a minute per (agent address, machine,
 // reason), never per message, and the token is never logged; agent session changes at most once a
 // minute per (machine, agent host), as two agents reporting one machine change it on every report.
 //
@@ -16,6 +18,7 @@
 package agentgw
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -67,6 +70,29 @@ type Options struct {
 	// Beacon is the longest an agent asking for sparse replies waits for one while nothing
 	// changes. Zero answers every report.
 	Beacon time.Duration
+	// LagBound, when positive, is how long a message may wait in the gateway's mailbox: a probe
+	// the gateway sends itself every Probe measures the wait on this supervisor's own clock,
+	// and a longer one means reports are late because the supervisor is behind, not because the
+	// machines are silent: Pauses is excused (every machine gets a fresh heartbeat timeout) and
+	// "supervisor overloaded" is logged once per episode.
+	LagBound time.Duration
+	// Pauses is the supervisor's pause watch the machine actors judge silence by.
+	Pauses *clock.PauseWatch
+	// Probe is how often the gateway measures its own mailbox wait; zero means ProbeEvery.
+	Probe time.Duration
+}
+
+// ProbeEvery is how often the gateway measures its own mailbox wait by default (see Options.LagBound).
+const ProbeEvery = 20 * time.Millisecond
+
+// probe measures the gateway's mailbox wait: sent when posted, on the supervisor's clock.
+type probe struct{ sent time.Time }
+
+// Overloaded is published on the EventStream when the gateway finds itself behind (Active) and
+// when it caught up again; Lag is the longest mailbox wait measured in the episode.
+type Overloaded struct {
+	Active bool
+	Lag    time.Duration
 }
 
 // SetMachines replaces the set of configured machine names (config reload).
@@ -150,9 +176,13 @@ type gateway struct {
 	pids     map[string]*actor.PID
 	beats    map[string]*beatState // machine → what the fast path and sparse replies compare with
 	supsGen  uint64                // counts SetSupervisors, so a changed list is answered at once
-	term     uint64
-	heard    map[string]heardOf // machine → what its latest report said of the supervisors
-	addrs    map[string]string  // machine → the agent address of its latest accepted report
+	// overload: whether an episode is on, its longest wait, and the probe timer's stop.
+	overloaded bool
+	maxLag     time.Duration
+	stopProbe  func()
+	term       uint64
+	heard      map[string]heardOf // machine → what its latest report said of the supervisors
+	addrs      map[string]string  // machine → the agent address of its latest accepted report
 }
 
 // heardOf is one machine's latest witness statement.
@@ -163,6 +193,18 @@ type heardOf struct {
 
 func (g *gateway) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if g.opts.LagBound > 0 {
+			root, self, clk := ctx.ActorSystem().Root, ctx.Self(), g.opts.Clock
+			every := cmp.Or(g.opts.Probe, ProbeEvery)
+			g.stopProbe = clock.Repeat(every, every, func() { root.Send(self, &probe{sent: clk.Now()}) })
+		}
+	case *actor.Stopping, *actor.Restarting:
+		if g.stopProbe != nil {
+			g.stopProbe()
+		}
+	case *probe:
+		g.checkLag(ctx, m)
 	case *pb.AgentReport:
 		g.handleReport(ctx, m)
 	case *pb.AgentReports:
@@ -210,6 +252,31 @@ func (g *gateway) Receive(ctx actor.Context) {
 	}
 	// Anything else (a peer sending some other linked-in type) is ignored.
 }
+
+// checkLag judges the mailbox wait a probe measured: past LagBound the machines are excused
+// (a fresh heartbeat timeout each) and an episode starts, logged once; it ends, logged once, when
+// a probe waits less than half the bound.
+func (g *gateway) checkLag(ctx actor.Context, p *probe) {
+	lag := g.opts.Clock.Now().Sub(p.sent)
+	switch {
+	case lag > g.opts.LagBound:
+		g.opts.Pauses.Excuse()
+		g.maxLag = max(g.maxLag, lag)
+		if !g.overloaded {
+			g.overloaded = true
+			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).
+				Msg("supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent")
+			ctx.ActorSystem().EventStream.Publish(&Overloaded{Active: true, Lag: lag})
+		}
+	case g.overloaded && lag < g.opts.LagBound/2:
+		g.overloaded = false
+		g.opts.Logger.Info().Float64("max_waited_ms", ms(g.maxLag)).Msg("supervisor no longer overloaded")
+		ctx.ActorSystem().EventStream.Publish(&Overloaded{Lag: g.maxLag})
+		g.maxLag = 0
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (g *gateway) isActive() bool {
 	if g.opts.Active != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"standby/actors/clock"
 	"standby/actors/machine"
 	"standby/protocol/pb"
 )
@@ -118,4 +119,47 @@ func TestGatewayFloodThrottled(t *testing.T) {
 		t.Fatalf("inbox holds %+v (%v), want the newest, seq %d", r, ok, flood)
 	}
 	t.Logf("%d messages, the rest coalesced", len(e.machines))
+}
+
+// TestGatewayOverloadExcusesMachines: a probe that waited in the gateway's mailbox longer than
+// LagBound excuses the machines (the pause watch resumes now: each gets a fresh heartbeat
+// timeout) and logs one line per episode; a probe that waited less than half the bound ends it.
+func TestGatewayOverloadExcusesMachines(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
+	t.Cleanup(pauses.Stop)
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true,
+		LagBound: 100 * time.Millisecond, Probe: time.Hour, Pauses: pauses}, true)
+	events := make(chan *Overloaded, 4)
+	sub := e.sys.EventStream.Subscribe(func(evt any) {
+		if o, ok := evt.(*Overloaded); ok {
+			events <- o
+		}
+	})
+	t.Cleanup(func() { e.sys.EventStream.Unsubscribe(sub) })
+	sync := func() { e.ask(t, report("render-1", "s3cret", 1)) } // the gateway handled what came before
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now().Add(-time.Second)})
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now().Add(-2 * time.Second)})
+	sync()
+	if got := pauses.Resumed(); !got.Equal(clk.Now()) {
+		t.Fatalf("pause watch resumed %v, want now (%v): machines not excused", got, clk.Now())
+	}
+	if n := e.log.lines("supervisor overloaded"); n != 1 {
+		t.Fatalf("%d overload lines for one episode, want 1", n)
+	}
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
+	sync()
+	if n := e.log.lines("supervisor no longer overloaded"); n != 1 {
+		t.Fatalf("%d end-of-episode lines, want 1", n)
+	}
+	for _, want := range []bool{true, false} {
+		select {
+		case o := <-events:
+			if o.Active != want || o.Lag < time.Second {
+				t.Fatalf("event %+v, want Active %v with the episode's wait", o, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no Overloaded event (Active %v)", want)
+		}
+	}
 }

@@ -189,7 +189,7 @@ func Start(opts Options) (*Supervisor, error) {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
-			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config)})
+			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses})
 		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
 			s.Stop()
 			return nil, err
