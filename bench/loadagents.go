@@ -28,12 +28,18 @@ type LoadConfig struct {
 	Machines []string `json:"machines"`
 	// Interval is every agent's heartbeat interval.
 	Interval time.Duration `json:"interval"`
+	// Batch is how many reports go in one pb.AgentReports message, as one host carrying many
+	// agents would send them (at most maxLoadBatch); 0 or 1 sends each report alone.
+	Batch int `json:"batch,omitempty"`
 	// CA, Cert and Key are the studio CA and one agent certificate covering every machine (a name
 	// ending in *); empty: plaintext.
 	CA   string `json:"ca,omitempty"`
 	Cert string `json:"cert,omitempty"`
 	Key  string `json:"key,omitempty"`
 }
+
+// maxLoadBatch caps a batch well below the gateway's agentgw.MaxBatch and pb.MaxFrameBytes.
+const maxLoadBatch = 1000
 
 // loadSlices spreads each beat's reports over this many sends, as independent agents' timers
 // would be spread, instead of one burst per interval.
@@ -85,7 +91,7 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 		agents[i] = agent{name: m, session: randomSession()}
 	}
 	since := time.Now().UnixNano()
-	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Msg("load agents running")
+	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Int("batch", c.Batch).Msg("load agents running")
 	tick := time.NewTicker(c.Interval / loadSlices)
 	defer tick.Stop()
 	slice := 0
@@ -97,15 +103,27 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 		case <-tick.C:
 		}
 		now := time.Now().UnixNano()
+		var batch []*pb.AgentReport
 		for i := slice; i < len(agents); i += loadSlices {
 			a := &agents[i]
 			a.seq++
-			n.System.Root.RequestWithCustomSender(gw, &pb.AgentReport{
+			r := &pb.AgentReport{
 				Machine: a.name, Token: c.Token, Session: a.session, Seq: a.seq, SentUnixNano: now,
 				Services:     []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: since}},
 				Health:       []*pb.AgentReport_Health{{Name: healthName, Value: healthNormal, Ok: true}},
-				AgentAddress: n.Address(),
-			}, sink)
+				AgentAddress: n.Address(), SparseReplies: true,
+			}
+			if c.Batch <= 1 {
+				n.System.Root.RequestWithCustomSender(gw, r, sink)
+				continue
+			}
+			if batch = append(batch, r); len(batch) >= min(c.Batch, maxLoadBatch) {
+				n.System.Root.RequestWithCustomSender(gw, &pb.AgentReports{Reports: batch}, sink)
+				batch = nil
+			}
+		}
+		if len(batch) > 0 {
+			n.System.Root.RequestWithCustomSender(gw, &pb.AgentReports{Reports: batch}, sink)
 		}
 		slice = (slice + 1) % loadSlices
 	}

@@ -173,8 +173,8 @@ func (o *Options) runsFor(sc string) int {
 	return o.Runs
 }
 
-// MaxPairs bounds the pairs of one setup: 4000 machines, 14 simulated routers.
-const MaxPairs = 2000
+// MaxPairs bounds the pairs of one setup: 20 000 machines, 70 simulated routers.
+const MaxPairs = 10000
 
 // MaxAgentPairs bounds the pairs whose machines are agent processes (two agents and two engines
 // each); the machines of further pairs are reported by one `standby bench agents` process, and

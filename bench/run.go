@@ -387,7 +387,7 @@ func describeMode(m Mode, pairs, agentPairs int) string {
 	if agentPairs >= pairs {
 		return "agent processes"
 	}
-	return fmt.Sprintf("agent processes for %d pair(s), %d machines from one load-agents process (one Remote)", agentPairs, 2*(pairs-agentPairs))
+	return fmt.Sprintf("agent processes for %d pair(s), %d machines from one load-agents process (one Remote, their reports batched up to %d a message)", agentPairs, 2*(pairs-agentPairs), maxLoadBatch)
 }
 
 // howInjected says, for the report, how a scenario's failure is injected in this setup.

@@ -384,7 +384,8 @@ func (s *Studio) startLoad() error {
 		p := pairAt(i)
 		machines = append(machines, p.main, p.backup)
 	}
-	lc := LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval}
+	// One host carrying many agents batches their reports (each tenth of an interval's in one message).
+	lc := LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval, Batch: maxLoadBatch}
 	if s.tls != nil {
 		// One certificate for the many agents of one host: every pair machine.
 		f, err := s.tls.files(identity.RoleAgent, "pair*")

@@ -164,6 +164,7 @@ func (a *agentActor) send(ctx actor.Context, change bool) {
 		r := a.tbl.report()
 		r.Machine, r.Token, r.Session, r.Seq = a.machine, a.token, a.session, a.seq
 		r.SentUnixNano, r.Change, r.AgentAddress, r.Heard = now, change, a.self, heard
+		r.SparseReplies = true // unchanged heartbeats need no answer: the supervisor's beacon says it is alive
 		a.sent.put(a.seq, i)
 		ctx.Request(a.gws[i], r)
 	}
@@ -183,7 +184,12 @@ func (a *agentActor) handleReply(r *pb.AgentReply) {
 	}
 	// r.Supervisors is not followed: an agent reports only to the supervisors of its own config, so
 	// a forged reply cannot send its reports (and token) elsewhere.
-	if a.fol.answered(i, truncate(r.Supervisor, pb.MaxNameLen), r.Active, r.Term) {
+	// A supervisor answering sparsely may stay quiet for its beacon: that many beats are not silence.
+	quiet := 0
+	if ms := int64(r.BeaconMs); ms > 0 && a.interval > 0 {
+		quiet = int(min((time.Duration(ms)*time.Millisecond+a.interval-1)/a.interval, 1<<16))
+	}
+	if a.fol.answered(i, truncate(r.Supervisor, pb.MaxNameLen), r.Active, r.Term, quiet) {
 		if f := a.fol.following(); f != "" {
 			a.log.Info().Str("supervisor", f).Uint64("term", r.Term).Msg("following active supervisor")
 		} else {

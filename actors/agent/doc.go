@@ -21,7 +21,9 @@
 // reply), so a standby supervisor's view is warm; each report says what the agent hears of each
 // supervisor (the witness votes of a takeover). It follows, for its logs, the one answering active
 // with the highest term. Every report carries a fresh seq so a reply can be credited to the
-// supervisor that answered.
+// supervisor that answered. Reports ask for sparse replies: a supervisor answers unchanged
+// heartbeats only every beacon (it says how long in each reply), and the agent counts a
+// supervisor lost only after that beacon plus its miss allowance.
 //
 // Structure: table (state and change detection), follower (supervisor choice) and sentLog are pure
 // and tested without actors; agentActor is the shell that owns them; the watchers are goroutines that

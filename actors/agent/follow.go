@@ -21,6 +21,7 @@ type supState struct {
 	term     uint64
 	silent   int // heartbeats sent since it last answered
 	answered bool
+	quiet    int // heartbeats it may leave unanswered while nothing changes (its beacon), beyond missLimit
 }
 
 func newFollower(addrs []string, missLimit int) *follower {
@@ -41,7 +42,7 @@ func (f *follower) targets() []int {
 func (f *follower) followedIndex() int {
 	best := -1
 	for i, s := range f.sups {
-		if !s.answered || !s.active || s.silent > f.missLimit {
+		if !s.answered || !s.active || s.silent > f.missLimit+s.quiet {
 			continue
 		}
 		if best < 0 || s.term > f.sups[best].term {
@@ -69,14 +70,15 @@ func (f *follower) beat() (lost bool) {
 	return before >= 0 && f.followedIndex() != before
 }
 
-// answered records a reply from addrs[i]: its name, whether it is active and its term. It reports
+// answered records a reply from addrs[i]: its name, whether it is active and its term, and how
+// many heartbeats it may leave unanswered while nothing changes (quiet: its beacon). It reports
 // whether the followed supervisor changed.
-func (f *follower) answered(i int, name string, active bool, term uint64) (changed bool) {
+func (f *follower) answered(i int, name string, active bool, term uint64, quiet int) (changed bool) {
 	if i < 0 || i >= len(f.addrs) {
 		return false
 	}
 	before := f.followedIndex()
-	f.sups[i] = supState{name: name, active: active, term: term, answered: true}
+	f.sups[i] = supState{name: name, active: active, term: term, answered: true, quiet: max(quiet, 0)}
 	return f.followedIndex() != before
 }
 
@@ -95,7 +97,9 @@ func (f *follower) heard(silentMS func(beats int) uint32) []*pb.AgentReport_Hear
 // sentLog remembers which supervisor each recent seq went to, so a reply (which echoes the seq)
 // can be credited to its sender. Older entries are overwritten.
 type sentLog struct {
-	entries [256]struct {
+	// Enough for a supervisor's beacon (1 s) at the shortest interval (5 ms) to the most
+	// supervisors (8), were replies ever that late.
+	entries [2048]struct {
 		seq uint64
 		to  int
 	}

@@ -1,11 +1,16 @@
 // Package agentgw is the supervisor's agent gateway: the actor, at pb.GatewayActorID
 // ("standby/agents"), that receives every agent's pb.AgentReport on the supervisor's remote endpoint.
 //
-// For each report it checks the shape against pb's limits, the token (constant time) and that the
-// machine is configured; it answers every report with a pb.AgentReply (accepted or refused with the
-// reason, whether this supervisor is active, the supervisors' addresses) and forwards accepted ones
-// as *machine.Report, From set to the sender's address, to the machine actor
-// "standby/machines/<name>". Refusals are logged at most once a minute per (agent address, machine,
+// For each report (alone, or many in a pb.AgentReports) it checks the shape against pb's limits,
+// the token (constant time) and that the machine is configured; it answers with a pb.AgentReply
+// (accepted or refused with the reason, whether this supervisor is active, the supervisors'
+// addresses) every report, or, for agents asking for sparse replies, only when that answer
+// changed, on refusals and change reports, and at least every Options.Beacon. Accepted reports go
+// to the machine actor "standby/machines/<name>" as *machine.Report, From set to the sender's
+// address; a plain heartbeat repeating the machine's last report is left in the machine's
+// machine.Inbox instead (no message: the per-report cost of the supervisor, bench/README.md).
+// With Options.LagBound it measures its own mailbox wait and, when reports wait too long,
+// excuses the machines (a fresh heartbeat timeout) rather than let them be declared silent. Refusals are logged at most once a minute per (agent address, machine,
 // reason), never per message, and the token is never logged; agent session changes at most once a
 // minute per (machine, agent host), as two agents reporting one machine change it on every report.
 //
@@ -13,6 +18,7 @@
 package agentgw
 
 import (
+	"cmp"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -23,6 +29,9 @@ import (
 	"standby/actors/node"
 	"standby/protocol/pb"
 )
+
+// MaxBatch caps the reports of one pb.AgentReports handled; the rest are dropped.
+const MaxBatch = 4096
 
 // MachinesPrefix is the id prefix of the machine actors reports are forwarded to (the supervisor's
 // "machines" group under its root "standby").
@@ -54,6 +63,36 @@ type Options struct {
 	// Forward delivers an accepted report. Nil sends it to MachinesPrefix+name on this node; tests
 	// and the demo driver can replace it. It runs on the gateway's goroutine and must not block.
 	Forward func(ctx actor.Context, r *machine.Report)
+	// Inboxes, with Forward nil, are the machines' heartbeat slots: a heartbeat that repeats its
+	// machine's last report is left in its inbox instead of sent (see machine.Inbox). Nil sends
+	// every report.
+	Inboxes *machine.Inboxes
+	// Beacon is the longest an agent asking for sparse replies waits for one while nothing
+	// changes. Zero answers every report.
+	Beacon time.Duration
+	// LagBound, when positive, is how long a message may wait in the gateway's mailbox: a probe
+	// the gateway sends itself every Probe measures the wait on this supervisor's own clock,
+	// and a longer one means reports are late because the supervisor is behind, not because the
+	// machines are silent: Pauses is excused (every machine gets a fresh heartbeat timeout) and
+	// "supervisor overloaded" is logged once per episode.
+	LagBound time.Duration
+	// Pauses is the supervisor's pause watch the machine actors judge silence by.
+	Pauses *clock.PauseWatch
+	// Probe is how often the gateway measures its own mailbox wait; zero means ProbeEvery.
+	Probe time.Duration
+}
+
+// ProbeEvery is how often the gateway measures its own mailbox wait by default (see Options.LagBound).
+const ProbeEvery = 20 * time.Millisecond
+
+// probe measures the gateway's mailbox wait: sent when posted, on the supervisor's clock.
+type probe struct{ sent time.Time }
+
+// Overloaded is published on the EventStream when the gateway finds itself behind (Active) and
+// when it caught up again; Lag is the longest mailbox wait measured in the episode.
+type Overloaded struct {
+	Active bool
+	Lag    time.Duration
 }
 
 // SetMachines replaces the set of configured machine names (config reload).
@@ -107,26 +146,24 @@ func Props(o Options) *actor.Props {
 			throttle: node.NewThrottle(time.Minute, o.Clock),
 			sessions: map[string]uint64{},
 			pids:     map[string]*actor.PID{},
+			beats:    map[string]*beatState{},
 			heard:    map[string]heardOf{},
 			addrs:    map[string]string{},
-		}
-		if g.opts.Forward == nil {
-			g.opts.Forward = g.forwardToMachine
 		}
 		return g
 	})
 }
 
-// forwardToMachine sends to the machine actor through a cached PID: a PID keeps the process it
-// resolved (and resolves again once that actor is gone), where a fresh PID per report costs a
-// process-registry lookup each time (bench/README.md).
-func (g *gateway) forwardToMachine(ctx actor.Context, r *machine.Report) {
-	pid := g.pids[r.Machine]
+// pid is the machine actor's PID, cached: a PID keeps the process it resolved (and resolves again
+// once that actor is gone), where a fresh PID per report costs a process-registry lookup each
+// time (bench/README.md).
+func (g *gateway) pid(ctx actor.Context, name string) *actor.PID {
+	pid := g.pids[name]
 	if pid == nil {
-		pid = actor.NewPID(ctx.Self().Address, MachinesPrefix+r.Machine)
-		g.pids[r.Machine] = pid
+		pid = actor.NewPID(ctx.Self().Address, MachinesPrefix+name)
+		g.pids[name] = pid
 	}
-	ctx.Send(pid, r)
+	return pid
 }
 
 type gateway struct {
@@ -137,9 +174,15 @@ type gateway struct {
 	throttle *node.Throttle
 	sessions map[string]uint64 // machine → last accepted session, to log agent (re)starts once
 	pids     map[string]*actor.PID
-	term     uint64
-	heard    map[string]heardOf // machine → what its latest report said of the supervisors
-	addrs    map[string]string  // machine → the agent address of its latest accepted report
+	beats    map[string]*beatState // machine → what the fast path and sparse replies compare with
+	supsGen  uint64                // counts SetSupervisors, so a changed list is answered at once
+	// overload: whether an episode is on, its longest wait, and the probe timer's stop.
+	overloaded bool
+	maxLag     time.Duration
+	stopProbe  func()
+	term       uint64
+	heard      map[string]heardOf // machine → what its latest report said of the supervisors
+	addrs      map[string]string  // machine → the agent address of its latest accepted report
 }
 
 // heardOf is one machine's latest witness statement.
@@ -150,8 +193,26 @@ type heardOf struct {
 
 func (g *gateway) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
+	case *actor.Started:
+		if g.opts.LagBound > 0 {
+			root, self, clk := ctx.ActorSystem().Root, ctx.Self(), g.opts.Clock
+			every := cmp.Or(g.opts.Probe, ProbeEvery)
+			g.stopProbe = clock.Repeat(every, every, func() { root.Send(self, &probe{sent: clk.Now()}) })
+		}
+	case *actor.Stopping, *actor.Restarting:
+		if g.stopProbe != nil {
+			g.stopProbe()
+		}
+	case *probe:
+		g.checkLag(ctx, m)
 	case *pb.AgentReport:
 		g.handleReport(ctx, m)
+	case *pb.AgentReports:
+		for _, r := range m.Reports[:min(len(m.Reports), MaxBatch)] {
+			if r != nil {
+				g.handleReport(ctx, r)
+			}
+		}
 	case *SetMachines:
 		g.gate.setMachines(m.Names)
 		for name := range g.sessions {
@@ -169,6 +230,11 @@ func (g *gateway) Receive(ctx actor.Context) {
 				delete(g.heard, name)
 			}
 		}
+		for name := range g.beats {
+			if !g.gate.machines[name] {
+				delete(g.beats, name)
+			}
+		}
 		for name := range g.addrs {
 			if !g.gate.machines[name] {
 				delete(g.addrs, name)
@@ -180,11 +246,37 @@ func (g *gateway) Receive(ctx actor.Context) {
 		ctx.Respond(g.votes(m))
 	case *SetSupervisors:
 		g.sups = append([]string(nil), m.Addrs...)
+		g.supsGen++
 	case *GetAgent:
 		ctx.Respond(&Agent{Address: g.addrs[m.Machine]})
 	}
 	// Anything else (a peer sending some other linked-in type) is ignored.
 }
+
+// checkLag judges the mailbox wait a probe measured: past LagBound the machines are excused
+// (a fresh heartbeat timeout each) and an episode starts, logged once; it ends, logged once, when
+// a probe waits less than half the bound.
+func (g *gateway) checkLag(ctx actor.Context, p *probe) {
+	lag := g.opts.Clock.Now().Sub(p.sent)
+	switch {
+	case lag > g.opts.LagBound:
+		g.opts.Pauses.Excuse()
+		g.maxLag = max(g.maxLag, lag)
+		if !g.overloaded {
+			g.overloaded = true
+			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).
+				Msg("supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent")
+			ctx.ActorSystem().EventStream.Publish(&Overloaded{Active: true, Lag: lag})
+		}
+	case g.overloaded && lag < g.opts.LagBound/2:
+		g.overloaded = false
+		g.opts.Logger.Info().Float64("max_waited_ms", ms(g.maxLag)).Msg("supervisor no longer overloaded")
+		ctx.ActorSystem().EventStream.Publish(&Overloaded{Lag: g.maxLag})
+		g.maxLag = 0
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func (g *gateway) isActive() bool {
 	if g.opts.Active != nil {
@@ -198,7 +290,9 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 	if s := ctx.Sender(); s != nil {
 		from = s.Address
 	}
-	reply := &pb.AgentReply{Active: g.isActive(), Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term}
+	active := g.isActive()
+	reply := &pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term}
+	answer := true
 	if reason := g.gate.check(r); reason != "" {
 		reply.Reason = reason
 		g.logRefusal(from, r.Machine, reason)
@@ -211,16 +305,141 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 		if len(r.Heard) > 0 {
 			g.heard[r.Machine] = heardOf{at: g.opts.Clock.Now(), heard: r.Heard}
 		}
-		if r.AgentAddress != "" {
+		if r.AgentAddress != "" && g.addrs[r.Machine] != r.AgentAddress {
 			g.addrs[r.Machine] = clip(r.AgentAddress, 256)
 		}
-		m := toReport(r)
-		m.From = from
-		g.opts.Forward(ctx, m)
+		st := g.beats[r.Machine]
+		if st == nil {
+			st = &beatState{}
+			g.beats[r.Machine] = st
+		}
+		g.deliver(ctx, st, r, from)
+		if r.SparseReplies {
+			answer = g.answerDue(st, r, active)
+			reply.BeaconMs = uint32(g.opts.Beacon.Milliseconds())
+		}
 	}
-	if ctx.Sender() != nil {
+	if answer && ctx.Sender() != nil {
 		ctx.Respond(reply)
 	}
+}
+
+// beatState is what the gateway keeps of one machine's reports: the last one delivered (the fast
+// path sends only what differs from it) and what its agent was last told.
+type beatState struct {
+	last  *pb.AgentReport
+	rep   *machine.Report // last, converted; heartbeats repeating it share its slices
+	from  string
+	inbox *machine.Inbox
+	// budget is what is left of the flood allowance (see allow), as of budgetAt.
+	budget   float64
+	budgetAt time.Time
+
+	told      bool
+	toldAt    time.Time
+	session   uint64
+	active    bool
+	term, gen uint64
+}
+
+// deliver hands an accepted report to its machine actor: a plain heartbeat repeating the machine's
+// last report goes to its inbox (a Poke only if the actor wants every one), anything else (a
+// change, new content, another session or agent address) as a message.
+func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, from string) {
+	if g.opts.Forward != nil || g.opts.Inboxes == nil {
+		m := toReport(r)
+		m.From = from
+		g.forward(ctx, m)
+		return
+	}
+	if st.inbox == nil {
+		st.inbox = g.opts.Inboxes.Get(r.Machine)
+	}
+	now := g.opts.Clock.Now()
+	if !r.Change && st.last != nil && st.from == from && sameContent(st.last, r) {
+		m := *st.rep
+		m.Seq = r.Seq
+		if st.inbox.Put(&m, now, false) {
+			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
+		}
+		return
+	}
+	m := toReport(r)
+	m.From = from
+	st.last, st.rep, st.from = r, m, from
+	if !st.allow(now) {
+		// A flood of changes (a broken or hostile agent): the newest waits in the inbox, one Poke
+		// at a time, so the machine's mailbox and the supervisor's memory stay bounded.
+		if st.inbox.Put(m, now, true) {
+			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
+		}
+		return
+	}
+	g.forward(ctx, m)
+}
+
+// Per-machine budget of reports sent as messages: floodBurst at once, refilled at floodRate a
+// second. An agent reports changes a few times a second at most; beyond, they coalesce.
+const (
+	floodBurst = 50
+	floodRate  = 50
+)
+
+// allow spends one message of the machine's budget at now, if any is left.
+func (st *beatState) allow(now time.Time) bool {
+	if st.budgetAt.IsZero() {
+		st.budget, st.budgetAt = floodBurst, now
+	}
+	if d := now.Sub(st.budgetAt); d > 0 {
+		st.budget = min(st.budget+d.Seconds()*floodRate, floodBurst)
+		st.budgetAt = now
+	}
+	if st.budget < 1 {
+		return false
+	}
+	st.budget--
+	return true
+}
+
+// answerDue tells whether a report asking for sparse replies is answered: when what its agent was
+// last told changed, on a change report, and at least every Beacon.
+func (g *gateway) answerDue(st *beatState, r *pb.AgentReport, active bool) bool {
+	now := g.opts.Clock.Now()
+	if st.told && !r.Change && st.session == r.Session && st.active == active && st.term == g.term &&
+		st.gen == g.supsGen && now.Sub(st.toldAt) < g.opts.Beacon {
+		return false
+	}
+	st.told, st.toldAt, st.session, st.active, st.term, st.gen = true, now, r.Session, active, g.term, g.supsGen
+	return true
+}
+
+func (g *gateway) forward(ctx actor.Context, m *machine.Report) {
+	if g.opts.Forward != nil {
+		g.opts.Forward(ctx, m)
+		return
+	}
+	ctx.Send(g.pid(ctx, m.Machine), m)
+}
+
+// sameContent tells whether b says what a said of the machine (same session, services and health
+// values); seq, time, heard and the change flag aside.
+func sameContent(a, b *pb.AgentReport) bool {
+	if a.Session != b.Session || a.AgentAddress != b.AgentAddress || len(a.Services) != len(b.Services) || len(a.Health) != len(b.Health) {
+		return false
+	}
+	for i, s := range a.Services {
+		t := b.Services[i]
+		if s.Name != t.Name || s.Up != t.Up || s.Reason != t.Reason {
+			return false
+		}
+	}
+	for i, h := range a.Health {
+		k := b.Health[i]
+		if h.Name != k.Name || h.Value != k.Value || h.Ok != k.Ok || h.Reason != k.Reason {
+			return false
+		}
+	}
+	return true
 }
 
 // logSession logs a session change at most once a minute per (machine, agent host): two agents

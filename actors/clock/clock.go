@@ -160,6 +160,21 @@ func (w *PauseWatch) Check() time.Time {
 	return resumed
 }
 
+// Excuse counts silence from now at the earliest, as after a pause: the supervisor found itself
+// behind (a report waited in its queue too long) and must not blame the machines for it. A nil
+// watch does nothing.
+func (w *PauseWatch) Excuse() {
+	if w == nil {
+		return
+	}
+	now := w.clk.Now()
+	w.mu.Lock()
+	if now.After(w.resumed) {
+		w.resumed = now
+	}
+	w.mu.Unlock()
+}
+
 // Resumed returns when the last pause ended, without beating (zero for a nil watch).
 func (w *PauseWatch) Resumed() time.Time {
 	if w == nil {

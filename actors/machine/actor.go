@@ -43,7 +43,8 @@ type AlarmChanged struct {
 // it started, at once when its condition, services, levels or alarms changed (Tracker.Shown),
 // and for reports that only moved LastSeen or health values at most once per PublishEvery, so
 // control surfaces and metrics keep a copy without asking the actor (LastSeen and the values in
-// that copy are at most PublishEvery old while reports come).
+// that copy are at most PublishEvery old while reports come; heartbeats left in the Inbox are
+// taken at the silence deadline, so add up to the machine's timeout then).
 type SnapshotEvent struct {
 	Machine  string
 	Snapshot Snapshot
@@ -72,6 +73,9 @@ type Options struct {
 	Logger zerolog.Logger
 	// Hook, when set, runs first on every message; tests inject panics with it.
 	Hook func(msg any)
+	// Inbox, when set, is where the gateway leaves plain heartbeats instead of sending them (see
+	// Inbox); nil means every report comes as a message.
+	Inbox *Inbox
 }
 
 // tick is the wake-up at the machine's silence deadline; gen ties it to one incarnation so a
@@ -125,6 +129,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		m.wake = clock.NewWake(func() { root.Send(self, t) })
 		m.arm(o.Clock.Now())
 		m.publish(ctx, o.Clock.Now())
+		m.wantBeats(ctx)
 		return
 	case *actor.Stopping, *actor.Restarting:
 		if m.wake != nil {
@@ -136,6 +141,9 @@ func (m *machineActor) Receive(ctx actor.Context) {
 			return
 		}
 		m.wake.Fired()
+		if m.takeBeat(ctx) {
+			m.box.saved = m.t.Clone()
+		}
 		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
 		now := o.Clock.Now()
 		changed := m.t.Tick(now, resumed)
@@ -148,22 +156,19 @@ func (m *machineActor) Receive(ctx actor.Context) {
 			m.publish(ctx, now)
 		}
 		if !save {
+			m.wantBeats(ctx)
 			return // nothing worth keeping changed; a restart needs only the last change
 		}
 	case *Report:
 		now := o.Clock.Now()
-		changed := m.t.Observe(now, *msg)
-		m.arm(now)
-		published := changed || m.t.Shown() != m.pubShown || now.Sub(m.pubAt) >= PublishEvery
-		if published {
-			m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
-		}
-		save := m.after(ctx, changed)
-		if save && !published {
-			m.publish(ctx, now)
-		}
-		if !save {
+		if !m.observe(ctx, now, now, msg) {
+			m.wantBeats(ctx)
 			return // a beat without change: the saved copy stays good (Resume renews its last-seen)
+		}
+	case *Poke:
+		if !m.takeBeat(ctx) {
+			m.wantBeats(ctx)
+			return
 		}
 	case *Acknowledge:
 		changed, err := m.t.Acknowledge(msg.Kind)
@@ -186,12 +191,55 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		m.notify(ctx) // new subscribers need the current condition
 		m.publish(ctx, o.Clock.Now())
 	case *GetSnapshot:
+		if m.takeBeat(ctx) {
+			m.box.saved = m.t.Clone()
+		}
 		ctx.Respond(m.t.Snapshot())
 		return
 	default:
 		return
 	}
 	m.box.saved = m.t.Clone()
+	m.wantBeats(ctx)
+}
+
+// observe applies a report delivered at at, handled at now: the condition, alarms and the
+// snapshot copy. It returns whether the tracker is worth saving.
+func (m *machineActor) observe(ctx actor.Context, now, at time.Time, r *Report) bool {
+	changed := m.t.Observe(at, *r)
+	m.arm(now)
+	published := changed || m.t.Shown() != m.pubShown || now.Sub(m.pubAt) >= PublishEvery
+	if published {
+		m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
+	}
+	save := m.after(ctx, changed)
+	if save && !published {
+		m.publish(ctx, now)
+	}
+	return save
+}
+
+// takeBeat applies the heartbeat waiting in the inbox, if any, at the time it was delivered. It
+// returns whether the tracker is worth saving.
+func (m *machineActor) takeBeat(ctx actor.Context) bool {
+	if m.box.opts.Inbox == nil {
+		return false
+	}
+	r, at, ok := m.box.opts.Inbox.Take()
+	if !ok {
+		return false
+	}
+	return m.observe(ctx, m.box.opts.Clock.Now(), at, r)
+}
+
+// wantBeats tells the inbox whether every heartbeat is wanted at once: while the machine is not
+// heard yet, silent, or has a second agent session in question, a heartbeat may change its
+// condition; otherwise the deadline wake-up takes the newest. A heartbeat left while it was not
+// eager is taken now.
+func (m *machineActor) wantBeats(ctx actor.Context) {
+	if in := m.box.opts.Inbox; in != nil && in.SetEager(m.t.NeedsEveryReport()) {
+		ctx.Send(ctx.Self(), &Poke{})
+	}
 }
 
 // arm makes sure a wake-up comes at the silence deadline. Reports move the deadline later without

@@ -70,7 +70,9 @@ type agentSession struct {
 }
 
 func (a *agentSession) heard(now time.Time, seq uint64) {
-	a.seq, a.prev, a.last = seq, a.last, now
+	// Never backwards: a heartbeat the gateway stamped may be handled after a report that came
+	// as a message and was stamped later, by the actor (a newer seq, an older arrival).
+	a.seq, a.prev, a.last = seq, a.last, latest(a.last, now)
 }
 
 func (a *agentSession) describe(role string) string {
@@ -275,6 +277,11 @@ func (t *Tracker) apply(r Report) bool {
 	return t.update()
 }
 
+// NeedsEveryReport tells whether the next report may change the condition or the session state
+// even if it repeats the last one: the machine is not heard yet or silent, or a second session is
+// in question. Otherwise a repeated heartbeat only moves the silence deadline.
+func (t *Tracker) NeedsEveryReport() bool { return !t.seen || t.silent || t.other != nil }
+
 // Shown changes whenever what a Snapshot shows changed, other than LastSeen, the report count
 // and health values that only moved (their levels count).
 func (t *Tracker) Shown() uint64 { return t.shown }
@@ -459,13 +466,15 @@ func (t *Tracker) update() bool {
 		}
 	}
 	var crit []string
-	for _, name := range sortedKeys(t.levels) {
-		l := t.levels[name]
-		if l > c.Level {
-			c.Level = l
-		}
-		if l == failover.Critical {
-			crit = append(crit, fmt.Sprintf("%s=%g", name, t.health[name].Value))
+	for _, l := range t.levels {
+		c.Level = max(c.Level, l)
+	}
+	if c.Level == failover.Critical {
+		// Sorted (only then: sorting on every heartbeat showed in the profile) for a stable detail.
+		for _, name := range sortedKeys(t.levels) {
+			if t.levels[name] == failover.Critical {
+				crit = append(crit, fmt.Sprintf("%s=%g", name, t.health[name].Value))
+			}
 		}
 	}
 	if c.Failure == failover.TriggerNone && len(crit) > 0 {

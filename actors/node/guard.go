@@ -172,6 +172,12 @@ func (s *checkedStream) refuse(name string, data []byte) string {
 				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
 			}
 		}
+		if name == agentReportsType {
+			// A batch is refused whole if any of its reports names a machine the certificate does not cover.
+			if m, ok := batchCovered(data, s.id.Covers); !ok {
+				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
+			}
+		}
 	}
 	if name == terminatedType {
 		var t actor.Terminated
@@ -184,9 +190,39 @@ func (s *checkedStream) refuse(name string, data []byte) string {
 
 const (
 	agentReportType   = "standby.v1.AgentReport"
+	agentReportsType  = "standby.v1.AgentReports"
 	commandResultType = "standby.v1.CommandResult"
 	terminatedType    = "actor.Terminated"
 )
+
+// batchCovered checks the machine of every report in an AgentReports (field 1, repeated) with
+// covers, without decoding the rest. It returns the first machine refused, or ok.
+func batchCovered(b []byte, covers func(string) bool) (refused string, ok bool) {
+	for len(b) > 0 {
+		num, typ, n := protowire.ConsumeTag(b)
+		if n < 0 {
+			return "", false
+		}
+		b = b[n:]
+		if num == 1 && typ == protowire.BytesType {
+			v, n := protowire.ConsumeBytes(b)
+			if n < 0 {
+				return "", false
+			}
+			if m := reportMachine(v); !covers(m) {
+				return m, false
+			}
+			b = b[n:]
+			continue
+		}
+		n = protowire.ConsumeFieldValue(num, typ, b)
+		if n < 0 {
+			return "", false
+		}
+		b = b[n:]
+	}
+	return "", true
+}
 
 // reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for
 // every report.

@@ -88,7 +88,9 @@ type Supervisor struct {
 	sim      *demoDriver
 	// pauses notices the supervisor's own pauses, which machines must not be blamed for.
 	pauses *clock.PauseWatch
-	hubs   map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+	// inboxes are the machines' heartbeat slots, shared by the gateway and the machine actors.
+	inboxes machine.Inboxes
+	hubs    map[string]*vhsim.Server // in-process simulators of routers with simulate = true
 	// agents are the demo's agent processes, by machine; kept across reloads.
 	agents map[string]*demoAgent
 
@@ -194,7 +196,7 @@ func Start(opts Options) (*Supervisor, error) {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
-			Clock: opts.Clock})
+			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses})
 		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
 			s.Stop()
 			return nil, err
@@ -370,7 +372,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			hook = func(msg any) { s.opts.MachineHook(name, msg) }
 		}
 		props := machine.Props(machine.Options{Name: m.Name, Settings: set, Subscribers: subs, Pauses: s.pauses,
-			Clock: s.opts.Clock, Logger: s.log, Hook: hook})
+			Clock: s.opts.Clock, Logger: s.log, Hook: hook, Inbox: s.inboxes.Get(m.Name)})
 		if _, err := spawnIn(s.sys, machines, m.Name, props); err != nil {
 			return err
 		}
@@ -929,4 +931,14 @@ func (s *Supervisor) RemoteRefusals() map[node.RefusalKey]uint64 {
 		return nil
 	}
 	return s.node.Refused.Snapshot()
+}
+
+// replyBeacon is how long the gateway leaves an agent's unchanged heartbeats unanswered. Paired, a
+// tenth of failover_offset, so the silence agents report of a supervisor stays far below the half
+// offset the witnesses' vote allows; alone, a second (replies then only tell agents they are heard).
+func replyBeacon(c *conf.Config) time.Duration {
+	if c.Redundancy.Paired() {
+		return c.Redundancy.FailoverOffset.Duration / 10
+	}
+	return time.Second
 }

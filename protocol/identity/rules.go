@@ -11,6 +11,7 @@ var everyone = []Role{RoleSupervisor, RoleAgent, RoleOperator}
 // believes, what a supervisor's certificate signed.
 var senders = map[string][]Role{
 	"standby.v1.AgentReport":    {RoleAgent},
+	"standby.v1.AgentReports":   {RoleAgent},
 	"standby.v1.SimSetReply":    {RoleAgent},
 	"standby.v1.AgentReply":     {RoleSupervisor},
 	"standby.v1.ControlReply":   {RoleSupervisor},

@@ -31,7 +31,8 @@ const (
 
 // AgentReport is what an agent sends to the gateway actor (pb.GatewayActorID) of a supervisor: one every
 // heartbeat_interval, and one at once whenever a service goes up or down or a health value turns bad or
-// good. The supervisor answers every report with an AgentReply sent back to the report's sender.
+// good. The supervisor answers with an AgentReply sent back to the report's sender: every report, or,
+// when sparse_replies is set, only when the answer changed, on refusals, and at least every beacon_ms.
 type AgentReport struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// The [[machine]] name in the supervisor's config this agent speaks for.
@@ -56,7 +57,11 @@ type AgentReport struct {
 	AgentAddress string `protobuf:"bytes,9,opt,name=agent_address,json=agentAddress,proto3" json:"agent_address,omitempty"`
 	// What the agent hears of each supervisor it reports to (all of them, every report): the agents
 	// are the witnesses a secondary needs before it takes over from a primary it no longer hears.
-	Heard         []*AgentReport_Heard `protobuf:"bytes,10,rep,name=heard,proto3" json:"heard,omitempty"`
+	Heard []*AgentReport_Heard `protobuf:"bytes,10,rep,name=heard,proto3" json:"heard,omitempty"`
+	// Set by agents that need a reply only when it changed (accepted, active, term, supervisors), on a
+	// change report and at least every beacon_ms of the last reply: heartbeats then cost the supervisor
+	// no reply. Unset (older agents): every report is answered.
+	SparseReplies bool `protobuf:"varint,11,opt,name=sparse_replies,json=sparseReplies,proto3" json:"sparse_replies,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -161,6 +166,13 @@ func (x *AgentReport) GetHeard() []*AgentReport_Heard {
 	return nil
 }
 
+func (x *AgentReport) GetSparseReplies() bool {
+	if x != nil {
+		return x.SparseReplies
+	}
+	return false
+}
+
 // AgentReply is the gateway's answer to every AgentReport.
 type AgentReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -176,8 +188,12 @@ type AgentReply struct {
 	Seq uint64 `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
 	// The answering supervisor's [supervisor] name and its pair's term (it increases with every
 	// takeover): an agent follows the active supervisor of the highest term.
-	Supervisor    string `protobuf:"bytes,6,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
-	Term          uint64 `protobuf:"varint,7,opt,name=term,proto3" json:"term,omitempty"`
+	Supervisor string `protobuf:"bytes,6,opt,name=supervisor,proto3" json:"supervisor,omitempty"`
+	Term       uint64 `protobuf:"varint,7,opt,name=term,proto3" json:"term,omitempty"`
+	// With sparse_replies: the longest this supervisor leaves the agent's reports unanswered while
+	// nothing changes (a supervisor silent for longer, plus the agent's miss allowance, is lost).
+	// 0: it answers every report.
+	BeaconMs      uint32 `protobuf:"varint,8,opt,name=beacon_ms,json=beaconMs,proto3" json:"beacon_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -261,6 +277,60 @@ func (x *AgentReply) GetTerm() uint64 {
 	return 0
 }
 
+func (x *AgentReply) GetBeaconMs() uint32 {
+	if x != nil {
+		return x.BeaconMs
+	}
+	return 0
+}
+
+// AgentReports carries the reports of many agents hosted by one process (the bench's load agents;
+// a host running several agents) in one remote message: the supervisor's per-message transport
+// cost is paid once per batch. Each report is checked and answered as if sent alone.
+type AgentReports struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Reports       []*AgentReport         `protobuf:"bytes,1,rep,name=reports,proto3" json:"reports,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AgentReports) Reset() {
+	*x = AgentReports{}
+	mi := &file_agent_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AgentReports) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AgentReports) ProtoMessage() {}
+
+func (x *AgentReports) ProtoReflect() protoreflect.Message {
+	mi := &file_agent_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AgentReports.ProtoReflect.Descriptor instead.
+func (*AgentReports) Descriptor() ([]byte, []int) {
+	return file_agent_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *AgentReports) GetReports() []*AgentReport {
+	if x != nil {
+		return x.Reports
+	}
+	return nil
+}
+
 // SimSet sets simulated (kind "sim") service states and health values on an agent at run time. Send it to
 // the agent actor (pb.AgentActorID) at the agent's address as a request; the agent answers with SimSetReply
 // and reports the change to the supervisor at once. Entries are applied all or nothing.
@@ -276,7 +346,7 @@ type SimSet struct {
 
 func (x *SimSet) Reset() {
 	*x = SimSet{}
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -288,7 +358,7 @@ func (x *SimSet) String() string {
 func (*SimSet) ProtoMessage() {}
 
 func (x *SimSet) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[2]
+	mi := &file_agent_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -301,7 +371,7 @@ func (x *SimSet) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimSet.ProtoReflect.Descriptor instead.
 func (*SimSet) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{2}
+	return file_agent_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SimSet) GetToken() string {
@@ -337,7 +407,7 @@ type SimSetReply struct {
 
 func (x *SimSetReply) Reset() {
 	*x = SimSetReply{}
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -349,7 +419,7 @@ func (x *SimSetReply) String() string {
 func (*SimSetReply) ProtoMessage() {}
 
 func (x *SimSetReply) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[3]
+	mi := &file_agent_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -362,7 +432,7 @@ func (x *SimSetReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimSetReply.ProtoReflect.Descriptor instead.
 func (*SimSetReply) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{3}
+	return file_agent_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *SimSetReply) GetAccepted() bool {
@@ -403,7 +473,7 @@ type CommandRequest struct {
 
 func (x *CommandRequest) Reset() {
 	*x = CommandRequest{}
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -415,7 +485,7 @@ func (x *CommandRequest) String() string {
 func (*CommandRequest) ProtoMessage() {}
 
 func (x *CommandRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[4]
+	mi := &file_agent_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -428,7 +498,7 @@ func (x *CommandRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandRequest.ProtoReflect.Descriptor instead.
 func (*CommandRequest) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{4}
+	return file_agent_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *CommandRequest) GetToken() string {
@@ -498,7 +568,7 @@ type CommandResult struct {
 
 func (x *CommandResult) Reset() {
 	*x = CommandResult{}
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -510,7 +580,7 @@ func (x *CommandResult) String() string {
 func (*CommandResult) ProtoMessage() {}
 
 func (x *CommandResult) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[5]
+	mi := &file_agent_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -523,7 +593,7 @@ func (x *CommandResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CommandResult.ProtoReflect.Descriptor instead.
 func (*CommandResult) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{5}
+	return file_agent_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *CommandResult) GetMachine() string {
@@ -596,7 +666,7 @@ type AgentReport_Heard struct {
 
 func (x *AgentReport_Heard) Reset() {
 	*x = AgentReport_Heard{}
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +678,7 @@ func (x *AgentReport_Heard) String() string {
 func (*AgentReport_Heard) ProtoMessage() {}
 
 func (x *AgentReport_Heard) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[6]
+	mi := &file_agent_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -668,7 +738,7 @@ type AgentReport_Service struct {
 
 func (x *AgentReport_Service) Reset() {
 	*x = AgentReport_Service{}
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -680,7 +750,7 @@ func (x *AgentReport_Service) String() string {
 func (*AgentReport_Service) ProtoMessage() {}
 
 func (x *AgentReport_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[7]
+	mi := &file_agent_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -741,7 +811,7 @@ type AgentReport_Health struct {
 
 func (x *AgentReport_Health) Reset() {
 	*x = AgentReport_Health{}
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +823,7 @@ func (x *AgentReport_Health) String() string {
 func (*AgentReport_Health) ProtoMessage() {}
 
 func (x *AgentReport_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[8]
+	mi := &file_agent_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -810,7 +880,7 @@ type SimSet_Service struct {
 
 func (x *SimSet_Service) Reset() {
 	*x = SimSet_Service{}
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -822,7 +892,7 @@ func (x *SimSet_Service) String() string {
 func (*SimSet_Service) ProtoMessage() {}
 
 func (x *SimSet_Service) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[9]
+	mi := &file_agent_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -835,7 +905,7 @@ func (x *SimSet_Service) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimSet_Service.ProtoReflect.Descriptor instead.
 func (*SimSet_Service) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{2, 0}
+	return file_agent_proto_rawDescGZIP(), []int{3, 0}
 }
 
 func (x *SimSet_Service) GetName() string {
@@ -873,7 +943,7 @@ type SimSet_Health struct {
 
 func (x *SimSet_Health) Reset() {
 	*x = SimSet_Health{}
-	mi := &file_agent_proto_msgTypes[10]
+	mi := &file_agent_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -885,7 +955,7 @@ func (x *SimSet_Health) String() string {
 func (*SimSet_Health) ProtoMessage() {}
 
 func (x *SimSet_Health) ProtoReflect() protoreflect.Message {
-	mi := &file_agent_proto_msgTypes[10]
+	mi := &file_agent_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -898,7 +968,7 @@ func (x *SimSet_Health) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SimSet_Health.ProtoReflect.Descriptor instead.
 func (*SimSet_Health) Descriptor() ([]byte, []int) {
-	return file_agent_proto_rawDescGZIP(), []int{2, 1}
+	return file_agent_proto_rawDescGZIP(), []int{3, 1}
 }
 
 func (x *SimSet_Health) GetName() string {
@@ -934,7 +1004,7 @@ var File_agent_proto protoreflect.FileDescriptor
 const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"\vagent.proto\x12\n" +
-	"standby.v1\"\xb3\x05\n" +
+	"standby.v1\"\xda\x05\n" +
 	"\vAgentReport\x12\x18\n" +
 	"\amachine\x18\x01 \x01(\tR\amachine\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -946,7 +1016,8 @@ const file_agent_proto_rawDesc = "" +
 	"\x06change\x18\b \x01(\bR\x06change\x12#\n" +
 	"\ragent_address\x18\t \x01(\tR\fagentAddress\x123\n" +
 	"\x05heard\x18\n" +
-	" \x03(\v2\x1d.standby.v1.AgentReport.HeardR\x05heard\x1ap\n" +
+	" \x03(\v2\x1d.standby.v1.AgentReport.HeardR\x05heard\x12%\n" +
+	"\x0esparse_replies\x18\v \x01(\bR\rsparseReplies\x1ap\n" +
 	"\x05Heard\x12\x1e\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\tR\n" +
@@ -963,7 +1034,7 @@ const file_agent_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x0e\n" +
 	"\x02ok\x18\x03 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xc0\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xdd\x01\n" +
 	"\n" +
 	"AgentReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
@@ -974,7 +1045,10 @@ const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"supervisor\x18\x06 \x01(\tR\n" +
 	"supervisor\x12\x12\n" +
-	"\x04term\x18\a \x01(\x04R\x04term\"\xb0\x02\n" +
+	"\x04term\x18\a \x01(\x04R\x04term\x12\x1b\n" +
+	"\tbeacon_ms\x18\b \x01(\rR\bbeaconMs\"A\n" +
+	"\fAgentReports\x121\n" +
+	"\areports\x18\x01 \x03(\v2\x17.standby.v1.AgentReportR\areports\"\xb0\x02\n" +
 	"\x06SimSet\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\tR\x05token\x126\n" +
 	"\bservices\x18\x02 \x03(\v2\x1a.standby.v1.SimSet.ServiceR\bservices\x121\n" +
@@ -1024,33 +1098,35 @@ func file_agent_proto_rawDescGZIP() []byte {
 	return file_agent_proto_rawDescData
 }
 
-var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 12)
+var file_agent_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_agent_proto_goTypes = []any{
 	(*AgentReport)(nil),         // 0: standby.v1.AgentReport
 	(*AgentReply)(nil),          // 1: standby.v1.AgentReply
-	(*SimSet)(nil),              // 2: standby.v1.SimSet
-	(*SimSetReply)(nil),         // 3: standby.v1.SimSetReply
-	(*CommandRequest)(nil),      // 4: standby.v1.CommandRequest
-	(*CommandResult)(nil),       // 5: standby.v1.CommandResult
-	(*AgentReport_Heard)(nil),   // 6: standby.v1.AgentReport.Heard
-	(*AgentReport_Service)(nil), // 7: standby.v1.AgentReport.Service
-	(*AgentReport_Health)(nil),  // 8: standby.v1.AgentReport.Health
-	(*SimSet_Service)(nil),      // 9: standby.v1.SimSet.Service
-	(*SimSet_Health)(nil),       // 10: standby.v1.SimSet.Health
-	nil,                         // 11: standby.v1.CommandRequest.FieldsEntry
+	(*AgentReports)(nil),        // 2: standby.v1.AgentReports
+	(*SimSet)(nil),              // 3: standby.v1.SimSet
+	(*SimSetReply)(nil),         // 4: standby.v1.SimSetReply
+	(*CommandRequest)(nil),      // 5: standby.v1.CommandRequest
+	(*CommandResult)(nil),       // 6: standby.v1.CommandResult
+	(*AgentReport_Heard)(nil),   // 7: standby.v1.AgentReport.Heard
+	(*AgentReport_Service)(nil), // 8: standby.v1.AgentReport.Service
+	(*AgentReport_Health)(nil),  // 9: standby.v1.AgentReport.Health
+	(*SimSet_Service)(nil),      // 10: standby.v1.SimSet.Service
+	(*SimSet_Health)(nil),       // 11: standby.v1.SimSet.Health
+	nil,                         // 12: standby.v1.CommandRequest.FieldsEntry
 }
 var file_agent_proto_depIdxs = []int32{
-	7,  // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
-	8,  // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
-	6,  // 2: standby.v1.AgentReport.heard:type_name -> standby.v1.AgentReport.Heard
-	9,  // 3: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
-	10, // 4: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
-	11, // 5: standby.v1.CommandRequest.fields:type_name -> standby.v1.CommandRequest.FieldsEntry
-	6,  // [6:6] is the sub-list for method output_type
-	6,  // [6:6] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	8,  // 0: standby.v1.AgentReport.services:type_name -> standby.v1.AgentReport.Service
+	9,  // 1: standby.v1.AgentReport.health:type_name -> standby.v1.AgentReport.Health
+	7,  // 2: standby.v1.AgentReport.heard:type_name -> standby.v1.AgentReport.Heard
+	0,  // 3: standby.v1.AgentReports.reports:type_name -> standby.v1.AgentReport
+	10, // 4: standby.v1.SimSet.services:type_name -> standby.v1.SimSet.Service
+	11, // 5: standby.v1.SimSet.health:type_name -> standby.v1.SimSet.Health
+	12, // 6: standby.v1.CommandRequest.fields:type_name -> standby.v1.CommandRequest.FieldsEntry
+	7,  // [7:7] is the sub-list for method output_type
+	7,  // [7:7] is the sub-list for method input_type
+	7,  // [7:7] is the sub-list for extension type_name
+	7,  // [7:7] is the sub-list for extension extendee
+	0,  // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_agent_proto_init() }
@@ -1064,7 +1140,7 @@ func file_agent_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_agent_proto_rawDesc), len(file_agent_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   12,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

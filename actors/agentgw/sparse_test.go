@@ -1,0 +1,165 @@
+package agentgw
+
+import (
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"standby/actors/clock"
+	"standby/actors/machine"
+	"standby/protocol/pb"
+)
+
+// beat is a plain heartbeat asking for sparse replies.
+func beat(seq uint64) *pb.AgentReport {
+	r := report("render-1", "s3cret", seq)
+	r.Change, r.SparseReplies = false, true
+	return r
+}
+
+// TestGatewaySparseReplies: an agent asking for sparse replies is answered on its first report,
+// on a change report, when the active flag or term changed, and once the beacon is due; not for
+// unchanged heartbeats in between. Replies reach the sink in order, so the next one received
+// names the first report answered after the last.
+func TestGatewaySparseReplies(t *testing.T) {
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true, Beacon: time.Second}, false)
+	replies := make(chan *pb.AgentReply, 100)
+	sink := e.sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*pb.AgentReply); ok {
+			replies <- r
+		}
+	}))
+	send := func(r *pb.AgentReport) { e.sys.Root.RequestWithCustomSender(e.gw, r, sink) }
+	next := func(want uint64, why string) {
+		t.Helper()
+		select {
+		case r := <-replies:
+			if r.Seq != want {
+				t.Fatalf("%s: reply to seq %d, want %d", why, r.Seq, want)
+			}
+			if sparse := want != 8; sparse != (r.BeaconMs == 1000) {
+				t.Fatalf("%s: reply promises a beacon of %d ms", why, r.BeaconMs)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no reply to seq %d", why, want)
+		}
+	}
+	send(beat(1))
+	next(1, "first report")
+	send(beat(2))
+	send(beat(3))
+	change := beat(4)
+	change.Change = true
+	send(change)
+	next(4, "heartbeats 2 and 3 unanswered, the change answered")
+	send(beat(5))
+	e.sys.Root.Send(e.gw, &SetActive{Active: false, Term: 3})
+	send(beat(6))
+	next(6, "the active flag changed")
+	e.clock.Advance(time.Second)
+	send(beat(7))
+	next(7, "the beacon is due")
+	old := report("render-1", "s3cret", 8) // an agent not asking for sparse replies: every report
+	old.Change = false
+	send(old)
+	next(8, "an older agent")
+}
+
+// TestGatewayInboxFastPath: with inboxes, a heartbeat repeating the machine's last report goes to
+// its inbox, not as a message; new content still goes as a message.
+func TestGatewayInboxFastPath(t *testing.T) {
+	var boxes machine.Inboxes
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true, Inboxes: &boxes}, true)
+	got := func(want uint64) {
+		t.Helper()
+		select {
+		case m := <-e.machines:
+			if m.Seq != want {
+				t.Fatalf("message with seq %d, want %d", m.Seq, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("report %d not sent as a message", want)
+		}
+	}
+	e.ask(t, beat(1))
+	got(1)
+	e.ask(t, beat(2))
+	r, _, ok := boxes.Get("render-1").Take()
+	if !ok || r.Seq != 2 || len(r.Services) != 2 {
+		t.Fatalf("inbox holds %+v (%v), want heartbeat 2 with its services", r, ok)
+	}
+	down := beat(3)
+	down.Services[0].Up = false
+	e.ask(t, down)
+	got(3)
+}
+
+// TestGatewayFloodThrottled: an agent flooding change reports gets at most its budget through as
+// messages (the clock stands still, so nothing refills it); the rest coalesce into its inbox,
+// newest kept, and another machine's report is still handled.
+func TestGatewayFloodThrottled(t *testing.T) {
+	var boxes machine.Inboxes
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1", "render-2"}, InitiallyActive: true, Inboxes: &boxes}, true)
+	const flood = 5000
+	for seq := uint64(1); seq <= flood; seq++ {
+		r := beat(seq)
+		r.Change = true
+		e.sys.Root.Send(e.gw, r)
+	}
+	other := report("render-2", "s3cret", 1)
+	if r := e.ask(t, other); !r.Accepted {
+		t.Fatalf("render-2 refused during render-1's flood: %v", r)
+	}
+	if n := len(e.machines); n > floodBurst {
+		t.Fatalf("%d of %d flooded reports sent as messages, want at most %d", n, flood, floodBurst)
+	}
+	r, _, ok := boxes.Get("render-1").Take()
+	if !ok || r.Seq != flood {
+		t.Fatalf("inbox holds %+v (%v), want the newest, seq %d", r, ok, flood)
+	}
+	t.Logf("%d messages, the rest coalesced", len(e.machines))
+}
+
+// TestGatewayOverloadExcusesMachines: a probe that waited in the gateway's mailbox longer than
+// LagBound excuses the machines (the pause watch resumes now: each gets a fresh heartbeat
+// timeout) and logs one line per episode; a probe that waited less than half the bound ends it.
+func TestGatewayOverloadExcusesMachines(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
+	t.Cleanup(pauses.Stop)
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true,
+		LagBound: 100 * time.Millisecond, Probe: time.Hour, Pauses: pauses}, true)
+	events := make(chan *Overloaded, 4)
+	sub := e.sys.EventStream.Subscribe(func(evt any) {
+		if o, ok := evt.(*Overloaded); ok {
+			events <- o
+		}
+	})
+	t.Cleanup(func() { e.sys.EventStream.Unsubscribe(sub) })
+	sync := func() { e.ask(t, report("render-1", "s3cret", 1)) } // the gateway handled what came before
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now().Add(-time.Second)})
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now().Add(-2 * time.Second)})
+	sync()
+	if got := pauses.Resumed(); !got.Equal(clk.Now()) {
+		t.Fatalf("pause watch resumed %v, want now (%v): machines not excused", got, clk.Now())
+	}
+	if n := e.log.lines("supervisor overloaded"); n != 1 {
+		t.Fatalf("%d overload lines for one episode, want 1", n)
+	}
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
+	sync()
+	if n := e.log.lines("supervisor no longer overloaded"); n != 1 {
+		t.Fatalf("%d end-of-episode lines, want 1", n)
+	}
+	for _, want := range []bool{true, false} {
+		select {
+		case o := <-events:
+			if o.Active != want || o.Lag < time.Second {
+				t.Fatalf("event %+v, want Active %v with the episode's wait", o, want)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("no Overloaded event (Active %v)", want)
+		}
+	}
+}
