@@ -27,7 +27,8 @@ type Options struct {
 	Simulator Simulator
 	// Role reports the supervisor-pair role; nil means Standalone.
 	Role func() Role
-	// Heartbeat is the event stream's heartbeat interval. Default 2s.
+	// Heartbeat is the event stream's heartbeat interval. Default 1s: the panel shows "no contact"
+	// after 2 s without an event or heartbeat.
 	Heartbeat time.Duration
 	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
 	Config *ConfigState
@@ -66,7 +67,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 		}
 	}
 	if o.Heartbeat <= 0 {
-		o.Heartbeat = 2 * time.Second
+		o.Heartbeat = time.Second
 	}
 	log := o.Logger.With().Str("component", "control").Logger()
 	if o.Simulator == nil {

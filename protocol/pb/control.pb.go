@@ -590,7 +590,10 @@ type ControlReply struct {
 	// Warnings that apply after a mapping edit (licence feature mismatch).
 	Warnings []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// SubscribeOp: how long the subscription lasts without renewal, in milliseconds.
-	LeaseMs       int64 `protobuf:"varint,9,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
+	LeaseMs int64 `protobuf:"varint,9,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
+	// For each of errors, the field of the edit it is about, as the panel names its inputs
+	// ("backup", "main", "router", "name", "feed", "feed[0].outputs"); "" when it is about no field.
+	ErrorFields   []string `protobuf:"bytes,50,rep,name=error_fields,json=errorFields,proto3" json:"error_fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -686,6 +689,13 @@ func (x *ControlReply) GetLeaseMs() int64 {
 		return x.LeaseMs
 	}
 	return 0
+}
+
+func (x *ControlReply) GetErrorFields() []string {
+	if x != nil {
+		return x.ErrorFields
+	}
+	return nil
 }
 
 // Status is everything the panels show.
@@ -1731,8 +1741,9 @@ func (x *ControlRequest_AddBackupOp) GetFeeds() []*Feed {
 	return nil
 }
 
-// RemoveBackupOp removes a pair's backup, which dissolves the pairing: the main keeps running but
-// nothing takes over when it fails (level 3).
+// RemoveBackupOp removes a pair's backup (level 3): the main keeps running unprotected, and the
+// pair keeps its place, mode, failback and feeds, which a later AddBackupOp of the same pair
+// takes up again. Refused while the backup is on air.
 type ControlRequest_RemoveBackupOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pair          string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
@@ -2658,7 +2669,15 @@ type Status_Pair struct {
 	ForceUnlock      bool            `protobuf:"varint,18,opt,name=force_unlock,json=forceUnlock,proto3" json:"force_unlock,omitempty"`
 	LockOutputs      bool            `protobuf:"varint,19,opt,name=lock_outputs,json=lockOutputs,proto3" json:"lock_outputs,omitempty"`
 	// Warnings about this pair (licence feature mismatch).
-	Warnings      []string `protobuf:"bytes,20,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	Warnings []string `protobuf:"bytes,20,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	// When the machine on air went on air, as far as this supervisor saw it (unset: not seen
+	// since it started).
+	OnAirSince *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=on_air_since,json=onAirSince,proto3" json:"on_air_since,omitempty"`
+	// When a pending automatic failback puts the main back on air: the main is healthy again and
+	// failback is automatic (unset: none pending).
+	FailbackAt *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=failback_at,json=failbackAt,proto3" json:"failback_at,omitempty"`
+	// Why the backup went on air, when a failure put it there ("engine", "network", "critical").
+	FailedOverOn  string `protobuf:"bytes,52,opt,name=failed_over_on,json=failedOverOn,proto3" json:"failed_over_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2833,14 +2852,37 @@ func (x *Status_Pair) GetWarnings() []string {
 	return nil
 }
 
+func (x *Status_Pair) GetOnAirSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OnAirSince
+	}
+	return nil
+}
+
+func (x *Status_Pair) GetFailbackAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailbackAt
+	}
+	return nil
+}
+
+func (x *Status_Pair) GetFailedOverOn() string {
+	if x != nil {
+		return x.FailedOverOn
+	}
+	return ""
+}
+
 type Status_Alarm struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Since   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
 	// The cause is still there.
-	Active        bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
-	Acked         bool `protobuf:"varint,5,opt,name=acked,proto3" json:"acked,omitempty"`
+	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	Acked  bool `protobuf:"varint,5,opt,name=acked,proto3" json:"acked,omitempty"`
+	// When the cause went away (unset while active, or not seen since this supervisor started).
+	ClearedAt     *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=cleared_at,json=clearedAt,proto3" json:"cleared_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2908,6 +2950,13 @@ func (x *Status_Alarm) GetAcked() bool {
 		return x.Acked
 	}
 	return false
+}
+
+func (x *Status_Alarm) GetClearedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClearedAt
+	}
+	return nil
 }
 
 type Status_Machine struct {
@@ -3395,7 +3444,7 @@ const file_control_proto_rawDesc = "" +
 	"\x10main_input_label\x18\x04 \x01(\tR\x0emainInputLabel\x12,\n" +
 	"\x12backup_input_label\x18\x05 \x01(\tR\x10backupInputLabel\x12#\n" +
 	"\routput_labels\x18\x06 \x03(\tR\foutputLabels\x12%\n" +
-	"\x0elocked_outputs\x18\a \x03(\tR\rlockedOutputs\"\x89\x02\n" +
+	"\x0elocked_outputs\x18\a \x03(\tR\rlockedOutputs\"\xac\x02\n" +
 	"\fControlReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12$\n" +
 	"\x04code\x18\x02 \x01(\x0e2\x10.standby.v1.CodeR\x04code\x12\x16\n" +
@@ -3405,7 +3454,8 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\x9e\x1d\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\x12!\n" +
+	"\ferror_fields\x182 \x03(\tR\verrorFields\"\xfa\x1e\n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3490,7 +3540,7 @@ const file_control_proto_rawDesc = "" +
 	"syncDetail\x12\x16\n" +
 	"\x06active\x18\v \x01(\bR\x06active\x12\x12\n" +
 	"\x04term\x18\f \x01(\x04R\x04term\x12\x12\n" +
-	"\x04peer\x18\r \x01(\tR\x04peer\x1a\xcd\x04\n" +
+	"\x04peer\x18\r \x01(\tR\x04peer\x1a\xee\x05\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3512,13 +3562,20 @@ const file_control_proto_rawDesc = "" +
 	"\x0efailback_after\x18\x11 \x01(\tR\rfailbackAfter\x12!\n" +
 	"\fforce_unlock\x18\x12 \x01(\bR\vforceUnlock\x12!\n" +
 	"\flock_outputs\x18\x13 \x01(\bR\vlockOutputs\x12\x1a\n" +
-	"\bwarnings\x18\x14 \x03(\tR\bwarnings\x1a\x95\x01\n" +
+	"\bwarnings\x18\x14 \x03(\tR\bwarnings\x12<\n" +
+	"\fon_air_since\x182 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"onAirSince\x12;\n" +
+	"\vfailback_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"failbackAt\x12$\n" +
+	"\x0efailed_over_on\x184 \x01(\tR\ffailedOverOn\x1a\xd0\x01\n" +
 	"\x05Alarm\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x120\n" +
 	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
-	"\x05acked\x18\x05 \x01(\bR\x05acked\x1a\xf4\x03\n" +
+	"\x05acked\x18\x05 \x01(\bR\x05acked\x129\n" +
+	"\n" +
+	"cleared_at\x182 \x01(\v2\x1a.google.protobuf.TimestampR\tclearedAt\x1a\xf4\x03\n" +
 	"\aMachine\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04pair\x18\x02 \x01(\tR\x04pair\x12\x12\n" +
@@ -3693,16 +3750,19 @@ var file_control_proto_depIdxs = []int32{
 	25, // 34: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
 	2,  // 35: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
 	29, // 36: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	34, // 37: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	34, // 38: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	31, // 39: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	32, // 40: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	29, // 41: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	42, // [42:42] is the sub-list for method output_type
-	42, // [42:42] is the sub-list for method input_type
-	42, // [42:42] is the sub-list for extension type_name
-	42, // [42:42] is the sub-list for extension extendee
-	0,  // [0:42] is the sub-list for field type_name
+	34, // 37: standby.v1.Status.Pair.on_air_since:type_name -> google.protobuf.Timestamp
+	34, // 38: standby.v1.Status.Pair.failback_at:type_name -> google.protobuf.Timestamp
+	34, // 39: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	34, // 40: standby.v1.Status.Alarm.cleared_at:type_name -> google.protobuf.Timestamp
+	34, // 41: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	31, // 42: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	32, // 43: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	29, // 44: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	45, // [45:45] is the sub-list for method output_type
+	45, // [45:45] is the sub-list for method input_type
+	45, // [45:45] is the sub-list for extension type_name
+	45, // [45:45] is the sub-list for extension extendee
+	0,  // [0:45] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
