@@ -148,9 +148,10 @@ func TestBrowserAlarmStates(t *testing.T) {
 	// At 800 px: nothing wider than the window, and the bar stays in view at the bottom of the page.
 	p.call("Emulation.setDeviceMetricsOverride", map[string]any{"width": 800, "height": 600, "deviceScaleFactor": 1, "mobile": false}, nil)
 	p.wait(`document.documentElement.scrollWidth <= 800 && document.querySelector('header').scrollWidth <= 800`, 5000)
+	p.shot("health-800px.png")
 	p.js(`window.scrollTo(0, document.documentElement.scrollHeight)`)
 	p.wait(`(r => r.top >= 0 && r.bottom <= innerHeight)(document.getElementById('alarmbar').getBoundingClientRect())`, 3000)
-	p.shot("health-800px.png")
+	p.shot("health-800px-scrolled.png")
 	p.click(`#alarmbar [data-ack="cam2"][data-alarm="main_failed"]`)
 	p.wait(`!document.querySelector('#alarmbar [data-who="cam2"]')`, 5000)
 }

@@ -57,7 +57,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 			alarms = append(alarms, s)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
-			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
+			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), backupCell(p, machines),
 			p.GetMode(), p.GetFailback(), p.GetState(), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
 	if len(st.GetPools()) > 0 {
@@ -138,6 +138,14 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 	return tw.Flush()
 }
 
+// backupCell is a pair's backup, or "none" once it was removed.
+func backupCell(p *pb.Status_Pair, machines map[string]*pb.Status_Machine) string {
+	if p.GetBackup() == "" {
+		return "none"
+	}
+	return machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup")
+}
+
 func machineCell(m *pb.Status_Machine, onAir bool) string {
 	if m == nil {
 		return "?"
@@ -158,8 +166,26 @@ func condition(m *pb.Status_Machine) string {
 		return "not seen"
 	case m.GetFailure() != "":
 		return m.GetFailure() + " failed"
+	case m.GetLevel() == "critical":
+		return "critical: " + strings.Join(levelValues(m, "critical"), ", ")
 	}
 	return "ok"
+}
+
+// levelValues names a machine's health values at level: "gpu_temp 93 (≥ 90)", as the panel does.
+func levelValues(m *pb.Status_Machine, level string) []string {
+	var out []string
+	for _, h := range m.GetHealth() {
+		if h.GetLevel() != level {
+			continue
+		}
+		op := "≥"
+		if h.GetCritical() < h.GetWarning() {
+			op = "≤"
+		}
+		out = append(out, fmt.Sprintf("%s %g (%s %g)", h.GetName(), h.GetValue(), op, h.GetCritical()))
+	}
+	return out
 }
 
 func feedsCell(fs []*pb.Feed) string {

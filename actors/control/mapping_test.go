@@ -1,6 +1,8 @@
 package control
 
 import (
+	"bytes"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +109,10 @@ func TestRemoveBackupKeepsPair(t *testing.T) {
 	}
 	if m := machineOf(st, "b1"); m.Pair != "" {
 		t.Errorf("b1 still in pair %q", m.Pair)
+	}
+	var out bytes.Buffer
+	if err := WriteStatus(&out, st); err != nil || !regexp.MustCompile(`cam1\s+main\s+\*m1\s+none\s+manual\s+manual\s+no-backup`).MatchString(out.String()) {
+		t.Errorf("ctl status (%v):\n%s", err, out.String())
 	}
 	status, reply = e.httpDo("DELETE", "/api/pairs/cam1/backup", tokConfigure, "")
 	if status != 409 || reply["reason"] != `pair "cam1" has no backup to remove` {

@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -147,8 +148,8 @@ func (s *Service) inConfigOrder(cfg *conf.Config, pairs []*pb.Status_Pair, snaps
 	}
 	sort.SliceStable(pairs, func(i, j int) bool { return index[pairs[i].Name] < index[pairs[j].Name] })
 	for _, d := range s.detachedPairs() {
-		if cfg.Pair(d.pair.Name) != nil || cfg.Pool(d.pair.Name) != nil {
-			continue
+		if cfg.Pair(d.pair.Name) != nil || cfg.Pool(d.pair.Name) != nil || inUse(cfg, d.pair.Main) {
+			continue // the name or the main went to another pairing since
 		}
 		p := d.pair
 		ps := &pb.Status_Pair{Name: p.Name, Router: p.Router, Main: p.Main, Mode: policy(p.Mode == conf.ModeAutomatic),
@@ -347,6 +348,21 @@ func portLabel(p conf.Port, labels map[int]string) string {
 func hasSimulated(cfg *conf.Config) bool {
 	for _, m := range cfg.Machines {
 		if m.Simulated {
+			return true
+		}
+	}
+	return false
+}
+
+// inUse reports whether a pair or pool of cfg uses the machine.
+func inUse(cfg *conf.Config, machine string) bool {
+	for _, p := range cfg.Pairs {
+		if p.Main == machine || p.Backup == machine {
+			return true
+		}
+	}
+	for _, p := range cfg.Pools {
+		if slices.Contains(p.Mains, machine) || slices.Contains(p.Backups, machine) {
 			return true
 		}
 	}

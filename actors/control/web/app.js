@@ -440,7 +440,8 @@ function pairColumn(p, ms, st) {
   else if (switching) why = 'A switch is in progress';
   else if (routerDown) why = `Router ${p.router} is ${router.conn}: cannot switch`;
   else if (!target) why = `${p.switch_to} is unknown`;
-  else if (down(target) || target.level === 'critical') why = `${target.name} is ${conditionText(target)}`;
+  else if (down(target)) why = `${target.name} is down: ${conditionText(target)}`;
+  else if (target.level === 'critical') why = `${target.name} is ${conditionText(target)}`;
   const busy = state.busy.has('pair:' + p.name);
   const arrow = p.switch_to === 'backup' ? '↓' : '↑';
   const sw = h('button', {
