@@ -11,13 +11,18 @@ import (
 // live, says every pair state in words, tells alarm states apart, and keeps edits to what they
 // change. Each test saves screenshots of what it checks as CI artifacts.
 
-// TestBrowserNoContact: the supervisor's control surfaces stop; the panel greys out under the
-// banner, and nothing on it still claims a connected router or a fresh heartbeat.
+// TestBrowserNoContact: the router goes away, and the pairs' cards say they cannot switch; then
+// the supervisor's control surfaces stop, and the panel greys out under the banner, with nothing
+// on it still claiming a connected router or a fresh heartbeat.
 func TestBrowserNoContact(t *testing.T) {
 	needChromium(t)
 	e := start(t, Options{})
 	p := openPanel(t, e.ctl.URL()+"/#health", tokOperate)
 	p.wait(`document.querySelector('[data-router="hub1"][data-conn="connected"]') && document.querySelector('[data-headline="on-main"]')`, 5000)
+	_ = e.sup.Simulator("hub1").Close()
+	p.wait(`['cam1', 'cam2'].every(n => (el => el && / — cannot switch$/.test(el.textContent))(document.querySelector('[data-pair="' + n + '"] [data-router-down="hub1"]')) &&
+		document.querySelector('[data-switch="' + n + '"]').disabled && document.querySelector('[data-why="' + n + '"]').textContent.startsWith('Router hub1 is '))`, 5000)
+	p.shot("health-router-down.png")
 	e.ctl.Stop()
 	p.wait(`!document.getElementById('nocontact').hidden && document.body.classList.contains('no-contact')`, 5000)
 	var banner string

@@ -199,8 +199,22 @@ func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.
 		if !sl.WaitingSince.IsZero() {
 			ss.WaitingSince = timestamppb.New(sl.WaitingSince)
 		}
+		sn := s.hub.seen(v.Name, sl.Main)
 		for _, a := range sl.Alarms {
-			ss.Alarms = append(ss.Alarms, alarmStatus(a))
+			as := alarmStatus(a)
+			if t, ok := sn.clearedAt[as.Kind]; ok && !a.Active {
+				as.ClearedAt = timestamppb.New(t)
+			}
+			ss.Alarms = append(ss.Alarms, as)
+		}
+		if !sn.onAirSince.IsZero() {
+			ss.OnAirSince = timestamppb.New(sn.onAirSince)
+		}
+		if sl.OnAir != sl.Main && sl.FailedOver {
+			ss.FailedOverOn = string(sn.failedOverOn)
+			if v.Failback && !sn.usableSince.IsZero() && sl.Target == "" {
+				ss.FailbackAt = timestamppb.New(sn.usableSince.Add(e.Engine.FailbackAfter))
+			}
 		}
 		ps.Slots = append(ps.Slots, ss)
 	}

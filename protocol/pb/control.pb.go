@@ -2262,7 +2262,12 @@ type Status_Slot struct {
 	// A health value of the main or the machine on air is Critical.
 	Critical bool `protobuf:"varint,9,opt,name=critical,proto3" json:"critical,omitempty"`
 	// The main's feeds: role, input, outputs.
-	Feeds         []*Status_RoleFeed `protobuf:"bytes,10,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	Feeds []*Status_RoleFeed `protobuf:"bytes,10,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	// As in Pair: when the machine on air went on air, when a pending automatic failback puts
+	// the main back, and why a failure moved it.
+	OnAirSince    *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=on_air_since,json=onAirSince,proto3" json:"on_air_since,omitempty"`
+	FailbackAt    *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=failback_at,json=failbackAt,proto3" json:"failback_at,omitempty"`
+	FailedOverOn  string                 `protobuf:"bytes,52,opt,name=failed_over_on,json=failedOverOn,proto3" json:"failed_over_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2365,6 +2370,27 @@ func (x *Status_Slot) GetFeeds() []*Status_RoleFeed {
 		return x.Feeds
 	}
 	return nil
+}
+
+func (x *Status_Slot) GetOnAirSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OnAirSince
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetFailbackAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailbackAt
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetFailedOverOn() string {
+	if x != nil {
+		return x.FailedOverOn
+	}
+	return ""
 }
 
 type Status_RoleFeed struct {
@@ -3455,7 +3481,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
 	"\blease_ms\x18\t \x01(\x03R\aleaseMs\x12!\n" +
-	"\ferror_fields\x182 \x03(\tR\verrorFields\"\xfa\x1e\n" +
+	"\ferror_fields\x182 \x03(\tR\verrorFields\"\x9b \n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3500,7 +3526,7 @@ const file_control_proto_rawDesc = "" +
 	"\x05roles\x18\v \x03(\tR\x05roles\x12\x1a\n" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12!\n" +
 	"\fforce_unlock\x18\r \x01(\bR\vforceUnlock\x12!\n" +
-	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xcf\x02\n" +
+	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xf0\x03\n" +
 	"\x04Slot\x12\x12\n" +
 	"\x04main\x18\x01 \x01(\tR\x04main\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x15\n" +
@@ -3512,7 +3538,12 @@ const file_control_proto_rawDesc = "" +
 	"\x06alarms\x18\b \x03(\v2\x18.standby.v1.Status.AlarmR\x06alarms\x12\x1a\n" +
 	"\bcritical\x18\t \x01(\bR\bcritical\x121\n" +
 	"\x05feeds\x18\n" +
-	" \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1aN\n" +
+	" \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x12<\n" +
+	"\fon_air_since\x182 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"onAirSince\x12;\n" +
+	"\vfailback_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"failbackAt\x12$\n" +
+	"\x0efailed_over_on\x184 \x01(\tR\ffailedOverOn\x1aN\n" +
 	"\bRoleFeed\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\tR\x05input\x12\x18\n" +
@@ -3747,22 +3778,24 @@ var file_control_proto_depIdxs = []int32{
 	34, // 31: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
 	29, // 32: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
 	25, // 33: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	25, // 34: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 35: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	29, // 36: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	34, // 37: standby.v1.Status.Pair.on_air_since:type_name -> google.protobuf.Timestamp
-	34, // 38: standby.v1.Status.Pair.failback_at:type_name -> google.protobuf.Timestamp
-	34, // 39: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	34, // 40: standby.v1.Status.Alarm.cleared_at:type_name -> google.protobuf.Timestamp
-	34, // 41: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	31, // 42: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	32, // 43: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	29, // 44: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	45, // [45:45] is the sub-list for method output_type
-	45, // [45:45] is the sub-list for method input_type
-	45, // [45:45] is the sub-list for extension type_name
-	45, // [45:45] is the sub-list for extension extendee
-	0,  // [0:45] is the sub-list for field type_name
+	34, // 34: standby.v1.Status.Slot.on_air_since:type_name -> google.protobuf.Timestamp
+	34, // 35: standby.v1.Status.Slot.failback_at:type_name -> google.protobuf.Timestamp
+	25, // 36: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 37: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	29, // 38: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	34, // 39: standby.v1.Status.Pair.on_air_since:type_name -> google.protobuf.Timestamp
+	34, // 40: standby.v1.Status.Pair.failback_at:type_name -> google.protobuf.Timestamp
+	34, // 41: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	34, // 42: standby.v1.Status.Alarm.cleared_at:type_name -> google.protobuf.Timestamp
+	34, // 43: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	31, // 44: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	32, // 45: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	29, // 46: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	47, // [47:47] is the sub-list for method output_type
+	47, // [47:47] is the sub-list for method input_type
+	47, // [47:47] is the sub-list for extension type_name
+	47, // [47:47] is the sub-list for extension extendee
+	0,  // [0:47] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }

@@ -418,6 +418,7 @@ function pairColumn(p, ms, st) {
   const hl = headline(p, ms, st);
   const router = routerOf(st, p.router);
   const routerDown = !state.noContact && router && router.conn !== 'connected';
+  if (routerDown && hl.cls === 'ok') hl.cls = 'warn'; // on air, but nothing could switch it
   const head = h('div', { class: 'pair-head' },
     h('div', { class: 'pair-title' }, h('b', {}, p.name),
       h('span', { class: 'badge ' + p.mode }, p.mode),
@@ -482,7 +483,9 @@ function poolCard(p, ms, st) {
     card.id = `pool-${p.name}-main-${sl.main}`;
     card.dataset.pool = p.name;
     card.dataset.state = sl.state;
-    const lines = [];
+    const shl = slotHeadline(p, sl, ms);
+    const lines = [h('div', { class: 'headline ' + shl.cls, dataset: { headline: shl.kind } }, shl.text)];
+    if (shl.failbackAt) lines.push(h('div', { class: 'headline warn', dataset: { failbackAt: shl.failbackAt } }, 'FAILBACK IN …'));
     if (sl.on_air && !onMain) lines.push(h('div', { class: 'covered', dataset: { coveredBy: sl.on_air } }, `on ${sl.on_air}` + (sl.target ? ` → ${sl.target}` : '')));
     else if (sl.target) lines.push(h('div', { class: 'covered' }, `switching to ${sl.target}`));
     if (sl.stay.length) lines.push(h('div', { class: 'stay' }, `outputs [${sl.stay.join(', ')}] stay on ${sl.main} (partial coverage)`));
@@ -500,15 +503,47 @@ function poolCard(p, ms, st) {
     card.append(h('div', { class: 'covered' }, b.covering ? `covering ${b.covering}` : 'free'));
     return card;
   });
+  const phl = poolHeadline(p, ms, st);
   return h('div', { class: 'pool', id: `pool-${p.name}`, dataset: { pool: p.name } },
-    h('div', { class: 'pair-head' }, h('b', {}, p.name),
+    h('div', { class: 'pair-head' }, h('div', { class: 'pair-title' }, h('b', {}, p.name),
       h('span', { class: 'badge ' + p.mode }, p.mode),
       h('span', { class: 'badge' }, 'failback ' + p.failback),
       p.router ? h('span', { class: 'badge' }, 'router ' + p.router) : null,
       p.queue.length ? h('span', { class: 'badge manual' }, `${p.queue.length} waiting`) : null),
+    phl.map((x) => h('div', { class: 'headline ' + x.cls, dataset: { poolHeadline: x.kind } }, x.text))),
     h('div', { class: 'pool-row' }, mains),
     h('div', { class: 'pool-row' }, backups),
     ...p.warnings.map((w) => h('div', { class: 'dim warn' }, w)));
+}
+
+// slotHeadline says, in words, what is on air for one main of a pool.
+function slotHeadline(p, sl, ms) {
+  const main = ms[sl.main];
+  const since = sl.on_air_since ? ' since ' + fmtClock(sl.on_air_since) : '';
+  const q = p.queue.indexOf(sl.main);
+  if (sl.state.startsWith('switching')) return { kind: 'switching', cls: 'warn', text: 'SWITCHING…' };
+  if (q >= 0) return { kind: 'waiting', cls: 'bad', text: `WAITING #${q + 1} — NO BACKUP FREE` };
+  if (sl.state === 'unarmed') return { kind: 'unarmed', cls: 'warn', text: `NOT ARMED — waiting for ${sl.main}` };
+  if (sl.on_air === sl.main) {
+    if (down(main)) return { kind: 'main-failed', cls: 'bad', text: `MAIN FAILED (${main ? main.failure || 'not seen' : 'unknown'}) — STILL ON AIR` };
+    return { kind: 'on-main', cls: 'ok', text: 'ON MAIN' };
+  }
+  const why = sl.failed_over_on ? `MAIN FAILED (${sl.failed_over_on}) → ` : '';
+  return { kind: 'on-backup', cls: 'warn', text: `${why}ON ${sl.on_air}${since}`, failbackAt: sl.failback_at };
+}
+
+// poolHeadline sums a pool up in words: all on main, how many covered or waiting, whether a
+// healthy backup is left, and whether its router can switch.
+function poolHeadline(p, ms, st) {
+  const out = [];
+  const covered = p.slots.filter((sl) => sl.on_air && sl.on_air !== sl.main).length;
+  if (p.queue.length) out.push({ kind: 'waiting', cls: 'bad', text: `${p.queue.length} WAITING — NO BACKUP FREE` });
+  else if (covered) out.push({ kind: 'covered', cls: 'warn', text: `${covered} ON BACKUP` });
+  else out.push({ kind: 'on-main', cls: 'ok', text: 'ALL ON MAIN' });
+  if (!p.backups.some((b) => !b.covering && !unhealthy(ms[b.name]))) out.push({ kind: 'no-healthy-backup', cls: 'bad', text: 'NO HEALTHY BACKUP FREE' });
+  const r = routerOf(st, p.router);
+  if (!state.noContact && r && r.conn !== 'connected') out.push({ kind: 'router-down', cls: 'bad', text: `router ${p.router} ${r.conn} — cannot switch` });
+  return out;
 }
 
 // moveControl is "Move To": pick a backup, any free one, or the main itself, and switch.
