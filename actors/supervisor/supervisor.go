@@ -182,7 +182,7 @@ func Start(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s.resumePools()
-	go s.runState()
+	s.startState()
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
@@ -593,6 +593,9 @@ var ErrUnknownPair = errors.New("unknown pair")
 func (s *Supervisor) Stop() { s.stopOnce.Do(s.stop) }
 
 func (s *Supervisor) stop() {
+	// The document first: what it saves must be the state before shutdown, and a save under way
+	// must finish while the pools still answer and before the caller may remove state_dir.
+	s.stopState()
 	if s.node != nil {
 		s.node.Stopping() // the demo agents stopped below would otherwise be logged as lost peers
 	}
@@ -626,7 +629,6 @@ func (s *Supervisor) stop() {
 		h.Close()
 	}
 	s.pauses.Stop()
-	s.stopState()
 }
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest
