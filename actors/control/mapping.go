@@ -231,7 +231,7 @@ func clonePairs(ps []conf.Pair) []conf.Pair {
 
 // keyPath reads a config error's key path as the panel names things: the pair, the feed (0-based)
 // and the field ("pair \"cam2\".feed[0].outputs[1]" → cam2, 0, "outputs").
-var keyPath = regexp.MustCompile(`^pair (?:"((?:[^"\\]|\\.)*)"|\[\d+\])(?:\.(feed)(?:\[(\d+)\])?)?(?:\.(\w+))?(?:\[\d+\])?$`)
+var keyPath = regexp.MustCompile(`^pair(?: "((?:[^"\\]|\\.)*)"|\[\d+\])(?:\.(feed)(?:\[(\d+)\])?)?(?:\.(\w+))?(?:\[\d+\])?$`)
 
 // fieldWords are the panel's names of a pair's fields.
 var fieldWords = map[string]string{"main": "Main", "backup": "Backup machine", "router": "Router", "name": "Pair name",

@@ -205,3 +205,24 @@ func TestMappingEditsInARow(t *testing.T) {
 		t.Errorf("cam1 feeds: %v", p.Feeds)
 	}
 }
+
+// TestPanelError: config errors of an edit of cam1 in the panel's words, told from cam1.
+func TestPanelError(t *testing.T) {
+	for _, c := range []struct {
+		path, msg, want, field string
+	}{
+		{`pair "cam1".backup`, "missing", "cam1 · Backup machine: required", "backup"},
+		{`pair "cam1".feed[1].backup_input`, "missing", "cam1 · feed 2 · Backup input: required", "feed[1].backup_input"},
+		{`pair "cam2".feed[0].outputs[0]`, `output 2 of router "hub1" is already claimed by pair "cam1"`,
+			`cam1 · feed 1 · Outputs: output 2 of router "hub1" is already claimed by pair "cam2"`, "feed[0].outputs"},
+		{`pair "cam2".main`, `"m1" is already the main of pair "cam1"`, `cam1 · Main: "m1" is already the main of pair "cam2"`, "main"},
+		{`pair "cam1".router`, `"hub9" is not a [[router]]`, `cam1 · Router: "hub9" is not a router`, "router"},
+		{`pair[2].name`, "missing", "cam1 · Pair name: required", "name"},
+		{`pool "renders".mains`, "missing", `pool "renders".mains: missing`, ""},
+	} {
+		msg, field := panelError("cam1", &conf.KeyError{Path: c.path, Msg: c.msg})
+		if msg != c.want || field != c.field {
+			t.Errorf("%s: %s\n got %q %q\nwant %q %q", c.path, c.msg, msg, field, c.want, c.field)
+		}
+	}
+}
