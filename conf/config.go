@@ -786,7 +786,7 @@ func checkPort(e *errs, path string, p Port) {
 // mapping_invalid against it then).
 func (c *Config) checkSimulated(e *errs, path, router string, p Port, input bool) {
 	r := c.Router(router)
-	if r == nil || !r.Simulate || p.Number == 0 {
+	if r == nil || !r.Simulate || p.Number == 0 || p.bad != "" {
 		return
 	}
 	what, n := "output", r.Outputs

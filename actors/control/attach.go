@@ -28,7 +28,8 @@ type Options struct {
 	Simulator Simulator
 	// Role reports the supervisor-pair role; nil means Standalone.
 	Role func() Role
-	// Heartbeat is the event stream's heartbeat interval. Default 2s.
+	// Heartbeat is the event stream's heartbeat interval. Default 1s: the panel shows "no contact"
+	// after 2 s without an event or heartbeat.
 	Heartbeat time.Duration
 	// Config is what /metrics tells of the config file (hash, reloads); nil: nothing known.
 	Config *ConfigState
@@ -77,7 +78,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 		}
 	}
 	if o.Heartbeat <= 0 {
-		o.Heartbeat = 2 * time.Second
+		o.Heartbeat = time.Second
 	}
 	if o.ReadTimeout <= 0 {
 		o.ReadTimeout = 10 * time.Second

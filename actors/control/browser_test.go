@@ -320,11 +320,16 @@ func TestBrowserPoolPanel(t *testing.T) {
 	if err := e.sup.SimulateService("r2", "engine", false); err != nil {
 		t.Fatal(err)
 	}
-	p.wait(`document.querySelector('#pool-renders-backup-spare-2[data-covering="r2"]')`, 5000)
+	p.wait(`document.querySelector('#pool-renders-backup-spare-2[data-covering="r2"]') &&
+		(el => el && /^MAIN FAILED \(engine\) → ON spare-1 since \d\d:\d\d:\d\d$/.test(el.textContent))(document.querySelector('#pool-renders-main-r1 [data-headline="on-backup"]')) &&
+		document.querySelector('#pool-renders [data-pool-headline="covered"]').textContent === '2 ON BACKUP' &&
+		document.querySelector('#pool-renders [data-pool-headline="no-healthy-backup"]')`, 5000)
 	if err := e.sup.SimulateService("r3", "engine", false); err != nil {
 		t.Fatal(err)
 	}
-	p.wait(`document.querySelector('#pool-renders-main-r3 [data-waiting="1"]') && document.querySelector('#pool-renders-main-r3 [data-alarm="no_backup_free"]') &&
+	p.wait(`document.querySelector('#pool-renders-main-r3 [data-headline="waiting"]').textContent === 'WAITING #1 — NO BACKUP FREE' &&
+		document.querySelector('#pool-renders [data-pool-headline="waiting"]').textContent === '1 WAITING — NO BACKUP FREE' &&
+		document.querySelector('#pool-renders-main-r3 [data-waiting="1"]') && document.querySelector('#pool-renders-main-r3 [data-alarm="no_backup_free"]') &&
 		document.getElementById('alarmbar').textContent.includes('renders/r3: no backup free') && document.querySelector('[data-move="r3"]').classList.contains('prominent')`, 5000)
 	p.shot("health-pool-waiting.png")
 

@@ -1,7 +1,9 @@
 package control
 
 import (
+	"bytes"
 	"fmt"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -45,12 +47,25 @@ type Hub struct {
 	machines map[string]machine.Snapshot
 	failed   map[string]failover.Trigger
 	mAlarms  map[[2]string]bool // machine, kind → active
+	// What the status tells beyond the engine's view, as the events showed it: since when each
+	// slot (pool, main) has its machine on air and why a failure moved it, and when alarms (pool
+	// or machine, main or "", kind) cleared. (The failback countdown is the engine's FailbackAt.)
+	onAirSince   map[[2]string]time.Time
+	failedOverOn map[[2]string]failover.Trigger
+	clearedAt    map[[3]string]time.Time
+	// history is the last historyLen events published, oldest first, for a panel that signs in.
+	history []*pb.ControlEvent
 }
+
+// historyLen is how many past events a panel gets at sign-in and after a reload.
+const historyLen = 200
 
 func newHub(sys *actor.ActorSystem, clk clock.Clock) *Hub {
 	h := &Hub{sys: sys, clock: clk, subs: map[chan *pb.ControlEvent]struct{}{}, mirrors: map[string]*router.Mirror{},
 		metrics: newEventMetrics(), pools: map[string]pool.View{}, machines: map[string]machine.Snapshot{},
-		failed: map[string]failover.Trigger{}, mAlarms: map[[2]string]bool{}}
+		failed: map[string]failover.Trigger{}, mAlarms: map[[2]string]bool{},
+		onAirSince: map[[2]string]time.Time{}, failedOverOn: map[[2]string]failover.Trigger{},
+		clearedAt: map[[3]string]time.Time{}}
 	// Runs on the publisher's goroutine (an actor's): convert and hand over, never block.
 	h.sub = sys.EventStream.Subscribe(h.onEvent)
 	return h
@@ -99,6 +114,10 @@ func (h *Hub) publish(e *pb.ControlEvent) {
 	if e.Time == nil {
 		e.Time = timestamppb.New(h.clock.Now())
 	}
+	if len(h.history) == historyLen {
+		h.history = append(h.history[:0], h.history[1:]...)
+	}
+	h.history = append(h.history, e)
 	for ch := range h.subs {
 		select {
 		case ch <- e:
@@ -107,6 +126,14 @@ func (h *Hub) publish(e *pb.ControlEvent) {
 			close(ch)
 		}
 	}
+}
+
+// History returns the last events published (at most 200), oldest first. They are shared with
+// subscribers: treat them as read-only.
+func (h *Hub) History() []*pb.ControlEvent {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*pb.ControlEvent(nil), h.history...)
 }
 
 // mirror is the latest known state of a router, or nil.
@@ -119,6 +146,7 @@ func (h *Hub) mirror(name string) *router.Mirror {
 func (h *Hub) onEvent(evt any) {
 	switch e := evt.(type) {
 	case *pool.Event:
+		h.track(e)
 		if ce := poolEvent(e); ce != nil {
 			h.count(e)
 			h.publish(ce)
@@ -147,6 +175,11 @@ func (h *Hub) onEvent(evt any) {
 			h.metrics.machineAlarms.WithLabelValues(k[0], k[1]).Inc()
 		}
 		h.mAlarms[k] = e.Alarm.Active
+		if ck := [3]string{e.Machine, "", k[1]}; e.Alarm.Active {
+			delete(h.clearedAt, ck)
+		} else if _, ok := h.clearedAt[ck]; !ok {
+			h.clearedAt[ck] = h.clock.Now()
+		}
 		h.mu.Unlock()
 		if ce := machineAlarmEvent(e); ce != nil {
 			h.publish(ce)
@@ -214,6 +247,52 @@ func describeChange(c *router.Change) string {
 		return "output locks changed"
 	}
 	return "labels changed"
+}
+
+// track keeps what the status tells of a pool beyond its view: when its machines went on air,
+// why, and when its alarms cleared.
+func (h *Hub) track(e *pool.Event) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch a := e.Action.(type) {
+	case failover.Transition:
+		k := [2]string{e.Pool, a.Main}
+		switch a.To {
+		case failover.SwitchingToBackup:
+			h.failedOverOn[k] = a.Trigger
+		case failover.OnBackup, failover.OnMain:
+			if a.From != a.To {
+				h.onAirSince[k] = e.Time
+			}
+			if a.To == failover.OnMain {
+				delete(h.failedOverOn, k)
+			}
+		}
+	case failover.AlarmRaised:
+		delete(h.clearedAt, [3]string{e.Pool, a.Main, string(a.Kind)})
+	case failover.AlarmCleared:
+		h.clearedAt[[3]string{e.Pool, a.Main, string(a.Kind)}] = e.Time
+	}
+}
+
+// seen is what track kept for a slot and its alarms.
+type seen struct {
+	onAirSince   time.Time
+	failedOverOn failover.Trigger
+	clearedAt    map[string]time.Time // alarm kind → when it cleared
+}
+
+func (h *Hub) seen(poolName, main string) seen {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := [2]string{poolName, main}
+	sn := seen{onAirSince: h.onAirSince[k], failedOverOn: h.failedOverOn[k], clearedAt: map[string]time.Time{}}
+	for ck, t := range h.clearedAt {
+		if ck[0] == poolName && ck[1] == main {
+			sn.clearedAt[ck[2]] = t
+		}
+	}
+	return sn
 }
 
 // count updates the switch and alarm metrics from a pool's actions.
@@ -346,4 +425,29 @@ func (w *pairWatch) wait(e *supervisor.PoolEntry, main string, deadline time.Dur
 			}
 		}
 	}
+}
+
+// history serves the last events (Hub.History) as {"events": [...]}, oldest first, each as the
+// event stream sends it: what a panel shows in its event log at sign-in and after a reload.
+func (g *gateway) history(w http.ResponseWriter, r *http.Request) {
+	if _, refused := g.svc.Authorize("http "+r.RemoteAddr, bearer(r), OpWatch); refused != nil {
+		g.reply(w, refused, 0)
+		return
+	}
+	var b bytes.Buffer
+	b.WriteString(`{"events":[`)
+	for i, e := range g.svc.hub.History() {
+		j, err := JSON(e)
+		if err != nil {
+			g.reply(w, refusal(pb.Code_CODE_INTERNAL, "event history: %v", err), 0)
+			return
+		}
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.Write(j)
+	}
+	b.WriteString("]}\n")
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(b.Bytes())
 }

@@ -3,6 +3,8 @@ package control
 import (
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -66,7 +68,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 			alarms = append(alarms, s)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
-			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup"),
+			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), backupCell(p, machines),
 			p.GetMode(), p.GetFailback(), stateCell(p), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
 	if len(st.GetPools()) > 0 {
@@ -116,7 +118,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 			svcs = append(svcs, s.GetName()+" "+mark)
 		}
 		for _, h := range m.GetHealth() {
-			health = append(health, fmt.Sprintf("%s %g (%s)", h.GetName(), h.GetValue(), h.GetLevel()))
+			health = append(health, fmt.Sprintf("%s %s (%s)", h.GetName(), value(h.GetValue()), h.GetLevel()))
 		}
 		age := "never"
 		if m.GetHeartbeatAgeMs() >= 0 {
@@ -147,6 +149,14 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 	return tw.Flush()
 }
 
+// backupCell is a pair's backup, or "none" once it was removed.
+func backupCell(p *pb.Status_Pair, machines map[string]*pb.Status_Machine) string {
+	if p.GetBackup() == "" {
+		return "none"
+	}
+	return machineCell(machines[p.GetBackup()], p.GetOnAir() == "backup")
+}
+
 func machineCell(m *pb.Status_Machine, onAir bool) string {
 	if m == nil {
 		return "?"
@@ -167,8 +177,26 @@ func condition(m *pb.Status_Machine) string {
 		return "not seen"
 	case m.GetFailure() != "":
 		return m.GetFailure() + " failed"
+	case m.GetLevel() == "critical":
+		return "critical: " + strings.Join(levelValues(m, "critical"), ", ")
 	}
 	return "ok"
+}
+
+// levelValues names a machine's health values at level: "gpu_temp 93 (≥ 90)", as the panel does.
+func levelValues(m *pb.Status_Machine, level string) []string {
+	var out []string
+	for _, h := range m.GetHealth() {
+		if h.GetLevel() != level {
+			continue
+		}
+		op := "≥"
+		if h.GetCritical() < h.GetWarning() {
+			op = "≤"
+		}
+		out = append(out, fmt.Sprintf("%s %s (%s %s)", h.GetName(), value(h.GetValue()), op, value(h.GetCritical())))
+	}
+	return out
 }
 
 func feedsCell(fs []*pb.Feed) string {
@@ -246,4 +274,10 @@ func writeActions(w io.Writer, as []*pb.Status_Action) {
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d/%d/%d/%d\t%d\t%s\n", a.GetName(), a.GetKind(), strings.Join(a.GetOn(), ","), last,
 			a.GetEvent(), a.GetPair(), ms, a.GetOk(), a.GetFailed(), a.GetTimedOut(), a.GetDropped(), a.GetQueued(), a.GetDetail())
 	}
+}
+
+// value is a health value as a person reads it: at most one decimal ("98", "93.5"), not
+// float64's 17 digits ("cpu_load 98.00995024875621").
+func value(v float64) string {
+	return strconv.FormatFloat(math.Round(v*10)/10, 'f', -1, 64)
 }

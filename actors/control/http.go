@@ -48,6 +48,7 @@ func (g *gateway) handler() http.Handler {
 		return &pb.ControlRequest{Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}}, nil
 	}))
 	mux.HandleFunc("GET /api/events", g.events)
+	mux.HandleFunc("GET /api/events/history", g.history)
 	// Pair operations that pools take too, under /api/pools/{pool}/ ({pair} names the pool).
 	both := func(op string, h http.HandlerFunc) {
 		mux.HandleFunc("POST /api/pairs/{pair}/"+op, h)

@@ -85,8 +85,9 @@ func TestHTTPErrors(t *testing.T) {
 	}
 }
 
-// TestInvalidMappingLikeCheck: a refused edit lists the same errors `standby check` gives for the
-// same mapping in a file, changes nothing and writes nothing.
+// TestInvalidMappingLikeCheck: a refused edit lists each error `standby check` gives for the
+// same mapping in a file, once, in the panel's words and told from the edited pair (cam1), not from
+// the pair it collides with; it changes nothing and writes nothing.
 func TestInvalidMappingLikeCheck(t *testing.T) {
 	e := start(t, Options{})
 	before := fingerprint(e.status())
@@ -98,20 +99,24 @@ func TestInvalidMappingLikeCheck(t *testing.T) {
 	// The same mapping written into the file.
 	file := strings.Replace(studio(e.dir), "main_input = 1\nbackup_input = 2\noutputs = [1]", "main_input = 1\nbackup_input = 1\noutputs = [2, 999]", 1)
 	_, err := conf.Parse([]byte(file))
-	var want conf.Errors
-	if !errors.As(err, &want) {
-		t.Fatalf("the file version parsed: %v", err)
+	var check conf.Errors
+	if !errors.As(err, &check) || len(check) != 3 {
+		t.Fatalf("the file version: %v", err)
 	}
-	var got []string
+	var got, fields []string
 	for _, x := range reply["errors"].([]any) {
 		got = append(got, x.(string))
 	}
-	var wantText []string
-	for _, w := range want {
-		wantText = append(wantText, w.Error())
+	for _, x := range reply["error_fields"].([]any) {
+		fields = append(fields, x.(string))
 	}
-	if strings.Join(got, "\n") != strings.Join(wantText, "\n") {
-		t.Errorf("errors differ from standby check's:\n got: %q\nwant: %q", got, wantText)
+	want := []string{
+		"cam1 · feed 1: main input and backup input are both 1",
+		"cam1 · feed 1 · Outputs: 999 is not a router port: use a number 1..288 (as on the router's panel) or a label",
+		`cam1 · feed 1 · Outputs: output 2 of router "hub1" is already claimed by pair "cam2"`,
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") || strings.Join(fields, " ") != "feed[0] feed[0].outputs feed[0].outputs" {
+		t.Errorf("errors:\n got: %q %q\nwant: %q", got, fields, want)
 	}
 	if after := fingerprint(e.status()); after != before {
 		t.Errorf("state changed:\n%s\n%s", before, after)

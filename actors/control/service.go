@@ -89,6 +89,12 @@ type Service struct {
 	version string                                      // Options.Version
 	// startWarnings are found at start and shown in the status (a state_dir that cannot be written).
 	startWarnings []string
+	// pendingDetach (under editMu) is the pair the edit under way removes the backup of; once the
+	// edit is applied it joins detached (under detachMu, which the status reads without waiting
+	// for an edit): the pairs whose backup was removed, by name.
+	pendingDetach *detachedPair
+	detachMu      sync.Mutex
+	detached      map[string]detachedPair
 }
 
 // Do authenticates req, checks the operator's level and runs the operation. via names the surface
@@ -183,10 +189,10 @@ func (s *Service) execute(via string, who conf.Operator, req *pb.ControlRequest)
 		r = s.doSimulate(x.Simulate)
 	case *pb.ControlRequest_AddBackup:
 		target = x.AddBackup.GetPair()
-		r = s.editMapping(who.Name, x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return addBackup(c, x.AddBackup) })
+		r = s.editMapping(who.Name, x.AddBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return s.addBackup(c, x.AddBackup) })
 	case *pb.ControlRequest_RemoveBackup:
 		target = x.RemoveBackup.GetPair()
-		r = s.editMapping(who.Name, x.RemoveBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return removeBackup(c, x.RemoveBackup) })
+		r = s.editMapping(who.Name, x.RemoveBackup.GetPair(), func(c *conf.Config) *pb.ControlReply { return s.removeBackup(c, x.RemoveBackup) })
 	case *pb.ControlRequest_SetFeeds:
 		target = x.SetFeeds.GetPair()
 		r = s.editMapping(who.Name, x.SetFeeds.GetPair(), func(c *conf.Config) *pb.ControlReply { return setFeeds(c, x.SetFeeds) })

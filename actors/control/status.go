@@ -2,6 +2,8 @@ package control
 
 import (
 	"fmt"
+	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -74,8 +76,14 @@ func (s *Service) Status() (*pb.Status, error) {
 		places[p.Main] = place{v.Name, "main", slot.OnAir == p.Main}
 		places[p.Backup] = place{v.Name, "backup", slot.OnAir == p.Backup}
 	}
+	st.Pairs = s.inConfigOrder(cfg, st.Pairs, snaps)
 	for _, m := range cfg.Machines {
 		ms := machineStatus(&m, snaps[m.Name], now)
+		for _, a := range ms.Alarms {
+			if t, ok := s.hub.seen(m.Name, "").clearedAt[a.Kind]; ok && !a.Active {
+				a.ClearedAt = timestamppb.New(t)
+			}
+		}
 		if p, ok := places[m.Name]; ok {
 			ms.Pair, ms.Side, ms.OnAir = p.pair, p.side, p.onAir
 		}
@@ -121,10 +129,52 @@ func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot 
 	for _, f := range p.Feeds {
 		ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
 	}
+	sn := s.hub.seen(v.Name, p.Main)
 	for _, a := range slot.Alarms {
-		ps.Alarms = append(ps.Alarms, alarmStatus(a))
+		as := alarmStatus(a)
+		if t, ok := sn.clearedAt[as.Kind]; ok && !a.Active {
+			as.ClearedAt = timestamppb.New(t)
+		}
+		ps.Alarms = append(ps.Alarms, as)
+	}
+	if !sn.onAirSince.IsZero() {
+		ps.OnAirSince = timestamppb.New(sn.onAirSince)
+	}
+	if slot.OnAir != p.Main && slot.FailedOver {
+		ps.FailedOverOn = string(sn.failedOverOn)
+	}
+	if !slot.FailbackAt.IsZero() {
+		ps.FailbackAt = timestamppb.New(slot.FailbackAt) // the engine's own due time
 	}
 	return ps
+}
+
+// inConfigOrder sorts the pairs as the config lists them, with each pair whose backup was removed
+// in the place it had (state "no-backup", its main only), so the panel's columns stay put
+// across edits.
+func (s *Service) inConfigOrder(cfg *conf.Config, pairs []*pb.Status_Pair, snaps map[string]machine.Snapshot) []*pb.Status_Pair {
+	index := map[string]int{}
+	for i, p := range cfg.Pairs {
+		index[p.Name] = i
+	}
+	sort.SliceStable(pairs, func(i, j int) bool { return index[pairs[i].Name] < index[pairs[j].Name] })
+	for _, d := range s.detachedPairs() {
+		if cfg.Pair(d.pair.Name) != nil || cfg.Pool(d.pair.Name) != nil || inUse(cfg, d.pair.Main) {
+			continue // the name or the main went to another pairing since
+		}
+		p := d.pair
+		ps := &pb.Status_Pair{Name: p.Name, Router: p.Router, Main: p.Main, Mode: policy(p.Mode == conf.ModeAutomatic),
+			Failback: policy(p.Failback == conf.ModeAutomatic), State: "no-backup", OnAir: "main", Active: p.Main, SwitchTo: "backup",
+			Critical: snaps[p.Main].Condition.Level == failover.Critical, SwitchOnCritical: p.SwitchOnCritical,
+			FailbackAfter: p.FailbackAfter.Duration.String(), ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs}
+		labels := s.labels(p.Router)
+		for _, f := range p.Feeds {
+			ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
+		}
+		at := min(d.index, len(pairs))
+		pairs = append(pairs[:at], append([]*pb.Status_Pair{ps}, pairs[at:]...)...)
+	}
+	return pairs
 }
 
 func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.View, snaps map[string]machine.Snapshot) *pb.Status_Pool {
@@ -160,8 +210,22 @@ func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.
 		if !sl.WaitingSince.IsZero() {
 			ss.WaitingSince = timestamppb.New(sl.WaitingSince)
 		}
+		sn := s.hub.seen(v.Name, sl.Main)
 		for _, a := range sl.Alarms {
-			ss.Alarms = append(ss.Alarms, alarmStatus(a))
+			as := alarmStatus(a)
+			if t, ok := sn.clearedAt[as.Kind]; ok && !a.Active {
+				as.ClearedAt = timestamppb.New(t)
+			}
+			ss.Alarms = append(ss.Alarms, as)
+		}
+		if !sn.onAirSince.IsZero() {
+			ss.OnAirSince = timestamppb.New(sn.onAirSince)
+		}
+		if sl.OnAir != sl.Main && sl.FailedOver {
+			ss.FailedOverOn = string(sn.failedOverOn)
+		}
+		if !sl.FailbackAt.IsZero() {
+			ss.FailbackAt = timestamppb.New(sl.FailbackAt)
 		}
 		ps.Slots = append(ps.Slots, ss)
 	}
@@ -309,6 +373,21 @@ func portLabel(p conf.Port, labels map[int]string) string {
 func hasSimulated(cfg *conf.Config) bool {
 	for _, m := range cfg.Machines {
 		if m.Simulated {
+			return true
+		}
+	}
+	return false
+}
+
+// inUse reports whether a pair or pool of cfg uses the machine.
+func inUse(cfg *conf.Config, machine string) bool {
+	for _, p := range cfg.Pairs {
+		if p.Main == machine || p.Backup == machine {
+			return true
+		}
+	}
+	for _, p := range cfg.Pools {
+		if slices.Contains(p.Mains, machine) || slices.Contains(p.Backups, machine) {
 			return true
 		}
 	}

@@ -44,6 +44,9 @@ type stateBox struct {
 	dirty        chan struct{}
 	adopt        chan *pb.SyncState
 	done         chan struct{}
+	// running is runState's goroutine, which stopState waits for: a save it has under way must
+	// not land in a state_dir that its owner removes once Stop returns.
+	running sync.WaitGroup
 }
 
 // openState reads the document and returns the config to run: the file with the overrides.
@@ -101,6 +104,15 @@ func adoptSlots(p *pb.SyncState_Pool) []failover.AdoptSlot {
 	return out
 }
 
+// startState runs runState until stopState.
+func (s *Supervisor) startState() {
+	s.state.running.Add(1)
+	go func() {
+		defer s.state.running.Done()
+		s.runState()
+	}()
+}
+
 // runState persists the pools' runtime state after their transitions (coalesced) and takes the
 // active peer's documents, one at a time, until stopState.
 func (s *Supervisor) runState() {
@@ -129,6 +141,7 @@ func (s *Supervisor) stopState() {
 	if s.state.done != nil {
 		close(s.state.done)
 	}
+	s.state.running.Wait()
 }
 
 // poolChanged marks the runtime state dirty (a pool transition).

@@ -79,9 +79,6 @@ type Supervisor struct {
 
 	reloadMu sync.Mutex // one reload at a time (SIGHUP and mapping edits may race)
 	stopOnce sync.Once
-	// stateRun ends with runState: Stop waits for it, so no save of the state document is still
-	// writing in state_dir once Stop returned (a test's TempDir cleanup raced with one).
-	stateRun sync.WaitGroup
 	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg      *conf.Config
 	pools    []PoolEntry // derived from cfg, kept with it
@@ -187,11 +184,7 @@ func Start(opts Options) (*Supervisor, error) {
 		return nil, err
 	}
 	s.resumePools()
-	s.stateRun.Add(1)
-	go func() {
-		defer s.stateRun.Done()
-		s.runState()
-	}()
+	s.startState()
 	if s.node != nil {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
@@ -626,6 +619,9 @@ var ErrUnknownPair = errors.New("unknown pair")
 func (s *Supervisor) Stop() { s.stopOnce.Do(s.stop) }
 
 func (s *Supervisor) stop() {
+	// The document first: what it saves must be the state before shutdown, and a save under way
+	// must finish while the pools still answer and before the caller may remove state_dir.
+	s.stopState()
 	if s.node != nil {
 		s.node.Stopping() // the demo agents stopped below would otherwise be logged as lost peers
 	}
@@ -659,8 +655,6 @@ func (s *Supervisor) stop() {
 		h.Close()
 	}
 	s.pauses.Stop()
-	s.stopState()
-	s.stateRun.Wait()
 }
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest

@@ -606,7 +606,10 @@ type ControlReply struct {
 	// Warnings that apply after a mapping edit (licence feature mismatch).
 	Warnings []string `protobuf:"bytes,8,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// SubscribeOp: how long the subscription lasts without renewal, in milliseconds.
-	LeaseMs       int64 `protobuf:"varint,9,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
+	LeaseMs int64 `protobuf:"varint,9,opt,name=lease_ms,json=leaseMs,proto3" json:"lease_ms,omitempty"`
+	// For each of errors, the field of the edit it is about, as the panel names its inputs
+	// ("backup", "main", "router", "name", "feed", "feed[0].outputs"); "" when it is about no field.
+	ErrorFields   []string `protobuf:"bytes,50,rep,name=error_fields,json=errorFields,proto3" json:"error_fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -702,6 +705,13 @@ func (x *ControlReply) GetLeaseMs() int64 {
 		return x.LeaseMs
 	}
 	return 0
+}
+
+func (x *ControlReply) GetErrorFields() []string {
+	if x != nil {
+		return x.ErrorFields
+	}
+	return nil
 }
 
 // Status is everything the panels show.
@@ -1793,8 +1803,9 @@ func (x *ControlRequest_AddBackupOp) GetFeeds() []*Feed {
 	return nil
 }
 
-// RemoveBackupOp removes a pair's backup, which dissolves the pairing: the main keeps running but
-// nothing takes over when it fails (level 3).
+// RemoveBackupOp removes a pair's backup (level 3): the main keeps running unprotected, and the
+// pair keeps its place, mode, failback and feeds, which a later AddBackupOp of the same pair
+// takes up again. Refused while the backup is on air.
 type ControlRequest_RemoveBackupOp struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Pair          string                 `protobuf:"bytes,1,opt,name=pair,proto3" json:"pair,omitempty"`
@@ -2313,7 +2324,12 @@ type Status_Slot struct {
 	// A health value of the main or the machine on air is Critical.
 	Critical bool `protobuf:"varint,9,opt,name=critical,proto3" json:"critical,omitempty"`
 	// The main's feeds: role, input, outputs.
-	Feeds         []*Status_RoleFeed `protobuf:"bytes,10,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	Feeds []*Status_RoleFeed `protobuf:"bytes,10,rep,name=feeds,proto3" json:"feeds,omitempty"`
+	// As in Pair: when the machine on air went on air, when a pending automatic failback puts
+	// the main back, and why a failure moved it.
+	OnAirSince    *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=on_air_since,json=onAirSince,proto3" json:"on_air_since,omitempty"`
+	FailbackAt    *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=failback_at,json=failbackAt,proto3" json:"failback_at,omitempty"`
+	FailedOverOn  string                 `protobuf:"bytes,52,opt,name=failed_over_on,json=failedOverOn,proto3" json:"failed_over_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2416,6 +2432,27 @@ func (x *Status_Slot) GetFeeds() []*Status_RoleFeed {
 		return x.Feeds
 	}
 	return nil
+}
+
+func (x *Status_Slot) GetOnAirSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OnAirSince
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetFailbackAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailbackAt
+	}
+	return nil
+}
+
+func (x *Status_Slot) GetFailedOverOn() string {
+	if x != nil {
+		return x.FailedOverOn
+	}
+	return ""
 }
 
 type Status_RoleFeed struct {
@@ -2732,7 +2769,15 @@ type Status_Pair struct {
 	Warnings []string `protobuf:"bytes,20,rep,name=warnings,proto3" json:"warnings,omitempty"`
 	// Why no switch of this pair can happen now ("router unavailable — cannot switch"); empty
 	// when one can.
-	CannotSwitch  string `protobuf:"bytes,40,opt,name=cannot_switch,json=cannotSwitch,proto3" json:"cannot_switch,omitempty"`
+	CannotSwitch string `protobuf:"bytes,40,opt,name=cannot_switch,json=cannotSwitch,proto3" json:"cannot_switch,omitempty"`
+	// When the machine on air went on air, as far as this supervisor saw it (unset: not seen
+	// since it started).
+	OnAirSince *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=on_air_since,json=onAirSince,proto3" json:"on_air_since,omitempty"`
+	// When a pending automatic failback puts the main back on air: the main is healthy again and
+	// failback is automatic (unset: none pending).
+	FailbackAt *timestamppb.Timestamp `protobuf:"bytes,51,opt,name=failback_at,json=failbackAt,proto3" json:"failback_at,omitempty"`
+	// Why the backup went on air, when a failure put it there ("engine", "network", "critical").
+	FailedOverOn  string `protobuf:"bytes,52,opt,name=failed_over_on,json=failedOverOn,proto3" json:"failed_over_on,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2914,14 +2959,37 @@ func (x *Status_Pair) GetCannotSwitch() string {
 	return ""
 }
 
+func (x *Status_Pair) GetOnAirSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.OnAirSince
+	}
+	return nil
+}
+
+func (x *Status_Pair) GetFailbackAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.FailbackAt
+	}
+	return nil
+}
+
+func (x *Status_Pair) GetFailedOverOn() string {
+	if x != nil {
+		return x.FailedOverOn
+	}
+	return ""
+}
+
 type Status_Alarm struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Kind    string                 `protobuf:"bytes,1,opt,name=kind,proto3" json:"kind,omitempty"`
 	Message string                 `protobuf:"bytes,2,opt,name=message,proto3" json:"message,omitempty"`
 	Since   *timestamppb.Timestamp `protobuf:"bytes,3,opt,name=since,proto3" json:"since,omitempty"`
 	// The cause is still there.
-	Active        bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
-	Acked         bool `protobuf:"varint,5,opt,name=acked,proto3" json:"acked,omitempty"`
+	Active bool `protobuf:"varint,4,opt,name=active,proto3" json:"active,omitempty"`
+	Acked  bool `protobuf:"varint,5,opt,name=acked,proto3" json:"acked,omitempty"`
+	// When the cause went away (unset while active, or not seen since this supervisor started).
+	ClearedAt     *timestamppb.Timestamp `protobuf:"bytes,50,opt,name=cleared_at,json=clearedAt,proto3" json:"cleared_at,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2989,6 +3057,13 @@ func (x *Status_Alarm) GetAcked() bool {
 		return x.Acked
 	}
 	return false
+}
+
+func (x *Status_Alarm) GetClearedAt() *timestamppb.Timestamp {
+	if x != nil {
+		return x.ClearedAt
+	}
+	return nil
 }
 
 type Status_Machine struct {
@@ -3479,7 +3554,7 @@ const file_control_proto_rawDesc = "" +
 	"\x10main_input_label\x18\x04 \x01(\tR\x0emainInputLabel\x12,\n" +
 	"\x12backup_input_label\x18\x05 \x01(\tR\x10backupInputLabel\x12#\n" +
 	"\routput_labels\x18\x06 \x03(\tR\foutputLabels\x12%\n" +
-	"\x0elocked_outputs\x18\a \x03(\tR\rlockedOutputs\"\x89\x02\n" +
+	"\x0elocked_outputs\x18\a \x03(\tR\rlockedOutputs\"\xac\x02\n" +
 	"\fControlReply\x12\x0e\n" +
 	"\x02ok\x18\x01 \x01(\bR\x02ok\x12$\n" +
 	"\x04code\x18\x02 \x01(\x0e2\x10.standby.v1.CodeR\x04code\x12\x16\n" +
@@ -3489,7 +3564,8 @@ const file_control_proto_rawDesc = "" +
 	"\x06status\x18\x06 \x01(\v2\x12.standby.v1.StatusR\x06status\x12\x16\n" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
-	"\blease_ms\x18\t \x01(\x03R\aleaseMs\"\xdd\x1d\n" +
+	"\blease_ms\x18\t \x01(\x03R\aleaseMs\x12!\n" +
+	"\ferror_fields\x182 \x03(\tR\verrorFields\"\xda \n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3534,7 +3610,7 @@ const file_control_proto_rawDesc = "" +
 	"\x05roles\x18\v \x03(\tR\x05roles\x12\x1a\n" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12!\n" +
 	"\fforce_unlock\x18\r \x01(\bR\vforceUnlock\x12!\n" +
-	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xcf\x02\n" +
+	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xf0\x03\n" +
 	"\x04Slot\x12\x12\n" +
 	"\x04main\x18\x01 \x01(\tR\x04main\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x15\n" +
@@ -3546,7 +3622,12 @@ const file_control_proto_rawDesc = "" +
 	"\x06alarms\x18\b \x03(\v2\x18.standby.v1.Status.AlarmR\x06alarms\x12\x1a\n" +
 	"\bcritical\x18\t \x01(\bR\bcritical\x121\n" +
 	"\x05feeds\x18\n" +
-	" \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x1aN\n" +
+	" \x03(\v2\x1b.standby.v1.Status.RoleFeedR\x05feeds\x12<\n" +
+	"\fon_air_since\x182 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"onAirSince\x12;\n" +
+	"\vfailback_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"failbackAt\x12$\n" +
+	"\x0efailed_over_on\x184 \x01(\tR\ffailedOverOn\x1aN\n" +
 	"\bRoleFeed\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x14\n" +
 	"\x05input\x18\x02 \x01(\tR\x05input\x12\x18\n" +
@@ -3575,7 +3656,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06active\x18\v \x01(\bR\x06active\x12\x12\n" +
 	"\x04term\x18\f \x01(\x04R\x04term\x12\x12\n" +
 	"\x04peer\x18\r \x01(\tR\x04peer\x12\x18\n" +
-	"\aversion\x18( \x01(\tR\aversion\x1a\xf2\x04\n" +
+	"\aversion\x18( \x01(\tR\aversion\x1a\x93\x06\n" +
 	"\x04Pair\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3598,13 +3679,20 @@ const file_control_proto_rawDesc = "" +
 	"\fforce_unlock\x18\x12 \x01(\bR\vforceUnlock\x12!\n" +
 	"\flock_outputs\x18\x13 \x01(\bR\vlockOutputs\x12\x1a\n" +
 	"\bwarnings\x18\x14 \x03(\tR\bwarnings\x12#\n" +
-	"\rcannot_switch\x18( \x01(\tR\fcannotSwitch\x1a\x95\x01\n" +
+	"\rcannot_switch\x18( \x01(\tR\fcannotSwitch\x12<\n" +
+	"\fon_air_since\x182 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"onAirSince\x12;\n" +
+	"\vfailback_at\x183 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
+	"failbackAt\x12$\n" +
+	"\x0efailed_over_on\x184 \x01(\tR\ffailedOverOn\x1a\xd0\x01\n" +
 	"\x05Alarm\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x18\n" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x120\n" +
 	"\x05since\x18\x03 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
-	"\x05acked\x18\x05 \x01(\bR\x05acked\x1a\xf4\x03\n" +
+	"\x05acked\x18\x05 \x01(\bR\x05acked\x129\n" +
+	"\n" +
+	"cleared_at\x182 \x01(\v2\x1a.google.protobuf.TimestampR\tclearedAt\x1a\xf4\x03\n" +
 	"\aMachine\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
 	"\x04pair\x18\x02 \x01(\tR\x04pair\x12\x12\n" +
@@ -3778,19 +3866,24 @@ var file_control_proto_depIdxs = []int32{
 	35, // 32: standby.v1.Status.Slot.waiting_since:type_name -> google.protobuf.Timestamp
 	30, // 33: standby.v1.Status.Slot.alarms:type_name -> standby.v1.Status.Alarm
 	26, // 34: standby.v1.Status.Slot.feeds:type_name -> standby.v1.Status.RoleFeed
-	26, // 35: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
-	2,  // 36: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
-	30, // 37: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
-	35, // 38: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
-	35, // 39: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
-	32, // 40: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
-	33, // 41: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
-	30, // 42: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
-	43, // [43:43] is the sub-list for method output_type
-	43, // [43:43] is the sub-list for method input_type
-	43, // [43:43] is the sub-list for extension type_name
-	43, // [43:43] is the sub-list for extension extendee
-	0,  // [0:43] is the sub-list for field type_name
+	35, // 35: standby.v1.Status.Slot.on_air_since:type_name -> google.protobuf.Timestamp
+	35, // 36: standby.v1.Status.Slot.failback_at:type_name -> google.protobuf.Timestamp
+	26, // 37: standby.v1.Status.Backup.feeds:type_name -> standby.v1.Status.RoleFeed
+	2,  // 38: standby.v1.Status.Pair.feeds:type_name -> standby.v1.Feed
+	30, // 39: standby.v1.Status.Pair.alarms:type_name -> standby.v1.Status.Alarm
+	35, // 40: standby.v1.Status.Pair.on_air_since:type_name -> google.protobuf.Timestamp
+	35, // 41: standby.v1.Status.Pair.failback_at:type_name -> google.protobuf.Timestamp
+	35, // 42: standby.v1.Status.Alarm.since:type_name -> google.protobuf.Timestamp
+	35, // 43: standby.v1.Status.Alarm.cleared_at:type_name -> google.protobuf.Timestamp
+	35, // 44: standby.v1.Status.Machine.last_seen:type_name -> google.protobuf.Timestamp
+	32, // 45: standby.v1.Status.Machine.services:type_name -> standby.v1.Status.Service
+	33, // 46: standby.v1.Status.Machine.health:type_name -> standby.v1.Status.Health
+	30, // 47: standby.v1.Status.Machine.alarms:type_name -> standby.v1.Status.Alarm
+	48, // [48:48] is the sub-list for method output_type
+	48, // [48:48] is the sub-list for method input_type
+	48, // [48:48] is the sub-list for extension type_name
+	48, // [48:48] is the sub-list for extension extendee
+	0,  // [0:48] is the sub-list for field type_name
 }
 
 func init() { file_control_proto_init() }
