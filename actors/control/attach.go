@@ -92,6 +92,7 @@ func Start(s *supervisor.Supervisor, o Options) (*Control, error) {
 	if svc.version == "" {
 		svc.version = "unknown"
 	}
+	svc.loadDetached()
 	if p := state.Problem(s.Config().Supervisor.StateDir); p != "" {
 		svc.startWarnings = append(svc.startWarnings, p) // logged by the supervisor's state.Open
 	}

@@ -1,13 +1,18 @@
 package control
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/BurntSushi/toml"
 
 	"standby/actors/state"
 	"standby/conf"
@@ -42,29 +47,99 @@ func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.C
 		r.Errors = lacks
 		return r
 	}
-	if err := s.sup.Edit(valid, by); err != nil {
+	// The pairs whose backup is removed after this edit, written with it (nil: unchanged).
+	detached, changed := s.detachedAfter(valid, pairName)
+	var docDetached []*pb.StateDoc_Detached
+	if changed {
+		var err error
+		if docDetached, err = encodeDetached(detached, by, s.clock.Now().UnixMilli()); err != nil {
+			s.pendingDetach = nil
+			return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
+		}
+	}
+	if err := s.sup.EditDetached(valid, by, docDetached); err != nil {
+		s.pendingDetach = nil
 		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
 	}
 	s.detachMu.Lock()
-	if valid.Pair(pairName) != nil {
-		delete(s.detached, pairName)
-	}
-	if d := s.pendingDetach; d != nil {
-		if s.detached == nil {
-			s.detached = map[string]detachedPair{}
-		}
-		s.detached[d.pair.Name], s.pendingDetach = *d, nil
-	}
+	s.detached, s.pendingDetach = detached, nil
 	s.detachMu.Unlock()
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, state.File)),
 		Warnings: pairWarnings(valid, pairName)}
 }
 
 // detachedPair is a pair whose backup was removed: what it was and where it stood, so adding a
-// backup again brings back its mode, failback and feeds in its place.
+// backup again brings back its mode, failback and feeds in its place. They are kept in the state
+// document (StateDoc.detached), so a restart keeps them too.
 type detachedPair struct {
 	pair  conf.Pair
 	index int
+	by    string
+	atMs  int64
+}
+
+// detachedAfter is the detached pairs once valid runs: the pending one added, pairName's dropped
+// when valid has that pair again; changed says whether that differs from now.
+func (s *Service) detachedAfter(valid *conf.Config, pairName string) (map[string]detachedPair, bool) {
+	s.detachMu.Lock()
+	defer s.detachMu.Unlock()
+	next := make(map[string]detachedPair, len(s.detached)+1)
+	for k, v := range s.detached {
+		next[k] = v
+	}
+	_, had := next[pairName]
+	changed := false
+	if had && valid.Pair(pairName) != nil {
+		delete(next, pairName)
+		changed = true
+	}
+	if d := s.pendingDetach; d != nil {
+		next[d.pair.Name] = *d
+		changed = true
+	}
+	return next, changed
+}
+
+// detachedEntry is how a detached pair is written in the state document: its [[pair]] entry.
+type detachedEntry struct {
+	Pair []conf.Pair `toml:"pair"`
+}
+
+func encodeDetached(ds map[string]detachedPair, by string, atMs int64) ([]*pb.StateDoc_Detached, error) {
+	out := []*pb.StateDoc_Detached{} // not nil: an empty list is "none", not "unchanged"
+	for _, name := range slices.Sorted(maps.Keys(ds)) {
+		d := ds[name]
+		var b bytes.Buffer
+		if err := toml.NewEncoder(&b).Encode(detachedEntry{Pair: []conf.Pair{d.pair}}); err != nil {
+			return nil, fmt.Errorf("pair %q: %v", name, err)
+		}
+		if d.by == "" {
+			d.by, d.atMs = by, atMs
+		}
+		out = append(out, &pb.StateDoc_Detached{Name: name, Entry: b.String(), Index: int32(d.index), By: d.by, AtMs: d.atMs})
+	}
+	return out, nil
+}
+
+// loadDetached reads the detached pairs of the state document; one that the config in force has
+// again (the file added it back) or that cannot be read is left out, with a log line.
+func (s *Service) loadDetached() {
+	cfg := s.sup.Config()
+	for _, d := range s.sup.Doc().GetDetached() {
+		var e detachedEntry
+		if _, err := toml.Decode(d.GetEntry(), &e); err != nil || len(e.Pair) != 1 || e.Pair[0].Name != d.GetName() {
+			s.log.Error().Str("pair", d.GetName()).Msgf("state document: the pair whose backup was removed cannot be read (%v); it is not shown", err)
+			continue
+		}
+		if cfg.Pair(d.GetName()) != nil {
+			continue
+		}
+		if s.detached == nil {
+			s.detached = map[string]detachedPair{}
+		}
+		s.detached[d.GetName()] = detachedPair{pair: e.Pair[0], index: int(d.GetIndex()), by: d.GetBy(), atMs: d.GetAtMs()}
+		s.log.Info().Str("pair", d.GetName()).Msgf("pair %s has no backup: removed by %s (state document)", d.GetName(), d.GetBy())
+	}
 }
 
 func (s *Service) addBackup(c *conf.Config, op *pb.ControlRequest_AddBackupOp) *pb.ControlReply {

@@ -226,3 +226,38 @@ func TestPanelError(t *testing.T) {
 		}
 	}
 }
+
+// TestRemovedBackupSurvivesRestart: a pair whose backup was removed is kept in the state document
+// with what it ran (here the manual mode an operator set): after a restart it is still shown
+// without a backup, and adding one brings back its mode, not the file's.
+func TestRemovedBackupSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	t.Run("remove", func(t *testing.T) {
+		e := startIn(t, dir, Options{})
+		if status, reply := e.httpDo("POST", "/api/pairs/cam1/mode", tokOperate, `{"mode":"manual"}`); status != 200 {
+			t.Fatalf("mode: %d %v", status, reply)
+		}
+		if status, reply := e.httpDo("DELETE", "/api/pairs/cam1/backup", tokConfigure, ""); status != 200 {
+			t.Fatalf("remove backup: %d %v", status, reply)
+		}
+		if _, d := saved(t, dir); len(d.GetDetached()) != 1 || d.GetDetached()[0].GetName() != "cam1" || d.GetDetached()[0].GetBy() != "cora" {
+			t.Fatalf("state document: %v", d.GetDetached())
+		}
+	})
+	t.Run("restart", func(t *testing.T) {
+		e := startIn(t, dir, Options{})
+		st := e.status()
+		if len(st.Pairs) != 2 || st.Pairs[0].Name != "cam1" || st.Pairs[0].State != "no-backup" || st.Pairs[0].Mode != "manual" {
+			t.Fatalf("after the restart: %s", mustJSON(st))
+		}
+		if status, reply := e.httpDo("PUT", "/api/pairs/cam1/backup", tokConfigure, `{"backup":"b1"}`); status != 200 {
+			t.Fatalf("add the backup again: %d %v", status, reply)
+		}
+		if p := pairOf(e.status(), "cam1"); p.GetMode() != "manual" || p.GetBackup() != "b1" {
+			t.Errorf("cam1 with its backup again: %v", p)
+		}
+		if _, d := saved(t, dir); len(d.GetDetached()) != 0 {
+			t.Errorf("still detached in the state document: %v", d.GetDetached())
+		}
+	})
+}

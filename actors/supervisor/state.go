@@ -208,6 +208,12 @@ func (s *Supervisor) changeDoc(change func(d *pb.StateDoc) bool) error {
 // recordOverrides makes the document's overrides those that turn the file into edited, by by; it
 // returns the overrides before, to put back if what follows fails.
 func (s *Supervisor) recordOverrides(edited *conf.Config, by string) ([]*pb.Override, error) {
+	return s.recordEdit(edited, by, nil)
+}
+
+// recordEdit is recordOverrides that also records the detached pairs when detached is not nil, in
+// the same revision (one write: a removed backup is never lost between two).
+func (s *Supervisor) recordEdit(edited *conf.Config, by string, detached []*pb.StateDoc_Detached) ([]*pb.Override, error) {
 	s.state.mu.Lock()
 	file, prev := s.state.file, s.state.doc.GetOverrides()
 	s.state.mu.Unlock()
@@ -215,7 +221,13 @@ func (s *Supervisor) recordOverrides(edited *conf.Config, by string) ([]*pb.Over
 	if err != nil {
 		return nil, err
 	}
-	return prev, s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = ovs; return true })
+	return prev, s.changeDoc(func(d *pb.StateDoc) bool {
+		d.Overrides = ovs
+		if detached != nil {
+			d.Detached = detached
+		}
+		return true
+	})
 }
 
 // Doc is a copy of the state document.
@@ -238,9 +250,16 @@ func (s *Supervisor) HeldState() redundancy.Tick {
 // the change in the state document as overrides of the file, by by. Nothing changes when the
 // document cannot be saved or the tree refuses the config.
 func (s *Supervisor) Edit(edited *conf.Config, by string) error {
+	return s.EditDetached(edited, by, nil)
+}
+
+// EditDetached is Edit that also records the pairs whose backup was removed (nil: unchanged; an
+// empty list: none), in the same revision of the state document.
+func (s *Supervisor) EditDetached(edited *conf.Config, by string, detached []*pb.StateDoc_Detached) error {
 	s.reloadMu.Lock()
 	defer s.reloadMu.Unlock()
-	prev, err := s.recordOverrides(edited, by)
+	prevDetached := s.Doc().GetDetached()
+	prev, err := s.recordEdit(edited, by, detached)
 	if err != nil {
 		return fmt.Errorf("state document not saved, nothing changed: %w", err)
 	}
@@ -249,7 +268,7 @@ func (s *Supervisor) Edit(edited *conf.Config, by string) error {
 	s.mu.Unlock()
 	if err := s.apply(old, edited); err != nil {
 		// What is on disk must be what runs (or ran).
-		serr := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides = prev; return true })
+		serr := s.changeDoc(func(d *pb.StateDoc) bool { d.Overrides, d.Detached = prev, prevDetached; return true })
 		return errors.Join(err, serr)
 	}
 	return nil

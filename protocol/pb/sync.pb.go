@@ -295,7 +295,10 @@ type StateDoc struct {
 	Pools []*SyncState_Pool `protobuf:"bytes,6,rep,name=pools,proto3" json:"pools,omitempty"`
 	// The primary's studio config (TOML: routers, machines, pairs, pools, operators, demo) as its
 	// file says, before overrides; a secondary runs it instead of its own file's studio sections.
-	Studio        string `protobuf:"bytes,7,opt,name=studio,proto3" json:"studio,omitempty"`
+	Studio string `protobuf:"bytes,7,opt,name=studio,proto3" json:"studio,omitempty"`
+	// Pairs whose backup an operator removed: held here (not in the config, which needs a backup)
+	// so adding a backup again brings back the pair as it ran, after a restart too.
+	Detached      []*StateDoc_Detached `protobuf:"bytes,8,rep,name=detached,proto3" json:"detached,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -377,6 +380,13 @@ func (x *StateDoc) GetStudio() string {
 		return x.Studio
 	}
 	return ""
+}
+
+func (x *StateDoc) GetDetached() []*StateDoc_Detached {
+	if x != nil {
+		return x.Detached
+	}
+	return nil
 }
 
 // Override is one pair's or pool's operator changes against the config file.
@@ -703,6 +713,83 @@ func (x *SyncState_Alarm) GetAcked() bool {
 	return false
 }
 
+type StateDoc_Detached struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The [[pair]] entry as it ran (TOML), and its position among the pairs then.
+	Entry         string `protobuf:"bytes,2,opt,name=entry,proto3" json:"entry,omitempty"`
+	Index         int32  `protobuf:"varint,3,opt,name=index,proto3" json:"index,omitempty"`
+	By            string `protobuf:"bytes,4,opt,name=by,proto3" json:"by,omitempty"`
+	AtMs          int64  `protobuf:"varint,5,opt,name=at_ms,json=atMs,proto3" json:"at_ms,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StateDoc_Detached) Reset() {
+	*x = StateDoc_Detached{}
+	mi := &file_sync_proto_msgTypes[7]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StateDoc_Detached) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StateDoc_Detached) ProtoMessage() {}
+
+func (x *StateDoc_Detached) ProtoReflect() protoreflect.Message {
+	mi := &file_sync_proto_msgTypes[7]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StateDoc_Detached.ProtoReflect.Descriptor instead.
+func (*StateDoc_Detached) Descriptor() ([]byte, []int) {
+	return file_sync_proto_rawDescGZIP(), []int{2, 0}
+}
+
+func (x *StateDoc_Detached) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *StateDoc_Detached) GetEntry() string {
+	if x != nil {
+		return x.Entry
+	}
+	return ""
+}
+
+func (x *StateDoc_Detached) GetIndex() int32 {
+	if x != nil {
+		return x.Index
+	}
+	return 0
+}
+
+func (x *StateDoc_Detached) GetBy() string {
+	if x != nil {
+		return x.By
+	}
+	return ""
+}
+
+func (x *StateDoc_Detached) GetAtMs() int64 {
+	if x != nil {
+		return x.AtMs
+	}
+	return 0
+}
+
 var File_sync_proto protoreflect.FileDescriptor
 
 const file_sync_proto_rawDesc = "" +
@@ -755,7 +842,7 @@ const file_sync_proto_rawDesc = "" +
 	"\amessage\x18\x02 \x01(\tR\amessage\x12\x19\n" +
 	"\bsince_ms\x18\x03 \x01(\x03R\asinceMs\x12\x16\n" +
 	"\x06active\x18\x04 \x01(\bR\x06active\x12\x14\n" +
-	"\x05acked\x18\x05 \x01(\bR\x05acked\"\xe8\x01\n" +
+	"\x05acked\x18\x05 \x01(\bR\x05acked\"\x94\x03\n" +
 	"\bStateDoc\x12\x16\n" +
 	"\x06format\x18\x01 \x01(\rR\x06format\x12\x12\n" +
 	"\x04term\x18\x02 \x01(\x04R\x04term\x12\x1a\n" +
@@ -763,7 +850,14 @@ const file_sync_proto_rawDesc = "" +
 	"\x06writer\x18\x04 \x01(\tR\x06writer\x122\n" +
 	"\toverrides\x18\x05 \x03(\v2\x14.standby.v1.OverrideR\toverrides\x120\n" +
 	"\x05pools\x18\x06 \x03(\v2\x1a.standby.v1.SyncState.PoolR\x05pools\x12\x16\n" +
-	"\x06studio\x18\a \x01(\tR\x06studio\"\x9d\x01\n" +
+	"\x06studio\x18\a \x01(\tR\x06studio\x129\n" +
+	"\bdetached\x18\b \x03(\v2\x1d.standby.v1.StateDoc.DetachedR\bdetached\x1ao\n" +
+	"\bDetached\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
+	"\x05entry\x18\x02 \x01(\tR\x05entry\x12\x14\n" +
+	"\x05index\x18\x03 \x01(\x05R\x05index\x12\x0e\n" +
+	"\x02by\x18\x04 \x01(\tR\x02by\x12\x13\n" +
+	"\x05at_ms\x18\x05 \x01(\x03R\x04atMs\"\x9d\x01\n" +
 	"\bOverride\x12\x12\n" +
 	"\x04kind\x18\x01 \x01(\tR\x04kind\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\tR\x04name\x12\x16\n" +
@@ -785,28 +879,30 @@ func file_sync_proto_rawDescGZIP() []byte {
 	return file_sync_proto_rawDescData
 }
 
-var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 7)
+var file_sync_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
 var file_sync_proto_goTypes = []any{
-	(*SyncBeat)(nil),        // 0: standby.v1.SyncBeat
-	(*SyncState)(nil),       // 1: standby.v1.SyncState
-	(*StateDoc)(nil),        // 2: standby.v1.StateDoc
-	(*Override)(nil),        // 3: standby.v1.Override
-	(*SyncState_Pool)(nil),  // 4: standby.v1.SyncState.Pool
-	(*SyncState_Slot)(nil),  // 5: standby.v1.SyncState.Slot
-	(*SyncState_Alarm)(nil), // 6: standby.v1.SyncState.Alarm
+	(*SyncBeat)(nil),          // 0: standby.v1.SyncBeat
+	(*SyncState)(nil),         // 1: standby.v1.SyncState
+	(*StateDoc)(nil),          // 2: standby.v1.StateDoc
+	(*Override)(nil),          // 3: standby.v1.Override
+	(*SyncState_Pool)(nil),    // 4: standby.v1.SyncState.Pool
+	(*SyncState_Slot)(nil),    // 5: standby.v1.SyncState.Slot
+	(*SyncState_Alarm)(nil),   // 6: standby.v1.SyncState.Alarm
+	(*StateDoc_Detached)(nil), // 7: standby.v1.StateDoc.Detached
 }
 var file_sync_proto_depIdxs = []int32{
 	4, // 0: standby.v1.SyncState.pools:type_name -> standby.v1.SyncState.Pool
 	2, // 1: standby.v1.SyncState.doc:type_name -> standby.v1.StateDoc
 	3, // 2: standby.v1.StateDoc.overrides:type_name -> standby.v1.Override
 	4, // 3: standby.v1.StateDoc.pools:type_name -> standby.v1.SyncState.Pool
-	5, // 4: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
-	6, // 5: standby.v1.SyncState.Slot.alarms:type_name -> standby.v1.SyncState.Alarm
-	6, // [6:6] is the sub-list for method output_type
-	6, // [6:6] is the sub-list for method input_type
-	6, // [6:6] is the sub-list for extension type_name
-	6, // [6:6] is the sub-list for extension extendee
-	0, // [0:6] is the sub-list for field type_name
+	7, // 4: standby.v1.StateDoc.detached:type_name -> standby.v1.StateDoc.Detached
+	5, // 5: standby.v1.SyncState.Pool.slots:type_name -> standby.v1.SyncState.Slot
+	6, // 6: standby.v1.SyncState.Slot.alarms:type_name -> standby.v1.SyncState.Alarm
+	7, // [7:7] is the sub-list for method output_type
+	7, // [7:7] is the sub-list for method input_type
+	7, // [7:7] is the sub-list for extension type_name
+	7, // [7:7] is the sub-list for extension extendee
+	0, // [0:7] is the sub-list for field type_name
 }
 
 func init() { file_sync_proto_init() }
@@ -820,7 +916,7 @@ func file_sync_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_sync_proto_rawDesc), len(file_sync_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   7,
+			NumMessages:   8,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
