@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"standby/actors/action"
+	"standby/actors/agentgw"
 	"standby/actors/clock"
 	"standby/actors/failover"
 	"standby/actors/machine"
@@ -53,6 +54,11 @@ type Hub struct {
 	onAirSince   map[[2]string]time.Time
 	failedOverOn map[[2]string]failover.Trigger
 	clearedAt    map[[3]string]time.Time
+	// overload is the supervisor's current overload episode (agentgw.Overloaded), zero when none.
+	overload struct {
+		since time.Time
+		lag   time.Duration
+	}
 	// history is the last historyLen events published, oldest first, for a panel that signs in.
 	history []*pb.ControlEvent
 }
@@ -183,6 +189,23 @@ func (h *Hub) onEvent(evt any) {
 		h.mu.Unlock()
 		if ce := machineAlarmEvent(e); ce != nil {
 			h.publish(ce)
+		}
+	case *agentgw.Overloaded:
+		h.mu.Lock()
+		if e.Active {
+			h.overload.since, h.overload.lag = h.clock.Now(), e.Lag
+			h.metrics.overloaded.Set(1)
+			h.metrics.overloads.Inc()
+		} else {
+			h.overload.since, h.overload.lag = time.Time{}, 0
+			h.metrics.overloaded.Set(0)
+		}
+		h.mu.Unlock()
+		if e.Active {
+			h.publish(&pb.ControlEvent{Kind: "alarm", Alarm: "supervisor_overloaded", Detail: overloadText(e.Lag)})
+		} else {
+			h.publish(&pb.ControlEvent{Kind: "alarm_cleared", Alarm: "supervisor_overloaded",
+				Detail: fmt.Sprintf("caught up; reports waited up to %.3f ms", float64(e.Lag)/float64(time.Millisecond))})
 		}
 	case *router.Status:
 		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
@@ -450,4 +473,20 @@ func (g *gateway) history(w http.ResponseWriter, r *http.Request) {
 	b.WriteString("]}\n")
 	w.Header().Set("Content-Type", "application/json")
 	_, _ = w.Write(b.Bytes())
+}
+
+// overloadText says what an overload means for the operator.
+func overloadText(lag time.Duration) string {
+	return fmt.Sprintf("supervisor overloaded: reports waited %.3f ms in its queue; machines get a fresh heartbeat timeout instead of being declared silent",
+		float64(lag)/float64(time.Millisecond))
+}
+
+// overloadWarning is the status's warning while an overload episode lasts ("" when none).
+func (h *Hub) overloadWarning() string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.overload.since.IsZero() {
+		return ""
+	}
+	return overloadText(h.overload.lag) + " (since " + h.overload.since.Format("15:04:05.000") + ")"
 }

@@ -29,6 +29,8 @@ type eventMetrics struct {
 	alarms          *prometheus.CounterVec   // pair, kind: pool alarms raised
 	machineAlarms   *prometheus.CounterVec   // machine, kind: a machine's own alarms raised
 	machineFailures *prometheus.CounterVec   // machine, trigger: conditions turning failed
+	overloaded      prometheus.Gauge         // 1 during an overload episode
+	overloads       prometheus.Counter       // overload episodes
 }
 
 func newEventMetrics() *eventMetrics {
@@ -46,11 +48,15 @@ func newEventMetrics() *eventMetrics {
 		machineFailures: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "standby_machine_failures_total",
 			Help: "Times a machine's condition turned failed, by machine and trigger (engine, videoio, service, network)."},
 			[]string{"machine", "trigger"}),
+		overloaded: prometheus.NewGauge(prometheus.GaugeOpts{Name: "standby_supervisor_overloaded",
+			Help: "1 while reports wait in the supervisor's queue longer than its bound (machines are excused, not declared silent)."}),
+		overloads: prometheus.NewCounter(prometheus.CounterOpts{Name: "standby_supervisor_overloads_total",
+			Help: "Episodes of the supervisor falling behind its agents' reports."}),
 	}
 }
 
 func (m *eventMetrics) collectors() []prometheus.Collector {
-	return []prometheus.Collector{m.switches, m.failures, m.latency, m.alarms, m.machineAlarms, m.machineFailures}
+	return []prometheus.Collector{m.switches, m.failures, m.latency, m.alarms, m.machineAlarms, m.machineFailures, m.overloaded, m.overloads}
 }
 
 // transition counts a pool's transition: a switch confirmed or one that failed.

@@ -40,6 +40,9 @@ func (s *Service) Status() (*pb.Status, error) {
 		Warnings: append(cfg.Warnings(), s.startWarnings...),
 		Time:     timestamppb.New(now),
 	}
+	if w := s.hub.overloadWarning(); w != "" {
+		st.Warnings = append([]string{w}, st.Warnings...) // first: it is about now
+	}
 	if st.Supervisor.Role == "" {
 		st.Supervisor.Role = Standalone.Name
 	}

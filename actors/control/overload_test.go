@@ -1,0 +1,55 @@
+package control
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"standby/actors/agentgw"
+	"standby/protocol/pb"
+)
+
+// TestOverloadShown: while the agent gateway says the supervisor is behind its reports, the
+// status leads with a warning saying so and what it does about it, /metrics has the gauge, and
+// the event log has the alarm and its clearing.
+func TestOverloadShown(t *testing.T) {
+	e := start(t, Options{})
+	events, cancel := e.ctl.hub.Subscribe(64)
+	defer cancel()
+	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Active: true, Lag: 180 * time.Millisecond})
+	e.waitStatus("the overload warning", 5*time.Second, func(st *pb.Status) bool {
+		return len(st.GetWarnings()) > 0 && strings.HasPrefix(st.GetWarnings()[0], "supervisor overloaded: reports waited 180.000 ms in its queue")
+	})
+	if got := testutil.ToFloat64(e.ctl.hub.metrics.overloaded); got != 1 {
+		t.Errorf("standby_supervisor_overloaded = %v during the episode", got)
+	}
+	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Lag: 240 * time.Millisecond})
+	e.waitStatus("the warning gone", 5*time.Second, func(st *pb.Status) bool {
+		for _, w := range st.GetWarnings() {
+			if strings.Contains(w, "overloaded") {
+				return false
+			}
+		}
+		return true
+	})
+	if got := testutil.ToFloat64(e.ctl.hub.metrics.overloaded); got != 0 {
+		t.Errorf("standby_supervisor_overloaded = %v after the episode", got)
+	}
+	var kinds []string
+	deadline := time.After(5 * time.Second)
+	for len(kinds) < 2 {
+		select {
+		case ev := <-events:
+			if ev.GetAlarm() == "supervisor_overloaded" {
+				kinds = append(kinds, ev.GetKind())
+			}
+		case <-deadline:
+			t.Fatalf("overload events: %v", kinds)
+		}
+	}
+	if kinds[0] != "alarm" || kinds[1] != "alarm_cleared" {
+		t.Errorf("overload events: %v", kinds)
+	}
+}
