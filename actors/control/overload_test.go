@@ -53,3 +53,16 @@ func TestOverloadShown(t *testing.T) {
 		t.Errorf("overload events: %v", kinds)
 	}
 }
+
+// TestRemoteSwitchNeverToggles: a remote switch without a target is refused with what to send,
+// like the HTTP one, and nothing moves (a repeated request used to flip the routing back).
+func TestRemoteSwitchNeverToggles(t *testing.T) {
+	e := start(t, Options{})
+	r := e.ctl.svc.Do("test", &pb.ControlRequest{Token: tokOperate, Op: &pb.ControlRequest_Switch{Switch: &pb.ControlRequest_SwitchOp{Pair: "cam1"}}})
+	if r.GetOk() || r.GetCode() != pb.Code_CODE_BAD_REQUEST || !strings.Contains(r.GetReason(), "to: missing: main or backup") {
+		t.Fatalf("switch without a target: %v", r)
+	}
+	if p := pairOf(e.status(), "cam1"); p.GetOnAir() != "main" || p.GetEpoch() != 0 {
+		t.Errorf("cam1 after the refusal: on air %s, epoch %d", p.GetOnAir(), p.GetEpoch())
+	}
+}

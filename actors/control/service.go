@@ -260,19 +260,13 @@ func CodeName(c pb.Code) string {
 }
 
 // target turns an operator's "to" into the machine to put on air for the main of slot: "main",
-// "backup" (the only backup of a pair), "any" or empty in a pool (the engine picks), or a machine
-// name. "" means: let the engine choose.
+// "backup" (the only backup of a pair), "any" in a pool, or a machine name. "" means: let the
+// engine choose.
 func target(e *supervisor.PoolEntry, slot failover.SlotStatus, to string) (string, bool) {
 	switch to {
 	case "main":
 		return slot.Main, true
-	case "", "any":
-		if e.Pair && to == "" {
-			if slot.OnAir == slot.Main {
-				return e.Engine.Backups[0].Name, true
-			}
-			return slot.Main, true
-		}
+	case "any":
 		return "", true
 	case "backup":
 		if len(e.Engine.Backups) == 1 {
@@ -301,6 +295,10 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 			return refusal(pb.Code_CODE_BAD_REQUEST, "main: missing: pool %q has %d mains", name, len(v.Slots))
 		}
 		return refusal(pb.Code_CODE_NOT_IN_POOL, "main: %q is not a main of %q", op.GetMain(), name)
+	}
+	if op.GetTo() == "" {
+		// A repeated request must not flip the routing back: a switch says where to.
+		return refusal(pb.Code_CODE_BAD_REQUEST, "to: missing: main or backup (a pool: a backup's name, or any); a switch never toggles")
 	}
 	to, ok := target(e, slot, op.GetTo())
 	if !ok {
