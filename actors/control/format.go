@@ -88,8 +88,12 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 				if sl.GetTarget() != "" {
 					onAir += " → " + sl.GetTarget()
 				}
+				state := sl.GetState()
+				if p.GetCannotSwitch() != "" {
+					state = strings.ToUpper(p.GetCannotSwitch())
+				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), machineCell(machines[sl.GetMain()], sl.GetOnAir() == sl.GetMain()),
-					onAir, sl.GetState(), p.GetMode(), p.GetFailback(), dash(strings.Join(sl.GetStay(), ", ")), dash(strings.Join(alarms, ", ")))
+					onAir, state, p.GetMode(), p.GetFailback(), dash(strings.Join(sl.GetStay(), ", ")), dash(strings.Join(alarms, ", ")))
 			}
 			var bs []string
 			for _, b := range p.GetBackups() {

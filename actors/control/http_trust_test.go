@@ -204,3 +204,20 @@ func TestVersionShown(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolSaysRouterUnavailable: a pool says it cannot switch while its router is away, in the
+// status and in ctl status, like a pair.
+func TestPoolSaysRouterUnavailable(t *testing.T) {
+	dir := t.TempDir()
+	e := startConfig(t, dir, poolStudio(dir), Options{})
+	name := e.status().GetPools()[0].GetName()
+	e.sup.Simulator(e.status().GetPools()[0].GetRouter()).SetBlackhole(true)
+	st := e.waitStatus("router lost", 10*time.Second, func(st *pb.Status) bool { return poolOf(st, name).GetCannotSwitch() != "" })
+	if got := poolOf(st, name).GetCannotSwitch(); got != CannotSwitchRouter {
+		t.Errorf("cannot_switch %q", got)
+	}
+	var out strings.Builder
+	if err := WriteStatus(&out, st); err != nil || !strings.Contains(out.String(), "ROUTER UNAVAILABLE — CANNOT SWITCH") {
+		t.Errorf("ctl status: %v\n%s", err, out.String())
+	}
+}

@@ -104,13 +104,18 @@ func (s *Service) Status() (*pb.Status, error) {
 			p.CannotSwitch = CannotSwitchRouter
 		}
 	}
+	for _, p := range st.Pools {
+		if down[p.Router] {
+			p.CannotSwitch = CannotSwitchRouter
+		}
+	}
 	if st.Actions, err = s.actionsStatus(); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-// CannotSwitchRouter is a pair's cannot_switch while its router is not connected.
+// CannotSwitchRouter is a pair's or pool's cannot_switch while its router is not connected.
 const CannotSwitchRouter = "router unavailable — cannot switch"
 
 func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot failover.SlotStatus, snaps map[string]machine.Snapshot) *pb.Status_Pair {

@@ -2172,9 +2172,12 @@ type Status_Pool struct {
 	// Roles that move (empty: every role).
 	Roles []string `protobuf:"bytes,11,rep,name=roles,proto3" json:"roles,omitempty"`
 	// Warnings about this pool (missing roles, licence features).
-	Warnings      []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
-	ForceUnlock   bool     `protobuf:"varint,13,opt,name=force_unlock,json=forceUnlock,proto3" json:"force_unlock,omitempty"`
-	LockOutputs   bool     `protobuf:"varint,14,opt,name=lock_outputs,json=lockOutputs,proto3" json:"lock_outputs,omitempty"`
+	Warnings    []string `protobuf:"bytes,12,rep,name=warnings,proto3" json:"warnings,omitempty"`
+	ForceUnlock bool     `protobuf:"varint,13,opt,name=force_unlock,json=forceUnlock,proto3" json:"force_unlock,omitempty"`
+	LockOutputs bool     `protobuf:"varint,14,opt,name=lock_outputs,json=lockOutputs,proto3" json:"lock_outputs,omitempty"`
+	// Why no switch of this pool can happen now ("router unavailable — cannot switch"); empty
+	// when one can.
+	CannotSwitch  string `protobuf:"bytes,40,opt,name=cannot_switch,json=cannotSwitch,proto3" json:"cannot_switch,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -2305,6 +2308,13 @@ func (x *Status_Pool) GetLockOutputs() bool {
 		return x.LockOutputs
 	}
 	return false
+}
+
+func (x *Status_Pool) GetCannotSwitch() string {
+	if x != nil {
+		return x.CannotSwitch
+	}
+	return ""
 }
 
 type Status_Slot struct {
@@ -3565,7 +3575,7 @@ const file_control_proto_rawDesc = "" +
 	"\x06errors\x18\a \x03(\tR\x06errors\x12\x1a\n" +
 	"\bwarnings\x18\b \x03(\tR\bwarnings\x12\x19\n" +
 	"\blease_ms\x18\t \x01(\x03R\aleaseMs\x12!\n" +
-	"\ferror_fields\x182 \x03(\tR\verrorFields\"\xda \n" +
+	"\ferror_fields\x182 \x03(\tR\verrorFields\"\xff \n" +
 	"\x06Status\x12=\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\v2\x1d.standby.v1.Status.SupervisorR\n" +
@@ -3594,7 +3604,7 @@ const file_control_proto_rawDesc = "" +
 	"\x02ok\x18\f \x01(\x04R\x02ok\x12\x16\n" +
 	"\x06failed\x18\r \x01(\x04R\x06failed\x12\x1b\n" +
 	"\ttimed_out\x18\x0e \x01(\x04R\btimedOut\x12\x18\n" +
-	"\adropped\x18\x0f \x01(\x04R\adropped\x1a\xbf\x03\n" +
+	"\adropped\x18\x0f \x01(\x04R\adropped\x1a\xe4\x03\n" +
 	"\x04Pool\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x16\n" +
 	"\x06router\x18\x02 \x01(\tR\x06router\x12\x12\n" +
@@ -3610,7 +3620,8 @@ const file_control_proto_rawDesc = "" +
 	"\x05roles\x18\v \x03(\tR\x05roles\x12\x1a\n" +
 	"\bwarnings\x18\f \x03(\tR\bwarnings\x12!\n" +
 	"\fforce_unlock\x18\r \x01(\bR\vforceUnlock\x12!\n" +
-	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x1a\xf0\x03\n" +
+	"\flock_outputs\x18\x0e \x01(\bR\vlockOutputs\x12#\n" +
+	"\rcannot_switch\x18( \x01(\tR\fcannotSwitch\x1a\xf0\x03\n" +
 	"\x04Slot\x12\x12\n" +
 	"\x04main\x18\x01 \x01(\tR\x04main\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x15\n" +
