@@ -59,6 +59,10 @@ type proc struct {
 	name  string
 	cmd   *exec.Cmd
 	lines chan map[string]any
+	// seen is every line so far, for sawLog (a line may come before the wait that wants it, e.g.
+	// while start waits for "standby running").
+	mu   sync.Mutex
+	seen []map[string]any
 }
 
 func startProc(t *testing.T, name string, args ...string) *proc {
@@ -86,6 +90,9 @@ func startProcOut(t *testing.T, name string, stdout io.Writer, args ...string) *
 			t.Logf("%s: %s", name, sc.Text())
 			var m map[string]any
 			if json.Unmarshal(sc.Bytes(), &m) == nil {
+				p.mu.Lock()
+				p.seen = append(p.seen, m)
+				p.mu.Unlock()
 				select {
 				case p.lines <- m:
 				default:
@@ -108,14 +115,7 @@ func (p *proc) waitLog(timeout time.Duration, want map[string]string) map[string
 	for {
 		select {
 		case m := <-p.lines:
-			ok := true
-			for k, v := range want {
-				if fmt.Sprint(m[k]) != v {
-					ok = false
-					break
-				}
-			}
-			if ok {
+			if matches(m, want) {
 				return m
 			}
 		case <-deadline:
@@ -123,6 +123,37 @@ func (p *proc) waitLog(timeout time.Duration, want map[string]string) map[string
 			return nil
 		}
 	}
+}
+
+// sawLog is waitLog for a line that may already have been logged (and taken by another wait).
+func (p *proc) sawLog(timeout time.Duration, want map[string]string) map[string]any {
+	p.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		p.mu.Lock()
+		for _, m := range p.seen {
+			if matches(m, want) {
+				p.mu.Unlock()
+				return m
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.lines: // a new line: look again
+		case <-deadline:
+			p.t.Fatalf("%s: no log line with %v within %s", p.name, want, timeout)
+			return nil
+		}
+	}
+}
+
+func matches(m map[string]any, want map[string]string) bool {
+	for k, v := range want {
+		if fmt.Sprint(m[k]) != v {
+			return false
+		}
+	}
+	return true
 }
 
 func freePort(t *testing.T, host string) string {

@@ -378,7 +378,7 @@ func TestProcessesBothPrimary(t *testing.T) {
 	p.agent(t, "m1")
 	p.agent(t, "b1")
 	for _, sp := range []*proc{supA, supB} {
-		l := sp.waitLog(10*time.Second, map[string]string{"message": "sync link", "status": "Incompatible"})
+		l := sp.sawLog(10*time.Second, map[string]string{"message": "sync link", "status": "Incompatible"})
 		if !strings.Contains(fmt.Sprint(l["detail"]), "both supervisors are configured primary") {
 			t.Errorf("%s: %v", sp.name, l)
 		}
