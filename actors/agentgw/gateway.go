@@ -179,6 +179,7 @@ type gateway struct {
 	// overload: whether an episode is on, its longest wait, and the probe timer's stop.
 	overloaded bool
 	maxLag     time.Duration
+	lastOver   time.Time // the last probe that waited past LagBound
 	stopProbe  func()
 	term       uint64
 	heard      map[string]heardOf // machine → what its latest report said of the supervisors
@@ -262,13 +263,19 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 	case lag > g.opts.LagBound:
 		g.opts.Pauses.Excuse()
 		g.maxLag = max(g.maxLag, lag)
+		g.lastOver = g.opts.Clock.Now()
 		if !g.overloaded {
 			g.overloaded = true
 			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).
 				Msg("supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent")
 			ctx.ActorSystem().EventStream.Publish(&Overloaded{Active: true, Lag: lag})
 		}
-	case g.overloaded && lag < g.opts.LagBound/2:
+	case g.overloaded && lag < g.opts.LagBound/2 && g.opts.Clock.Now().Sub(g.lastOver) >= 2*g.opts.LagBound:
+		// Calm for a heartbeat timeout (twice the bound) since the last late probe: reports
+		// queued in the burst have been read by now. One more excuse covers a machine whose
+		// deadline the burst's backlog pushed past (an episode that ended at the first calm probe
+		// let most of a 1000-pair burst's false silences through).
+		g.opts.Pauses.Excuse()
 		g.overloaded = false
 		g.opts.Logger.Info().Float64("max_waited_ms", ms(g.maxLag)).Msg("supervisor no longer overloaded")
 		ctx.ActorSystem().EventStream.Publish(&Overloaded{Lag: g.maxLag})

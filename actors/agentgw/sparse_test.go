@@ -147,10 +147,22 @@ func TestGatewayOverloadExcusesMachines(t *testing.T) {
 	if n := e.log.lines("supervisor overloaded"); n != 1 {
 		t.Fatalf("%d overload lines for one episode, want 1", n)
 	}
+	// A calm probe right after the burst does not end the episode: reports queued in it may
+	// still be unread; one a heartbeat timeout (twice the bound) later does.
+	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
+	sync()
+	if n := e.log.lines("supervisor no longer overloaded"); n != 0 {
+		t.Fatalf("the episode ended at the first calm probe")
+	}
+	e.clock.Advance(200 * time.Millisecond) // the gateway's clock
+	clk.Advance(200 * time.Millisecond)     // the pause watch's, to see the last excuse
 	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
 	sync()
 	if n := e.log.lines("supervisor no longer overloaded"); n != 1 {
 		t.Fatalf("%d end-of-episode lines, want 1", n)
+	}
+	if got := pauses.Resumed(); !got.Equal(clk.Now()) {
+		t.Fatalf("pause watch resumed %v, want now (%v): machines not excused at the episode's end", got, clk.Now())
 	}
 	for _, want := range []bool{true, false} {
 		select {
