@@ -137,24 +137,40 @@ func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot 
 	for _, f := range p.Feeds {
 		ps.Feeds = append(ps.Feeds, feedStatus(f, labels))
 	}
-	sn := s.hub.seen(v.Name, p.Main)
-	for _, a := range slot.Alarms {
+	x := s.slotExtra(v.Name, slot)
+	ps.Alarms, ps.OnAirSince, ps.FailedOverOn, ps.FailbackAt = x.alarms, x.onAirSince, x.failedOverOn, x.failbackAt
+	return ps
+}
+
+// slotExtra is what a pair's or a pool main's status tells beyond the engine's slot: its alarms
+// with when they cleared, since when its machine is on air and why a failure put it there (as
+// the event hub saw them), and the engine's own failback due time.
+type slotExtra struct {
+	alarms                 []*pb.Status_Alarm
+	onAirSince, failbackAt *timestamppb.Timestamp
+	failedOverOn           string
+}
+
+func (s *Service) slotExtra(pool string, sl failover.SlotStatus) slotExtra {
+	var x slotExtra
+	sn := s.hub.seen(pool, sl.Main)
+	for _, a := range sl.Alarms {
 		as := alarmStatus(a)
 		if t, ok := sn.clearedAt[as.Kind]; ok && !a.Active {
 			as.ClearedAt = timestamppb.New(t)
 		}
-		ps.Alarms = append(ps.Alarms, as)
+		x.alarms = append(x.alarms, as)
 	}
 	if !sn.onAirSince.IsZero() {
-		ps.OnAirSince = timestamppb.New(sn.onAirSince)
+		x.onAirSince = timestamppb.New(sn.onAirSince)
 	}
-	if slot.OnAir != p.Main && slot.FailedOver {
-		ps.FailedOverOn = string(sn.failedOverOn)
+	if sl.OnAir != sl.Main && sl.FailedOver {
+		x.failedOverOn = string(sn.failedOverOn)
 	}
-	if !slot.FailbackAt.IsZero() {
-		ps.FailbackAt = timestamppb.New(slot.FailbackAt) // the engine's own due time
+	if !sl.FailbackAt.IsZero() {
+		x.failbackAt = timestamppb.New(sl.FailbackAt)
 	}
-	return ps
+	return x
 }
 
 // inConfigOrder sorts the pairs as the config lists them, with each pair whose backup was removed
@@ -218,23 +234,8 @@ func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.
 		if !sl.WaitingSince.IsZero() {
 			ss.WaitingSince = timestamppb.New(sl.WaitingSince)
 		}
-		sn := s.hub.seen(v.Name, sl.Main)
-		for _, a := range sl.Alarms {
-			as := alarmStatus(a)
-			if t, ok := sn.clearedAt[as.Kind]; ok && !a.Active {
-				as.ClearedAt = timestamppb.New(t)
-			}
-			ss.Alarms = append(ss.Alarms, as)
-		}
-		if !sn.onAirSince.IsZero() {
-			ss.OnAirSince = timestamppb.New(sn.onAirSince)
-		}
-		if sl.OnAir != sl.Main && sl.FailedOver {
-			ss.FailedOverOn = string(sn.failedOverOn)
-		}
-		if !sl.FailbackAt.IsZero() {
-			ss.FailbackAt = timestamppb.New(sl.FailbackAt)
-		}
+		x := s.slotExtra(v.Name, sl)
+		ss.Alarms, ss.OnAirSince, ss.FailedOverOn, ss.FailbackAt = x.alarms, x.onAirSince, x.failedOverOn, x.failbackAt
 		ps.Slots = append(ps.Slots, ss)
 	}
 	for i, b := range v.Backups {
