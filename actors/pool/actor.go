@@ -212,7 +212,17 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		acts = a.step(now, *msg)
 	case *SetRole:
 		if msg.Term >= o.Term {
+			oldClaim := a.claim()
 			o.Standby, o.Term = !msg.Active, msg.Term // for the log lines; a stale one the engine ignores too
+			if !slices.Equal(oldClaim, a.claim()) {
+				// The router as a fence: only the active side holds the outputs. Taking over, it
+				// takes them by force once (they are the previous active side's), then holds them
+				// as configured, so a reconnect never fights a newer term for them.
+				if msg.Active && msg.Term > 0 && o.Router != nil {
+					ctx.Send(o.Router, &router.Subscribe{PID: ctx.Self(), Claim: a.claim(), ForceClaim: true})
+				}
+				a.subscribe(ctx)
+			}
 		}
 		acts = a.step(now, *msg)
 	case *GetStatus:
@@ -259,9 +269,10 @@ func (a *poolActor) subscribe(ctx actor.Context) {
 	}
 }
 
-// claim is the outputs to hold locked (lock_outputs).
+// claim is the outputs to hold locked (lock_outputs): none on a standby supervisor, which must
+// not take them from the active one.
 func (a *poolActor) claim() []conf.Port {
-	if !a.box.opts.LockOutputs {
+	if !a.box.opts.LockOutputs || a.box.opts.Standby {
 		return nil
 	}
 	return Outputs(a.box.opts.Engine)

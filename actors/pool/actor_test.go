@@ -193,3 +193,37 @@ func TestReconfigureAndRouting(t *testing.T) {
 		}
 	}
 }
+
+// TestLocksFollowTheRole: with lock_outputs, only the active supervisor of a pair holds the
+// outputs: made standby the pool gives up its claim (it must not take the outputs from the active
+// side), made active under a term it claims them by force once (they are the previous active
+// side's).
+func TestLocksFollowTheRole(t *testing.T) {
+	sh := newShell(t, pairConfig(time.Minute), true)
+	next := func(what string) *router.Subscribe {
+		t.Helper()
+		select {
+		case s := <-sh.subs:
+			return s
+		case <-time.After(5 * time.Second):
+			t.Fatalf("no subscription %s", what)
+			return nil
+		}
+	}
+	if s := next("at start"); len(s.Claim) != 1 || s.ForceClaim {
+		t.Fatalf("alone: claim %v force %v", s.Claim, s.ForceClaim)
+	}
+	sh.sys.Root.Send(sh.pid, &SetRole{Active: false, Term: 2})
+	if s := next("when made standby"); len(s.Claim) != 0 {
+		t.Fatalf("standby: claim %v", s.Claim)
+	}
+	sh.sys.Root.Send(sh.pid, &SetRole{Active: true, Term: 3})
+	if s := next("when made active"); len(s.Claim) != 1 || s.Claim[0] != conf.N(1) || !s.ForceClaim {
+		t.Fatalf("active under term 3: claim %v force %v", s.Claim, s.ForceClaim)
+	}
+	// Then held as configured (force_unlock = false): a later claim, e.g. at a reconnect, does
+	// not take them from a newer term by force.
+	if s := next("after the takeover"); len(s.Claim) != 1 || s.ForceClaim {
+		t.Fatalf("after the takeover: claim %v force %v", s.Claim, s.ForceClaim)
+	}
+}

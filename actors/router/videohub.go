@@ -689,6 +689,11 @@ func (v *videohub) claimLocks(now time.Time) {
 			v.claimed[out] = true
 		case v.mirror.Locks[out] == vh.LockLocked && !force[out]:
 			v.log.Warn().Str("output", v.mirror.OutputName(out)).Msg("cannot lock output: locked by another client")
+		case v.mirror.Locks[out] == vh.LockLocked:
+			// Another IP's lock is not taken with O alone: force it open first, in the same block.
+			v.log.Warn().Str("output", v.mirror.OutputName(out)).Msg("taking the lock of another client (force)")
+			b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockForce}, vh.Lock{Index: out, State: vh.LockOwned})
+			v.claimed[out] = true
 		default:
 			b.Locks = append(b.Locks, vh.Lock{Index: out, State: vh.LockOwned})
 			v.claimed[out] = true

@@ -443,3 +443,24 @@ func TestSubscribersToldRouting(t *testing.T) {
 		t.Fatal("a new subscriber was not told the router's status")
 	}
 }
+
+// TestForceClaimTakesAnotherClientsLock: a claim with ForceClaim (a supervisor taking over from
+// its peer on another host) force-unlocks the other client's lock and takes it, in one block; a
+// claim without it leaves the lock alone.
+func TestForceClaimTakesAnotherClientsLock(t *testing.T) {
+	s := sim(t, vhsim.Faults{})
+	if err := s.SetLockOwner(0, "10.9.9.9"); err != nil { // output 1 held by the other supervisor
+		t.Fatal(err)
+	}
+	r := newRig(t, s.Addr(), []conf.Port{conf.N(1)}, time.Second)
+	r.waitConn(Connected)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if st := s.State(); st.LockOwners[0] != "10.9.9.9" {
+		t.Fatalf("a claim without force took the lock: %q", st.LockOwners[0])
+	}
+	r.sys.Root.Send(r.pid, &Subscribe{PID: r.probe, Claim: []conf.Port{conf.N(1)}, ForceClaim: true})
+	if _, err := s.Wait(ctx, func(st vhsim.State) bool { return st.LockOwners[0] != "" && st.LockOwners[0] != "10.9.9.9" }); err != nil {
+		t.Fatalf("output 1 not taken by force: %v (owner %q)", err, s.State().LockOwners[0])
+	}
+}
