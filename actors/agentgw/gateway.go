@@ -19,6 +19,7 @@ package agentgw
 
 import (
 	"cmp"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -180,6 +181,7 @@ type gateway struct {
 	overloaded bool
 	maxLag     time.Duration
 	lastOver   time.Time // the last probe that waited past LagBound
+	lw         *lagWatch // shared with the probe's timer
 	stopProbe  func()
 	term       uint64
 	heard      map[string]heardOf // machine → what its latest report said of the supervisors
@@ -198,13 +200,19 @@ func (g *gateway) Receive(ctx actor.Context) {
 		if g.opts.LagBound > 0 {
 			root, self, clk := ctx.ActorSystem().Root, ctx.Self(), g.opts.Clock
 			every := cmp.Or(g.opts.Probe, ProbeEvery)
-			g.stopProbe = clock.Repeat(every, every, func() { root.Send(self, &probe{sent: clk.Now()}) })
+			lw := g.lagWatch()
+			g.stopProbe = clock.Repeat(every, every, func() {
+				if now := clk.Now(); lw.tick(now) {
+					root.Send(self, &probe{sent: now})
+				}
+			})
 		}
 	case *actor.Stopping, *actor.Restarting:
 		if g.stopProbe != nil {
 			g.stopProbe()
 		}
 	case *probe:
+		g.lagWatch().read()
 		g.checkLag(ctx, m)
 	case *pb.AgentReport:
 		g.handleReport(ctx, m)
@@ -253,6 +261,38 @@ func (g *gateway) Receive(ctx actor.Context) {
 	}
 	// Anything else (a peer sending some other linked-in type) is ignored.
 }
+
+// lagWatch sees the gateway fall behind while it still is: the probe's timer, on its own
+// goroutine, finds the last probe unread for longer than the bound and excuses the machines at
+// once, every beat until the gateway reads it. Waiting for the late probe to be read excused
+// them only once the backlog had cleared, after the deadlines it pushed past had fired (the
+// arming burst of 1000 pairs). One probe is outstanding at a time, so a backlog is not fed more.
+type lagWatch struct {
+	pending atomic.Int64 // when the unread probe was sent (unix ns); 0 when none is
+	bound   time.Duration
+	pauses  *clock.PauseWatch
+}
+
+func (g *gateway) lagWatch() *lagWatch {
+	if g.lw == nil {
+		g.lw = &lagWatch{bound: g.opts.LagBound, pauses: g.opts.Pauses}
+	}
+	return g.lw
+}
+
+// tick runs on the timer: it says whether to send a probe now.
+func (w *lagWatch) tick(now time.Time) bool {
+	if w.pending.CompareAndSwap(0, now.UnixNano()) {
+		return true
+	}
+	if now.Sub(time.Unix(0, w.pending.Load())) > w.bound {
+		w.pauses.Excuse()
+	}
+	return false
+}
+
+// read is the gateway taking a probe.
+func (w *lagWatch) read() { w.pending.Store(0) }
 
 // checkLag judges the mailbox wait a probe measured: past LagBound the machines are excused
 // (a fresh heartbeat timeout each) and an episode starts, logged once; it ends, logged once, when

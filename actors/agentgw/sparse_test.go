@@ -175,3 +175,33 @@ func TestGatewayOverloadExcusesMachines(t *testing.T) {
 		}
 	}
 }
+
+// TestLagWatchExcusesWhileBehind: the probe's timer sends one probe at a time; while that probe
+// stays unread for longer than the bound (the gateway is stuck behind a backlog) every beat
+// excuses the machines at once, before the backlog clears; once read, the next beat probes again.
+func TestLagWatchExcusesWhileBehind(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
+	t.Cleanup(pauses.Stop)
+	w := &lagWatch{bound: 100 * time.Millisecond, pauses: pauses}
+	if !w.tick(clk.Now()) {
+		t.Fatal("the first beat sent no probe")
+	}
+	start := pauses.Resumed()
+	clk.Advance(50 * time.Millisecond)
+	if w.tick(clk.Now()) || !pauses.Resumed().Equal(start) {
+		t.Fatal("within the bound: a second probe, or machines excused")
+	}
+	clk.Advance(60 * time.Millisecond)
+	if w.tick(clk.Now()) {
+		t.Fatal("a second probe while the first is unread")
+	}
+	if !pauses.Resumed().Equal(clk.Now()) {
+		t.Fatalf("unread past the bound, machines not excused: resumed %v, now %v", pauses.Resumed(), clk.Now())
+	}
+	w.read()
+	clk.Advance(20 * time.Millisecond)
+	if !w.tick(clk.Now()) {
+		t.Fatal("no probe after the last one was read")
+	}
+}
