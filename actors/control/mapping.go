@@ -53,12 +53,10 @@ func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.C
 	if changed {
 		var err error
 		if docDetached, err = encodeDetached(detached, by, s.clock.Now().UnixMilli()); err != nil {
-			s.pendingDetach = nil
 			return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
 		}
 	}
 	if err := s.sup.EditDetached(valid, by, docDetached); err != nil {
-		s.pendingDetach = nil
 		return refusal(pb.Code_CODE_INTERNAL, "mapping not applied, nothing changed: %v", err)
 	}
 	s.detachMu.Lock()

@@ -88,15 +88,14 @@ func (sc *scenario) pair(opts []string) {
 		sc.t.Fatalf("config: unknown options %q", rest)
 	}
 	sc.p, sc.alias = New(cfg), map[string]string{"main": "render-1", "backup": "render-1b"}
-	sc.routed(routed)
+	if routed {
+		sc.showMains()
+	}
 }
 
-// routed has the router show every main on air, as a connected router does before the first
+// showMains has the router show every main on air, as a connected router does before the first
 // report: scripts start there unless they say "unrouted".
-func (sc *scenario) routed(routed bool) {
-	if !routed {
-		return
-	}
+func (sc *scenario) showMains() {
 	var rs RouterShows
 	for _, s := range sc.p.slots {
 		xs, _ := sc.p.crosspoints(s.main, s.main)
@@ -143,7 +142,9 @@ func (sc *scenario) pool(opts []string) {
 		}
 	}
 	sc.p, sc.alias, sc.feeds = New(cfg), map[string]string{}, map[string][]Feed{}
-	sc.routed(routed)
+	if routed {
+		sc.showMains()
+	}
 }
 
 func (sc *scenario) machine(name string) string {

@@ -119,8 +119,7 @@ type poolActor struct {
 	gen  uint64
 	wake *clock.Wake
 	log  zerolog.Logger
-	// What the router was last seen to show and lock, so only changes reach the engine, and the
-	// labels already warned about.
+	// What the router was last seen to show, lock and lack, so only changes reach the engine.
 	shows  string
 	locked string
 	lacks  string

@@ -583,10 +583,10 @@ func (s *Supervisor) SpawnRoot(name string, props *actor.Props) (*actor.PID, err
 func (s *Supervisor) RouterLacks(cfg *conf.Config, name string) []string {
 	var out []string
 	for _, p := range poolsOf(cfg) {
-		if p.Name != name || s.Config().Router(p.Router) == nil {
+		if p.Name != name {
 			continue
 		}
-		snap, err := s.RouterMirror(p.Router)
+		snap, err := s.RouterMirror(p.Router) // an unknown router is an error here: not checked
 		if err != nil || snap.Status.Conn != router.Connected || !snap.Mirror.Known() {
 			continue
 		}
