@@ -282,10 +282,12 @@ func (g *gateway) lagWatch() *lagWatch {
 
 // tick runs on the timer: it says whether to send a probe now.
 func (w *lagWatch) tick(now time.Time) bool {
-	if w.pending.CompareAndSwap(0, now.UnixNano()) {
+	p := w.pending.Load() // only this timer writes a send time; the gateway only clears it
+	if p == 0 {
+		w.pending.Store(now.UnixNano())
 		return true
 	}
-	if now.Sub(time.Unix(0, w.pending.Load())) > w.bound {
+	if now.UnixNano()-p > int64(w.bound) {
 		w.pauses.Excuse()
 	}
 	return false

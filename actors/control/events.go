@@ -205,7 +205,7 @@ func (h *Hub) onEvent(evt any) {
 			h.publish(&pb.ControlEvent{Kind: "alarm", Alarm: "supervisor_overloaded", Detail: overloadText(e.Lag)})
 		} else {
 			h.publish(&pb.ControlEvent{Kind: "alarm_cleared", Alarm: "supervisor_overloaded",
-				Detail: fmt.Sprintf("caught up; reports waited up to %.3f ms", float64(e.Lag)/float64(time.Millisecond))})
+				Detail: "caught up; reports waited up to " + router.Millis(e.Lag)})
 		}
 	case *router.Status:
 		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
@@ -477,8 +477,7 @@ func (g *gateway) history(w http.ResponseWriter, r *http.Request) {
 
 // overloadText says what an overload means for the operator.
 func overloadText(lag time.Duration) string {
-	return fmt.Sprintf("supervisor overloaded: reports waited %.3f ms in its queue; machines get a fresh heartbeat timeout instead of being declared silent",
-		float64(lag)/float64(time.Millisecond))
+	return "supervisor overloaded: reports waited " + router.Millis(lag) + " in its queue; machines get a fresh heartbeat timeout instead of being declared silent"
 }
 
 // overloadWarning is the status's warning while an overload episode lasts ("" when none).

@@ -13,12 +13,12 @@ import (
 	"standby/protocol/pb"
 )
 
-// stateCell is a pair's state, or why it cannot switch.
-func stateCell(p *pb.Status_Pair) string {
-	if p.GetCannotSwitch() != "" {
-		return strings.ToUpper(p.GetCannotSwitch())
+// stateCell is a pair's or pool main's state, or why it cannot switch.
+func stateCell(cannotSwitch, state string) string {
+	if cannotSwitch != "" {
+		return strings.ToUpper(cannotSwitch)
 	}
-	return p.GetState()
+	return state
 }
 
 // WriteStatus prints a status as readable tables (`standby ctl status`).
@@ -69,7 +69,7 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), p.GetOnAir(),
 			machineCell(machines[p.GetMain()], p.GetOnAir() == "main"), backupCell(p, machines),
-			p.GetMode(), p.GetFailback(), stateCell(p), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
+			p.GetMode(), p.GetFailback(), stateCell(p.GetCannotSwitch(), p.GetState()), feedsCell(p.GetFeeds()), dash(strings.Join(alarms, ", ")))
 	}
 	if len(st.GetPools()) > 0 {
 		fmt.Fprintln(tw)
@@ -88,12 +88,8 @@ func WriteStatus(w io.Writer, st *pb.Status) error {
 				if sl.GetTarget() != "" {
 					onAir += " → " + sl.GetTarget()
 				}
-				state := sl.GetState()
-				if p.GetCannotSwitch() != "" {
-					state = strings.ToUpper(p.GetCannotSwitch())
-				}
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", p.GetName(), machineCell(machines[sl.GetMain()], sl.GetOnAir() == sl.GetMain()),
-					onAir, state, p.GetMode(), p.GetFailback(), dash(strings.Join(sl.GetStay(), ", ")), dash(strings.Join(alarms, ", ")))
+					onAir, stateCell(p.GetCannotSwitch(), sl.GetState()), p.GetMode(), p.GetFailback(), dash(strings.Join(sl.GetStay(), ", ")), dash(strings.Join(alarms, ", ")))
 			}
 			var bs []string
 			for _, b := range p.GetBackups() {

@@ -81,9 +81,9 @@ type detachedPair struct {
 func (s *Service) detachedAfter(valid *conf.Config, pairName string) (map[string]detachedPair, bool) {
 	s.detachMu.Lock()
 	defer s.detachMu.Unlock()
-	next := make(map[string]detachedPair, len(s.detached)+1)
-	for k, v := range s.detached {
-		next[k] = v
+	next := maps.Clone(s.detached)
+	if next == nil {
+		next = map[string]detachedPair{}
 	}
 	_, had := next[pairName]
 	changed := false

@@ -3,6 +3,7 @@ package node
 import (
 	"testing"
 
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"standby/protocol/pb"
@@ -34,5 +35,31 @@ func TestBatchCovered(t *testing.T) {
 	}
 	if _, ok := batchCovered(nil, covers); !ok {
 		t.Fatal("empty batch refused")
+	}
+}
+
+// TestReportMachineIsTheDecodedOne: a report that names a covered machine and then another one
+// is decoded as the other one, so that is the machine checked (the first one passed before).
+func TestReportMachineIsTheDecodedOne(t *testing.T) {
+	first, err := proto.Marshal(&pb.AgentReport{Machine: "render-1", Token: "t"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := proto.Marshal(&pb.AgentReport{Machine: "render-9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := append(first, second...)
+	var decoded pb.AgentReport
+	if err := proto.Unmarshal(forged, &decoded); err != nil || decoded.GetMachine() != "render-9" {
+		t.Fatalf("protobuf decodes %q (%v)", decoded.GetMachine(), err)
+	}
+	if m := reportMachine(forged); m != "render-9" {
+		t.Errorf("checked %q, decoded render-9", m)
+	}
+	// A batch (AgentReports.reports is field 1) carrying that report.
+	data := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), forged)
+	if m, ok := batchCovered(data, func(m string) bool { return m == "render-1" }); ok || m != "render-9" {
+		t.Errorf("forged batch: refused %q ok %v", m, ok)
 	}
 }

@@ -198,55 +198,51 @@ const (
 // batchCovered checks the machine of every report in an AgentReports (field 1, repeated) with
 // covers, without decoding the rest. It returns the first machine refused, or ok.
 func batchCovered(b []byte, covers func(string) bool) (refused string, ok bool) {
+	ok = bytesFields(b, 1, func(v []byte) bool {
+		if m := reportMachine(v); !covers(m) {
+			refused = m
+			return false
+		}
+		return true
+	})
+	return refused, ok && refused == ""
+}
+
+// reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for
+// every report. The last field 1 is the one protobuf decodes, so that is the one checked (a
+// report naming a covered machine first and another one after it must not pass as the first).
+func reportMachine(b []byte) string {
+	var m string
+	if !bytesFields(b, 1, func(v []byte) bool { m = string(v); return true }) {
+		return ""
+	}
+	return m
+}
+
+// bytesFields calls fn with the value of every length-delimited field num of the message b, in
+// order, until fn returns false; it reports false for a malformed message or when fn stopped.
+func bytesFields(b []byte, num protowire.Number, fn func([]byte) bool) bool {
 	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
+		n1, typ, n := protowire.ConsumeTag(b)
 		if n < 0 {
-			return "", false
+			return false
 		}
 		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
+		if n1 == num && typ == protowire.BytesType {
 			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return "", false
-			}
-			if m := reportMachine(v); !covers(m) {
-				return m, false
+			if n < 0 || !fn(v) {
+				return false
 			}
 			b = b[n:]
 			continue
 		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
+		n = protowire.ConsumeFieldValue(n1, typ, b)
 		if n < 0 {
-			return "", false
+			return false
 		}
 		b = b[n:]
 	}
-	return "", true
-}
-
-// reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for
-// every report.
-func reportMachine(b []byte) string {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return ""
-		}
-		b = b[n:]
-		if num == 1 && typ == protowire.BytesType {
-			v, n := protowire.ConsumeBytes(b)
-			if n < 0 {
-				return ""
-			}
-			return string(v)
-		}
-		n = protowire.ConsumeFieldValue(num, typ, b)
-		if n < 0 {
-			return ""
-		}
-		b = b[n:]
-	}
-	return ""
+	return true
 }
 
 func clip(s string, n int) string {

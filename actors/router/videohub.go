@@ -96,7 +96,9 @@ type (
 		err error
 	}
 	// vhRetry: the delay before the next dial is over (timed exactly, not on the tick).
-	vhRetry struct{ gen uint64 }
+	// seq tells it from an earlier retry's timer, overtaken by the tick (the injected clock's
+	// way to the same deadline): that one must not cut the next delay short.
+	vhRetry struct{ gen, seq uint64 }
 	// vhDumpDue: the routing push after an ACK did not come in time; ask for the routing dump.
 	vhDumpDue struct {
 		gen uint64
@@ -157,6 +159,7 @@ type videohub struct {
 	lastPing   time.Time
 	backoff    time.Duration // before redialling after a dropped session; 0: BackoffMin next
 	retryAt    time.Time
+	retrySeq   uint64    // of the pending retry's timer (vhRetry)
 	connAt     time.Time // when the current (or last) session was established
 	// routerClosed: the connection being dropped was ended by the router (EOF, reset), not
 	// given up by us for its silence; only those grow the backoff.
@@ -193,7 +196,7 @@ func (v *videohub) Receive(ctx actor.Context) {
 	case *vhDialed:
 		v.dialed(now, msg)
 	case *vhRetry:
-		if msg.gen == v.gen && v.conn == nil && !v.retryAt.IsZero() {
+		if msg.gen == v.gen && msg.seq == v.retrySeq && v.conn == nil && !v.retryAt.IsZero() {
 			v.retryAt = time.Time{}
 			v.dial(now)
 		}
@@ -325,7 +328,8 @@ func (v *videohub) sessionLost(now time.Time, why string) {
 // retry dials again after d.
 func (v *videohub) retry(now time.Time, d time.Duration, why string) {
 	v.retryAt = now.Add(d)
-	v.sched.SendOnce(d, v.self, &vhRetry{gen: v.gen})
+	v.retrySeq++
+	v.sched.SendOnce(d, v.self, &vhRetry{gen: v.gen, seq: v.retrySeq})
 	v.publish(Unavailable, fmt.Sprintf("%s; retrying in %s", why, Millis(d)))
 }
 
