@@ -122,6 +122,7 @@ type env struct {
 	gw        *actor.PID
 	forwarded chan *machine.Report
 	machines  chan *machine.Report // reports reaching the default destination
+	standin   *actor.PID           // render-1's stand-in machine actor
 	log       *syncBuffer
 	clock     *clock.Fake
 }
@@ -140,19 +141,35 @@ func start(t *testing.T, o Options, defaultForward bool) *env {
 		o.Forward = func(_ actor.Context, r *machine.Report) { e.forwarded <- r }
 	}
 	// Stand-in machine actor where the default Forward delivers.
-	if _, err := e.sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
-		if r, ok := ctx.Message().(*machine.Report); ok {
-			e.machines <- r
+	standin, err := e.sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *machine.Report:
+			e.machines <- m
+		case drained:
+			ctx.Respond(m) // everything sent to it before has reached e.machines
 		}
-	}), MachinesPrefix+"render-1"); err != nil {
+	}), MachinesPrefix+"render-1")
+	if err != nil {
 		t.Fatal(err)
 	}
+	e.standin = standin
 	gw, err := e.sys.Root.SpawnNamed(Props(o), pb.GatewayActorID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.gw = gw
 	return e
+}
+
+// drained asks the stand-in machine actor to answer once it has handled what came before.
+type drained struct{}
+
+// drain waits until the stand-in machine actor has passed on every report sent to it so far.
+func (e *env) drain(t *testing.T) {
+	t.Helper()
+	if _, err := e.sys.Root.RequestFuture(e.standin, drained{}, 5*time.Second).Result(); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func (e *env) ask(t *testing.T, msg any) *pb.AgentReply {
