@@ -455,54 +455,78 @@ func (c *Config) Pool(name string) *Pool {
 // Warnings lists what is allowed but probably wrong: licence feature mismatches, a missing
 // agent token. They are printed by `standby check` and logged at start.
 func (c *Config) Warnings() []string {
-	var w []string
+	ws := c.warnings()
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.text
+	}
+	return out
+}
+
+// WarningsAbout lists Warnings by the pair or pool they are about (those about the whole config
+// are left out): a status names each pair's next to it.
+func (c *Config) WarningsAbout() map[string][]string {
+	out := map[string][]string{}
+	for _, w := range c.warnings() {
+		if w.about != "" {
+			out[w.about] = append(out[w.about], w.text)
+		}
+	}
+	return out
+}
+
+// warning is one of Warnings, with the pair or pool it is about ("" for the whole config).
+type warning struct{ about, text string }
+
+func (c *Config) warnings() []warning {
+	var w []warning
 	if c.ProtectsNothing() {
-		w = append(w, "pair, pool: none: this config protects nothing (no [[pair]] or [[pool]]; an empty file, or one cut short?)")
+		w = append(w, warning{"", "pair, pool: none: this config protects nothing (no [[pair]] or [[pool]]; an empty file, or one cut short?)"})
 	}
 	if !c.TLS.Enabled() {
-		w = append(w, "tls: not set: links to agents, the peer supervisor and control clients are not authenticated; anyone on the network can forge a failover (set up [tls] with `standby certs`)")
+		w = append(w, warning{"", "tls: not set: links to agents, the peer supervisor and control clients are not authenticated; anyone on the network can forge a failover (set up [tls] with `standby certs`)"})
 	}
-	if c.Supervisor.AgentToken == "" || c.Supervisor.AgentToken == "change-me" {
-		agents := false
-		for _, m := range c.Machines {
-			agents = agents || !m.Simulated
-		}
-		if agents {
-			w = append(w, fmt.Sprintf("supervisor.agent_token: %q is not a secret; agents can be impersonated", c.Supervisor.AgentToken))
-		}
+	machines := make(map[string]*Machine, len(c.Machines))
+	agents := false
+	for i := range c.Machines {
+		machines[c.Machines[i].Name] = &c.Machines[i]
+		agents = agents || !c.Machines[i].Simulated
+	}
+	if (c.Supervisor.AgentToken == "" || c.Supervisor.AgentToken == "change-me") && agents {
+		w = append(w, warning{"", fmt.Sprintf("supervisor.agent_token: %q is not a secret; agents can be impersonated", c.Supervisor.AgentToken)})
 	}
 	for _, p := range c.Pairs {
-		m, b := c.Machine(p.Main), c.Machine(p.Backup)
+		m, b := machines[p.Main], machines[p.Backup]
 		if m == nil || b == nil {
 			continue
 		}
 		if !sameSet(m.Features, b.Features) {
-			w = append(w, fmt.Sprintf("pair %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
-				p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", ")))
+			w = append(w, warning{p.Name, fmt.Sprintf("pair %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
+				p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", "))})
 		}
 	}
 	for _, p := range c.Pools {
 		for _, bn := range p.Backups {
-			b := c.Machine(bn)
+			b := machines[bn]
 			if b == nil {
 				continue
 			}
 			for _, mn := range p.Mains {
-				m := c.Machine(mn)
+				m := machines[mn]
 				if m == nil {
 					continue
 				}
 				if !sameSet(m.Features, b.Features) {
-					w = append(w, fmt.Sprintf("pool %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
-						p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", ")))
+					w = append(w, warning{p.Name, fmt.Sprintf("pool %q: main %q has features [%s] but backup %q has [%s]; different features can cause problems when failover occurs",
+						p.Name, m.Name, strings.Join(m.Features, ", "), b.Name, strings.Join(b.Features, ", "))})
 				}
 				for _, role := range sortedRoles(m.Feeds) {
 					if len(p.Roles) > 0 && !contains(p.Roles, role) {
 						continue
 					}
 					if _, ok := b.Feeds[role]; !ok {
-						w = append(w, fmt.Sprintf("pool %q: %s has no '%s' feed; when it covers %s, %s's %s outputs %s stay on %s",
-							p.Name, b.Name, role, m.Name, m.Name, role, portList(m.Feeds[role].Outputs), m.Name))
+						w = append(w, warning{p.Name, fmt.Sprintf("pool %q: %s has no '%s' feed; when it covers %s, %s's %s outputs %s stay on %s",
+							p.Name, b.Name, role, m.Name, m.Name, role, portList(m.Feeds[role].Outputs), m.Name)})
 					}
 				}
 			}

@@ -63,7 +63,7 @@ func (s *Service) editMapping(by, pairName string, edit func(*conf.Config) *pb.C
 	s.detached, s.pendingDetach = detached, nil
 	s.detachMu.Unlock()
 	return &pb.ControlReply{Ok: true, Reason: fmt.Sprintf("mapping saved (%s)", filepath.Join(valid.Supervisor.StateDir, state.File)),
-		Warnings: pairWarnings(valid, pairName)}
+		Warnings: valid.WarningsAbout()[pairName]}
 }
 
 // detachedPair is a pair whose backup was removed: what it was and where it stood, so adding a

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"fmt"
 	"slices"
 	"sort"
 	"strconv"
@@ -58,12 +57,17 @@ func (s *Service) Status() (*pb.Status, error) {
 		onAir      bool
 	}
 	places := map[string]place{}
+	pairs := make(map[string]*conf.Pair, len(cfg.Pairs))
+	for i := range cfg.Pairs {
+		pairs[cfg.Pairs[i].Name] = &cfg.Pairs[i]
+	}
+	warnings := cfg.WarningsAbout()
 	for i := range views {
 		v := &views[i]
-		p := cfg.Pair(v.Name)
+		p := pairs[v.Name]
 		if p == nil {
 			if e := s.sup.PoolEntry(v.Name); e != nil {
-				ps := s.poolStatus(cfg, e, v, snaps)
+				ps := s.poolStatus(e, v, snaps, warnings[v.Name])
 				st.Pools = append(st.Pools, ps)
 				for _, sl := range ps.Slots {
 					places[sl.Main] = place{v.Name, "main", sl.OnAir == sl.Main}
@@ -75,7 +79,7 @@ func (s *Service) Status() (*pb.Status, error) {
 			continue
 		}
 		slot, _ := v.Slot("")
-		st.Pairs = append(st.Pairs, s.pairStatus(cfg, p, v, slot, snaps))
+		st.Pairs = append(st.Pairs, s.pairStatus(p, v, slot, snaps, warnings[v.Name]))
 		places[p.Main] = place{v.Name, "main", slot.OnAir == p.Main}
 		places[p.Backup] = place{v.Name, "backup", slot.OnAir == p.Backup}
 	}
@@ -118,7 +122,7 @@ func (s *Service) Status() (*pb.Status, error) {
 // CannotSwitchRouter is a pair's or pool's cannot_switch while its router is not connected.
 const CannotSwitchRouter = "router unavailable — cannot switch"
 
-func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot failover.SlotStatus, snaps map[string]machine.Snapshot) *pb.Status_Pair {
+func (s *Service) pairStatus(p *conf.Pair, v *pool.View, slot failover.SlotStatus, snaps map[string]machine.Snapshot, warnings []string) *pb.Status_Pair {
 	onAir, switchTo := "main", "backup"
 	if slot.OnAir != p.Main {
 		onAir, switchTo = "backup", "main"
@@ -130,7 +134,7 @@ func (s *Service) pairStatus(cfg *conf.Config, p *conf.Pair, v *pool.View, slot 
 		Critical: snaps[p.Main].Condition.Level == failover.Critical || snaps[p.Backup].Condition.Level == failover.Critical,
 		Latched:  slot.Latched, Epoch: v.Epoch, SwitchOnCritical: p.SwitchOnCritical, FailbackAfter: p.FailbackAfter.Duration.String(),
 		ForceUnlock: p.ForceUnlock, LockOutputs: p.LockOutputs,
-		Warnings: pairWarnings(cfg, v.Name),
+		Warnings: warnings,
 	}
 	ps.Active = slot.OnAir
 	labels := s.labels(p.Router)
@@ -201,16 +205,10 @@ func (s *Service) inConfigOrder(cfg *conf.Config, pairs []*pb.Status_Pair, snaps
 	return pairs
 }
 
-func (s *Service) poolStatus(cfg *conf.Config, e *supervisor.PoolEntry, v *pool.View, snaps map[string]machine.Snapshot) *pb.Status_Pool {
+func (s *Service) poolStatus(e *supervisor.PoolEntry, v *pool.View, snaps map[string]machine.Snapshot, warnings []string) *pb.Status_Pool {
 	ps := &pb.Status_Pool{Name: v.Name, Router: e.Router, Mode: policy(v.Automatic), Failback: policy(v.Failback),
 		FailbackAfter: e.Engine.FailbackAfter.String(), SwitchOnCritical: e.Engine.SwitchOnCritical, Epoch: v.Epoch,
-		Queue: v.Queue, Roles: e.Engine.Roles, ForceUnlock: e.ForceUnlock, LockOutputs: e.LockOutputs}
-	prefix := fmt.Sprintf("pool %q:", v.Name)
-	for _, w := range cfg.Warnings() {
-		if strings.HasPrefix(w, prefix) {
-			ps.Warnings = append(ps.Warnings, w)
-		}
-	}
+		Queue: v.Queue, Roles: e.Engine.Roles, ForceUnlock: e.ForceUnlock, LockOutputs: e.LockOutputs, Warnings: warnings}
 	feeds := func(fs []failover.Feed) []*pb.Status_RoleFeed {
 		var out []*pb.Status_RoleFeed
 		for _, f := range fs {
@@ -257,18 +255,6 @@ func policy(automatic bool) string {
 		return conf.ModeAutomatic
 	}
 	return conf.ModeManual
-}
-
-// pairWarnings are the config warnings about one pair or pool (licence features, missing roles).
-func pairWarnings(cfg *conf.Config, name string) []string {
-	var out []string
-	prefix, poolPrefix := fmt.Sprintf("pair %q:", name), fmt.Sprintf("pool %q:", name)
-	for _, w := range cfg.Warnings() {
-		if strings.HasPrefix(w, prefix) || strings.HasPrefix(w, poolPrefix) {
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 func machineStatus(m *conf.Machine, sn machine.Snapshot, now time.Time) *pb.Status_Machine {

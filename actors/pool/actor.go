@@ -202,7 +202,9 @@ func (a *poolActor) Receive(ctx actor.Context) {
 	case *Command:
 		var err error
 		acts, err = a.eng.Step(now, msg.Event)
-		ctx.Respond(&CommandReply{Err: err})
+		// Answered once the view is published: the supervisor's copy of the pools (the state
+		// document's) is current when the caller hears back.
+		defer ctx.Respond(&CommandReply{Err: err})
 	case *SetQuorum:
 		acts = a.step(now, *msg)
 	case *Adopt:

@@ -41,9 +41,13 @@ type stateBox struct {
 	adopted uint64
 	// studioWarned is the primary's studio last warned about (differences from the own file).
 	studioWarned string
-	dirty        chan struct{}
-	adopt        chan *pb.SyncState
-	done         chan struct{}
+	// studio is file's studio sections as TOML, made for studioOf (under write): the file
+	// changes on reloads only, and encoding 1000 pairs on every save was most of its cost.
+	studioOf *conf.Config
+	studio   string
+	dirty    chan struct{}
+	adopt    chan *pb.SyncState
+	done     chan struct{}
 	// running is runState's goroutine, which stopState waits for: a save it has under way must
 	// not land in a state_dir that its owner removes once Stop returns.
 	running sync.WaitGroup
@@ -189,11 +193,14 @@ func (s *Supervisor) changeDoc(change func(d *pb.StateDoc) bool) error {
 	next.Revision++
 	next.Term, next.Writer = term, s.opts.Config.Supervisor.Name
 	if !s.secondary() {
-		studio, err := conf.StudioTOML(file)
-		if err != nil {
-			return err
+		if b.studioOf != file {
+			studio, err := conf.StudioTOML(file)
+			if err != nil {
+				return err
+			}
+			b.studioOf, b.studio = file, studio
 		}
-		next.Studio = studio
+		next.Studio = b.studio
 	}
 	if err := state.Save(file.Supervisor.StateDir, next); err != nil {
 		s.log.Error().Err(err).Msg("state document not saved")

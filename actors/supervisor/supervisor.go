@@ -81,7 +81,8 @@ type Supervisor struct {
 	stopOnce sync.Once
 	mu       sync.Mutex // guards cfg and the demo driver during reload
 	cfg      *conf.Config
-	pools    []PoolEntry // derived from cfg, kept with it
+	pools    []PoolEntry    // derived from cfg, kept with it
+	poolAt   map[string]int // pools' index by name: looked up per pool, a scan made status O(n²)
 	sim      *demoDriver
 	// pauses notices the supervisor's own pauses, which machines must not be blamed for.
 	pauses *clock.PauseWatch
@@ -93,6 +94,10 @@ type Supervisor struct {
 
 	routersMu sync.Mutex
 	routers   map[string]router.Status // latest status of each router
+	// views are the pools' latest View (pool.ViewEvent, guarded by routersMu): the state
+	// document's copy is made from them, where asking every pool after each transition cost
+	// thousands of round trips a save at facility scale.
+	views map[string]pool.View
 
 	// standby and term are this supervisor's role in its pair (guarded by mu): a standby
 	// supervisor's pools route nothing; new pools are spawned in the current role.
@@ -142,7 +147,7 @@ func Start(opts Options) (*Supervisor, error) {
 				With().Str("lib", "protoactor").Logger()))
 		}))
 	}
-	s.routers = map[string]router.Status{}
+	s.routers, s.views = map[string]router.Status{}, map[string]pool.View{}
 	s.sys.EventStream.Subscribe(func(evt interface{}) {
 		switch e := evt.(type) {
 		case *actor.SupervisorEvent:
@@ -150,6 +155,10 @@ func Start(opts Options) (*Supervisor, error) {
 		case *router.Status:
 			s.routersMu.Lock()
 			s.routers[e.Router] = *e
+			s.routersMu.Unlock()
+		case *pool.ViewEvent:
+			s.routersMu.Lock()
+			s.views[e.View.Name] = e.View
 			s.routersMu.Unlock()
 		case *pool.Event:
 			s.poolChanged()
@@ -379,7 +388,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.cfg, s.pools = cfg, newPools
+	s.cfg, s.pools, s.poolAt = cfg, newPools, indexPools(newPools)
 	if s.standby || s.term > 0 {
 		// A role change while this reload spawned pools may have missed them; the engines
 		// ignore a role they already have.
@@ -457,7 +466,22 @@ func (s *Supervisor) PoolEntries() []PoolEntry {
 }
 
 // PoolEntry returns the pool (or pair) named name, or nil.
-func (s *Supervisor) PoolEntry(name string) *PoolEntry { return findPool(s.PoolEntries(), name) }
+func (s *Supervisor) PoolEntry(name string) *PoolEntry {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.poolAt[name]; ok {
+		return &s.pools[i]
+	}
+	return nil
+}
+
+func indexPools(ps []PoolEntry) map[string]int {
+	at := make(map[string]int, len(ps))
+	for i, p := range ps {
+		at[p.Name] = i
+	}
+	return at
+}
 
 func findPool(ps []PoolEntry, name string) *PoolEntry {
 	for i := range ps {
@@ -866,9 +890,20 @@ func (s *Supervisor) Resync(by string) (string, error) {
 
 // poolsState is the pools' durable state for the peer supervisor (pb.SyncState).
 func (s *Supervisor) poolsState() (*pb.SyncState, error) {
-	views, err := s.Pools()
-	if err != nil {
-		return nil, err
+	entries := s.PoolEntries()
+	views := make([]pool.View, 0, len(entries))
+	for _, e := range entries {
+		s.routersMu.Lock()
+		v, ok := s.views[e.Name]
+		s.routersMu.Unlock()
+		if !ok { // not started yet: ask, as it will publish once it has
+			w, err := s.Pool(e.Name)
+			if err != nil {
+				return nil, err
+			}
+			v = *w
+		}
+		views = append(views, v)
 	}
 	st := &pb.SyncState{}
 	for _, v := range views {
