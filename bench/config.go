@@ -125,7 +125,7 @@ flap_window = "1s"
 [[operator]]
 name = "bench"
 token = %q
-level = 2
+level = 3   # configure: the bench may fetch the supervisor's profiles (--profile)
 `, c.nameOr("bench"), c.listenOr("127.0.0.1:0"), c.http, c.stateDir, c.heartbeatTimeout.String(), c.agentToken, c.operatorToken)
 	if c.redundancy != "" {
 		b.WriteString(c.redundancy)

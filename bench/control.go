@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"time"
 )
 
@@ -58,4 +59,27 @@ func controlAPIAvailable(ctx context.Context, addr, token string) error {
 		return fmt.Errorf("control API at %s: GET /api/status: %s", addr, res.Status)
 	}
 	return nil
+}
+
+// fetchProfile saves one of the supervisor's runtime profiles (GET /debug/pprof/PATH, a level-3
+// operator's token) to file, for `go tool pprof`.
+func fetchProfile(ctx context.Context, addr, token, path, file string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/debug/pprof/"+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req) // no client timeout: a CPU profile takes its seconds
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", path, err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 256<<20))
+	if err != nil {
+		return fmt.Errorf("profile %s: %w", path, err)
+	}
+	if res.StatusCode/100 != 2 {
+		return fmt.Errorf("profile %s: %s: %s", path, res.Status, bytes.TrimSpace(b[:min(len(b), 512)]))
+	}
+	return os.WriteFile(file, b, 0o644)
 }

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -102,6 +103,10 @@ type Options struct {
 	// NoActionCost skips running the crash scenario once more on a setup with a slow [[action]]
 	// (Report.ActionCost), which by default follows the crash scenario.
 	NoActionCost bool
+	// ProfileDir, when set, receives the supervisor's CPU profile over each sweep point's idle
+	// window (sweepN-cpu.pprof) and its heap after the runs (sweepN-heap.pprof), for `go tool
+	// pprof`.
+	ProfileDir string
 	// Dir is the work directory (configs, logs); empty makes a temporary one, removed unless Keep.
 	Dir  string
 	Keep bool
@@ -155,6 +160,11 @@ func (o *Options) setDefaults() error {
 	for _, n := range o.Sweep {
 		if n < 1 || n > MaxPairs {
 			return fmt.Errorf("bench: --sweep size %d out of range 1..%d", n, MaxPairs)
+		}
+	}
+	if o.ProfileDir != "" {
+		if err := os.MkdirAll(o.ProfileDir, 0o755); err != nil {
+			return fmt.Errorf("bench: --profile: %w", err)
 		}
 	}
 	switch o.Mode {

@@ -313,6 +313,14 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 	if st.load != nil {
 		l0, lerr = sampleProc(st.load.pid())
 	}
+	var profiled chan error
+	if o.ProfileDir != "" {
+		profiled = make(chan error, 1)
+		file := filepath.Join(o.ProfileDir, fmt.Sprintf("sweep%d-cpu.pprof", size))
+		go func() {
+			profiled <- fetchProfile(ctx, st.httpAddr, st.opTok, fmt.Sprintf("profile?seconds=%d", int(window/time.Second)), file)
+		}()
+	}
 	a, err := sampleProc(st.supervisorPID())
 	if err == nil {
 		select {
@@ -347,6 +355,15 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 	pt.Crash = Summarize(lat)
 	if p, err := sampleProc(st.supervisorPID()); err == nil {
 		pt.RSSMB, pt.PeakRSSMB = float64(p.rss)/(1<<20), float64(p.peakRSS)/(1<<20)
+	}
+	if profiled != nil {
+		err := <-profiled
+		if err == nil {
+			err = fetchProfile(ctx, st.httpAddr, st.opTok, "heap", filepath.Join(o.ProfileDir, fmt.Sprintf("sweep%d-heap.pprof", size)))
+		}
+		if err != nil {
+			progress("sweep %d pairs: %v", size, err)
+		}
 	}
 	if rerr != nil {
 		pt.Error = rerr.Error()

@@ -15,11 +15,12 @@ const (
 	reasonWrongToken = "wrong token"
 )
 
-// gate decides whether a report is accepted. Pure and not safe for concurrent use: the gateway
-// actor owns it.
+// gate decides whether a report is accepted, and holds what the gateway keeps of each configured
+// machine (one map lookup a report: at 100 000 reports a second, each lookup counts). Not safe
+// for concurrent use: the gateway actor owns it.
 type gate struct {
 	token    []byte
-	machines map[string]bool
+	machines map[string]*beatState
 }
 
 func newGate(token string, machines []string) *gate {
@@ -28,29 +29,43 @@ func newGate(token string, machines []string) *gate {
 	return g
 }
 
+// setMachines makes names the configured machines; what is kept of those that stay is kept.
 func (g *gate) setMachines(names []string) {
-	g.machines = make(map[string]bool, len(names))
+	old := g.machines
+	g.machines = make(map[string]*beatState, len(names))
 	for _, n := range names {
-		g.machines[n] = true
+		st := old[n]
+		if st == nil {
+			st = &beatState{}
+		}
+		g.machines[n] = st
 	}
 }
 
-// check returns "" when r is accepted, otherwise why not. The token is checked before the machine
-// name so a sender without it learns nothing about which machines exist.
+// check returns "" when r is accepted, otherwise why not.
 func (g *gate) check(r *pb.AgentReport) string {
+	_, reason := g.admit(r)
+	return reason
+}
+
+// admit returns the state of r's machine when r is accepted, otherwise why not. The token is
+// checked before the machine name so a sender without it learns nothing about which machines
+// exist.
+func (g *gate) admit(r *pb.AgentReport) (*beatState, string) {
 	if reason := checkShape(r); reason != "" {
-		return reason
+		return nil, reason
 	}
 	if len(g.token) == 0 {
-		return reasonNoToken
+		return nil, reasonNoToken
 	}
 	if subtle.ConstantTimeCompare([]byte(r.Token), g.token) != 1 {
-		return reasonWrongToken
+		return nil, reasonWrongToken
 	}
-	if !g.machines[r.Machine] {
-		return fmt.Sprintf("machine %q is not a [[machine]] of this supervisor", r.Machine)
+	st := g.machines[r.Machine]
+	if st == nil {
+		return nil, fmt.Sprintf("machine %q is not a [[machine]] of this supervisor", r.Machine)
 	}
-	return ""
+	return st, ""
 }
 
 // checkShape enforces pb's size limits and rejects values the machine actor cannot use.

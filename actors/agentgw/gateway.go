@@ -145,11 +145,6 @@ func Props(o Options) *actor.Props {
 			active:   o.InitiallyActive,
 			sups:     append([]string(nil), o.Supervisors...),
 			throttle: node.NewThrottle(time.Minute, o.Clock),
-			sessions: map[string]uint64{},
-			pids:     map[string]*actor.PID{},
-			beats:    map[string]*beatState{},
-			heard:    map[string]heardOf{},
-			addrs:    map[string]string{},
 		}
 		return g
 	})
@@ -158,13 +153,11 @@ func Props(o Options) *actor.Props {
 // pid is the machine actor's PID, cached: a PID keeps the process it resolved (and resolves again
 // once that actor is gone), where a fresh PID per report costs a process-registry lookup each
 // time (bench/README.md).
-func (g *gateway) pid(ctx actor.Context, name string) *actor.PID {
-	pid := g.pids[name]
-	if pid == nil {
-		pid = actor.NewPID(ctx.Self().Address, MachinesPrefix+name)
-		g.pids[name] = pid
+func (st *beatState) machinePID(ctx actor.Context, name string) *actor.PID {
+	if st.pid == nil {
+		st.pid = actor.NewPID(ctx.Self().Address, MachinesPrefix+name)
 	}
-	return pid
+	return st.pid
 }
 
 type gateway struct {
@@ -173,10 +166,7 @@ type gateway struct {
 	active   bool
 	sups     []string
 	throttle *node.Throttle
-	sessions map[string]uint64 // machine → last accepted session, to log agent (re)starts once
-	pids     map[string]*actor.PID
-	beats    map[string]*beatState // machine → what the fast path and sparse replies compare with
-	supsGen  uint64                // counts SetSupervisors, so a changed list is answered at once
+	supsGen  uint64 // counts SetSupervisors, so a changed list is answered at once
 	// overload: whether an episode is on, its longest wait, and the probe timer's stop.
 	overloaded bool
 	maxLag     time.Duration
@@ -184,8 +174,6 @@ type gateway struct {
 	lw         *lagWatch // shared with the probe's timer
 	stopProbe  func()
 	term       uint64
-	heard      map[string]heardOf // machine → what its latest report said of the supervisors
-	addrs      map[string]string  // machine → the agent address of its latest accepted report
 }
 
 // heardOf is one machine's latest witness statement.
@@ -224,31 +212,6 @@ func (g *gateway) Receive(ctx actor.Context) {
 		}
 	case *SetMachines:
 		g.gate.setMachines(m.Names)
-		for name := range g.sessions {
-			if !g.gate.machines[name] {
-				delete(g.sessions, name)
-			}
-		}
-		for name := range g.pids {
-			if !g.gate.machines[name] {
-				delete(g.pids, name)
-			}
-		}
-		for name := range g.heard {
-			if !g.gate.machines[name] {
-				delete(g.heard, name)
-			}
-		}
-		for name := range g.beats {
-			if !g.gate.machines[name] {
-				delete(g.beats, name)
-			}
-		}
-		for name := range g.addrs {
-			if !g.gate.machines[name] {
-				delete(g.addrs, name)
-			}
-		}
 	case *SetActive:
 		g.active, g.term = m.Active, max(g.term, m.Term)
 	case *GetVotes:
@@ -257,7 +220,11 @@ func (g *gateway) Receive(ctx actor.Context) {
 		g.sups = append([]string(nil), m.Addrs...)
 		g.supsGen++
 	case *GetAgent:
-		ctx.Respond(&Agent{Address: g.addrs[m.Machine]})
+		var addr string
+		if st := g.gate.machines[m.Machine]; st != nil {
+			addr = st.addr
+		}
+		ctx.Respond(&Agent{Address: addr})
 	}
 	// Anything else (a peer sending some other linked-in type) is ignored.
 }
@@ -340,42 +307,44 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 		from = s.Address
 	}
 	active := g.isActive()
-	reply := &pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term}
-	answer := true
-	if reason := g.gate.check(r); reason != "" {
-		reply.Reason = reason
+	st, reason := g.gate.admit(r)
+	if reason != "" {
 		g.logRefusal(from, r.Machine, reason)
-	} else {
-		reply.Accepted, reply.Supervisors = true, g.sups
-		if g.sessions[r.Machine] != r.Session {
-			g.sessions[r.Machine] = r.Session
-			g.logSession(from, r)
+		if ctx.Sender() != nil {
+			ctx.Respond(&pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term, Reason: reason})
 		}
-		if len(r.Heard) > 0 {
-			g.heard[r.Machine] = heardOf{at: g.opts.Clock.Now(), heard: r.Heard}
-		}
-		if r.AgentAddress != "" && g.addrs[r.Machine] != r.AgentAddress {
-			g.addrs[r.Machine] = clip(r.AgentAddress, 256)
-		}
-		st := g.beats[r.Machine]
-		if st == nil {
-			st = &beatState{}
-			g.beats[r.Machine] = st
-		}
-		g.deliver(ctx, st, r, from)
-		if r.SparseReplies {
-			answer = g.answerDue(st, r, active)
-			reply.BeaconMs = uint32(g.opts.Beacon.Milliseconds())
-		}
+		return
 	}
-	if answer && ctx.Sender() != nil {
-		ctx.Respond(reply)
+	if st.session != r.Session {
+		st.session = r.Session
+		g.logSession(from, r)
 	}
+	now := g.opts.Clock.Now()
+	if len(r.Heard) > 0 {
+		st.heard = heardOf{at: now, heard: r.Heard}
+	}
+	if r.AgentAddress != "" && st.addr != r.AgentAddress {
+		st.addr = clip(r.AgentAddress, 256)
+	}
+	g.deliver(ctx, st, r, from, now)
+	if ctx.Sender() == nil || (r.SparseReplies && !g.answerDue(st, r, active, now)) {
+		return // a heartbeat costs no reply (and no allocation for one)
+	}
+	reply := &pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term, Accepted: true, Supervisors: g.sups}
+	if r.SparseReplies {
+		reply.BeaconMs = uint32(g.opts.Beacon.Milliseconds())
+	}
+	ctx.Respond(reply)
 }
 
 // beatState is what the gateway keeps of one machine's reports: the last one delivered (the fast
 // path sends only what differs from it) and what its agent was last told.
 type beatState struct {
+	session uint64 // the last accepted session, to log agent (re)starts once
+	pid     *actor.PID
+	heard   heardOf // what its latest report said of the supervisors
+	addr    string  // the agent address of its latest accepted report
+
 	last  *pb.AgentReport
 	rep   *machine.Report // last, converted; heartbeats repeating it share its slices
 	from  string
@@ -384,32 +353,29 @@ type beatState struct {
 	budget   float64
 	budgetAt time.Time
 
-	told      bool
-	toldAt    time.Time
-	session   uint64
-	active    bool
+	told        bool
+	toldAt      time.Time
+	toldSession uint64
+	active      bool
 	term, gen uint64
 }
 
 // deliver hands an accepted report to its machine actor: a plain heartbeat repeating the machine's
 // last report goes to its inbox (a Poke only if the actor wants every one), anything else (a
 // change, new content, another session or agent address) as a message.
-func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, from string) {
+func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, from string, now time.Time) {
 	if g.opts.Forward != nil || g.opts.Inboxes == nil {
 		m := toReport(r)
 		m.From = from
-		g.forward(ctx, m)
+		g.forward(ctx, st, m)
 		return
 	}
 	if st.inbox == nil {
 		st.inbox = g.opts.Inboxes.Get(r.Machine)
 	}
-	now := g.opts.Clock.Now()
 	if !r.Change && st.last != nil && st.from == from && sameContent(st.last, r) {
-		m := *st.rep
-		m.Seq = r.Seq
-		if st.inbox.Put(&m, now, false) {
-			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
+		if st.inbox.Put(st.rep, r.Seq, now, false) {
+			ctx.Send(st.machinePID(ctx, r.Machine), &machine.Poke{})
 		}
 		return
 	}
@@ -419,12 +385,12 @@ func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, f
 	if !st.allow(now) {
 		// A flood of changes (a broken or hostile agent): the newest waits in the inbox, one Poke
 		// at a time, so the machine's mailbox and the supervisor's memory stay bounded.
-		if st.inbox.Put(m, now, true) {
-			ctx.Send(g.pid(ctx, r.Machine), &machine.Poke{})
+		if st.inbox.Put(m, m.Seq, now, true) {
+			ctx.Send(st.machinePID(ctx, r.Machine), &machine.Poke{})
 		}
 		return
 	}
-	g.forward(ctx, m)
+	g.forward(ctx, st, m)
 }
 
 // Per-machine budget of reports sent as messages: floodBurst at once, refilled at floodRate a
@@ -452,22 +418,21 @@ func (st *beatState) allow(now time.Time) bool {
 
 // answerDue tells whether a report asking for sparse replies is answered: when what its agent was
 // last told changed, on a change report, and at least every Beacon.
-func (g *gateway) answerDue(st *beatState, r *pb.AgentReport, active bool) bool {
-	now := g.opts.Clock.Now()
-	if st.told && !r.Change && st.session == r.Session && st.active == active && st.term == g.term &&
+func (g *gateway) answerDue(st *beatState, r *pb.AgentReport, active bool, now time.Time) bool {
+	if st.told && !r.Change && st.toldSession == r.Session && st.active == active && st.term == g.term &&
 		st.gen == g.supsGen && now.Sub(st.toldAt) < g.opts.Beacon {
 		return false
 	}
-	st.told, st.toldAt, st.session, st.active, st.term, st.gen = true, now, r.Session, active, g.term, g.supsGen
+	st.told, st.toldAt, st.toldSession, st.active, st.term, st.gen = true, now, r.Session, active, g.term, g.supsGen
 	return true
 }
 
-func (g *gateway) forward(ctx actor.Context, m *machine.Report) {
+func (g *gateway) forward(ctx actor.Context, st *beatState, m *machine.Report) {
 	if g.opts.Forward != nil {
 		g.opts.Forward(ctx, m)
 		return
 	}
-	ctx.Send(g.pid(ctx, m.Machine), m)
+	ctx.Send(st.machinePID(ctx, m.Machine), m)
 }
 
 // sameContent tells whether b says what a said of the machine (same session, services and health
@@ -525,7 +490,11 @@ func clip(s string, n int) string {
 func (g *gateway) votes(q *GetVotes) *Votes {
 	now := g.opts.Clock.Now()
 	v := &Votes{}
-	for _, h := range g.heard {
+	for _, st := range g.gate.machines {
+		h := st.heard
+		if h.at.IsZero() {
+			continue
+		}
 		if now.Sub(h.at) <= q.FreshWithin {
 			v.Fresh++
 		}

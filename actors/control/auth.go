@@ -18,6 +18,7 @@ const (
 	OpStatus       Op = "status"
 	OpWatch        Op = "watch"
 	OpMetrics      Op = "metrics" // GET /metrics: machine and pair names and health values are not for anyone
+	OpProfile      Op = "profile" // GET /debug/pprof/: the Go runtime's profiles of the supervisor
 	OpSwitch       Op = "switch"
 	OpSetMode      Op = "set_mode"
 	OpSetFailback  Op = "set_failback"
@@ -40,6 +41,7 @@ var opLevel = map[Op]int{
 	OpStatus:       conf.LevelView,
 	OpWatch:        conf.LevelView,
 	OpMetrics:      conf.LevelView,
+	OpProfile:      conf.LevelConfigure,
 	OpSwitch:       conf.LevelOperate,
 	OpSetMode:      conf.LevelOperate,
 	OpSetFailback:  conf.LevelOperate,

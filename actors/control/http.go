@@ -110,6 +110,7 @@ func (g *gateway) handler() http.Handler {
 	}))
 	mux.HandleFunc("GET /metrics", g.metrics)
 	mux.HandleFunc("GET /healthz", g.healthz)
+	mux.HandleFunc("GET /debug/pprof/", g.profile)
 	mux.HandleFunc("/api/", func(w http.ResponseWriter, r *http.Request) {
 		// The catch-all wins over the mux's own 405 for a route that exists with other methods.
 		if allow := allowed(mux, r); len(allow) > 0 {

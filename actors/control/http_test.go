@@ -443,3 +443,40 @@ func TestPairFollowsTheRouter(t *testing.T) {
 		t.Errorf("cam2, untouched: %s alarms %v", p.State, p.Alarms)
 	}
 }
+
+// TestProfileEndpoint: the runtime's profiles only to a level-3 operator, a CPU profile and a
+// heap profile in pprof's format.
+func TestProfileEndpoint(t *testing.T) {
+	e := start(t, Options{})
+	get := func(path, token string) (int, []byte) {
+		req, err := http.NewRequest("GET", e.ctl.URL()+path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		body, _ := io.ReadAll(res.Body)
+		return res.StatusCode, body
+	}
+	for tok, want := range map[string]int{"": 401, "nope": 401, tokView: 403, tokOperate: 403} {
+		if status, body := get("/debug/pprof/heap", tok); status != want {
+			t.Errorf("heap profile with token %q: %d %s, want %d", tok, status, body, want)
+		}
+	}
+	for _, path := range []string{"/debug/pprof/profile?seconds=1", "/debug/pprof/heap", "/debug/pprof/goroutine"} {
+		status, body := get(path, tokConfigure)
+		// pprof's format is gzipped protobuf.
+		if status != 200 || len(body) < 2 || body[0] != 0x1f || body[1] != 0x8b {
+			t.Errorf("%s: %d, %d bytes, want 200 and a gzipped profile", path, status, len(body))
+		}
+	}
+	if status, _ := get("/debug/pprof/cmdline", tokConfigure); status != 404 {
+		t.Errorf("cmdline: %d, want 404 (the command line may carry secrets)", status)
+	}
+}

@@ -229,7 +229,7 @@ func (m *machineActor) takeBeat(ctx actor.Context) bool {
 	if !ok {
 		return false
 	}
-	return m.observe(ctx, m.box.opts.Clock.Now(), at, r)
+	return m.observe(ctx, m.box.opts.Clock.Now(), at, &r)
 }
 
 // wantBeats tells the inbox whether every heartbeat is wanted at once: while the machine is not

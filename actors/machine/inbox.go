@@ -16,7 +16,8 @@ import (
 // not heard yet, or a second agent session in question). Safe for concurrent use.
 type Inbox struct {
 	mu     sync.Mutex
-	r      *Report
+	r      *Report   // shared with the gateway: never changed once put
+	seq    uint64    // the heartbeat's own seq (r's content, a newer seq: no copy of r per beat)
 	at     time.Time // when the transport delivered r, on the supervisor's clock
 	poked  bool      // a Poke is on its way and has not been taken yet
 	eager  bool
@@ -31,16 +32,17 @@ type Poke struct{}
 // wants its first report at once).
 func NewInbox() *Inbox { return &Inbox{eager: true} }
 
-// Put leaves r, delivered at at, for the actor. It reports whether the caller must send a Poke:
-// the actor is eager, or r is urgent (a change the gateway throttled), and no Poke is on its way
+// Put leaves r with seq (which Take puts in place of r.Seq), delivered at at, for the actor; r
+// is not changed afterwards by either side. It reports whether the caller must send a Poke: the
+// actor is eager, or r is urgent (a change the gateway throttled), and no Poke is on its way
 // already.
-func (b *Inbox) Put(r *Report, at time.Time, urgent bool) (poke bool) {
+func (b *Inbox) Put(r *Report, seq uint64, at time.Time, urgent bool) (poke bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.r != nil {
 		b.merged++
 	}
-	b.r, b.at = r, at
+	b.r, b.seq, b.at = r, seq, at
 	b.puts++
 	if (b.eager || urgent) && !b.poked {
 		b.poked = true
@@ -50,12 +52,17 @@ func (b *Inbox) Put(r *Report, at time.Time, urgent bool) (poke bool) {
 }
 
 // Take returns the waiting heartbeat, if any, and empties the slot.
-func (b *Inbox) Take() (*Report, time.Time, bool) {
+func (b *Inbox) Take() (Report, time.Time, bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	r, at := b.r, b.at
+	if b.r == nil {
+		b.poked = false
+		return Report{}, time.Time{}, false
+	}
+	r, at := *b.r, b.at
+	r.Seq = b.seq
 	b.r, b.poked = nil, false
-	return r, at, r != nil
+	return r, at, true
 }
 
 // SetEager says whether the actor wants a Poke for every heartbeat. It reports whether a heartbeat

@@ -15,10 +15,10 @@ import (
 // eager and none is on its way; turning eager with a heartbeat waiting says so.
 func TestInboxCoalesces(t *testing.T) {
 	b := NewInbox()
-	if !b.Put(&Report{Seq: 1}, t0, false) {
+	if !b.Put(&Report{Seq: 1}, 1, t0, false) {
 		t.Fatal("an eager inbox asked for no poke")
 	}
-	if b.Put(&Report{Seq: 2}, t0.Add(time.Millisecond), false) {
+	if b.Put(&Report{Seq: 2}, 2, t0.Add(time.Millisecond), false) {
 		t.Fatal("a second poke while one is on its way")
 	}
 	r, at, ok := b.Take()
@@ -29,14 +29,14 @@ func TestInboxCoalesces(t *testing.T) {
 		t.Fatal("the slot was not emptied")
 	}
 	b.SetEager(false)
-	if b.Put(&Report{Seq: 3}, t0, false) {
+	if b.Put(&Report{Seq: 3}, 3, t0, false) {
 		t.Fatal("a poke asked for while not eager")
 	}
-	if !b.Put(&Report{Seq: 4}, t0, true) {
+	if !b.Put(&Report{Seq: 4}, 4, t0, true) {
 		t.Fatal("an urgent report asked for no poke")
 	}
 	b.Take()
-	b.Put(&Report{Seq: 5}, t0, false)
+	b.Put(&Report{Seq: 5}, 5, t0, false)
 	if !b.SetEager(true) {
 		t.Fatal("turning eager did not tell of the waiting heartbeat")
 	}
@@ -82,7 +82,7 @@ func TestActorTakesInboxBeats(t *testing.T) {
 	}
 	for seq := uint64(2); seq <= 5; seq++ {
 		clk.Advance(time.Minute)
-		if in.Put(&Report{Machine: "m", Session: 1, Seq: seq, Services: upEngine}, clk.Now(), false) {
+		if in.Put(&Report{Machine: "m", Session: 1, Seq: seq, Services: upEngine}, seq, clk.Now(), false) {
 			t.Fatalf("heartbeat %d asked for a poke from a machine heard and healthy", seq)
 		}
 	}

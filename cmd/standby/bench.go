@@ -51,6 +51,7 @@ func cmdBench(ctx context.Context, args []string) int {
 	sweep := fs.String("sweep", "", "scale sweep: comma-separated pair counts, e.g. 1,10,100,1000 (crash at --sweep-heartbeat)")
 	sweepRuns := fs.Int("sweep-runs", bench.DefaultSweepRuns, "crash runs at each sweep size")
 	sweepHB := fs.Duration("sweep-heartbeat", bench.DefaultSweepHeartbeat, "heartbeat interval of the sweep")
+	profile := fs.String("profile", "", "save the supervisor's CPU profile over each sweep point's idle window and its heap after the runs in `DIR` (sweepN-cpu.pprof, sweepN-heap.pprof; go tool pprof)")
 	mode := fs.String("machines", "auto", "how machines are driven: auto, agents (standby agent processes), simulated (the supervisor's own, stopgap)")
 	dir := fs.String("dir", "", "work directory for configs and logs (default: a temporary one, removed unless --keep or a failure)")
 	keep := fs.Bool("keep", false, "keep the work directory")
@@ -75,7 +76,7 @@ func cmdBench(ctx context.Context, args []string) int {
 		return 1
 	}
 	o := bench.Options{Binary: bin, Pairs: *pairs, HeartbeatInterval: *hbi, HeartbeatTimeout: *hbt, Runs: *runs,
-		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS, NoActionCost: !*slowAction}
+		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS, NoActionCost: !*slowAction, ProfileDir: *profile}
 	fs.Visit(func(f *flag.Flag) { o.RunsSet = o.RunsSet || f.Name == "runs" })
 	if *scen != "" {
 		o.Scenarios = strings.Split(*scen, ",")
