@@ -357,7 +357,7 @@ type beatState struct {
 	toldAt      time.Time
 	toldSession uint64
 	active      bool
-	term, gen uint64
+	term, gen   uint64
 }
 
 // deliver hands an accepted report to its machine actor: a plain heartbeat repeating the machine's
