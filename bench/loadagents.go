@@ -68,12 +68,33 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	}
 	defer n.Stop()
 	var accepted, refused atomic.Uint64
+	// What the replies say, for the loop: whether the supervisor takes lean heartbeats, its name
+	// and term and when it last answered (the agents' witness statement), and which machines it
+	// asked for a full report. Replies name the report's seq only, so seqs are unique across
+	// the machines and sentTo remembers, for recent ones, whose they were (seq<<24 | machine).
+	var lean atomic.Bool
+	var lastReply atomic.Int64
+	var sup atomic.Pointer[pb.AgentReply]
+	sentTo := make([]atomic.Uint64, 1<<18)
+	needFull := make([]atomic.Bool, len(c.Machines))
 	sink, err := n.System.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
-		if r, ok := ctx.Message().(*pb.AgentReply); ok {
-			if r.Accepted {
-				accepted.Add(1)
-			} else if refused.Add(1) == 1 {
+		r, ok := ctx.Message().(*pb.AgentReply)
+		if !ok {
+			return
+		}
+		if !r.Accepted {
+			if refused.Add(1) == 1 {
 				log.Error().Str("reason", r.Reason).Msg("supervisor refused a load agent's report")
+			}
+			return
+		}
+		accepted.Add(1)
+		lean.Store(r.LeanBeats)
+		lastReply.Store(time.Now().UnixNano())
+		sup.Store(r)
+		if r.SendFull {
+			if e := sentTo[r.Seq%uint64(len(sentTo))].Load(); e>>24 == r.Seq&(1<<40-1) {
+				needFull[e&(1<<24-1)].Store(true)
 			}
 		}
 	}), "load-sink")
@@ -84,13 +105,14 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	type agent struct {
 		name    string
 		session uint64
-		seq     uint64
+		full    uint64 // seq of the last report sent in full
 	}
 	agents := make([]agent, len(c.Machines))
 	for i, m := range c.Machines {
 		agents[i] = agent{name: m, session: randomSession()}
 	}
 	since := time.Now().UnixNano()
+	var seq uint64
 	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Int("batch", c.Batch).Msg("load agents running")
 	tick := time.NewTicker(c.Interval / loadSlices)
 	defer tick.Stop()
@@ -103,15 +125,25 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 		case <-tick.C:
 		}
 		now := time.Now().UnixNano()
+		var heard []*pb.AgentReport_Heard
+		if r := sup.Load(); r != nil {
+			heard = []*pb.AgentReport_Heard{{Supervisor: r.Supervisor, Active: r.Active, Term: r.Term,
+				SilentMs: uint32(min(max(now-lastReply.Load(), 0)/int64(time.Millisecond), 1<<31))}}
+		}
 		var batch []*pb.AgentReport
 		for i := slice; i < len(agents); i += loadSlices {
 			a := &agents[i]
-			a.seq++
-			r := &pb.AgentReport{
-				Machine: a.name, Token: c.Token, Session: a.session, Seq: a.seq, SentUnixNano: now,
-				Services:     []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: since}},
-				Health:       []*pb.AgentReport_Health{{Name: healthName, Value: healthNormal, Ok: true}},
-				AgentAddress: n.Address(), SparseReplies: true,
+			seq++
+			sentTo[seq%uint64(len(sentTo))].Store((seq&(1<<40-1))<<24 | uint64(i))
+			r := &pb.AgentReport{Machine: a.name, Token: c.Token, Session: a.session, Seq: seq, SentUnixNano: now,
+				Heard: heard, SparseReplies: true}
+			if lean.Load() && a.full != 0 && !needFull[i].Swap(false) {
+				r.SameAs = a.full // nothing changed: as real agents do once the supervisor takes them
+			} else {
+				r.Services = []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: since}}
+				r.Health = []*pb.AgentReport_Health{{Name: healthName, Value: healthNormal, Ok: true}}
+				r.AgentAddress = n.Address()
+				a.full = seq
 			}
 			if c.Batch <= 1 {
 				n.System.Root.RequestWithCustomSender(gw, r, sink)

@@ -56,7 +56,8 @@ type agentActor struct {
 	gws       []*actor.PID // gateway PIDs, parallel to fol.addrs
 	sent      sentLog
 	seq       uint64
-	gated     bool // holding reports until every service has been checked once
+	lean      []leanRef // per supervisor, parallel to gws
+	gated     bool      // holding reports until every service has been checked once
 	gateUntil time.Time
 	searchFor time.Duration // how long searching without an active supervisor
 	throttle  *node.Throttle
@@ -154,16 +155,35 @@ func (a *agentActor) handleBeat(ctx actor.Context) {
 	}
 }
 
+// leanRef is what a lean heartbeat to one supervisor may name: the last report sent to it in full
+// (seq, and the table's ver then), once that supervisor said it takes lean heartbeats.
+type leanRef struct {
+	ok       bool
+	seq, ver uint64
+}
+
 // send reports the current state, with what the agent hears of each supervisor, to every
 // supervisor, each copy with its own seq so the reply can be credited to the supervisor that sent it.
+// A heartbeat to a supervisor that takes lean ones, with nothing changed since the last full
+// report to it, leaves the content out and names that report (pb.AgentReport.same_as).
 func (a *agentActor) send(ctx actor.Context, change bool) {
 	now := a.clock.Now().UnixNano()
 	heard := a.fol.heard(func(beats int) uint32 { return uint32(min(int64(beats)*a.interval.Milliseconds(), 1<<31)) })
+	if len(a.lean) < len(a.gws) {
+		a.lean = make([]leanRef, len(a.gws))
+	}
 	for _, i := range a.fol.targets() {
 		a.seq++
-		r := a.tbl.report()
-		r.Machine, r.Token, r.Session, r.Seq = a.machine, a.token, a.session, a.seq
-		r.SentUnixNano, r.Change, r.AgentAddress, r.Heard = now, change, a.self, heard
+		l := &a.lean[i]
+		var r *pb.AgentReport
+		if !change && l.ok && l.seq != 0 && l.ver == a.tbl.ver {
+			r = &pb.AgentReport{SameAs: l.seq}
+		} else {
+			r = a.tbl.report()
+			r.Change, r.AgentAddress = change, a.self
+			l.seq, l.ver = a.seq, a.tbl.ver
+		}
+		r.Machine, r.Token, r.Session, r.Seq, r.SentUnixNano, r.Heard = a.machine, a.token, a.session, a.seq, now, heard
 		r.SparseReplies = true // unchanged heartbeats need no answer: the supervisor's beacon says it is alive
 		a.sent.put(a.seq, i)
 		ctx.Request(a.gws[i], r)
@@ -176,6 +196,13 @@ func (a *agentActor) handleReply(r *pb.AgentReply) {
 		return
 	}
 	addr := a.fol.addrs[i]
+	if i < len(a.lean) {
+		l := &a.lean[i]
+		l.ok = r.Accepted && r.LeanBeats
+		if !r.Accepted || (r.SendFull && r.Seq > l.seq) {
+			l.seq = 0 // the next report to it goes in full
+		}
+	}
 	if !r.Accepted {
 		if ok, skipped := a.throttle.Allow("refused|" + addr + "|" + r.Reason); ok {
 			a.log.Error().Str("supervisor", addr).Str("reason", truncate(r.Reason, pb.MaxReasonLen)).Int("suppressed", skipped).

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -217,5 +218,68 @@ func TestForgedReplyCannotRedirect(t *testing.T) {
 	}
 	if got := ag.fol.following(); got != "10.0.0.1:7400" {
 		t.Fatalf("following %q", got)
+	}
+}
+
+// TestAgentLeanBeats: once the supervisor says it takes lean heartbeats, a heartbeat with nothing
+// changed since the last full report to it names that report and carries no content; a changed
+// value (a plain value change too) goes in full, and so does the report after the supervisor
+// asks for one.
+func TestAgentLeanBeats(t *testing.T) {
+	a, err := conf.ParseAgent([]byte(actorCfg))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	t.Cleanup(sys.Shutdown)
+	reports := make(chan *pb.AgentReport, 1024)
+	var askFull atomic.Bool
+	if _, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*pb.AgentReport); ok {
+			reports <- r
+			full := r.SameAs != 0 && askFull.CompareAndSwap(true, false)
+			ctx.Respond(&pb.AgentReply{Accepted: true, Active: true, Seq: r.Seq, LeanBeats: true, SendFull: full})
+		}
+	}), pb.GatewayActorID); err != nil {
+		t.Fatal(err)
+	}
+	fc := clock.NewFake(time.Unix(1000, 0))
+	ag := newAgentActor(a, "test-agent:1", fc, zerolog.New(zerolog.NewTestWriter(t)))
+	ag.fol = newFollower([]string{sys.Address()}, missLimit)
+	ag.gws = []*actor.PID{actor.NewPID(sys.Address(), pb.GatewayActorID)}
+	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ag }), pb.AgentActorID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+
+	sys.Root.Send(pid, &serviceEvent{i: 1, up: true, at: fc.Now()})
+	first := nextReport(t, reports, func(*pb.AgentReport) bool { return true })
+	if first.SameAs != 0 || len(first.Services) != 2 {
+		t.Fatalf("first report %v, want it in full", first)
+	}
+	isLean := func(r *pb.AgentReport) bool { return r.SameAs != 0 }
+	l := nextReport(t, reports, isLean)
+	if l.SameAs != first.Seq || len(l.Services) != 0 || len(l.Health) != 0 || l.AgentAddress != "" || l.Token != "tok" ||
+		l.Session != first.Session || l.Machine != "render-1" {
+		t.Fatalf("lean heartbeat %v, want one naming report %d with no content", l, first.Seq)
+	}
+	sys.Root.Send(pid, &healthEvent{i: 0, value: 61, ok: true})
+	v := nextReport(t, reports, func(r *pb.AgentReport) bool { return r.SameAs == 0 })
+	if v.Change || v.Health[0].Value != 61 {
+		t.Fatalf("after a value change: %v, want a full heartbeat with gpu_temp 61", v)
+	}
+	if l := nextReport(t, reports, isLean); l.SameAs < v.Seq {
+		t.Fatalf("lean heartbeat names report %d, before the full one %d", l.SameAs, v.Seq)
+	}
+	askFull.Store(true)
+	nextReport(t, reports, func(r *pb.AgentReport) bool { return r.SameAs != 0 && !askFull.Load() })
+	if r := nextReport(t, reports, func(*pb.AgentReport) bool { return true }); r.SameAs != 0 {
+		// The reply asking for it may cross one more lean beat; the one after must be full.
+		if r := nextReport(t, reports, func(*pb.AgentReport) bool { return true }); r.SameAs != 0 {
+			t.Fatalf("after the supervisor asked for a full report: %v", r)
+		}
 	}
 }

@@ -19,6 +19,9 @@ const (
 type table struct {
 	services []serviceState
 	health   []healthState
+	// ver counts changes of what a report carries (any field, a plain value change too): a lean
+	// heartbeat may name an earlier report only while ver is what it was then.
+	ver uint64
 }
 
 type serviceState struct {
@@ -48,6 +51,9 @@ func (t *table) setService(i int, up bool, reason string, at time.Time) bool {
 	}
 	reason = truncate(reason, pb.MaxReasonLen)
 	changed := !s.known || s.up != up
+	if changed || s.reason != reason {
+		t.ver++
+	}
 	if changed {
 		s.since = at
 	}
@@ -65,7 +71,11 @@ func (t *table) setHealth(i int, value float64, ok bool, reason string) bool {
 		value = 0
 	}
 	changed := !h.known || h.ok != ok
-	h.known, h.value, h.ok, h.reason = true, value, ok, truncate(reason, pb.MaxReasonLen)
+	reason = truncate(reason, pb.MaxReasonLen)
+	if changed || h.value != value || h.reason != reason {
+		t.ver++
+	}
+	h.known, h.value, h.ok, h.reason = true, value, ok, reason
 	return changed
 }
 

@@ -24,17 +24,23 @@ func TestTableServiceChanges(t *testing.T) {
 		reason  string
 		at      time.Duration
 		changed bool
+		content bool // what a report carries changed (table.ver)
 	}{
-		{0, true, "", 0, true},                      // first observation
-		{1, false, "refused", 0, true},              // first observation, down
-		{0, true, "", time.Second, false},           // no change
-		{1, false, "timed out", time.Second, false}, // new reason, same state
-		{0, false, "pid 4 exited", 2 * time.Second, true},
-		{1, true, "ignored when up", 3 * time.Second, true},
+		{0, true, "", 0, true, true},                      // first observation
+		{1, false, "refused", 0, true, true},              // first observation, down
+		{0, true, "", time.Second, false, false},          // no change
+		{1, false, "timed out", time.Second, false, true}, // new reason, same state
+		{1, false, "timed out", time.Second, false, false},
+		{0, false, "pid 4 exited", 2 * time.Second, true, true},
+		{1, true, "ignored when up", 3 * time.Second, true, true},
 	}
 	for n, s := range steps {
+		ver := tb.ver
 		if got := tb.setService(s.i, s.up, s.reason, t0.Add(s.at)); got != s.changed {
 			t.Fatalf("step %d: changed %v, want %v", n, got, s.changed)
+		}
+		if (tb.ver != ver) != s.content {
+			t.Fatalf("step %d: ver %d after %d, want a new one: %v", n, tb.ver, ver, s.content)
 		}
 	}
 	r = tb.report()
@@ -56,18 +62,23 @@ func TestTableHealthChanges(t *testing.T) {
 		t.Fatalf("unread value reported as %v", r.Health[0])
 	}
 	for n, s := range []struct {
-		value   float64
-		ok      bool
-		changed bool
+		value            float64
+		ok               bool
+		changed, content bool
 	}{
-		{60, true, true},  // first reading
-		{61, true, false}, // value change only: rides on the beat
-		{70, false, true}, // unreadable
-		{0, false, false}, // still unreadable
-		{65, true, true},  // readable again
+		{60, true, true, true},   // first reading
+		{61, true, false, true},  // value change only: rides on the beat, never a lean one
+		{61, true, false, false}, // the same reading
+		{70, false, true, true},  // unreadable
+		{0, false, false, false}, // still unreadable
+		{65, true, true, true},   // readable again
 	} {
+		ver := tb.ver
 		if got := tb.setHealth(0, s.value, s.ok, "sensor lost"); got != s.changed {
 			t.Fatalf("step %d: changed %v, want %v", n, got, s.changed)
+		}
+		if (tb.ver != ver) != s.content {
+			t.Fatalf("step %d: ver %d after %d, want a new one: %v", n, tb.ver, ver, s.content)
 		}
 	}
 	if r := tb.report(); !r.Health[0].Ok || r.Health[0].Value != 65 || r.Health[0].Reason != "" {

@@ -83,6 +83,8 @@ func checkShape(r *pb.AgentReport) string {
 		return fmt.Sprintf("report too large: %d health values (at most %d)", len(r.Health), pb.MaxHealth)
 	case r.Session == 0:
 		return "malformed report: session 0"
+	case r.SameAs != 0 && (len(r.Services) > 0 || len(r.Health) > 0 || r.AgentAddress != "" || r.Change):
+		return "malformed report: a lean heartbeat (same_as) carries services, health, an agent address or a change"
 	case len(r.Heard) > pb.MaxSupervisors:
 		return fmt.Sprintf("report too large: %d supervisors heard (at most %d)", len(r.Heard), pb.MaxSupervisors)
 	}

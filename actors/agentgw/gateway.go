@@ -326,11 +326,12 @@ func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 	if r.AgentAddress != "" && st.addr != r.AgentAddress {
 		st.addr = clip(r.AgentAddress, 256)
 	}
-	g.deliver(ctx, st, r, from, now)
-	if ctx.Sender() == nil || (r.SparseReplies && !g.answerDue(st, r, active, now)) {
+	held := g.deliver(ctx, st, r, from, now)
+	if ctx.Sender() == nil || (held && r.SparseReplies && !g.answerDue(st, r, active, now)) {
 		return // a heartbeat costs no reply (and no allocation for one)
 	}
-	reply := &pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term, Accepted: true, Supervisors: g.sups}
+	reply := &pb.AgentReply{Active: active, Seq: r.Seq, Supervisor: g.opts.Name, Term: g.term, Accepted: true, Supervisors: g.sups,
+		LeanBeats: true, SendFull: !held}
 	if r.SparseReplies {
 		reply.BeaconMs = uint32(g.opts.Beacon.Milliseconds())
 	}
@@ -347,6 +348,7 @@ type beatState struct {
 
 	last  *pb.AgentReport
 	rep   *machine.Report // last, converted; heartbeats repeating it share its slices
+	full  [2]uint64       // session and seq of the last full report: what a lean heartbeat names
 	from  string
 	inbox *machine.Inbox
 	// budget is what is left of the flood allowance (see allow), as of budgetAt.
@@ -361,36 +363,49 @@ type beatState struct {
 }
 
 // deliver hands an accepted report to its machine actor: a plain heartbeat repeating the machine's
-// last report goes to its inbox (a Poke only if the actor wants every one), anything else (a
-// change, new content, another session or agent address) as a message.
-func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, from string, now time.Time) {
-	if g.opts.Forward != nil || g.opts.Inboxes == nil {
-		m := toReport(r)
-		m.From = from
-		g.forward(ctx, st, m)
-		return
+// last report (or a lean one naming it) goes to its inbox (a Poke only if the actor wants every
+// one), anything else (a change, new content, another session or agent address) as a message. It
+// reports false for a lean heartbeat naming a report not held here, which is not delivered.
+func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, from string, now time.Time) bool {
+	lean := r.SameAs != 0
+	if lean && (st.rep == nil || st.full != [2]uint64{r.Session, r.SameAs} || st.from != from) {
+		return false
 	}
-	if st.inbox == nil {
-		st.inbox = g.opts.Inboxes.Get(r.Machine)
+	if !lean {
+		st.full = [2]uint64{r.Session, r.Seq}
 	}
-	if !r.Change && st.last != nil && st.from == from && sameContent(st.last, r) {
+	direct := g.opts.Forward != nil || g.opts.Inboxes == nil
+	if lean || (!r.Change && st.last != nil && st.from == from && sameContent(st.last, r)) {
+		if direct {
+			m := *st.rep
+			m.Seq = r.Seq
+			g.forward(ctx, st, &m)
+			return true
+		}
+		if st.inbox == nil {
+			st.inbox = g.opts.Inboxes.Get(r.Machine)
+		}
 		if st.inbox.Put(st.rep, r.Seq, now, false) {
 			ctx.Send(st.machinePID(ctx, r.Machine), &machine.Poke{})
 		}
-		return
+		return true
 	}
 	m := toReport(r)
 	m.From = from
 	st.last, st.rep, st.from = r, m, from
-	if !st.allow(now) {
+	if !direct && !st.allow(now) {
 		// A flood of changes (a broken or hostile agent): the newest waits in the inbox, one Poke
 		// at a time, so the machine's mailbox and the supervisor's memory stay bounded.
+		if st.inbox == nil {
+			st.inbox = g.opts.Inboxes.Get(r.Machine)
+		}
 		if st.inbox.Put(m, m.Seq, now, true) {
 			ctx.Send(st.machinePID(ctx, r.Machine), &machine.Poke{})
 		}
-		return
+		return true
 	}
 	g.forward(ctx, st, m)
+	return true
 }
 
 // Per-machine budget of reports sent as messages: floodBurst at once, refilled at floodRate a

@@ -1,6 +1,7 @@
 package agentgw
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -204,5 +205,73 @@ func TestLagWatchExcusesWhileBehind(t *testing.T) {
 	clk.Advance(20 * time.Millisecond)
 	if !w.tick(clk.Now()) {
 		t.Fatal("no probe after the last one was read")
+	}
+}
+
+// lean is a lean heartbeat naming the full report sameAs, answered every time (not sparse).
+func lean(seq, sameAs uint64) *pb.AgentReport {
+	return &pb.AgentReport{Machine: "render-1", Token: "s3cret", Session: 42, Seq: seq, SameAs: sameAs}
+}
+
+// TestGatewayLeanBeats: a lean heartbeat naming the machine's last full report is that report
+// with its own seq (into the inbox, or forwarded); one naming a report not held (a lean one, one
+// lost, another session's) delivers nothing and asks for a full report; a lean one carrying
+// content is malformed.
+func TestGatewayLeanBeats(t *testing.T) {
+	var boxes machine.Inboxes
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true, Inboxes: &boxes}, true)
+	box := boxes.Get("render-1")
+	full := report("render-1", "s3cret", 1)
+	full.Change = false
+	if r := e.ask(t, full); !r.Accepted || !r.LeanBeats || r.SendFull {
+		t.Fatalf("full report: %v, want accepted, lean beats offered", r)
+	}
+	if m := <-e.machines; m.Seq != 1 {
+		t.Fatalf("message seq %d, want 1", m.Seq)
+	}
+	for _, seq := range []uint64{2, 3} {
+		if r := e.ask(t, lean(seq, 1)); !r.Accepted || r.SendFull {
+			t.Fatalf("lean beat %d naming report 1: %v", seq, r)
+		}
+		m, _, ok := box.Take()
+		if !ok || m.Seq != seq || len(m.Services) != 2 || m.Services[1].Reason != "connection refused" || len(m.Health) != 2 {
+			t.Fatalf("inbox after lean beat %d holds %+v (%v), want report 1's content with seq %d", seq, m, ok, seq)
+		}
+	}
+	other := lean(5, 1)
+	other.Session = 43
+	for name, r := range map[string]*pb.AgentReport{"a lean report": lean(4, 2), "a report never received": lean(4, 99), "another session's": other} {
+		if rep := e.ask(t, r); !rep.Accepted || !rep.SendFull {
+			t.Errorf("lean beat naming %s: %v, want a full report asked for", name, rep)
+		}
+		if m, _, ok := box.Take(); ok {
+			t.Errorf("lean beat naming %s delivered %+v", name, m)
+		}
+	}
+	down := report("render-1", "s3cret", 6)
+	down.Change, down.Services[0].Up = false, false
+	e.ask(t, down)
+	if m := <-e.machines; m.Seq != 6 || m.Services[0].Up {
+		t.Fatalf("new content: message %+v, want seq 6 with the engine down", m)
+	}
+	e.ask(t, lean(7, 6))
+	if m, _, ok := box.Take(); !ok || m.Seq != 7 || m.Services[0].Up {
+		t.Fatalf("lean beat naming report 6: inbox %+v (%v), want report 6's content (engine down) with seq 7", m, ok)
+	}
+	bad := lean(8, 6)
+	bad.Services = full.Services
+	if r := e.ask(t, bad); r.Accepted || !strings.Contains(r.Reason, "lean heartbeat") {
+		t.Errorf("lean beat with services: %v, want refused as malformed", r)
+	}
+
+	// Without inboxes (tests, the demo driver) a held lean beat is forwarded as a message.
+	d := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true}, false)
+	d.ask(t, full)
+	<-d.forwarded
+	if r := d.ask(t, lean(2, 1)); r.SendFull {
+		t.Fatalf("forwarding gateway: lean beat 2 not held: %v", r)
+	}
+	if m := <-d.forwarded; m.Seq != 2 || len(m.Services) != 2 || m.Change {
+		t.Fatalf("forwarded %+v, want report 1's content with seq 2", m)
 	}
 }

@@ -62,6 +62,13 @@ type AgentReport struct {
 	// change report and at least every beacon_ms of the last reply: heartbeats then cost the supervisor
 	// no reply. Unset (older agents): every report is answered.
 	SparseReplies bool `protobuf:"varint,11,opt,name=sparse_replies,json=sparseReplies,proto3" json:"sparse_replies,omitempty"`
+	// When not 0, a lean heartbeat: services, health and agent_address are left out and are those of
+	// this session's report seq same_as to this supervisor (the last one sent in full; nothing
+	// changed since). Sent only to a supervisor whose replies set lean_beats: decoding a report is
+	// most of what a heartbeat costs the supervisor. A supervisor that does not hold that report
+	// (it restarted, or the report was lost) takes nothing from the beat but its heard list and
+	// answers with send_full.
+	SameAs        uint64 `protobuf:"varint,12,opt,name=same_as,json=sameAs,proto3" json:"same_as,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -173,6 +180,13 @@ func (x *AgentReport) GetSparseReplies() bool {
 	return false
 }
 
+func (x *AgentReport) GetSameAs() uint64 {
+	if x != nil {
+		return x.SameAs
+	}
+	return 0
+}
+
 // AgentReply is the gateway's answer to every AgentReport.
 type AgentReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -193,7 +207,12 @@ type AgentReply struct {
 	// With sparse_replies: the longest this supervisor leaves the agent's reports unanswered while
 	// nothing changes (a supervisor silent for longer, plus the agent's miss allowance, is lost).
 	// 0: it answers every report.
-	BeaconMs      uint32 `protobuf:"varint,8,opt,name=beacon_ms,json=beaconMs,proto3" json:"beacon_ms,omitempty"`
+	BeaconMs uint32 `protobuf:"varint,8,opt,name=beacon_ms,json=beaconMs,proto3" json:"beacon_ms,omitempty"`
+	// This supervisor takes lean heartbeats (AgentReport.same_as).
+	LeanBeats bool `protobuf:"varint,9,opt,name=lean_beats,json=leanBeats,proto3" json:"lean_beats,omitempty"`
+	// The report answered was a lean heartbeat naming a report this supervisor does not hold: the
+	// agent sends its next report to it in full.
+	SendFull      bool `protobuf:"varint,10,opt,name=send_full,json=sendFull,proto3" json:"send_full,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -282,6 +301,20 @@ func (x *AgentReply) GetBeaconMs() uint32 {
 		return x.BeaconMs
 	}
 	return 0
+}
+
+func (x *AgentReply) GetLeanBeats() bool {
+	if x != nil {
+		return x.LeanBeats
+	}
+	return false
+}
+
+func (x *AgentReply) GetSendFull() bool {
+	if x != nil {
+		return x.SendFull
+	}
+	return false
 }
 
 // AgentReports carries the reports of many agents hosted by one process (the bench's load agents;
@@ -1004,7 +1037,7 @@ var File_agent_proto protoreflect.FileDescriptor
 const file_agent_proto_rawDesc = "" +
 	"\n" +
 	"\vagent.proto\x12\n" +
-	"standby.v1\"\xda\x05\n" +
+	"standby.v1\"\xf3\x05\n" +
 	"\vAgentReport\x12\x18\n" +
 	"\amachine\x18\x01 \x01(\tR\amachine\x12\x14\n" +
 	"\x05token\x18\x02 \x01(\tR\x05token\x12\x18\n" +
@@ -1017,7 +1050,8 @@ const file_agent_proto_rawDesc = "" +
 	"\ragent_address\x18\t \x01(\tR\fagentAddress\x123\n" +
 	"\x05heard\x18\n" +
 	" \x03(\v2\x1d.standby.v1.AgentReport.HeardR\x05heard\x12%\n" +
-	"\x0esparse_replies\x18\v \x01(\bR\rsparseReplies\x1ap\n" +
+	"\x0esparse_replies\x18\v \x01(\bR\rsparseReplies\x12\x17\n" +
+	"\asame_as\x18\f \x01(\x04R\x06sameAs\x1ap\n" +
 	"\x05Heard\x12\x1e\n" +
 	"\n" +
 	"supervisor\x18\x01 \x01(\tR\n" +
@@ -1034,7 +1068,7 @@ const file_agent_proto_rawDesc = "" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05value\x18\x02 \x01(\x01R\x05value\x12\x0e\n" +
 	"\x02ok\x18\x03 \x01(\bR\x02ok\x12\x16\n" +
-	"\x06reason\x18\x04 \x01(\tR\x06reason\"\xdd\x01\n" +
+	"\x06reason\x18\x04 \x01(\tR\x06reason\"\x99\x02\n" +
 	"\n" +
 	"AgentReply\x12\x1a\n" +
 	"\baccepted\x18\x01 \x01(\bR\baccepted\x12\x16\n" +
@@ -1046,7 +1080,11 @@ const file_agent_proto_rawDesc = "" +
 	"supervisor\x18\x06 \x01(\tR\n" +
 	"supervisor\x12\x12\n" +
 	"\x04term\x18\a \x01(\x04R\x04term\x12\x1b\n" +
-	"\tbeacon_ms\x18\b \x01(\rR\bbeaconMs\"A\n" +
+	"\tbeacon_ms\x18\b \x01(\rR\bbeaconMs\x12\x1d\n" +
+	"\n" +
+	"lean_beats\x18\t \x01(\bR\tleanBeats\x12\x1b\n" +
+	"\tsend_full\x18\n" +
+	" \x01(\bR\bsendFull\"A\n" +
 	"\fAgentReports\x121\n" +
 	"\areports\x18\x01 \x03(\v2\x17.standby.v1.AgentReportR\areports\"\xb0\x02\n" +
 	"\x06SimSet\x12\x14\n" +
