@@ -79,7 +79,7 @@ func (g *groupActor) Receive(ctx actor.Context) {
 		spawn := func(ctx actor.Context) {
 			// Named children are addressed by name from the instant they exist (routers, machines and
 			// the network send to pairs at any time): see node.GuardedMailbox.
-			pid, err := ctx.SpawnNamed(msg.props.Configure(actor.WithMailbox(node.GuardedMailbox)), msg.name)
+			pid, err := ctx.SpawnNamed(msg.props.Configure(actor.WithMailbox(node.GuardedMailbox), actor.WithDispatcher(node.Dispatcher)), msg.name)
 			if err == nil {
 				g.children[msg.name] = pid
 			}
