@@ -38,8 +38,14 @@ type LoadConfig struct {
 	Key  string `json:"key,omitempty"`
 }
 
-// maxLoadBatch caps a batch well below the gateway's agentgw.MaxBatch and pb.MaxFrameBytes.
-const maxLoadBatch = 1000
+// maxLoadBatch caps a batch well below the gateway's agentgw.MaxBatch and pb.MaxFrameBytes, and
+// keeps what the gateway handles in one go short (a change report waits behind at most one).
+const maxLoadBatch = 100
+
+// loadWriterBatch caps the batches per gRPC message: a supervisor that reads slowly lets the
+// writer's queue grow, and protoactor sends the whole queue as one message, which past the
+// supervisor's pb.MaxFrameBytes is dropped whole (lost reports, not late ones).
+const loadWriterBatch = 16
 
 // loadSlices spreads each beat's reports over this many sends, as independent agents' timers
 // would be spread, instead of one burst per interval.
@@ -62,7 +68,8 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 			return fmt.Errorf("load agents: %w", err)
 		}
 	}
-	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: log, TLS: creds, Dials: []identity.Role{identity.RoleSupervisor}})
+	n, err := node.Start(node.Options{Listen: "127.0.0.1:0", Logger: log, TLS: creds, Dials: []identity.Role{identity.RoleSupervisor},
+		WriterBatch: loadWriterBatch})
 	if err != nil {
 		return err
 	}

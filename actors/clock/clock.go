@@ -102,8 +102,12 @@ func (w *Wake) At(now, at time.Time) {
 	w.t.Reset(d)
 }
 
-// Fired tells the Wake its wake-up was handled, so the next At arms it again.
-func (w *Wake) Fired() { w.due = time.Time{} }
+// Fired tells the Wake its wake-up was handled, so the next At arms it again. It returns the time
+// the wake-up was armed for (zero if none was), so the actor can tell how late it came.
+func (w *Wake) Fired() (due time.Time) {
+	due, w.due = w.due, time.Time{}
+	return due
+}
 
 // Stop disarms it. A wake-up already on its way may still arrive; tag it to ignore it.
 func (w *Wake) Stop() {
@@ -173,6 +177,25 @@ func (w *PauseWatch) Excuse() {
 		w.resumed = now
 	}
 	w.mu.Unlock()
+}
+
+// Late tells the watch that a wake-up due at due was handled only at now: more than half the
+// pause threshold late means the process is behind (its goroutines wait for a core: too much
+// work, or starved of CPU), and every silence is excused from now, as after a pause. A busy
+// process never pauses as a whole (some goroutine always checks the watch), so only the
+// lateness of individual wake-ups shows it. It reports whether it excused. A nil watch does
+// nothing.
+func (w *PauseWatch) Late(due, now time.Time) bool {
+	if w == nil || due.IsZero() {
+		return false
+	}
+	w.mu.Lock()
+	late := now.Sub(due) > w.after/2
+	w.mu.Unlock()
+	if late {
+		w.Excuse()
+	}
+	return late
 }
 
 // Resumed returns when the last pause ended, without beating (zero for a nil watch).

@@ -85,3 +85,26 @@ func TestPauseWatch(t *testing.T) {
 		t.Fatal("a nil watch reported a pause")
 	}
 }
+
+// TestPauseWatchLate: a wake-up handled more than half the pause threshold after it was due
+// excuses every silence from now; one on time, or one never armed, does not.
+func TestPauseWatchLate(t *testing.T) {
+	clk := NewFake(time.Unix(1_700_000_000, 0))
+	w := WatchPauses(clk, time.Hour, 100*time.Millisecond, nil)
+	defer w.Stop()
+	due := clk.Now()
+	if w.Late(due, due.Add(50*time.Millisecond)) || !w.Resumed().IsZero() {
+		t.Fatal("a wake-up 50ms late (half the 100ms threshold) excused")
+	}
+	if w.Late(time.Time{}, due.Add(time.Hour)) {
+		t.Fatal("a wake-up never armed excused")
+	}
+	clk.Advance(time.Second)
+	if !w.Late(due, clk.Now()) || !w.Resumed().Equal(clk.Now()) {
+		t.Fatalf("a wake-up 1s late: resumed %v, want now %v", w.Resumed(), clk.Now())
+	}
+	var none *PauseWatch
+	if none.Late(due, clk.Now()) {
+		t.Fatal("a nil watch excused")
+	}
+}

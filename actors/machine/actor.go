@@ -140,12 +140,13 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		if msg.gen != m.gen {
 			return
 		}
-		m.wake.Fired()
+		due := m.wake.Fired()
 		if m.takeBeat(ctx) {
 			m.box.saved = m.t.Clone()
 		}
-		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
 		now := o.Clock.Now()
+		o.Pauses.Late(due, now)     // a wake-up this late: the supervisor is behind, not the machine
+		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
 		changed := m.t.Tick(now, resumed)
 		m.arm(now)
 		if changed {

@@ -75,6 +75,11 @@ type Options struct {
 	TLS *identity.Credentials
 	// Dials are the roles this node may dial with TLS (an agent: supervisors only); empty means any.
 	Dials []identity.Role
+	// WriterBatch caps how many queued messages to one peer go out in one gRPC message (protoactor
+	// sends its whole queue at once, up to 1000). Zero keeps protoactor's default; a node whose
+	// messages are large (batches of reports) sets it so a backlog never makes a message larger
+	// than the peer accepts (pb.MaxFrameBytes), which would drop it whole.
+	WriterBatch int
 }
 
 // Node is a started ActorSystem with its Remote.
@@ -175,6 +180,9 @@ func Start(opts Options) (*Node, error) {
 	// Each failed attempt blocks the endpoint writer for a hard-coded 2 s; one attempt is enough, callers
 	// resend on their own heartbeat. 0 would never report the endpoint dead.
 	cfg.MaxRetryCount = 1
+	if opts.WriterBatch > 0 {
+		cfg.EndpointWriterBatchSize = opts.WriterBatch
+	}
 
 	r := remote.NewRemote(sys, cfg)
 	if err := startRemote(r); err != nil {
