@@ -81,6 +81,9 @@ type Options struct {
 	Pauses *clock.PauseWatch
 	// Probe is how often the gateway measures its own mailbox wait; zero means ProbeEvery.
 	Probe time.Duration
+	// Queue, when set, is its mailbox's counts (Mailbox): reports waiting and shed, told in the
+	// overload alarm, and shedding is evidence of an overload.
+	Queue *Queue
 }
 
 // ProbeEvery is how often the gateway measures its own mailbox wait by default (see Options.LagBound).
@@ -89,12 +92,26 @@ const ProbeEvery = 20 * time.Millisecond
 // probe measures the gateway's mailbox wait: sent when posted, on the supervisor's clock.
 type probe struct{ sent time.Time }
 
-// Overloaded is published on the EventStream when the gateway finds itself behind (Active) and
-// when it caught up again; Lag is the longest mailbox wait measured in the episode.
+// Overloaded is published on the EventStream when the gateway finds the supervisor behind (Active;
+// again every OverloadEvery with Update set while it lasts) and when it caught up again.
 type Overloaded struct {
-	Active bool
-	Lag    time.Duration
+	Active, Update bool
+	// Lag is the longest mailbox wait measured in the episode so far.
+	Lag time.Duration
+	// Backlog is how many reports wait for the gateway now.
+	Backlog int64
+	// Rate is how many reports a second the gateway handled in the episode: while behind, what
+	// the supervisor can serve.
+	Rate float64
+	// Shed counts the heartbeats and change reports dropped in the episode (Mailbox).
+	Shed, ShedChanges uint64
+	// Late tells that deadline wake-ups came late in the episode (the supervisor's goroutines
+	// wait for a core), not only reports in the gateway's queue.
+	Late bool
 }
+
+// OverloadEvery is how often an ongoing overload episode is told again with fresh figures.
+const OverloadEvery = time.Second
 
 // SetMachines replaces the set of configured machine names (config reload).
 type SetMachines struct{ Names []string }
@@ -170,7 +187,9 @@ type gateway struct {
 	// overload: whether an episode is on, its longest wait, and the probe timer's stop.
 	overloaded bool
 	maxLag     time.Duration
-	lastOver   time.Time // the last probe that waited past LagBound
+	lastOver   time.Time // the last probe that found the supervisor behind
+	ep         episode
+	handled    uint64    // reports handled, for the rate served in an episode
 	lw         *lagWatch // shared with the probe's timer
 	stopProbe  func()
 	term       uint64
@@ -185,6 +204,10 @@ type heardOf struct {
 func (g *gateway) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
+		g.ep.lastLates = g.opts.Pauses.Lates() // evidence from before this gateway is not its episode's
+		if g.opts.Queue != nil {
+			g.ep.lastShed, g.ep.lastCh = g.opts.Queue.Shed()
+		}
 		if g.opts.LagBound > 0 {
 			root, self, clk := ctx.ActorSystem().Root, ctx.Self(), g.opts.Clock
 			every := cmp.Or(g.opts.Probe, ProbeEvery)
@@ -263,33 +286,85 @@ func (w *lagWatch) tick(now time.Time) bool {
 // read is the gateway taking a probe.
 func (w *lagWatch) read() { w.pending.Store(0) }
 
-// checkLag judges the mailbox wait a probe measured: past LagBound the machines are excused
-// (a fresh heartbeat timeout each) and an episode starts, logged once; it ends, logged once, when
-// a probe waits less than half the bound.
+// episode is what an overload episode measured so far, and the counters as it began.
+type episode struct {
+	start, told      time.Time
+	handled          uint64
+	shed, changes    uint64
+	lates            uint64
+	late             bool
+	lastShed, lastCh uint64 // the counters at the previous probe
+	lastLates        uint64
+}
+
+// checkLag judges what a probe found: the supervisor is behind when the probe waited past
+// LagBound in the gateway's mailbox, when deadline wake-ups came late since the previous probe
+// (clock.PauseWatch.Late), or when the mailbox shed reports. Then the machines are excused (a
+// fresh heartbeat timeout each) and an episode starts, logged and published once, told again
+// every OverloadEvery with fresh figures; it ends, logged once, after a heartbeat timeout (twice
+// the bound) without such evidence.
 func (g *gateway) checkLag(ctx actor.Context, p *probe) {
-	lag := g.opts.Clock.Now().Sub(p.sent)
+	now := g.opts.Clock.Now()
+	lag := now.Sub(p.sent)
+	var shed, changes uint64
+	if g.opts.Queue != nil {
+		shed, changes = g.opts.Queue.Shed()
+	}
+	lates := g.opts.Pauses.Lates()
+	late := lates != g.ep.lastLates
+	behind := lag > g.opts.LagBound || late || shed != g.ep.lastShed || changes != g.ep.lastCh
+	g.ep.lastShed, g.ep.lastCh, g.ep.lastLates = shed, changes, lates
 	switch {
-	case lag > g.opts.LagBound:
-		g.opts.Pauses.Excuse()
+	case behind:
+		if lag > g.opts.LagBound {
+			g.opts.Pauses.Excuse()
+		}
 		g.maxLag = max(g.maxLag, lag)
-		g.lastOver = g.opts.Clock.Now()
+		g.lastOver = now
 		if !g.overloaded {
 			g.overloaded = true
-			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).
+			g.ep = episode{start: now, told: now, handled: g.handled, shed: shed, changes: changes, lates: lates,
+				lastShed: shed, lastCh: changes, lastLates: lates, late: late}
+			o := g.overload(now, true, shed, changes)
+			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).Int64("backlog", o.Backlog).
+				Bool("late_wakeups", late).Uint64("shed", o.Shed).
 				Msg("supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent")
-			ctx.ActorSystem().EventStream.Publish(&Overloaded{Active: true, Lag: lag})
+			ctx.ActorSystem().EventStream.Publish(o)
+			return
 		}
-	case g.overloaded && lag < g.opts.LagBound/2 && g.opts.Clock.Now().Sub(g.lastOver) >= 2*g.opts.LagBound:
-		// Calm for a heartbeat timeout (twice the bound) since the last late probe: reports
+		g.ep.late = g.ep.late || late
+	case g.overloaded && lag < g.opts.LagBound/2 && now.Sub(g.lastOver) >= 2*g.opts.LagBound:
+		// Calm for a heartbeat timeout (twice the bound) since the last sign of lag: reports
 		// queued in the burst have been read by now. One more excuse covers a machine whose
 		// deadline the burst's backlog pushed past (an episode that ended at the first calm probe
 		// let most of a 1000-pair burst's false silences through).
 		g.opts.Pauses.Excuse()
 		g.overloaded = false
-		g.opts.Logger.Info().Float64("max_waited_ms", ms(g.maxLag)).Msg("supervisor no longer overloaded")
-		ctx.ActorSystem().EventStream.Publish(&Overloaded{Lag: g.maxLag})
+		o := g.overload(now, false, shed, changes)
+		g.opts.Logger.Info().Float64("max_waited_ms", ms(g.maxLag)).Float64("served_per_s", o.Rate).Uint64("shed", o.Shed).
+			Uint64("shed_changes", o.ShedChanges).Msg("supervisor no longer overloaded")
+		ctx.ActorSystem().EventStream.Publish(o)
 		g.maxLag = 0
+		return
 	}
+	if g.overloaded && now.Sub(g.ep.told) >= OverloadEvery {
+		g.ep.told = now
+		o := g.overload(now, true, shed, changes)
+		o.Update = true
+		ctx.ActorSystem().EventStream.Publish(o)
+	}
+}
+
+// overload is the episode's figures at now.
+func (g *gateway) overload(now time.Time, active bool, shed, changes uint64) *Overloaded {
+	o := &Overloaded{Active: active, Lag: g.maxLag, Shed: shed - g.ep.shed, ShedChanges: changes - g.ep.changes, Late: g.ep.late}
+	if g.opts.Queue != nil {
+		o.Backlog = g.opts.Queue.Waiting()
+	}
+	if d := now.Sub(g.ep.start); d > 0 {
+		o.Rate = float64(g.handled-g.ep.handled) / d.Seconds()
+	}
+	return o
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -302,6 +377,7 @@ func (g *gateway) isActive() bool {
 }
 
 func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
+	g.handled++
 	from := r.AgentAddress
 	if s := ctx.Sender(); s != nil {
 		from = s.Address

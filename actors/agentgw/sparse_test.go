@@ -178,6 +178,67 @@ func TestGatewayOverloadExcusesMachines(t *testing.T) {
 	}
 }
 
+// TestGatewayOverloadFromLateWakeups: late deadline wake-ups (clock.PauseWatch.Late) and shed
+// reports are evidence of an overload too, though every probe is on time: the episode is raised
+// with its figures (reports waiting, shed, the rate served), told again every OverloadEvery, and
+// ends after a heartbeat timeout without evidence.
+func TestGatewayOverloadFromLateWakeups(t *testing.T) {
+	clk := clock.NewFake(time.Unix(1000, 0))
+	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
+	t.Cleanup(pauses.Stop)
+	q := &Queue{}
+	e := start(t, Options{Token: "s3cret", Machines: []string{"render-1"}, InitiallyActive: true,
+		LagBound: 100 * time.Millisecond, Probe: time.Hour, Pauses: pauses, Queue: q}, true)
+	events := make(chan *Overloaded, 8)
+	sub := e.sys.EventStream.Subscribe(func(evt any) {
+		if o, ok := evt.(*Overloaded); ok {
+			events <- o
+		}
+	})
+	t.Cleanup(func() { e.sys.EventStream.Unsubscribe(sub) })
+	next := func(why string) *Overloaded {
+		t.Helper()
+		select {
+		case o := <-events:
+			return o
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: no Overloaded event", why)
+			return nil
+		}
+	}
+	probe := func() {
+		e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()}) // on time
+		e.ask(t, report("render-1", "s3cret", 1))          // handled
+	}
+	probe()
+	if n := e.log.lines("supervisor overloaded"); n != 0 {
+		t.Fatal("an overload without evidence")
+	}
+	pauses.Late(clk.Now().Add(-2*time.Hour), clk.Now()) // the watch's threshold is an hour here
+	q.waiting.Store(1234)
+	probe()
+	if o := next("a late wake-up"); !o.Active || o.Update || !o.Late || o.Backlog != 1234 {
+		t.Fatalf("episode raised as %+v, want active, late wake-ups, 1234 waiting", o)
+	}
+	e.clock.Advance(50 * time.Millisecond)
+	q.shed.Add(10)
+	probe()
+	e.clock.Advance(OverloadEvery)
+	q.shed.Add(5) // still shedding a second on
+	probe()
+	if o := next("an update"); !o.Active || !o.Update || o.Shed != 15 || o.Rate <= 0 {
+		t.Fatalf("update %+v, want 15 shed and a rate served", o)
+	}
+	e.clock.Advance(200 * time.Millisecond)
+	probe()
+	if o := next("the end"); o.Active {
+		t.Fatalf("%+v, want the episode's end", o)
+	}
+	if n := e.log.lines("supervisor overloaded"); n != 1 {
+		t.Fatalf("%d overload lines, want 1", n)
+	}
+}
+
 // TestLagWatchExcusesWhileBehind: the probe's timer sends one probe at a time; while that probe
 // stays unread for longer than the bound (the gateway is stuck behind a backlog) every beat
 // excuses the machines at once, before the backlog clears; once read, the next beat probes again.

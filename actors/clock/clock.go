@@ -129,6 +129,7 @@ type PauseWatch struct {
 	last, resumed time.Time
 	stop          func()
 	onPause       func(gap time.Duration)
+	lates         uint64 // wake-ups found late (Late)
 }
 
 // WatchPauses starts a PauseWatch beating every interval; a gap longer than after is a pause,
@@ -191,11 +192,36 @@ func (w *PauseWatch) Late(due, now time.Time) bool {
 	}
 	w.mu.Lock()
 	late := now.Sub(due) > w.after/2
+	if late {
+		w.lates++
+	}
 	w.mu.Unlock()
 	if late {
 		w.Excuse()
 	}
 	return late
+}
+
+// Behind tells whether the supervisor was paused or behind lately: silences were excused within
+// the last twice the pause threshold before now. Work of least value (the panels' refresh) is
+// shed meanwhile. A nil watch is never behind.
+func (w *PauseWatch) Behind(now time.Time) bool {
+	if w == nil {
+		return false
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.resumed.IsZero() && now.Sub(w.resumed) < 2*w.after
+}
+
+// Lates counts the wake-ups Late found late (zero for a nil watch): the overload alarm's evidence.
+func (w *PauseWatch) Lates() uint64 {
+	if w == nil {
+		return 0
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.lates
 }
 
 // Resumed returns when the last pause ended, without beating (zero for a nil watch).

@@ -57,7 +57,7 @@ type Hub struct {
 	// overload is the supervisor's current overload episode (agentgw.Overloaded), zero when none.
 	overload struct {
 		since time.Time
-		lag   time.Duration
+		last  agentgw.Overloaded
 	}
 	// history is the last historyLen events published, oldest first, for a panel that signs in.
 	history []*pb.ControlEvent
@@ -192,21 +192,27 @@ func (h *Hub) onEvent(evt any) {
 		}
 	case *agentgw.Overloaded:
 		h.mu.Lock()
-		if e.Active {
-			h.overload.since, h.overload.lag = h.clock.Now(), e.Lag
+		raised := e.Active && h.overload.since.IsZero()
+		switch {
+		case raised:
+			h.overload.since = h.clock.Now()
 			h.metrics.overloaded.Set(1)
 			h.metrics.overloads.Inc()
-		} else {
-			h.overload.since, h.overload.lag = time.Time{}, 0
+		case !e.Active:
+			h.overload.since = time.Time{}
 			h.metrics.overloaded.Set(0)
 		}
+		h.overload.last = *e
 		h.mu.Unlock()
-		if e.Active {
-			h.publish(&pb.ControlEvent{Kind: "alarm", Alarm: "supervisor_overloaded", Detail: overloadText(e.Lag)})
-		} else {
+		switch {
+		case raised:
+			h.publish(&pb.ControlEvent{Kind: "alarm", Alarm: "supervisor_overloaded", Detail: overloadText(e)})
+		case !e.Active:
 			h.publish(&pb.ControlEvent{Kind: "alarm_cleared", Alarm: "supervisor_overloaded",
-				Detail: "caught up; reports waited up to " + router.Millis(e.Lag)})
+				Detail: fmt.Sprintf("caught up; reports waited up to %s, served %.0f reports/s, %d heartbeats shed",
+					router.Millis(e.Lag), e.Rate, e.Shed)})
 		}
+		// An update of an episode already raised refreshes the status's figures only.
 	case *router.Status:
 		h.publish(&pb.ControlEvent{Kind: "router", Router: e.Router, Conn: string(e.Conn), Detail: e.Detail})
 	case *action.Result:
@@ -475,9 +481,27 @@ func (g *gateway) history(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// overloadText says what an overload means for the operator.
-func overloadText(lag time.Duration) string {
-	return "supervisor overloaded: reports waited " + router.Millis(lag) + " in its queue; machines get a fresh heartbeat timeout instead of being declared silent"
+// overloadText says what an overload means for the operator, with its figures so far.
+func overloadText(o *agentgw.Overloaded) string {
+	var b strings.Builder
+	b.WriteString("supervisor overloaded: ")
+	if o.Lag > 0 {
+		b.WriteString("reports waited " + router.Millis(o.Lag) + " in its queue")
+	} else {
+		b.WriteString("its deadline checks run late")
+	}
+	fmt.Fprintf(&b, " (%d reports waiting", o.Backlog)
+	if o.Rate > 0 {
+		fmt.Fprintf(&b, ", serving %.0f reports/s", o.Rate)
+	}
+	if o.Shed > 0 || o.ShedChanges > 0 {
+		fmt.Fprintf(&b, ", %d heartbeats shed", o.Shed)
+	}
+	if o.ShedChanges > 0 {
+		fmt.Fprintf(&b, ", %d change reports shed", o.ShedChanges)
+	}
+	b.WriteString("); machines get a fresh heartbeat timeout instead of being declared silent")
+	return b.String()
 }
 
 // overloadWarning is the status's warning while an overload episode lasts ("" when none).
@@ -487,5 +511,5 @@ func (h *Hub) overloadWarning() string {
 	if h.overload.since.IsZero() {
 		return ""
 	}
-	return overloadText(h.overload.lag) + " (since " + h.overload.since.Format("15:04:05.000") + ")"
+	return overloadText(&h.overload.last) + " (since " + h.overload.since.Format("15:04:05.000") + ")"
 }

@@ -18,12 +18,22 @@ func TestOverloadShown(t *testing.T) {
 	e := start(t, Options{})
 	events, cancel := e.ctl.hub.Subscribe(64)
 	defer cancel()
-	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Active: true, Lag: 180 * time.Millisecond})
+	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Active: true, Lag: 180 * time.Millisecond, Backlog: 31000})
 	e.waitStatus("the overload warning", 5*time.Second, func(st *pb.Status) bool {
-		return len(st.GetWarnings()) > 0 && strings.HasPrefix(st.GetWarnings()[0], "supervisor overloaded: reports waited 180.000 ms in its queue")
+		return len(st.GetWarnings()) > 0 && strings.HasPrefix(st.GetWarnings()[0], "supervisor overloaded: reports waited 180.000 ms in its queue (31000 reports waiting)")
 	})
 	if got := testutil.ToFloat64(e.ctl.hub.metrics.overloaded); got != 1 {
 		t.Errorf("standby_supervisor_overloaded = %v during the episode", got)
+	}
+	// An update of the same episode: fresh figures in the status, no second alarm.
+	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Active: true, Update: true, Lag: 200 * time.Millisecond, Backlog: 20000,
+		Rate: 150000, Shed: 4200})
+	e.waitStatus("the updated figures", 5*time.Second, func(st *pb.Status) bool {
+		return len(st.GetWarnings()) > 0 && strings.HasPrefix(st.GetWarnings()[0],
+			"supervisor overloaded: reports waited 200.000 ms in its queue (20000 reports waiting, serving 150000 reports/s, 4200 heartbeats shed)")
+	})
+	if got := testutil.ToFloat64(e.ctl.hub.metrics.overloads); got != 1 {
+		t.Errorf("standby_supervisor_overloads_total = %v after an update, want 1", got)
 	}
 	e.sup.System().EventStream.Publish(&agentgw.Overloaded{Lag: 240 * time.Millisecond})
 	e.waitStatus("the warning gone", 5*time.Second, func(st *pb.Status) bool {

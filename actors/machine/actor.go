@@ -41,7 +41,8 @@ type AlarmChanged struct {
 
 // SnapshotEvent is published on the actor system's EventStream with the machine's Snapshot when
 // it started, at once when its condition, services, levels or alarms changed (Tracker.Shown),
-// and for reports that only moved LastSeen or health values at most once per PublishEvery, so
+// and for reports that only moved LastSeen or health values at most once per PublishEvery
+// (PublishEveryBehind while the supervisor is behind), so
 // control surfaces and metrics keep a copy without asking the actor (LastSeen and the values in
 // that copy are at most PublishEvery old while reports come; heartbeats left in the Inbox are
 // taken at the silence deadline, so add up to the machine's timeout then).
@@ -50,8 +51,12 @@ type SnapshotEvent struct {
 	Snapshot Snapshot
 }
 
-// PublishEvery is the longest a copy of a reporting machine's LastSeen lags behind.
-const PublishEvery = time.Second
+// PublishEvery is the longest a copy of a reporting machine's LastSeen lags behind; while the
+// supervisor is behind (clock.PauseWatch.Behind), PublishEveryBehind.
+const (
+	PublishEvery       = time.Second
+	PublishEveryBehind = 10 * time.Second
+)
 
 // Acknowledge acknowledges the machine's alarm of Kind; answered with an *AcknowledgeReply.
 type Acknowledge struct {
@@ -209,7 +214,11 @@ func (m *machineActor) Receive(ctx actor.Context) {
 func (m *machineActor) observe(ctx actor.Context, now, at time.Time, r *Report) bool {
 	changed := m.t.Observe(at, *r)
 	m.arm(now)
-	published := changed || m.t.Shown() != m.pubShown || now.Sub(m.pubAt) >= PublishEvery
+	every := PublishEvery
+	if m.box.opts.Pauses.Behind(now) {
+		every = PublishEveryBehind // shed: the panels' refresh is worth least while the supervisor is behind
+	}
+	published := changed || m.t.Shown() != m.pubShown || now.Sub(m.pubAt) >= every
 	if published {
 		m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
 	}

@@ -88,7 +88,9 @@ type Supervisor struct {
 	pauses *clock.PauseWatch
 	// inboxes are the machines' heartbeat slots, shared by the gateway and the machine actors.
 	inboxes machine.Inboxes
-	hubs    map[string]*vhsim.Server // in-process simulators of routers with simulate = true
+	// queue counts what waits in the gateway's mailbox and what it shed.
+	queue agentgw.Queue
+	hubs  map[string]*vhsim.Server // in-process simulators of routers with simulate = true
 	// agents are the demo's agent processes, by machine; kept across reloads.
 	agents map[string]*demoAgent
 
@@ -198,8 +200,10 @@ func Start(opts Options) (*Supervisor, error) {
 		// Agents reach the tree through the gateway at pb.GatewayActorID ("standby/agents").
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
-			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses})
-		if _, err := s.SpawnRoot(AgentsName, gw); err != nil {
+			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses,
+			Queue: &s.queue})
+		// Bounded in reports: past the bound heartbeats are shed, past the limit changes too.
+		if _, err := spawnIn(s.sys, s.root, AgentsName, gw, agentgw.Mailbox(agentgw.MailboxOptions{Pauses: s.pauses, Queue: &s.queue})); err != nil {
 			s.Stop()
 			return nil, err
 		}

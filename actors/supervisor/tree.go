@@ -34,6 +34,9 @@ const (
 type spawnChild struct {
 	name  string
 	props *actor.Props
+	// mailbox, when set, replaces node.GuardedMailbox (it must hold what is posted before Start
+	// as that does: the gateway's bounded one wraps it).
+	mailbox actor.MailboxProducer
 }
 
 type spawned struct {
@@ -79,7 +82,11 @@ func (g *groupActor) Receive(ctx actor.Context) {
 		spawn := func(ctx actor.Context) {
 			// Named children are addressed by name from the instant they exist (routers, machines and
 			// the network send to pairs at any time): see node.GuardedMailbox.
-			pid, err := ctx.SpawnNamed(msg.props.Configure(actor.WithMailbox(node.GuardedMailbox), actor.WithDispatcher(node.Dispatcher)), msg.name)
+			mailbox := msg.mailbox
+			if mailbox == nil {
+				mailbox = node.GuardedMailbox
+			}
+			pid, err := ctx.SpawnNamed(msg.props.Configure(actor.WithMailbox(mailbox), actor.WithDispatcher(node.Dispatcher)), msg.name)
 			if err == nil {
 				g.children[msg.name] = pid
 			}
@@ -154,8 +161,12 @@ func (r *rootActor) Receive(ctx actor.Context) {
 }
 
 // spawnIn spawns a named child in a group and waits for its PID.
-func spawnIn(sys *actor.ActorSystem, group *actor.PID, name string, props *actor.Props) (*actor.PID, error) {
-	res, err := sys.Root.RequestFuture(group, &spawnChild{name: name, props: props}, 5*time.Second).Result()
+func spawnIn(sys *actor.ActorSystem, group *actor.PID, name string, props *actor.Props, mailbox ...actor.MailboxProducer) (*actor.PID, error) {
+	c := &spawnChild{name: name, props: props}
+	if len(mailbox) > 0 {
+		c.mailbox = mailbox[0]
+	}
+	res, err := sys.Root.RequestFuture(group, c, 5*time.Second).Result()
 	if err != nil {
 		return nil, fmt.Errorf("spawn %s/%s: %w", group.Id, name, err)
 	}

@@ -1,0 +1,90 @@
+package agentgw
+
+import (
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"standby/actors/clock"
+	"standby/protocol/pb"
+)
+
+// TestMailboxSheds: with the gateway stuck, what waits is bounded: past the bound heartbeats are
+// dropped (counted, the machines excused) and change reports kept, a batch keeps its changes
+// only, past the limit changes are dropped too, and the gateway's own messages always get
+// through. What the actor takes leaves the count.
+func TestMailboxSheds(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(sys.Shutdown)
+	clk := clock.NewFake(time.Unix(1000, 0))
+	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
+	t.Cleanup(pauses.Stop)
+	q := &Queue{}
+	release := make(chan struct{})
+	got := make(chan any, 100)
+	props := actor.PropsFromFunc(func(ctx actor.Context) {
+		switch m := ctx.Message().(type) {
+		case *pb.AgentReport, *pb.AgentReports, *SetActive:
+			<-release
+			got <- m
+		}
+	}, actor.WithMailbox(Mailbox(MailboxOptions{Bound: 3, Limit: 5, Pauses: pauses, Queue: q})))
+	pid := sys.Root.Spawn(props)
+	hb := func(seq uint64) *pb.AgentReport { return &pb.AgentReport{Machine: "m", Seq: seq} }
+	ch := func(seq uint64) *pb.AgentReport { return &pb.AgentReport{Machine: "m", Seq: seq, Change: true} }
+	// The first is taken at once and blocks the actor (counted until handled); two more wait:
+	// the bound of three.
+	for seq := uint64(1); seq <= 3; seq++ {
+		sys.Root.Send(pid, hb(seq))
+	}
+	clk.Advance(time.Second)
+	sys.Root.Send(pid, hb(4)) // shed
+	if w, s := q.Waiting(), q.shed.Load(); w != 3 || s != 1 || !pauses.Resumed().Equal(clk.Now()) {
+		t.Fatalf("after the bound: %d waiting, %d shed, resumed %v; want 3, 1, excused now", w, s, pauses.Resumed())
+	}
+	sys.Root.Send(pid, ch(5))                                                      // kept: a change
+	sys.Root.Send(pid, &pb.AgentReports{Reports: []*pb.AgentReport{hb(6), ch(7)}}) // keeps 7 only: then 5 waiting, the limit
+	sys.Root.Send(pid, ch(8))                                                      // past the limit: shed
+	sys.Root.Send(pid, &SetActive{Active: true})                                   // the gateway's own: kept
+	if w := q.Waiting(); w != 5 {
+		t.Fatalf("%d waiting, want 5", w)
+	}
+	if hbs, chs := q.Shed(); hbs != 2 || chs != 1 {
+		t.Fatalf("shed %d heartbeats and %d changes, want 2 and 1", hbs, chs)
+	}
+	close(release)
+	var seqs []uint64
+	for len(seqs) < 6 {
+		select {
+		case m := <-got:
+			switch m := m.(type) {
+			case *pb.AgentReport:
+				seqs = append(seqs, m.Seq)
+			case *pb.AgentReports:
+				if len(m.Reports) != 1 || m.Reports[0].Seq != 7 {
+					t.Fatalf("batch delivered with %v, want report 7 only", m.Reports)
+				}
+				seqs = append(seqs, 7)
+			case *SetActive:
+				seqs = append(seqs, 0)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivered %v, want 1 2 3 5 7 and the setting", seqs)
+		}
+	}
+	want := []uint64{1, 2, 3, 5, 7, 0}
+	for i := range want {
+		if seqs[i] != want[i] {
+			t.Fatalf("delivered %v, want %v", seqs, want)
+		}
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for q.Waiting() != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d still counted as waiting after all were taken", q.Waiting())
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
