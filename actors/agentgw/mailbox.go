@@ -2,6 +2,7 @@ package agentgw
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -36,6 +37,8 @@ type MailboxOptions struct {
 	Pauses *clock.PauseWatch
 	// Queue receives the mailbox's counts; the gateway reads them (Options.Queue).
 	Queue *Queue
+	// Clock stamps when the queue was last empty (Queue.Through). Nil means the wall clock.
+	Clock clock.Clock
 }
 
 // Queue is what the gateway's mailbox counts, read by the gateway for its overload alarm. Safe for
@@ -44,6 +47,19 @@ type Queue struct {
 	waiting atomic.Int64  // reports posted and not yet taken
 	shed    atomic.Uint64 // heartbeats dropped past the bound
 	changes atomic.Uint64 // change reports dropped past the limit
+	empty   atomic.Int64  // when the gateway last took the last report waiting (unix ns)
+}
+
+// Through is the watermark of the report path at now: every report delivered to the gateway
+// before it has been handled (into its machine's inbox, or sent on to the machine actor). Now
+// while nothing waits; else when the queue was last empty. A machine actor judges silence as of
+// it, so a backlog in the gateway's queue never reads as machines gone quiet, however long it
+// lasts (machine.Options.Through).
+func (q *Queue) Through(now time.Time) time.Time {
+	if q.waiting.Load() <= 0 {
+		return now
+	}
+	return time.Unix(0, q.empty.Load())
 }
 
 // Waiting is how many reports wait for the gateway.
@@ -63,9 +79,13 @@ func Mailbox(o MailboxOptions) actor.MailboxProducer {
 	if o.Queue == nil {
 		o.Queue = &Queue{}
 	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
 	return func() actor.Mailbox {
+		o.Queue.empty.Store(o.Clock.Now().UnixNano()) // empty as it starts, before the first report
 		m := &sheddingMailbox{o: o}
-		m.Mailbox = node.GuardedMailboxWith(taken{o.Queue})
+		m.Mailbox = node.GuardedMailboxWith(taken{o.Queue, o.Clock})
 		return m
 	}
 }
@@ -131,9 +151,16 @@ func weight(msg any) int64 {
 }
 
 // taken counts what the gateway took from its queue.
-type taken struct{ q *Queue }
+type taken struct {
+	q   *Queue
+	clk clock.Clock
+}
 
-func (t taken) MailboxStarted()         {}
-func (t taken) MessagePosted(any)       {}
-func (t taken) MailboxEmpty()           {}
-func (t taken) MessageReceived(msg any) { t.q.waiting.Add(-weight(msg)) }
+func (t taken) MailboxStarted()   {}
+func (t taken) MessagePosted(any) {}
+func (t taken) MailboxEmpty()     {}
+func (t taken) MessageReceived(msg any) {
+	if w := weight(msg); w > 0 && t.q.waiting.Add(-w) == 0 {
+		t.q.empty.Store(t.clk.Now().UnixNano())
+	}
+}

@@ -30,8 +30,12 @@ func TestMailboxSheds(t *testing.T) {
 			<-release
 			got <- m
 		}
-	}, actor.WithMailbox(Mailbox(MailboxOptions{Bound: 3, Limit: 5, Pauses: pauses, Queue: q})))
+	}, actor.WithMailbox(Mailbox(MailboxOptions{Bound: 3, Limit: 5, Pauses: pauses, Queue: q, Clock: clk})))
 	pid := sys.Root.Spawn(props)
+	started := clk.Now()
+	if got := q.Through(clk.Now()); !got.Equal(started) {
+		t.Fatalf("watermark of an empty queue %v, want now", got)
+	}
 	hb := func(seq uint64) *pb.AgentReport { return &pb.AgentReport{Machine: "m", Seq: seq} }
 	ch := func(seq uint64) *pb.AgentReport { return &pb.AgentReport{Machine: "m", Seq: seq, Change: true} }
 	// The first is taken at once and blocks the actor (counted until handled); two more wait:
@@ -54,6 +58,10 @@ func TestMailboxSheds(t *testing.T) {
 	if hbs, chs := q.Shed(); hbs != 2 || chs != 1 {
 		t.Fatalf("shed %d heartbeats and %d changes, want 2 and 1", hbs, chs)
 	}
+	if got := q.Through(clk.Now()); !got.Equal(started) {
+		t.Fatalf("watermark while reports wait: %v, want when the queue was last empty (%v)", got, started)
+	}
+	clk.Advance(time.Second)
 	close(release)
 	var seqs []uint64
 	for len(seqs) < 6 {
@@ -81,7 +89,7 @@ func TestMailboxSheds(t *testing.T) {
 		}
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for q.Waiting() != 0 {
+	for q.Waiting() != 0 || !q.Through(clk.Now()).Equal(clk.Now()) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d still counted as waiting after all were taken", q.Waiting())
 		}

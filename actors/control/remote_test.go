@@ -150,7 +150,8 @@ func TestRemoteAcrossProcesses(t *testing.T) {
 	defer func() { cancel(); wg.Wait() }()
 	sup.waitLine(t, 10*time.Second, "subscriber added", map[string]string{"operator": "otto"})
 
-	// Ready to switch: both pairs armed and the router connected (re-checked on every event).
+	// Ready to switch: both pairs armed, every machine heard and the router connected (re-checked
+	// on every event).
 	deadline := time.After(10 * time.Second)
 	for {
 		r, err := viewer.Do(&pb.ControlRequest{Op: &pb.ControlRequest_Status{Status: &pb.ControlRequest_StatusOp{}}})
@@ -161,7 +162,11 @@ func TestRemoteAcrossProcesses(t *testing.T) {
 			t.Fatalf("status: %v", r)
 		}
 		st := r.Status
-		if st.Routers[0].Conn == "connected" && pairOf(st, "cam1").State == "on-main" && pairOf(st, "cam2").State == "on-main" {
+		known := true // a pair arms on its main; the switch below also needs the backup heard
+		for _, m := range st.Machines {
+			known = known && m.Known
+		}
+		if known && st.Routers[0].Conn == "connected" && pairOf(st, "cam1").State == "on-main" && pairOf(st, "cam2").State == "on-main" {
 			break
 		}
 		select {

@@ -81,7 +81,13 @@ type Options struct {
 	// Inbox, when set, is where the gateway leaves plain heartbeats instead of sending them (see
 	// Inbox); nil means every report comes as a message.
 	Inbox *Inbox
+	// Through, when set, is the report path's watermark at now: every report delivered to the
+	// supervisor before it has been handled (agentgw.Queue.Through). Silence is judged as of it.
+	Through func(now time.Time) time.Time
 }
+
+// minRecheck spaces the looks at a deadline deferred behind the report path's watermark.
+const minRecheck = 5 * time.Millisecond
 
 // tick is the wake-up at the machine's silence deadline; gen ties it to one incarnation so a
 // wake-up armed by a previous one is ignored.
@@ -146,14 +152,29 @@ func (m *machineActor) Receive(ctx actor.Context) {
 			return
 		}
 		due := m.wake.Fired()
+		now := o.Clock.Now()
+		// Silence is judged as of the report path's watermark: a report delivered before it has
+		// reached the inbox, taken just below; a backlog ahead of the gateway is no silence.
+		judge := now
+		if o.Through != nil {
+			if wm := o.Through(now); wm.Before(now) {
+				judge = wm
+			}
+		}
 		if m.takeBeat(ctx) {
 			m.box.saved = m.t.Clone()
 		}
-		now := o.Clock.Now()
 		o.Pauses.Late(due, now)     // a wake-up this late: the supervisor is behind, not the machine
 		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
-		changed := m.t.Tick(now, resumed)
-		m.arm(now)
+		changed := m.t.Tick(judge, resumed)
+		if next := m.t.Due(m.box.opts.Pauses.Resumed()); !next.IsZero() && !next.After(now) && judge.Before(now) {
+			// Deferred behind the watermark: look again once it should have passed the deadline
+			// (it trails by now-judge), not in a loop while the backlog lasts, and within a timeout
+			// (a backlog may clear sooner than it built up).
+			m.wake.At(now, now.Add(min(max(next.Sub(judge), minRecheck), max(o.Settings.Timeout, minRecheck))))
+		} else {
+			m.arm(now)
+		}
 		if changed {
 			m.publish(ctx, now) // before the condition event: whoever sees that finds the copy current
 		}

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,5 +110,57 @@ func TestActorDuplicateAgentAlarm(t *testing.T) {
 	}
 	if sn := res.(Snapshot); len(sn.Alarms) != 1 || !sn.Alarms[0].Acked {
 		t.Fatalf("snapshot alarms %+v", sn.Alarms)
+	}
+}
+
+// TestActorJudgesSilenceAsOfWatermark: while the report path's watermark lags (reports delivered
+// to the supervisor wait in its queue), a machine whose deadline passed is not declared silent,
+// and its actor looks again spaced by the lag, not in a loop; once the path caught up, and no
+// report came, it is.
+func TestActorJudgesSilenceAsOfWatermark(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	t.Cleanup(sys.Shutdown)
+	changes := make(chan failover.Condition, 16)
+	sub := sys.EventStream.Subscribe(func(e any) {
+		if c, ok := e.(*Changed); ok {
+			changes <- c.Condition
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	var lag, looks atomic.Int64 // how far the watermark trails now; how often the actor asked
+	through := func(now time.Time) time.Time {
+		looks.Add(1)
+		return now.Add(-time.Duration(lag.Load()))
+	}
+	const timeout = 50 * time.Millisecond
+	pid, err := sys.Root.SpawnNamed(Props(Options{Name: "render-1", Settings: Settings{Timeout: timeout}, Clock: clock.Real{},
+		Logger: zerolog.New(zerolog.NewTestWriter(t)), Through: through}), "render-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := func(within time.Duration) (failover.Condition, bool) {
+		select {
+		case c := <-changes:
+			return c, true
+		case <-time.After(within):
+			return failover.Condition{}, false
+		}
+	}
+	lag.Store(int64(time.Hour)) // the path is an hour behind from here on
+	sys.Root.Send(pid, &Report{Machine: "render-1", Session: 1, Seq: 1, Services: upEngine})
+	if c, ok := next(5 * time.Second); !ok || !c.Known || c.Failure != failover.TriggerNone {
+		t.Fatalf("first report: %+v (%v), want known and healthy", c, ok)
+	}
+	if c, ok := next(6 * timeout); ok {
+		t.Fatalf("declared %+v while the report path was behind", c)
+	}
+	if got := looks.Load(); got > 10 {
+		t.Fatalf("%d looks at the deadline in %v, want them spaced (by the lag, at most a timeout)", got, 6*timeout)
+	}
+	lag.Store(0) // caught up: the next look, within a timeout, judges
+	if c, ok := next(5 * time.Second); !ok || c.Failure != failover.TriggerNetwork {
+		t.Fatalf("after the path caught up: %+v (%v), want silent (network)", c, ok)
 	}
 }

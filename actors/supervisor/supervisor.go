@@ -203,7 +203,7 @@ func Start(opts Options) (*Supervisor, error) {
 			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses,
 			Queue: &s.queue})
 		// Bounded in reports: past the bound heartbeats are shed, past the limit changes too.
-		if _, err := spawnIn(s.sys, s.root, AgentsName, gw, agentgw.Mailbox(agentgw.MailboxOptions{Pauses: s.pauses, Queue: &s.queue})); err != nil {
+		if _, err := spawnIn(s.sys, s.root, AgentsName, gw, agentgw.Mailbox(agentgw.MailboxOptions{Pauses: s.pauses, Queue: &s.queue, Clock: opts.Clock})); err != nil {
 			s.Stop()
 			return nil, err
 		}
@@ -378,7 +378,7 @@ func (s *Supervisor) apply(old, cfg *conf.Config) error {
 			hook = func(msg any) { s.opts.MachineHook(name, msg) }
 		}
 		props := machine.Props(machine.Options{Name: m.Name, Settings: set, Subscribers: subs, Pauses: s.pauses,
-			Clock: s.opts.Clock, Logger: s.log, Hook: hook, Inbox: s.inboxes.Get(m.Name)})
+			Clock: s.opts.Clock, Logger: s.log, Hook: hook, Inbox: s.inboxes.Get(m.Name), Through: s.through})
 		if _, err := spawnIn(s.sys, machines, m.Name, props); err != nil {
 			return err
 		}
@@ -687,6 +687,15 @@ func (s *Supervisor) stop() {
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest
 // heartbeat timeout, so a pause long enough to make a machine look silent is always noticed.
+// through is the report path's watermark the machine actors judge silence by (agentgw.Queue):
+// now without a gateway (no remote endpoint: nothing is delivered).
+func (s *Supervisor) through(now time.Time) time.Time {
+	if s.node == nil {
+		return now
+	}
+	return s.queue.Through(now)
+}
+
 func pauseAfter(cfg *conf.Config) time.Duration {
 	d := cfg.Supervisor.HeartbeatTimeout.Duration
 	for i := range cfg.Machines {
