@@ -121,17 +121,30 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	since := time.Now().UnixNano()
 	var seq uint64
 	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Int("batch", c.Batch).Msg("load agents running")
-	tick := time.NewTicker(c.Interval / loadSlices)
+	every := c.Interval / loadSlices
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	slice := 0
+	// How late this process itself sent (starved of CPU on a shared host): reports it sends late
+	// are late for the supervisor too, through no fault of the supervisor's.
+	var maxLate time.Duration
+	var lateTicks int
+	last := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
-			log.Info().Uint64("accepted", accepted.Load()).Uint64("refused", refused.Load()).Msg("load agents stopped")
+			log.Info().Uint64("accepted", accepted.Load()).Uint64("refused", refused.Load()).
+				Float64("max_send_late_ms", float64(maxLate)/float64(time.Millisecond)).Int("sends_late_50ms", lateTicks).Msg("load agents stopped")
 			return nil
 		case <-tick.C:
 		}
-		now := time.Now().UnixNano()
+		if late := time.Since(last) - every; late > 50*time.Millisecond {
+			lateTicks++
+			maxLate = max(maxLate, late)
+			log.Warn().Float64("late_ms", float64(late)/float64(time.Millisecond)).Msg("load agents sent late (this process was starved)")
+		}
+		last = time.Now()
+		now := last.UnixNano()
 		var heard []*pb.AgentReport_Heard
 		if r := sup.Load(); r != nil {
 			heard = []*pb.AgentReport_Heard{{Supervisor: r.Supervisor, Active: r.Active, Term: r.Term,
