@@ -422,11 +422,11 @@ type beatState struct {
 	heard   heardOf // what its latest report said of the supervisors
 	addr    string  // the agent address of its latest accepted report
 
-	last  *pb.AgentReport
-	rep   *machine.Report // last, converted; heartbeats repeating it share its slices
-	full  [2]uint64       // session and seq of the last full report: what a lean heartbeat names
-	from  string
-	inbox *machine.Inbox
+	rep      *machine.Report // the last report delivered with new content; heartbeats repeating it share it
+	repAgent string          // its agent_address (not in a machine.Report)
+	full     [2]uint64       // session and seq of the last full report: what a lean heartbeat names
+	from     string
+	inbox    *machine.Inbox
 	// budget is what is left of the flood allowance (see allow), as of budgetAt.
 	budget   float64
 	budgetAt time.Time
@@ -451,7 +451,7 @@ func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, f
 		st.full = [2]uint64{r.Session, r.Seq}
 	}
 	direct := g.opts.Forward != nil || g.opts.Inboxes == nil
-	if lean || (!r.Change && st.last != nil && st.from == from && sameContent(st.last, r)) {
+	if lean || (!r.Change && st.rep != nil && st.from == from && sameContent(st.rep, st.repAgent, r)) {
 		if direct {
 			m := *st.rep
 			m.Seq = r.Seq
@@ -468,7 +468,7 @@ func (g *gateway) deliver(ctx actor.Context, st *beatState, r *pb.AgentReport, f
 	}
 	m := toReport(r)
 	m.From = from
-	st.last, st.rep, st.from = r, m, from
+	st.rep, st.repAgent, st.from = m, r.AgentAddress, from
 	if !direct && !st.allow(now) {
 		// A flood of changes (a broken or hostile agent): the newest waits in the inbox, one Poke
 		// at a time, so the machine's mailbox and the supervisor's memory stay bounded.
@@ -526,21 +526,21 @@ func (g *gateway) forward(ctx actor.Context, st *beatState, m *machine.Report) {
 	ctx.Send(st.machinePID(ctx, m.Machine), m)
 }
 
-// sameContent tells whether b says what a said of the machine (same session, services and health
-// values); seq, time, heard and the change flag aside.
-func sameContent(a, b *pb.AgentReport) bool {
-	if a.Session != b.Session || a.AgentAddress != b.AgentAddress || len(a.Services) != len(b.Services) || len(a.Health) != len(b.Health) {
+// sameContent tells whether r says what rep (with agent address agent) said of the machine: same
+// session, agent address, services and health values; seq, time, heard and the change flag aside.
+func sameContent(rep *machine.Report, agent string, r *pb.AgentReport) bool {
+	if rep.Session != r.Session || agent != r.AgentAddress || len(rep.Services) != len(r.Services) || len(rep.Health) != len(r.Health) {
 		return false
 	}
-	for i, s := range a.Services {
-		t := b.Services[i]
+	for i, s := range rep.Services {
+		t := r.Services[i]
 		if s.Name != t.Name || s.Up != t.Up || s.Reason != t.Reason {
 			return false
 		}
 	}
-	for i, h := range a.Health {
-		k := b.Health[i]
-		if h.Name != k.Name || h.Value != k.Value || h.Ok != k.Ok || h.Reason != k.Reason {
+	for i, h := range rep.Health {
+		k := r.Health[i]
+		if h.Name != k.Name || h.Value != k.Value || h.OK != k.Ok || h.Reason != k.Reason {
 			return false
 		}
 	}

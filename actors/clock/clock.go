@@ -76,41 +76,78 @@ func Repeat(first, interval time.Duration, fn func()) (stop func()) {
 // Wake holds one actor's next wake-up: a timer armed for the earliest time the actor asked for.
 // Actors whose checks only matter at known deadlines (a heartbeat timeout, a switch timeout) use
 // it instead of a periodic tick, so an idle studio costs no messages. Times come from the injected
-// clock; the delay is measured against now. Use from the owning actor's goroutine only; fn runs
-// on a timer goroutine and must only send the wake-up message.
+// clock; the delay is measured against now. At, Fired and Stop are for the owning actor's
+// goroutine; fn runs on a timer goroutine and must only send the wake-up message.
 type Wake struct {
-	fn  func()
-	t   *time.Timer
-	due time.Time
+	fn       func()
+	postpone func(due time.Time) (next, now time.Time)
+	mu       sync.Mutex // the timer goroutine re-arms a postponed wake-up
+	t        *time.Timer
+	due      time.Time
 }
 
 // NewWake returns an unarmed Wake that calls fn when it fires.
 func NewWake(fn func()) *Wake { return &Wake{fn: fn} }
 
+// NewPostponingWake is NewWake whose timer first asks postpone, on the timer goroutine, whether
+// the wake-up due at due is still needed: a next after now re-arms it for next without calling
+// fn (a machine heard from since its deadline was armed needs no look: the actor is spared a
+// wake-up); a zero next fires it. postpone must be safe for concurrent use and cheap.
+func NewPostponingWake(fn func(), postpone func(due time.Time) (next, now time.Time)) *Wake {
+	return &Wake{fn: fn, postpone: postpone}
+}
+
 // At arms the wake-up for at unless one is already armed for earlier; a zero at changes nothing.
 // A wake-up left armed for earlier than needed is harmless: the actor checks and asks again.
 func (w *Wake) At(now, at time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if at.IsZero() || (!w.due.IsZero() && !at.Before(w.due)) {
 		return
 	}
 	w.due = at
 	d := max(at.Sub(now), 0)
 	if w.t == nil {
-		w.t = time.AfterFunc(d, w.fn)
+		w.t = time.AfterFunc(d, w.fire)
 		return
 	}
 	w.t.Reset(d)
 }
 
+func (w *Wake) fire() {
+	if w.postpone != nil {
+		w.mu.Lock()
+		due := w.due
+		w.mu.Unlock()
+		if due.IsZero() {
+			return // stopped meanwhile
+		}
+		if next, now := w.postpone(due); next.After(now) {
+			w.mu.Lock()
+			if w.due.Equal(due) { // else the actor armed or stopped it meanwhile: that stands
+				w.due = next
+				w.t.Reset(next.Sub(now))
+			}
+			w.mu.Unlock()
+			return
+		}
+	}
+	w.fn()
+}
+
 // Fired tells the Wake its wake-up was handled, so the next At arms it again. It returns the time
 // the wake-up was armed for (zero if none was), so the actor can tell how late it came.
 func (w *Wake) Fired() (due time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	due, w.due = w.due, time.Time{}
 	return due
 }
 
 // Stop disarms it. A wake-up already on its way may still arrive; tag it to ignore it.
 func (w *Wake) Stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.t != nil {
 		w.t.Stop()
 	}

@@ -10,6 +10,7 @@ import (
 
 	"standby/actors/clock"
 	"standby/actors/failover"
+	"standby/actors/logx"
 )
 
 // Subscriber is a pool actor that uses this machine.
@@ -44,8 +45,9 @@ type AlarmChanged struct {
 // and for reports that only moved LastSeen or health values at most once per PublishEvery
 // (PublishEveryBehind while the supervisor is behind), so
 // control surfaces and metrics keep a copy without asking the actor (LastSeen and the values in
-// that copy are at most PublishEvery old while reports come; heartbeats left in the Inbox are
-// taken at the silence deadline, so add up to the machine's timeout then).
+// that copy are at most PublishEvery old while reports come, or, when reports only repeat the
+// last one (heartbeats left in the Inbox, taken at least every PublishEvery), PublishEvery plus
+// the machine's timeout).
 type SnapshotEvent struct {
 	Machine  string
 	Snapshot Snapshot
@@ -110,11 +112,17 @@ func Props(o Options) *actor.Props {
 }
 
 type machineActor struct {
+	// What the deadline's timer reads (postpone), on its own goroutine: whether only the silence
+	// deadline is pending, the timeout, and when the panels' copy was last published.
+	quiet   atomic.Bool
+	timeout atomic.Int64
+	pubNano atomic.Int64
+
 	box  *box
 	t    *Tracker
 	gen  uint64
 	wake *clock.Wake
-	log  zerolog.Logger
+	log  logx.Tagged
 	// What the last SnapshotEvent showed: the tracker's Shown count, and when.
 	pubShown uint64
 	pubAt    time.Time
@@ -127,7 +135,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 	}
 	switch msg := ctx.Message().(type) {
 	case *actor.Started:
-		m.log = o.Logger.With().Str("machine", o.Name).Logger()
+		m.log = logx.Tagged{Log: o.Logger, Key: "machine", Value: o.Name}
 		if m.box.saved != nil {
 			m.t = m.box.saved.Clone()
 			m.t.Resume(o.Clock.Now())
@@ -137,7 +145,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		}
 		m.gen = generations.Add(1)
 		root, self, t := ctx.ActorSystem().Root, ctx.Self(), &tick{gen: m.gen}
-		m.wake = clock.NewWake(func() { root.Send(self, t) })
+		m.wake = clock.NewPostponingWake(func() { root.Send(self, t) }, m.postpone)
 		m.arm(o.Clock.Now())
 		m.publish(ctx, o.Clock.Now())
 		m.wantBeats(ctx)
@@ -263,11 +271,34 @@ func (m *machineActor) takeBeat(ctx actor.Context) bool {
 	return m.observe(ctx, m.box.opts.Clock.Now(), at, &r)
 }
 
+// postpone runs on the deadline's timer goroutine: when only the silence deadline is pending
+// and the machine has been heard since it was armed (a heartbeat waits in the inbox), the look
+// is put off to that heartbeat's own deadline, without waking the actor; but not past the
+// panels' copy's refresh. A beating machine so costs a wake-up a PublishEvery, not one a timeout.
+func (m *machineActor) postpone(due time.Time) (next, now time.Time) {
+	o := &m.box.opts
+	now = o.Clock.Now()
+	if !m.quiet.Load() || o.Inbox == nil {
+		return time.Time{}, now
+	}
+	every := PublishEvery
+	if o.Pauses.Behind(now) {
+		every = PublishEveryBehind
+	}
+	at := o.Inbox.HeardAt()
+	if at.IsZero() || now.Sub(time.Unix(0, m.pubNano.Load())) >= every {
+		return time.Time{}, now
+	}
+	return at.Add(time.Duration(m.timeout.Load())), now
+}
+
 // wantBeats tells the inbox whether every heartbeat is wanted at once: while the machine is not
 // heard yet, silent, or has a second agent session in question, a heartbeat may change its
 // condition; otherwise the deadline wake-up takes the newest. A heartbeat left while it was not
 // eager is taken now.
 func (m *machineActor) wantBeats(ctx actor.Context) {
+	m.quiet.Store(m.t.OnlySilencePending())
+	m.timeout.Store(int64(m.box.opts.Settings.Timeout))
 	if in := m.box.opts.Inbox; in != nil && in.SetEager(m.t.NeedsEveryReport()) {
 		ctx.Send(ctx.Self(), &Poke{})
 	}
@@ -297,6 +328,7 @@ func (m *machineActor) after(ctx actor.Context, changed bool) bool {
 // publish hands the current Snapshot to the EventStream (SnapshotEvent).
 func (m *machineActor) publish(ctx actor.Context, now time.Time) {
 	m.pubShown, m.pubAt = m.t.Shown(), now
+	m.pubNano.Store(now.UnixNano())
 	ctx.ActorSystem().EventStream.Publish(&SnapshotEvent{Machine: m.box.opts.Name, Snapshot: m.t.Snapshot()})
 }
 

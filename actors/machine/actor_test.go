@@ -164,3 +164,64 @@ func TestActorJudgesSilenceAsOfWatermark(t *testing.T) {
 		t.Fatalf("after the path caught up: %+v (%v), want silent (network)", c, ok)
 	}
 }
+
+// TestActorSparedWhileHeard: a machine beating into its inbox wakes its actor about once a
+// PublishEvery (the deadline's timer postpones itself to the newest beat's deadline), not once a
+// timeout; when the beats stop it is declared silent at its deadline all the same.
+func TestActorSparedWhileHeard(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	t.Cleanup(sys.Shutdown)
+	changes := make(chan failover.Condition, 16)
+	sub := sys.EventStream.Subscribe(func(e any) {
+		if c, ok := e.(*Changed); ok {
+			changes <- c.Condition
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	var ticks atomic.Int64
+	inbox := NewInbox()
+	const timeout = 40 * time.Millisecond
+	pid, err := sys.Root.SpawnNamed(Props(Options{Name: "render-1", Settings: Settings{Timeout: timeout}, Clock: clock.Real{},
+		Logger: zerolog.New(zerolog.NewTestWriter(t)), Inbox: inbox, Hook: func(msg any) {
+			if _, ok := msg.(*tick); ok {
+				ticks.Add(1)
+			}
+		}}), "render-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := &Report{Machine: "render-1", Session: 1, Seq: 1, Services: upEngine}
+	sys.Root.Send(pid, first)
+	if c := <-changes; !c.Known || c.Failure != failover.TriggerNone {
+		t.Fatalf("first report: %+v", c)
+	}
+	start := time.Now()
+	seq := uint64(1)
+	for time.Since(start) < 1500*time.Millisecond { // beating every 5 ms, as a heartbeat would
+		seq++
+		if inbox.Put(first, seq, time.Now(), false) {
+			sys.Root.Send(pid, &Poke{})
+		}
+		select {
+		case c := <-changes:
+			t.Fatalf("condition %+v while beating", c)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	// Without postponing: one wake-up a timeout, some 37; with: about one a PublishEvery.
+	if n := ticks.Load(); n > 8 {
+		t.Fatalf("%d wake-ups in 1.5 s of beats with a %v timeout, want about one a %v", n, timeout, PublishEvery)
+	}
+	stopped := time.Now()
+	select {
+	case c := <-changes:
+		if c.Failure != failover.TriggerNetwork {
+			t.Fatalf("after the beats stopped: %+v, want silent", c)
+		}
+		t.Logf("silent %v after the last beat (timeout %v), %d wake-ups while beating", time.Since(stopped), timeout, ticks.Load())
+	case <-time.After(5 * time.Second):
+		t.Fatal("not declared silent after the beats stopped")
+	}
+}

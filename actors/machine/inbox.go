@@ -51,6 +51,17 @@ func (b *Inbox) Put(r *Report, seq uint64, at time.Time, urgent bool) (poke bool
 	return false
 }
 
+// HeardAt is when the waiting heartbeat was delivered (zero when none waits): the machine was
+// heard then, whatever the actor has taken so far.
+func (b *Inbox) HeardAt() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.r == nil {
+		return time.Time{}
+	}
+	return b.at
+}
+
 // Take returns the waiting heartbeat, if any, and empties the slot.
 func (b *Inbox) Take() (Report, time.Time, bool) {
 	b.mu.Lock()

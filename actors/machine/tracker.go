@@ -101,9 +101,11 @@ type Tracker struct {
 	dirty    bool // session state changed without a condition change
 	silent   bool
 	services []Service
-	health   map[string]Reading
-	levels   map[string]failover.Level
-	cond     failover.Condition
+	// vals are the health values as last read, each with its level when it has thresholds and
+	// was readable: a handful a machine, found by name (maps cost ten thousand machines and
+	// their restart copies megabytes).
+	vals []value
+	cond failover.Condition
 	// shown counts changes of what a Snapshot shows besides LastSeen and the values themselves
 	// (services, which values are readable, levels), so the actor republishes its snapshot at
 	// once only then; a value that only moved waits for the next periodic copy.
@@ -113,7 +115,24 @@ type Tracker struct {
 
 // NewTracker returns a tracker that has heard nothing yet (Condition.Known false).
 func NewTracker(s Settings) *Tracker {
-	return &Tracker{set: s, health: map[string]Reading{}, levels: map[string]failover.Level{}}
+	return &Tracker{set: s}
+}
+
+// value is one health value as the tracker holds it.
+type value struct {
+	r     Reading
+	level failover.Level
+	rated bool // level is known: thresholds are set and the last reading was readable
+}
+
+// find returns the index of the value named name, or -1.
+func (t *Tracker) find(name string) int {
+	for i := range t.vals {
+		if t.vals[i].r.Name == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // Condition is the machine's current condition.
@@ -136,14 +155,14 @@ type Snapshot struct {
 // Snapshot returns a copy of the machine's view.
 func (t *Tracker) Snapshot() Snapshot {
 	s := Snapshot{Condition: t.cond, LastSeen: t.est.last, Reports: t.reports, Services: append([]Service(nil), t.services...),
-		Levels: make(map[string]failover.Level, len(t.levels))}
-	for _, r := range t.health {
-		s.Health = append(s.Health, r)
+		Levels: make(map[string]failover.Level, len(t.vals))}
+	for _, v := range t.vals {
+		s.Health = append(s.Health, v.r)
+		if v.rated {
+			s.Levels[v.r.Name] = v.level
+		}
 	}
 	sort.Slice(s.Health, func(i, j int) bool { return s.Health[i].Name < s.Health[j].Name })
-	for k, v := range t.levels {
-		s.Levels[k] = v
-	}
 	if t.alarm != nil {
 		s.Alarms = []failover.Alarm{*t.alarm}
 	}
@@ -154,14 +173,7 @@ func (t *Tracker) Snapshot() Snapshot {
 func (t *Tracker) Clone() *Tracker {
 	c := *t
 	c.services = append([]Service(nil), t.services...)
-	c.health = make(map[string]Reading, len(t.health))
-	for k, v := range t.health {
-		c.health[k] = v
-	}
-	c.levels = make(map[string]failover.Level, len(t.levels))
-	for k, v := range t.levels {
-		c.levels[k] = v
-	}
+	c.vals = append([]value(nil), t.vals...)
 	if t.other != nil {
 		o := *t.other
 		c.other = &o
@@ -253,24 +265,29 @@ func (t *Tracker) apply(r Report) bool {
 	}
 	t.services = append(t.services[:0], r.Services...)
 	for _, h := range r.Health {
-		if old, ok := t.health[h.Name]; !ok || old.OK != h.OK || old.Reason != h.Reason {
-			t.shown++ // a value appeared or became (un)readable; a new value alone does not count
+		i := t.find(h.Name)
+		if i < 0 {
+			i = len(t.vals)
+			t.vals = append(t.vals, value{r: h})
+			t.shown++ // a value appeared
+		} else if old := t.vals[i].r; old.OK != h.OK || old.Reason != h.Reason {
+			t.shown++ // it became (un)readable; a new value alone does not count
 		}
-		t.health[h.Name] = h
+		v := &t.vals[i]
+		v.r = h
 		th, ok := t.set.Thresholds[h.Name]
 		if !ok {
 			continue
 		}
-		old, had := t.levels[h.Name]
 		if !h.OK {
-			if had {
+			if v.rated {
 				t.shown++
 			}
-			delete(t.levels, h.Name) // an unreadable value is no evidence either way
+			v.rated, v.level = false, 0 // an unreadable value is no evidence either way
 			continue
 		}
-		if lv := failover.Classify(old, h.Value, th); !had || lv != old {
-			t.levels[h.Name] = lv
+		if lv := failover.Classify(v.level, h.Value, th); !v.rated || lv != v.level {
+			v.rated, v.level = true, lv
 			t.shown++
 		}
 	}
@@ -281,6 +298,10 @@ func (t *Tracker) apply(r Report) bool {
 // even if it repeats the last one: the machine is not heard yet or silent, or a second session is
 // in question. Otherwise a repeated heartbeat only moves the silence deadline.
 func (t *Tracker) NeedsEveryReport() bool { return !t.seen || t.silent || t.other != nil }
+
+// OnlySilencePending tells whether the silence deadline is all Tick has to decide (heard, not
+// silent, no second session): then a newer heartbeat only moves that deadline later.
+func (t *Tracker) OnlySilencePending() bool { return t.seen && !t.silent && t.other == nil }
 
 // Shown changes whenever what a Snapshot shows changed, other than LastSeen, the report count
 // and health values that only moved (their levels count).
@@ -466,15 +487,22 @@ func (t *Tracker) update() bool {
 		}
 	}
 	var crit []string
-	for _, l := range t.levels {
-		c.Level = max(c.Level, l)
+	for _, v := range t.vals {
+		if v.rated {
+			c.Level = max(c.Level, v.level)
+		}
 	}
 	if c.Level == failover.Critical {
 		// Sorted (only then: sorting on every heartbeat showed in the profile) for a stable detail.
-		for _, name := range sortedKeys(t.levels) {
-			if t.levels[name] == failover.Critical {
-				crit = append(crit, fmt.Sprintf("%s=%g", name, t.health[name].Value))
+		var vs []Reading
+		for _, v := range t.vals {
+			if v.rated && v.level == failover.Critical {
+				vs = append(vs, v.r)
 			}
+		}
+		sort.Slice(vs, func(i, j int) bool { return vs[i].Name < vs[j].Name })
+		for _, r := range vs {
+			crit = append(crit, fmt.Sprintf("%s=%g", r.Name, r.Value))
 		}
 	}
 	if c.Failure == failover.TriggerNone && len(crit) > 0 {
@@ -495,11 +523,3 @@ func rank(t failover.Trigger) int {
 	return 2
 }
 
-func sortedKeys(m map[string]failover.Level) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

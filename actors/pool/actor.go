@@ -18,6 +18,7 @@ import (
 
 	"standby/actors/clock"
 	"standby/actors/failover"
+	"standby/actors/logx"
 	"standby/actors/machine"
 	"standby/actors/router"
 	"standby/conf"
@@ -118,7 +119,7 @@ type poolActor struct {
 	eng  *failover.Pool
 	gen  uint64
 	wake *clock.Wake
-	log  zerolog.Logger
+	log  logx.Tagged
 	// What the router was last seen to show, lock and lack, so only changes reach the engine.
 	shows  string
 	locked string
@@ -142,7 +143,7 @@ func (a *poolActor) Receive(ctx actor.Context) {
 		if o.Pair {
 			field = "pair"
 		}
-		a.log = o.Logger.With().Str(field, o.Name).Logger()
+		a.log = logx.Tagged{Log: o.Logger, Key: field, Value: o.Name}
 		if a.box.saved != nil {
 			a.eng = a.box.saved.Clone()
 			a.log.Warn().Msg("pool actor restarted from its last known state")
