@@ -522,4 +522,3 @@ func rank(t failover.Trigger) int {
 	}
 	return 2
 }
-
