@@ -84,6 +84,8 @@ type Options struct {
 	// Queue, when set, is its mailbox's counts (Mailbox): reports waiting and shed, told in the
 	// overload alarm, and shedding is evidence of an overload.
 	Queue *Queue
+	// Hook, when set, runs first on every message; tests slow the gateway down with it.
+	Hook func(msg any)
 }
 
 // ProbeEvery is how often the gateway measures its own mailbox wait by default (see Options.LagBound).
@@ -202,6 +204,9 @@ type heardOf struct {
 }
 
 func (g *gateway) Receive(ctx actor.Context) {
+	if g.opts.Hook != nil {
+		g.opts.Hook(ctx.Message())
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.ep.lastLates = g.opts.Pauses.Lates() // evidence from before this gateway is not its episode's

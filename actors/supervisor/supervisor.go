@@ -67,6 +67,8 @@ type Options struct {
 	// inject panics with them.
 	MachineHook func(machine string, msg any)
 	PoolHook    func(pool string, msg any)
+	// GatewayHook runs first on every message of the agent gateway; tests slow it down with it.
+	GatewayHook func(msg any)
 }
 
 // Supervisor is a running supervisor.
@@ -201,7 +203,7 @@ func Start(opts Options) (*Supervisor, error) {
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
 			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses,
-			Queue: &s.queue})
+			Queue: &s.queue, Hook: opts.GatewayHook})
 		// Bounded in reports: past the bound heartbeats are shed, past the limit changes too.
 		if _, err := spawnIn(s.sys, s.root, AgentsName, gw, agentgw.Mailbox(agentgw.MailboxOptions{Pauses: s.pauses, Queue: &s.queue, Clock: opts.Clock})); err != nil {
 			s.Stop()
