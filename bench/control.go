@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -82,4 +84,33 @@ func fetchProfile(ctx context.Context, addr, token, path, file string) error {
 		return fmt.Errorf("profile %s: %s: %s", path, res.Status, bytes.TrimSpace(b[:min(len(b), 512)]))
 	}
 	return os.WriteFile(file, b, 0o644)
+}
+
+// metricValue reads one unlabelled metric from the supervisor's /metrics (an operator's token).
+func metricValue(ctx context.Context, addr, token, name string) (float64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+"/metrics", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("metrics: %w", err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return 0, fmt.Errorf("metrics: %w", err)
+	}
+	if res.StatusCode/100 != 2 {
+		return 0, fmt.Errorf("metrics: %s", res.Status)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			return strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	return 0, fmt.Errorf("metrics: no %s", name)
 }

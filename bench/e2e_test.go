@@ -205,3 +205,30 @@ func BenchmarkCrashFailover(b *testing.B) {
 	b.ReportMetric(s.P99*1000, "p99-µs")
 	b.ReportMetric(0, "ns/op") // the loop time is the restore, not the failover
 }
+
+// TestOverloadScenarioRuns runs the overload scenario's harness briefly at a rate given (no ramp):
+// the supervisor and the load processes pinned to their cores, a busy process beside the
+// supervisor, the load held, then the crash. Whether this small load overloads the supervisor
+// is the bench's to say; here no false failover may happen and the crash must be switched.
+func TestOverloadScenarioRuns(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end run of standby processes (about 10 s): skipped under -short")
+	}
+	bin := standbyBinary(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var progress bytes.Buffer
+	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Overload}, OverloadPairs: 20, OverloadRate: 4000,
+		OverloadFor: 2 * time.Second, Logger: zerolog.Nop(), Progress: &progress})
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	t.Logf("progress:\n%s", progress.String())
+	o := rep.Overload
+	if o == nil {
+		t.Fatal("no overload result")
+	}
+	if o.Error != "" || o.IdleFailovers != 0 || o.AutoSwitches != 0 || o.CrashMS <= 0 || o.DrivenPerS != 4000 {
+		t.Fatalf("overload scenario: %+v", o)
+	}
+}

@@ -36,6 +36,9 @@ type LoadConfig struct {
 	CA   string `json:"ca,omitempty"`
 	Cert string `json:"cert,omitempty"`
 	Key  string `json:"key,omitempty"`
+	// Intervals, when set, changes Interval while running (the overload scenario's ramp; `standby
+	// bench agents` feeds it from its config file on SIGHUP). Sessions and seqs go on.
+	Intervals <-chan time.Duration `json:"-"`
 }
 
 // maxLoadBatch caps a batch well below the gateway's agentgw.MaxBatch and pb.MaxFrameBytes, and
@@ -118,7 +121,7 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	for i, m := range c.Machines {
 		agents[i] = agent{name: m, session: randomSession()}
 	}
-	since := time.Now().UnixNano()
+	upSince := time.Now().UnixNano()
 	var seq uint64
 	log.Info().Int("agents", len(agents)).Str("address", n.Address()).Dur("interval", c.Interval).Int("batch", c.Batch).Msg("load agents running")
 	every := c.Interval / loadSlices
@@ -130,12 +133,25 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 	var maxLate time.Duration
 	var lateTicks int
 	last := time.Now()
+	sent, since := 0, last
 	for {
 		select {
 		case <-ctx.Done():
 			log.Info().Uint64("accepted", accepted.Load()).Uint64("refused", refused.Load()).
 				Float64("max_send_late_ms", float64(maxLate)/float64(time.Millisecond)).Int("sends_late_50ms", lateTicks).Msg("load agents stopped")
 			return nil
+		case iv := <-c.Intervals:
+			if iv >= time.Millisecond {
+				every = iv / loadSlices
+				tick.Reset(every)
+				// What was sent since the last change: past what one core of this process can
+				// send, more asked for is not more sent.
+				log.Info().Dur("interval", iv).Float64("reports_per_s", float64(len(agents))/iv.Seconds()).
+					Float64("sent_per_s", float64(sent)/time.Since(since).Seconds()).Msg("load agents' interval changed")
+				sent, since = 0, time.Now()
+			}
+			last = time.Now()
+			continue
 		case <-tick.C:
 		}
 		if late := time.Since(last) - every; late > 50*time.Millisecond {
@@ -154,13 +170,14 @@ func LoadAgents(ctx context.Context, c LoadConfig, log zerolog.Logger) error {
 		for i := slice; i < len(agents); i += loadSlices {
 			a := &agents[i]
 			seq++
+			sent++
 			sentTo[seq%uint64(len(sentTo))].Store((seq&(1<<40-1))<<24 | uint64(i))
 			r := &pb.AgentReport{Machine: a.name, Token: c.Token, Session: a.session, Seq: seq, SentUnixNano: now,
 				Heard: heard, SparseReplies: true}
 			if lean.Load() && a.full != 0 && !needFull[i].Swap(false) {
 				r.SameAs = a.full // nothing changed: as real agents do once the supervisor takes them
 			} else {
-				r.Services = []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: since}}
+				r.Services = []*pb.AgentReport_Service{{Name: "engine", Up: true, SinceUnixNano: upSince}}
 				r.Health = []*pb.AgentReport_Health{{Name: healthName, Value: healthNormal, Ok: true}}
 				r.AgentAddress = n.Address()
 				a.full = seq

@@ -24,7 +24,7 @@ const (
 )
 
 // Optional scenarios run only when asked for.
-var Optional = []string{Takeover}
+var Optional = []string{Takeover, Overload}
 
 // Scenarios are every scenario, in the order they run (pool right after crash, which it is
 // compared with).
@@ -94,6 +94,14 @@ type Options struct {
 	SweepRuns int
 	// SweepHeartbeat is the heartbeat interval of the sweep. Default 20ms.
 	SweepHeartbeat time.Duration
+	// OverloadPairs is the overload scenario's setup (pair0's machines agent processes, the rest
+	// from the load process at the sweep heartbeat). Default DefaultOverloadPairs.
+	OverloadPairs int
+	// OverloadRate is the report rate the supervisor serves, driven twice over; zero finds it
+	// with a ramp (the rate ×1.5 every 5 s until the supervisor says it is behind).
+	OverloadRate float64
+	// OverloadFor is how long the overload is held before the crash. Default 60s.
+	OverloadFor time.Duration
 	// Mode says how machines are driven. Default ModeAuto.
 	Mode Mode
 	// Plaintext runs the studio's links without TLS (--tls=false). By default they are mutual
@@ -156,6 +164,18 @@ func (o *Options) setDefaults() error {
 	}
 	if o.SweepHeartbeat == 0 {
 		o.SweepHeartbeat = DefaultSweepHeartbeat
+	}
+	if o.OverloadPairs == 0 {
+		o.OverloadPairs = DefaultOverloadPairs
+	}
+	if o.OverloadPairs < 2 || o.OverloadPairs > MaxPairs {
+		return fmt.Errorf("bench: --overload-pairs %d out of range 2..%d", o.OverloadPairs, MaxPairs)
+	}
+	if o.OverloadFor == 0 {
+		o.OverloadFor = DefaultOverloadFor
+	}
+	if o.OverloadRate < 0 || o.OverloadFor < 0 {
+		return fmt.Errorf("bench: --overload-rate and --overload-for may not be negative")
 	}
 	for _, n := range o.Sweep {
 		if n < 1 || n > MaxPairs {

@@ -32,8 +32,10 @@ type Report struct {
 	TLSCost *TLSCost `json:"tls_cost,omitempty"`
 	// ActionCost compares the crash p99 with and without a slow [[action]] in the same run.
 	ActionCost *ActionCost `json:"action_cost,omitempty"`
-	Anchors    []Anchor    `json:"anchors"`
-	Notes      []string    `json:"notes,omitempty"`
+	// Overload is the overload scenario's outcome, when it ran.
+	Overload *OverloadResult `json:"overload,omitempty"`
+	Anchors  []Anchor        `json:"anchors"`
+	Notes    []string        `json:"notes,omitempty"`
 }
 
 // PoolRatio is the pool scenario's p99 against the pair crash p99 of the same run.
@@ -401,6 +403,35 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if p.Error != "" {
 				fmt.Fprintf(w, "  %d pairs FAILED: %s\n", p.Pairs, p.Error)
 			}
+		}
+	}
+	if o := r.Overload; o != nil {
+		fmt.Fprintln(w)
+		fmt.Fprintf(w, "overload (%d pairs: %s):\n", o.Pairs, o.Machines)
+		for _, st := range o.Ramp {
+			verdict := "kept up"
+			if st.Overloaded {
+				verdict = "fell behind (overload episode)"
+			}
+			fmt.Fprintf(w, "  ramp %9.0f reports/s offered, %9.0f served: %s\n", st.PerS, st.ServedPerS, verdict)
+		}
+		if o.DrivenPerS > 0 {
+			fmt.Fprintf(w, "  served %.0f reports/s; driven at %.0f for the phase, all machines healthy\n", o.ServedPerS, o.DrivenPerS)
+			fmt.Fprintf(w, "  false failovers (observer) %d, automatic switches %d, machines declared failed %d\n", o.IdleFailovers, o.AutoSwitches, o.MachineFailures)
+			fmt.Fprintf(w, "  overload episodes %d; first: waited %.3f ms, %d reports waiting, late wake-ups %v, cores saturated %v; last ended: served %.0f reports/s, %d heartbeats shed, waited up to %.3f ms\n",
+				o.Episodes, o.Alarm.WaitedMS, o.Alarm.Backlog, o.Alarm.Late, o.Alarm.Saturated, o.Calm.ServedPerS, o.Calm.Shed, o.Calm.MaxWaitedMS)
+			fmt.Fprintf(w, "  crash of pair0's main under overload switched in %.3f ms\n", o.CrashMS)
+			if o.LoadSendsLate > 0 {
+				fmt.Fprintf(w, "  the load process itself sent late %d times (at most %.3f ms): starved on this host\n", o.LoadSendsLate, o.LoadMaxLateMS)
+			}
+		}
+		verdict := "met"
+		if !o.Met {
+			verdict = "NOT met"
+		}
+		fmt.Fprintf(w, "  goal (0 false failovers, the alarm raised, the crash switched): %s\n", verdict)
+		if o.Error != "" {
+			fmt.Fprintf(w, "  FAILED: %s\n", o.Error)
 		}
 	}
 	if len(r.Notes) > 0 {

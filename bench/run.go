@@ -70,6 +70,17 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 		}
 	}()
 	for _, sc := range o.Scenarios {
+		if sc == Overload {
+			if st != nil {
+				st.Close()
+				st = nil
+			}
+			rep.Overload = runOverload(ctx, so, dir, o, progress)
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			continue
+		}
 		if sc == Takeover {
 			if st != nil {
 				st.Close()
@@ -175,6 +186,7 @@ func Run(ctx context.Context, o Options) (*Report, error) {
 	for _, s := range rep.Scenarios {
 		failed = failed || s.Error != ""
 	}
+	failed = failed || (rep.Overload != nil && !rep.Overload.Met)
 	if failed {
 		rep.Notes = append(rep.Notes, "logs of the failed setup kept in "+dir)
 	}

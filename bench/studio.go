@@ -43,7 +43,13 @@ type studioOptions struct {
 	// takeover runs a pair of supervisors (primary and secondary-failover), agents reporting to both.
 	takeover bool
 	// actions is TOML appended to the supervisor's config ([[action]] entries); empty: none.
-	actions  string
+	actions string
+	// pin runs the supervisor on CPU 0 and the load processes on CPU 1 (taskset), so the load
+	// generator never takes the supervisor's core: the overload scenario.
+	pin bool
+	// loads is how many load processes share the machines beyond the agent pairs (each its own
+	// connection, as many hosts of agents would be); zero means one.
+	loads    int
 	log      zerolog.Logger
 	progress func(format string, args ...any)
 }
@@ -67,7 +73,9 @@ type Studio struct {
 	ctl      *ctlPipe // ModeSimulated
 	api      error    // nil when the control API answers
 	supCmd   string   // how the supervisor was started, for the report
-	load     *child   // the load agents (ModeAgents with agentPairs < pairs)
+	load     *child   // the (first) load process (ModeAgents with agentPairs < pairs)
+	loads    []*child // every load process, with its config file
+	loadCfgs []string
 	httpAddr string
 	agentTok string
 	opTok    string
@@ -334,6 +342,10 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 	} else {
 		spec.args = []string{"run", "--config", path, "--log-level", "info"}
 	}
+	s.supCmd = "standby " + strings.Join(spec.args[:2], " ")
+	if s.o.pin {
+		spec = pinned(spec, "0")
+	}
 	if s.sup, err = s.procs.start(spec); err != nil {
 		return err
 	}
@@ -341,7 +353,6 @@ func (s *Studio) startSupervisor(ctx context.Context) error {
 		s.ctl.c = s.sup
 	}
 	s.supSpec = spec
-	s.supCmd = "standby " + strings.Join(spec.args[:2], " ")
 	wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	sup := s.sup // s.sup is replaced when the takeover scenario restarts the primary
@@ -384,30 +395,43 @@ func (s *Studio) startLoad() error {
 		p := pairAt(i)
 		machines = append(machines, p.main, p.backup)
 	}
-	// One host carrying many agents batches their reports (each tenth of an interval's in one message).
-	lc := LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines, Interval: s.o.heartbeatInterval, Batch: maxLoadBatch}
-	if s.tls != nil {
-		// One certificate for the many agents of one host: every pair machine.
-		f, err := s.tls.files(identity.RoleAgent, "pair*")
+	n := max(s.o.loads, 1)
+	for k := range n {
+		// One host carrying many agents batches their reports (each tenth of an interval's in one message).
+		lc := LoadConfig{Supervisor: s.supLog.remote, Token: s.agentTok, Machines: machines[k*len(machines)/n : (k+1)*len(machines)/n],
+			Interval: s.o.heartbeatInterval, Batch: maxLoadBatch}
+		if s.tls != nil {
+			// One certificate for the many agents of one host: every pair machine.
+			f, err := s.tls.files(identity.RoleAgent, "pair*")
+			if err != nil {
+				return err
+			}
+			lc.CA, lc.Cert, lc.Key = f.CA, f.Cert, f.Key
+		}
+		b, err := json.Marshal(lc)
 		if err != nil {
 			return err
 		}
-		lc.CA, lc.Cert, lc.Key = f.CA, f.Cert, f.Key
+		name, path := "load-agents", filepath.Join(s.o.dir, "load.json")
+		if k > 0 {
+			name, path = fmt.Sprintf("load-agents-%d", k), filepath.Join(s.o.dir, fmt.Sprintf("load%d.json", k))
+		}
+		if err := os.WriteFile(path, b, 0o600); err != nil {
+			return err
+		}
+		spec := childSpec{name: name, path: s.o.bin, args: []string{"bench", "agents", "--config", path}, logPath: s.logPath(name)}
+		if s.o.pin {
+			spec = pinned(spec, "1")
+		}
+		c, err := s.procs.start(spec)
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			s.load = c
+		}
+		s.loads, s.loadCfgs = append(s.loads, c), append(s.loadCfgs, path)
 	}
-	b, err := json.Marshal(lc)
-	if err != nil {
-		return err
-	}
-	path := filepath.Join(s.o.dir, "load.json")
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		return err
-	}
-	c, err := s.procs.start(childSpec{name: "load-agents", path: s.o.bin, args: []string{"bench", "agents", "--config", path},
-		logPath: s.logPath("load-agents")})
-	if err != nil {
-		return err
-	}
-	s.load = c
 	return nil
 }
 
@@ -802,4 +826,11 @@ func (s *Studio) restartPrimary(ctx context.Context) error {
 		return fmt.Errorf("the restarted primary did not take control back: %w (log %s)", err, s.logPath("supervisor"))
 	}
 	return nil
+}
+
+// pinned runs spec on the CPUs of list only (util-linux taskset, which execs it: same pid).
+func pinned(spec childSpec, list string) childSpec {
+	spec.args = append([]string{"-c", list, spec.path}, spec.args...)
+	spec.path = "taskset"
+	return spec
 }

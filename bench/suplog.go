@@ -25,8 +25,24 @@ type supLog struct {
 	errors   []string // error-level lines (bounded), for the report when something fails
 	// marks are the supervisor's own log times of the steps of each pair's latest failover, for
 	// the breakdown of where the time goes (never for the measured latency itself).
-	marks   map[string]*pairMarks
-	changed chan struct{}
+	marks map[string]*pairMarks
+	// overloads counts the supervisor's overload episodes (its "supervisor overloaded" lines);
+	// overload is the first one's line, calm the last "no longer overloaded" one.
+	overloads, calms int
+	overload, calm   overloadLine
+	changed          chan struct{}
+}
+
+// overloadLine is what the supervisor logged of an overload episode.
+type overloadLine struct {
+	At          time.Time
+	WaitedMS    float64 `json:"waited_ms"`
+	Backlog     int64   `json:"backlog"`
+	Late        bool    `json:"late_wakeups"`
+	Saturated   bool    `json:"cpu_saturated"`
+	Shed        uint64  `json:"shed"`
+	MaxWaitedMS float64 `json:"max_waited_ms"`
+	ServedPerS  float64 `json:"served_per_s"`
 }
 
 // slotState is one pool main's slot as the pool last logged it.
@@ -93,6 +109,28 @@ func (l *supLog) line(s string) {
 	}
 	interesting := strings.Contains(s, `"pair transition"`) || strings.Contains(s, `"pool transition"`) || strings.Contains(s, `"machine condition"`) ||
 		strings.Contains(s, `"router state"`) || strings.Contains(s, `"router switch"`) || strings.Contains(s, `"standby running"`) || strings.Contains(s, `"level":"error"`)
+	if strings.Contains(s, `"message":"supervisor overloaded`) || strings.Contains(s, `"message":"supervisor no longer overloaded"`) {
+		var o overloadLine
+		var m logLine
+		if json.Unmarshal([]byte(s), &o) != nil || json.Unmarshal([]byte(s), &m) != nil {
+			return
+		}
+		o.At, _ = time.Parse(time.RFC3339Nano, m.Time)
+		l.mu.Lock()
+		if strings.HasPrefix(m.Message, "supervisor overloaded") {
+			if l.overloads == 0 {
+				l.overload = o
+			}
+			l.overloads++
+		} else {
+			l.calm = o
+			l.calms++
+		}
+		close(l.changed)
+		l.changed = make(chan struct{})
+		l.mu.Unlock()
+		return
+	}
 	if !interesting {
 		return
 	}
@@ -235,4 +273,12 @@ func (l *supLog) resetRole() {
 	l.mu.Lock()
 	l.active = false
 	l.mu.Unlock()
+}
+
+// overloaded returns how many overload episodes the supervisor logged, the first one's line and
+// the last "no longer overloaded" line.
+func (l *supLog) overloaded() (int, overloadLine, overloadLine) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.overloads, l.overload, l.calm
 }

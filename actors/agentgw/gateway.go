@@ -19,6 +19,7 @@ package agentgw
 
 import (
 	"cmp"
+	"runtime/metrics"
 	"sync/atomic"
 	"time"
 
@@ -86,6 +87,10 @@ type Options struct {
 	Queue *Queue
 	// Hook, when set, runs first on every message; tests slow the gateway down with it.
 	Hook func(msg any)
+	// WatchCPU counts a saturated process (no core idle for a second, runtime/metrics) as evidence
+	// of an overload too: agents' reports then queue before they reach the supervisor (the
+	// transport holds the senders back), where no queue of its own shows it.
+	WatchCPU bool
 }
 
 // ProbeEvery is how often the gateway measures its own mailbox wait by default (see Options.LagBound).
@@ -110,6 +115,8 @@ type Overloaded struct {
 	// Late tells that deadline wake-ups came late in the episode (the supervisor's goroutines
 	// wait for a core), not only reports in the gateway's queue.
 	Late bool
+	// Saturated tells that the process had no core idle for a second in the episode (Options.WatchCPU).
+	Saturated bool
 }
 
 // OverloadEvery is how often an ongoing overload episode is told again with fresh figures.
@@ -191,7 +198,8 @@ type gateway struct {
 	maxLag     time.Duration
 	lastOver   time.Time // the last probe that found the supervisor behind
 	ep         episode
-	handled    uint64    // reports handled, for the rate served in an episode
+	handled    uint64 // reports handled, for the rate served in an episode
+	cpu        cpuWatch
 	lw         *lagWatch // shared with the probe's timer
 	stopProbe  func()
 	term       uint64
@@ -300,6 +308,7 @@ type episode struct {
 	late             bool
 	lastShed, lastCh uint64 // the counters at the previous probe
 	lastLates        uint64
+	saturated        bool // the process's cores were saturated in the episode
 }
 
 // checkLag judges what a probe found: the supervisor is behind when the probe waited past
@@ -317,7 +326,8 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 	}
 	lates := g.opts.Pauses.Lates()
 	late := lates != g.ep.lastLates
-	behind := lag > g.opts.LagBound || late || shed != g.ep.lastShed || changes != g.ep.lastCh
+	saturated := g.opts.WatchCPU && g.cpu.saturated(now)
+	behind := lag > g.opts.LagBound || late || shed != g.ep.lastShed || changes != g.ep.lastCh || saturated
 	g.ep.lastShed, g.ep.lastCh, g.ep.lastLates = shed, changes, lates
 	switch {
 	case behind:
@@ -329,15 +339,16 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 		if !g.overloaded {
 			g.overloaded = true
 			g.ep = episode{start: now, told: now, handled: g.handled, shed: shed, changes: changes, lates: lates,
-				lastShed: shed, lastCh: changes, lastLates: lates, late: late}
+				lastShed: shed, lastCh: changes, lastLates: lates, late: late, saturated: saturated}
 			o := g.overload(now, true, shed, changes)
 			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).Int64("backlog", o.Backlog).
-				Bool("late_wakeups", late).Uint64("shed", o.Shed).
+				Bool("late_wakeups", late).Bool("cpu_saturated", saturated).Uint64("shed", o.Shed).
 				Msg("supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent")
 			ctx.ActorSystem().EventStream.Publish(o)
 			return
 		}
 		g.ep.late = g.ep.late || late
+		g.ep.saturated = g.ep.saturated || saturated
 	case g.overloaded && lag < g.opts.LagBound/2 && now.Sub(g.lastOver) >= 2*g.opts.LagBound:
 		// Calm for a heartbeat timeout (twice the bound) since the last sign of lag: reports
 		// queued in the burst have been read by now. One more excuse covers a machine whose
@@ -362,7 +373,8 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 
 // overload is the episode's figures at now.
 func (g *gateway) overload(now time.Time, active bool, shed, changes uint64) *Overloaded {
-	o := &Overloaded{Active: active, Lag: g.maxLag, Shed: shed - g.ep.shed, ShedChanges: changes - g.ep.changes, Late: g.ep.late}
+	o := &Overloaded{Active: active, Lag: g.maxLag, Shed: shed - g.ep.shed, ShedChanges: changes - g.ep.changes, Late: g.ep.late,
+		Saturated: g.ep.saturated}
 	if g.opts.Queue != nil {
 		o.Backlog = g.opts.Queue.Waiting()
 	}
@@ -383,6 +395,9 @@ func (g *gateway) isActive() bool {
 
 func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
 	g.handled++
+	if g.opts.Queue != nil {
+		g.opts.Queue.handled.Add(1)
+	}
 	from := r.AgentAddress
 	if s := ctx.Sender(); s != nil {
 		from = s.Address
@@ -613,4 +628,35 @@ func (g *gateway) votes(q *GetVotes) *Votes {
 		}
 	}
 	return v
+}
+
+// cpuWatch tells whether the process's cores were saturated over the last second: the Go runtime
+// found no P idle (runtime/metrics /cpu/classes). Read on the gateway's probe only.
+type cpuWatch struct {
+	samples   []metrics.Sample
+	at        time.Time
+	idle, all float64
+	full      bool // the last whole second was saturated
+}
+
+// saturationIdle is the idle share of the cores below which a second counts as saturated.
+const saturationIdle = 0.03
+
+func (w *cpuWatch) saturated(now time.Time) bool {
+	if w.samples == nil {
+		w.samples = []metrics.Sample{{Name: "/cpu/classes/idle:cpu-seconds"}, {Name: "/cpu/classes/total:cpu-seconds"}}
+	}
+	if !w.at.IsZero() && now.Sub(w.at) < time.Second {
+		return w.full
+	}
+	metrics.Read(w.samples)
+	if w.samples[0].Value.Kind() != metrics.KindFloat64 || w.samples[1].Value.Kind() != metrics.KindFloat64 {
+		return false
+	}
+	idle, all := w.samples[0].Value.Float64(), w.samples[1].Value.Float64()
+	if !w.at.IsZero() && all > w.all {
+		w.full = (idle-w.idle)/(all-w.all) < saturationIdle
+	}
+	w.at, w.idle, w.all = now, idle, all
+	return w.full
 }

@@ -48,7 +48,11 @@ type Queue struct {
 	shed    atomic.Uint64 // heartbeats dropped past the bound
 	changes atomic.Uint64 // change reports dropped past the limit
 	empty   atomic.Int64  // when the gateway last took the last report waiting (unix ns)
+	handled atomic.Uint64 // reports the gateway handled (accepted or refused)
 }
+
+// Handled is how many reports the gateway handled so far: the rate it serves, for /metrics.
+func (q *Queue) Handled() uint64 { return q.handled.Load() }
 
 // Through is the watermark of the report path at now: every report delivered to the gateway
 // before it has been handled (into its machine's inbox, or sent on to the machine actor). Now

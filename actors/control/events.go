@@ -485,10 +485,15 @@ func (g *gateway) history(w http.ResponseWriter, r *http.Request) {
 func overloadText(o *agentgw.Overloaded) string {
 	var b strings.Builder
 	b.WriteString("supervisor overloaded: ")
-	if o.Lag > 0 {
+	switch {
+	case o.Lag > 0:
 		b.WriteString("reports waited " + router.Millis(o.Lag) + " in its queue")
-	} else {
+	case o.Late:
 		b.WriteString("its deadline checks run late")
+	case o.Saturated:
+		b.WriteString("no core idle for a second: agents' reports queue before they reach it")
+	default:
+		b.WriteString("reports shed from its full queue")
 	}
 	fmt.Fprintf(&b, " (%d reports waiting", o.Backlog)
 	if o.Rate > 0 {

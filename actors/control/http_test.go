@@ -304,6 +304,9 @@ func TestMetricsAndHealthz(t *testing.T) {
 		`standby_pair_on_backup{pair="cam1"} 1`,
 		`standby_supervisor_role{role="standalone"} 1`,
 		`standby_links_authenticated 0`,
+		`standby_agent_reports_handled_total `,
+		`standby_agent_reports_waiting 0`,
+		`standby_agent_reports_shed_total{kind="heartbeat"} 0`,
 		`# TYPE standby_switch_latency_seconds histogram`,
 	} {
 		if !strings.Contains(text, want) {

@@ -106,6 +106,13 @@ var (
 		"The supervisor pair's term as this supervisor knows it (it increases with every takeover).", nil, nil)
 	descLinksAuth = prometheus.NewDesc("standby_links_authenticated",
 		"1 when the protoactor links are mutual TLS with the studio CA; 0: anyone on the network can forge a failover.", nil, nil)
+	descGatewayReports = prometheus.NewDesc("standby_agent_reports_handled_total",
+		"Agents' reports the supervisor's gateway handled (a batch counts its reports): the rate it serves.", nil, nil)
+	descGatewayWaiting = prometheus.NewDesc("standby_agent_reports_waiting",
+		"Agents' reports waiting in the gateway's queue.", nil, nil)
+	descGatewayShed = prometheus.NewDesc("standby_agent_reports_shed_total",
+		"Agents' reports dropped from the gateway's full queue, by kind: heartbeat (past its bound) or change (past its limit).",
+		[]string{"kind"}, nil)
 	descRefused = prometheus.NewDesc("standby_remote_refused_total",
 		"Inbound remote messages dropped because their sender may not send them, and refused TLS handshakes, by type and sender role.",
 		[]string{"type", "role"}, nil)
@@ -114,7 +121,7 @@ var (
 func (stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descHeartbeatAge, descReports, descMachineUp, descHealthValue, descHealthLevel,
 		descRouterConnected, descOnBackup, descAutomatic, descAlarms, descCovering, descWaiting, descRole, descActive,
-		descTerm, descLinksAuth, descRefused} {
+		descTerm, descLinksAuth, descRefused, descGatewayReports, descGatewayWaiting, descGatewayShed} {
 		ch <- d
 	}
 }
@@ -179,6 +186,12 @@ func (c stateCollector) Collect(ch chan<- prometheus.Metric) {
 	gauge(descActive, boolValue(active))
 	gauge(descTerm, float64(term))
 	gauge(descLinksAuth, boolValue(s.sup.LinksAuthenticated()))
+	q := s.sup.Reports()
+	ch <- prometheus.MustNewConstMetric(descGatewayReports, prometheus.CounterValue, float64(q.Handled()))
+	gauge(descGatewayWaiting, float64(max(q.Waiting(), 0)))
+	heartbeats, changes := q.Shed()
+	ch <- prometheus.MustNewConstMetric(descGatewayShed, prometheus.CounterValue, float64(heartbeats), "heartbeat")
+	ch <- prometheus.MustNewConstMetric(descGatewayShed, prometheus.CounterValue, float64(changes), "change")
 	refused := s.sup.RemoteRefusals()
 	rkeys := make([]node.RefusalKey, 0, len(refused))
 	for k := range refused {

@@ -203,7 +203,7 @@ func Start(opts Options) (*Supervisor, error) {
 		gw := agentgw.Props(agentgw.Options{Token: opts.Config.Supervisor.AgentToken, Machines: machineNames(s.Config()), Name: opts.Config.Supervisor.Name,
 			InitiallyActive: !paired, Supervisors: []string{s.sys.Address()}, Logger: s.log.With().Str("component", "agents").Logger(),
 			Clock: opts.Clock, Inboxes: &s.inboxes, Beacon: replyBeacon(opts.Config), LagBound: pauseAfter(opts.Config), Pauses: s.pauses,
-			Queue: &s.queue, Hook: opts.GatewayHook})
+			Queue: &s.queue, Hook: opts.GatewayHook, WatchCPU: true})
 		// Bounded in reports: past the bound heartbeats are shed, past the limit changes too.
 		if _, err := spawnIn(s.sys, s.root, AgentsName, gw, agentgw.Mailbox(agentgw.MailboxOptions{Pauses: s.pauses, Queue: &s.queue, Clock: opts.Clock})); err != nil {
 			s.Stop()
@@ -689,6 +689,9 @@ func (s *Supervisor) stop() {
 
 // pauseAfter is the gap in the supervisor's own beat that counts as a pause: half the shortest
 // heartbeat timeout, so a pause long enough to make a machine look silent is always noticed.
+// Reports is the agent gateway's queue: reports handled, waiting, shed (for /metrics).
+func (s *Supervisor) Reports() *agentgw.Queue { return &s.queue }
+
 // through is the report path's watermark the machine actors judge silence by (agentgw.Queue):
 // now without a gateway (no remote endpoint: nothing is delivered).
 func (s *Supervisor) through(now time.Time) time.Time {

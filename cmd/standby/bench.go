@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"standby/bench"
@@ -51,6 +53,9 @@ func cmdBench(ctx context.Context, args []string) int {
 	sweep := fs.String("sweep", "", "scale sweep: comma-separated pair counts, e.g. 1,10,100,1000 (crash at --sweep-heartbeat)")
 	sweepRuns := fs.Int("sweep-runs", bench.DefaultSweepRuns, "crash runs at each sweep size")
 	sweepHB := fs.Duration("sweep-heartbeat", bench.DefaultSweepHeartbeat, "heartbeat interval of the sweep")
+	ovPairs := fs.Int("overload-pairs", bench.DefaultOverloadPairs, "pairs of the overload scenario (pair0's machines agent processes, the rest from the load process)")
+	ovRate := fs.Float64("overload-rate", 0, "reports/s the supervisor serves, driven twice over by the overload scenario; 0: found by a ramp (×1.5 every 5 s until it falls behind)")
+	ovFor := fs.Duration("overload-for", bench.DefaultOverloadFor, "how long the overload scenario drives the supervisor before the crash")
 	profile := fs.String("profile", "", "save the supervisor's CPU profile over each sweep point's idle window and its heap after the runs in `DIR` (sweepN-cpu.pprof, sweepN-heap.pprof; go tool pprof)")
 	mode := fs.String("machines", "auto", "how machines are driven: auto, agents (standby agent processes), simulated (the supervisor's own, stopgap)")
 	dir := fs.String("dir", "", "work directory for configs and logs (default: a temporary one, removed unless --keep or a failure)")
@@ -76,7 +81,8 @@ func cmdBench(ctx context.Context, args []string) int {
 		return 1
 	}
 	o := bench.Options{Binary: bin, Pairs: *pairs, HeartbeatInterval: *hbi, HeartbeatTimeout: *hbt, Runs: *runs,
-		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS, NoActionCost: !*slowAction, ProfileDir: *profile}
+		SweepRuns: *sweepRuns, SweepHeartbeat: *sweepHB, Dir: *dir, Keep: *keep, Logger: log, Progress: os.Stderr, Plaintext: !*useTLS, NoActionCost: !*slowAction, ProfileDir: *profile,
+		OverloadPairs: *ovPairs, OverloadRate: *ovRate, OverloadFor: *ovFor}
 	fs.Visit(func(f *flag.Flag) { o.RunsSet = o.RunsSet || f.Name == "runs" })
 	if *scen != "" {
 		o.Scenarios = strings.Split(*scen, ",")
@@ -104,6 +110,9 @@ func cmdBench(ctx context.Context, args []string) int {
 		if s.Error != "" {
 			return 1
 		}
+	}
+	if rep.Overload != nil && !rep.Overload.Met {
+		return 1
 	}
 	return 0
 }
@@ -240,6 +249,26 @@ func cmdBenchAgents(ctx context.Context, args []string) int {
 		fmt.Fprintln(os.Stderr, "standby bench agents:", err)
 		return 1
 	}
+	// SIGHUP: the interval of the config file as it is now (the overload scenario's ramp).
+	intervals := make(chan time.Duration, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-hup:
+				if n, err := bench.LoadConfigFile(*path); err != nil {
+					log.Error().Err(err).Msg("load config not re-read")
+				} else {
+					intervals <- n.Interval
+				}
+			}
+		}
+	}()
+	c.Intervals = intervals
 	if err := bench.LoadAgents(ctx, c, log); err != nil {
 		fmt.Fprintln(os.Stderr, "standby bench agents:", err)
 		return 1
