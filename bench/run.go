@@ -311,8 +311,18 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		pt.ReportsPerSecond = float64(machines) / so.heartbeatInterval.Seconds()
 	}
 	// An idle window first: what the supervisor costs while nothing fails, and whether it keeps
-	// up (machines declared failed, routing changes) when nothing fails.
-	const window = 3 * time.Second
+	// up (machines declared failed, routing changes) when nothing fails. It starts once the
+	// start-up is past (every pair armed, its first state document saved): the steady state.
+	const window, settle = 3 * time.Second, 2 * time.Second
+	if err := st.waitSteady(ctx, -1); err != nil {
+		pt.Error = "not steady before the idle window: " + err.Error()
+		return pt
+	}
+	select {
+	case <-time.After(settle):
+	case <-ctx.Done():
+		return pt
+	}
 	var obs0 uint64
 	for _, ob := range st.observers {
 		n, _ := ob.Changes()

@@ -44,7 +44,7 @@ func TestPercentileNearestRank(t *testing.T) {
 func TestSummarize(t *testing.T) {
 	in := msd(3, 1, 2, 10, 4)
 	st := Summarize(in)
-	want := Stats{Runs: 5, Min: 1, P50: 3, P90: 10, P99: 10, Max: 10, Mean: 4}
+	want := Stats{Runs: 5, Min: 1, P50: 3, P90: 10, P99: 10, P999: 10, Max: 10, Mean: 4}
 	if st != want {
 		t.Errorf("Summarize = %+v, want %+v", st, want)
 	}
