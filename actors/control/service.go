@@ -285,7 +285,7 @@ func (s *Service) doSwitch(who conf.Operator, op *pb.ControlRequest_SwitchOp) *p
 	if e == nil {
 		return unknownPair(name)
 	}
-	v, err := s.sup.Pool(name)
+	v, err := s.sup.PoolView(name) // the pool checks the switch again itself
 	if err != nil {
 		return refusal(pb.Code_CODE_INTERNAL, "%v", err)
 	}

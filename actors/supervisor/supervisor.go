@@ -536,6 +536,19 @@ func (s *Supervisor) Pools() ([]pool.View, error) {
 	return views, nil
 }
 
+// PoolView returns one pool's view as it last published it (pool.ViewEvent: after every message
+// that may have changed it, and before it answers a Command), asking the pool only when it has
+// published none yet: an operator's switch spares a round trip to the pool that way.
+func (s *Supervisor) PoolView(name string) (*pool.View, error) {
+	s.routersMu.Lock()
+	v, ok := s.views[name]
+	s.routersMu.Unlock()
+	if ok && s.PoolEntry(name) != nil {
+		return &v, nil
+	}
+	return s.Pool(name)
+}
+
 // Pool returns one pool's view.
 func (s *Supervisor) Pool(name string) (*pool.View, error) {
 	if s.PoolEntry(name) == nil {
