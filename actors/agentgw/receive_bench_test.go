@@ -23,18 +23,20 @@ import (
 // answered). It reports the CPU of the whole process per report (cpu-ns/report: every goroutine,
 // the GC included), the figure bench/README.md compares with the sweep's CPU ÷ reports/s. The
 // gRPC transport itself is not in it. batch=N decodes and delivers N reports as one
-// pb.AgentReports.
+// pb.AgentReports. "lean" sends lean heartbeats (pb.AgentReport.same_as) after the first full
+// report, as agents do once the supervisor takes them.
 func BenchmarkReceivePath(b *testing.B) {
 	for _, c := range []struct {
-		name  string
-		inbox bool
-		batch int
-	}{{"messages", false, 1}, {"inbox", true, 1}, {"inbox/batch=100", true, 100}} {
-		b.Run(c.name, func(b *testing.B) { benchReceive(b, c.inbox, c.batch) })
+		name        string
+		inbox, lean bool
+		batch       int
+	}{{"messages", false, false, 1}, {"inbox", true, false, 1}, {"inbox/batch=100", true, false, 100},
+		{"lean", true, true, 1}, {"lean/batch=100", true, true, 100}} {
+		b.Run(c.name, func(b *testing.B) { benchReceive(b, c.inbox, c.lean, c.batch) })
 	}
 }
 
-func benchReceive(b *testing.B, inbox bool, batch int) {
+func benchReceive(b *testing.B, inbox, lean bool, batch int) {
 	const machines = 2000
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	names := make([]string, machines)
@@ -66,23 +68,32 @@ func benchReceive(b *testing.B, inbox bool, batch int) {
 		data, _ := proto.Marshal(r)
 		return data
 	}
-	// Encoded beforehand (the agent's cost, not the supervisor's), one frame per machine or batch.
-	var frames [][]byte
-	var group pb.AgentReports
-	for i := range machines {
-		if batch == 1 {
-			frames = append(frames, wire(i, 1))
-			continue
-		}
-		var r pb.AgentReport
-		_ = proto.Unmarshal(wire(i, 1), &r)
-		group.Reports = append(group.Reports, &r)
-		if len(group.Reports) == batch || i == machines-1 {
-			data, _ := proto.Marshal(&group)
-			frames = append(frames, data)
-			group.Reports = nil
-		}
+	leanWire := func(i int) []byte {
+		data, _ := proto.Marshal(&pb.AgentReport{Machine: names[i], Token: "t", Session: uint64(i + 1), SameAs: 1,
+			SentUnixNano: time.Now().UnixNano(), SparseReplies: true})
+		return data
 	}
+	// Encoded beforehand (the agent's cost, not the supervisor's), one frame per machine or batch.
+	encode := func(wire func(i int) []byte) [][]byte {
+		var frames [][]byte
+		var group pb.AgentReports
+		for i := range machines {
+			if batch == 1 {
+				frames = append(frames, wire(i))
+				continue
+			}
+			var r pb.AgentReport
+			_ = proto.Unmarshal(wire(i), &r)
+			group.Reports = append(group.Reports, &r)
+			if len(group.Reports) == batch || i == machines-1 {
+				data, _ := proto.Marshal(&group)
+				frames = append(frames, data)
+				group.Reports = nil
+			}
+		}
+		return frames
+	}
+	frames := encode(func(i int) []byte { return wire(i, 1) })
 	sync := func() {
 		if _, err := sys.Root.RequestFuture(gw, &GetAgent{Machine: names[0]}, time.Minute).Result(); err != nil {
 			b.Fatal(err)
@@ -99,6 +110,9 @@ func benchReceive(b *testing.B, inbox bool, batch int) {
 		deliver(sys, gw, sink, f, batch, seq)
 	}
 	sync()
+	if lean {
+		frames = encode(leanWire) // each names the full report 1 just delivered
+	}
 	reports := 0
 	cpu0 := cpuTime()
 	b.ResetTimer()
