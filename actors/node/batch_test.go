@@ -12,7 +12,7 @@ import (
 // TestBatchCovered: a batch of reports passes only when the certificate covers every machine in
 // it; garbage is refused, never a panic.
 func TestBatchCovered(t *testing.T) {
-	covers := func(m string) bool { return m == "render-1" || m == "render-2" }
+	covers := func(m []byte) bool { return string(m) == "render-1" || string(m) == "render-2" }
 	batch := func(machines ...string) []byte {
 		var b pb.AgentReports
 		for _, m := range machines {
@@ -59,7 +59,7 @@ func TestReportMachineIsTheDecodedOne(t *testing.T) {
 	}
 	// A batch (AgentReports.reports is field 1) carrying that report.
 	data := protowire.AppendBytes(protowire.AppendTag(nil, 1, protowire.BytesType), forged)
-	if m, ok := batchCovered(data, func(m string) bool { return m == "render-1" }); ok || m != "render-9" {
+	if m, ok := batchCovered(data, func(m []byte) bool { return string(m) == "render-1" }); ok || m != "render-9" {
 		t.Errorf("forged batch: refused %q ok %v", m, ok)
 	}
 }

@@ -168,13 +168,14 @@ func (s *checkedStream) refuse(name string, data []byte) string {
 		}
 		if name == agentReportType || name == commandResultType {
 			// Both carry the machine in field 1: only that machine's agent certificate sends them.
-			if m := reportMachine(data); !s.id.Covers(m) {
-				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
+			if m := machineBytes(data); !s.id.Covers(string(m)) {
+				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(string(m), 64))
 			}
 		}
 		if name == agentReportsType {
 			// A batch is refused whole if any of its reports names a machine the certificate does not cover.
-			if m, ok := batchCovered(data, s.id.Covers); !ok {
+			// The conversion in the call costs no allocation (Covers keeps nothing).
+			if m, ok := batchCovered(data, func(m []byte) bool { return s.id.Covers(string(m)) }); !ok {
 				return fmt.Sprintf("certificate of %s does not cover machine %q", s.id, clip(m, 64))
 			}
 		}
@@ -197,10 +198,10 @@ const (
 
 // batchCovered checks the machine of every report in an AgentReports (field 1, repeated) with
 // covers, without decoding the rest. It returns the first machine refused, or ok.
-func batchCovered(b []byte, covers func(string) bool) (refused string, ok bool) {
+func batchCovered(b []byte, covers func(machine []byte) bool) (refused string, ok bool) {
 	ok = bytesFields(b, 1, func(v []byte) bool {
-		if m := reportMachine(v); !covers(m) {
-			refused = m
+		if m := machineBytes(v); !covers(m) {
+			refused = string(m)
 			return false
 		}
 		return true
@@ -208,13 +209,17 @@ func batchCovered(b []byte, covers func(string) bool) (refused string, ok bool) 
 	return refused, ok && refused == ""
 }
 
-// reportMachine reads an AgentReport's machine (field 1) without decoding the rest: it runs for
-// every report. The last field 1 is the one protobuf decodes, so that is the one checked (a
-// report naming a covered machine first and another one after it must not pass as the first).
-func reportMachine(b []byte) string {
-	var m string
-	if !bytesFields(b, 1, func(v []byte) bool { m = string(v); return true }) {
-		return ""
+// reportMachine reads an AgentReport's machine (field 1) without decoding the rest.
+func reportMachine(b []byte) string { return string(machineBytes(b)) }
+
+// machineBytes is an AgentReport's machine (field 1) as it lies in b, no copy: it runs for every
+// report. The last field 1 is the one protobuf decodes, so that is the one checked (a report
+// naming a covered machine first and another one after it must not pass as the first). Nil
+// for a malformed report.
+func machineBytes(b []byte) []byte {
+	var m []byte
+	if !bytesFields(b, 1, func(v []byte) bool { m = v; return true }) {
+		return nil
 	}
 	return m
 }
