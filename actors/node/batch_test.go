@@ -54,7 +54,7 @@ func TestReportMachineIsTheDecodedOne(t *testing.T) {
 	if err := proto.Unmarshal(forged, &decoded); err != nil || decoded.GetMachine() != "render-9" {
 		t.Fatalf("protobuf decodes %q (%v)", decoded.GetMachine(), err)
 	}
-	if m := reportMachine(forged); m != "render-9" {
+	if m := string(machineBytes(forged)); m != "render-9" {
 		t.Errorf("checked %q, decoded render-9", m)
 	}
 	// A batch (AgentReports.reports is field 1) carrying that report.

@@ -209,9 +209,6 @@ func batchCovered(b []byte, covers func(machine []byte) bool) (refused string, o
 	return refused, ok && refused == ""
 }
 
-// reportMachine reads an AgentReport's machine (field 1) without decoding the rest.
-func reportMachine(b []byte) string { return string(machineBytes(b)) }
-
 // machineBytes is an AgentReport's machine (field 1) as it lies in b, no copy: it runs for every
 // report. The last field 1 is the one protobuf decodes, so that is the one checked (a report
 // naming a covered machine first and another one after it must not pass as the first). Nil
