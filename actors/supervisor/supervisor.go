@@ -781,6 +781,7 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 		return err
 	}
 	defer s.Stop()
+	limitMemory(s.Config(), s.log)
 	if opts.OnStart != nil {
 		stop, err := opts.OnStart(s)
 		if err != nil {
@@ -807,6 +808,7 @@ func Run(ctx context.Context, opts Options, reload <-chan *conf.Config) error {
 				continue
 			}
 			s.log.Info().Msg("config reloaded")
+			limitMemory(s.Config(), s.log)
 		}
 	}
 }
