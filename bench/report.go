@@ -215,7 +215,10 @@ type SweepPoint struct {
 	// declared failed (an overloaded supervisor misses heartbeats).
 	IdleFailovers       uint64 `json:"idle_failovers"`
 	IdleMachineFailures int    `json:"idle_machine_failures"`
-	Error               string `json:"error,omitempty"`
+	// Stages split the crash latency by the supervisor's and the agent's log times (as a
+	// scenario's: where the time goes under this load).
+	Stages []StageStats `json:"stages,omitempty"`
+	Error  string       `json:"error,omitempty"`
 }
 
 func hostInfo() Host {
@@ -402,6 +405,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			fmt.Fprintf(w, "  %d pairs: %s\n", p.Pairs, p.Machines)
 			if p.Error != "" {
 				fmt.Fprintf(w, "  %d pairs FAILED: %s\n", p.Pairs, p.Error)
+			}
+		}
+		fmt.Fprintln(w, "where the crash's time goes at each size (log times; p50 / p99 ms):")
+		for _, p := range r.Sweep {
+			for _, st := range p.Stages {
+				fmt.Fprintf(w, "  %6d %-68s %8.3f %8.3f\n", p.Pairs, st.Name, st.P50, st.P99)
 			}
 		}
 	}

@@ -375,6 +375,7 @@ func sweepPoint(ctx context.Context, o Options, so studioOptions, dir string, si
 		lat[i] = s.latency
 	}
 	pt.Crash = Summarize(lat)
+	pt.Stages = stages(samples)
 	if p, err := sampleProc(st.supervisorPID()); err == nil {
 		pt.RSSMB, pt.PeakRSSMB = float64(p.rss)/(1<<20), float64(p.peakRSS)/(1<<20)
 	}
