@@ -34,6 +34,12 @@ func fakeGateway(t *testing.T, sys *actor.ActorSystem) chan *pb.AgentReport {
 // startAgentActor spawns an agent actor for cfg whose only supervisor is the local fake gateway.
 func startAgentActor(t *testing.T, cfg string, c clock.Clock) (*actor.ActorSystem, *actor.PID, chan *pb.AgentReport) {
 	t.Helper()
+	return startAgentActorWith(t, cfg, c, fakeGateway)
+}
+
+// startAgentActorWith is startAgentActor with the gateway gateway spawns.
+func startAgentActorWith(t *testing.T, cfg string, c clock.Clock, gateway func(*testing.T, *actor.ActorSystem) chan *pb.AgentReport) (*actor.ActorSystem, *actor.PID, chan *pb.AgentReport) {
+	t.Helper()
 	a, err := conf.ParseAgent([]byte(cfg))
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func startAgentActor(t *testing.T, cfg string, c clock.Clock) (*actor.ActorSyste
 		return slog.New(slog.DiscardHandler)
 	}))
 	t.Cleanup(sys.Shutdown)
-	reports := fakeGateway(t, sys)
+	reports := gateway(t, sys)
 	ag := newAgentActor(a, "test-agent:1", c, zerolog.New(zerolog.NewTestWriter(t)))
 	ag.fol = newFollower([]string{sys.Address()}, missLimit)
 	ag.gws = []*actor.PID{actor.NewPID(sys.Address(), pb.GatewayActorID)}
@@ -226,34 +232,21 @@ func TestForgedReplyCannotRedirect(t *testing.T) {
 // value (a plain value change too) goes in full, and so does the report after the supervisor
 // asks for one.
 func TestAgentLeanBeats(t *testing.T) {
-	a, err := conf.ParseAgent([]byte(actorCfg))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-	t.Cleanup(sys.Shutdown)
-	reports := make(chan *pb.AgentReport, 1024)
 	var askFull atomic.Bool
-	if _, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
-		if r, ok := ctx.Message().(*pb.AgentReport); ok {
-			reports <- r
-			full := r.SameAs != 0 && askFull.CompareAndSwap(true, false)
-			ctx.Respond(&pb.AgentReply{Accepted: true, Active: true, Seq: r.Seq, LeanBeats: true, SendFull: full})
-		}
-	}), pb.GatewayActorID); err != nil {
-		t.Fatal(err)
-	}
 	fc := clock.NewFake(time.Unix(1000, 0))
-	ag := newAgentActor(a, "test-agent:1", fc, zerolog.New(zerolog.NewTestWriter(t)))
-	ag.fol = newFollower([]string{sys.Address()}, missLimit)
-	ag.gws = []*actor.PID{actor.NewPID(sys.Address(), pb.GatewayActorID)}
-	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ag }), pb.AgentActorID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sys.Root.StopFuture(pid).Wait() })
+	sys, pid, reports := startAgentActorWith(t, actorCfg, fc, func(t *testing.T, sys *actor.ActorSystem) chan *pb.AgentReport {
+		reports := make(chan *pb.AgentReport, 1024)
+		if _, err := sys.Root.SpawnNamed(actor.PropsFromFunc(func(ctx actor.Context) {
+			if r, ok := ctx.Message().(*pb.AgentReport); ok {
+				reports <- r
+				full := r.SameAs != 0 && askFull.CompareAndSwap(true, false)
+				ctx.Respond(&pb.AgentReply{Accepted: true, Active: true, Seq: r.Seq, LeanBeats: true, SendFull: full})
+			}
+		}), pb.GatewayActorID); err != nil {
+			t.Fatal(err)
+		}
+		return reports
+	})
 
 	sys.Root.Send(pid, &serviceEvent{i: 1, up: true, at: fc.Now()})
 	first := nextReport(t, reports, func(*pb.AgentReport) bool { return true })

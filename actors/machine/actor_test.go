@@ -118,17 +118,7 @@ func TestActorDuplicateAgentAlarm(t *testing.T) {
 // and its actor looks again spaced by the lag, not in a loop; once the path caught up, and no
 // report came, it is.
 func TestActorJudgesSilenceAsOfWatermark(t *testing.T) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-	t.Cleanup(sys.Shutdown)
-	changes := make(chan failover.Condition, 16)
-	sub := sys.EventStream.Subscribe(func(e any) {
-		if c, ok := e.(*Changed); ok {
-			changes <- c.Condition
-		}
-	})
-	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	sys, changes := conditions(t)
 	var lag, looks atomic.Int64 // how far the watermark trails now; how often the actor asked
 	through := func(now time.Time) time.Time {
 		looks.Add(1)
@@ -169,17 +159,7 @@ func TestActorJudgesSilenceAsOfWatermark(t *testing.T) {
 // PublishEvery (the deadline's timer postpones itself to the newest beat's deadline), not once a
 // timeout; when the beats stop it is declared silent at its deadline all the same.
 func TestActorSparedWhileHeard(t *testing.T) {
-	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-		return slog.New(slog.DiscardHandler)
-	}))
-	t.Cleanup(sys.Shutdown)
-	changes := make(chan failover.Condition, 16)
-	sub := sys.EventStream.Subscribe(func(e any) {
-		if c, ok := e.(*Changed); ok {
-			changes <- c.Condition
-		}
-	})
-	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	sys, changes := conditions(t)
 	var ticks atomic.Int64
 	inbox := NewInbox()
 	const timeout = 40 * time.Millisecond
@@ -224,4 +204,21 @@ func TestActorSparedWhileHeard(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("not declared silent after the beats stopped")
 	}
+}
+
+// conditions starts an actor system and follows the conditions its machine actors publish.
+func conditions(t *testing.T) (*actor.ActorSystem, chan failover.Condition) {
+	t.Helper()
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
+		return slog.New(slog.DiscardHandler)
+	}))
+	t.Cleanup(sys.Shutdown)
+	changes := make(chan failover.Condition, 16)
+	sub := sys.EventStream.Subscribe(func(e any) {
+		if c, ok := e.(*Changed); ok {
+			changes <- c.Condition
+		}
+	})
+	t.Cleanup(func() { sys.EventStream.Unsubscribe(sub) })
+	return sys, changes
 }

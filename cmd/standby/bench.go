@@ -7,10 +7,8 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"standby/bench"
@@ -251,23 +249,16 @@ func cmdBenchAgents(ctx context.Context, args []string) int {
 	}
 	// SIGHUP: the interval of the config file as it is now (the overload scenario's ramp).
 	intervals := make(chan time.Duration, 1)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
+	defer onSIGHUP(ctx, func() {
+		if n, err := bench.LoadConfigFile(*path); err != nil {
+			log.Error().Err(err).Msg("load config not re-read")
+		} else {
 			select {
+			case intervals <- n.Interval:
 			case <-ctx.Done():
-				return
-			case <-hup:
-				if n, err := bench.LoadConfigFile(*path); err != nil {
-					log.Error().Err(err).Msg("load config not re-read")
-				} else {
-					intervals <- n.Interval
-				}
 			}
 		}
-	}()
+	})()
 	c.Intervals = intervals
 	if err := bench.LoadAgents(ctx, c, log); err != nil {
 		fmt.Fprintln(os.Stderr, "standby bench agents:", err)

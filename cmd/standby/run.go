@@ -68,19 +68,7 @@ func cmdRun(ctx context.Context, args []string) int {
 			}
 			return nil
 		}}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
-	go func() {
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_, _ = rl.reload(ctx, "SIGHUP", false)
-			}
-		}
-	}()
+	defer onSIGHUP(ctx, func() { _, _ = rl.reload(ctx, "SIGHUP", false) })()
 	if *path == "" {
 		log.Info().Msgf("web panel: http://%s (demo tokens: demo-view, demo-operate, demo-configure)", cfg.Supervisor.HTTP)
 	}
@@ -189,4 +177,27 @@ func agentBinary(log zerolog.Logger) string {
 		return ""
 	}
 	return exe
+}
+
+// onSIGHUP runs fn on every SIGHUP until ctx ends or the returned stop is called.
+func onSIGHUP(ctx context.Context, fn func()) (stop func()) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	done := make(chan struct{})
+	go func() {
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-done:
+				return
+			case <-hup:
+				fn()
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(hup)
+		close(done)
+	}
 }
