@@ -119,8 +119,13 @@ type Overloaded struct {
 	Saturated bool
 }
 
-// OverloadEvery is how often an ongoing overload episode is told again with fresh figures.
-const OverloadEvery = time.Second
+// OverloadEvery is how often an ongoing overload episode is told again with fresh figures;
+// OverloadCalm how long an episode lasts past its last evidence (a 60 s overload at twice the
+// rate served made 18 episodes of 250 ms calm each).
+const (
+	OverloadEvery = time.Second
+	OverloadCalm  = 5 * time.Second
+)
 
 // SetMachines replaces the set of configured machine names (config reload).
 type SetMachines struct{ Names []string }
@@ -315,8 +320,8 @@ type episode struct {
 // LagBound in the gateway's mailbox, when deadline wake-ups came late since the previous probe
 // (clock.PauseWatch.Late), or when the mailbox shed reports. Then the machines are excused (a
 // fresh heartbeat timeout each) and an episode starts, logged and published once, told again
-// every OverloadEvery with fresh figures; it ends, logged once, after a heartbeat timeout (twice
-// the bound) without such evidence.
+// every OverloadEvery with fresh figures; it ends, logged once, after OverloadCalm without such
+// evidence.
 func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 	now := g.opts.Clock.Now()
 	lag := now.Sub(p.sent)
@@ -349,9 +354,10 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 		}
 		g.ep.late = g.ep.late || late
 		g.ep.saturated = g.ep.saturated || saturated
-	case g.overloaded && lag < g.opts.LagBound/2 && now.Sub(g.lastOver) >= 2*g.opts.LagBound:
-		// Calm for a heartbeat timeout (twice the bound) since the last sign of lag: reports
-		// queued in the burst have been read by now. One more excuse covers a machine whose
+	case g.overloaded && lag < g.opts.LagBound/2 && now.Sub(g.lastOver) >= max(2*g.opts.LagBound, OverloadCalm):
+		// Calm for OverloadCalm (and at least a heartbeat timeout, twice the bound) since the last
+		// sign of lag: reports queued in the burst have been read by now, and an overload that
+		// comes and goes is one alarm, not one every few hundred milliseconds. One more excuse covers a machine whose
 		// deadline the burst's backlog pushed past (an episode that ended at the first calm probe
 		// let most of a 1000-pair burst's false silences through).
 		g.opts.Pauses.Excuse()

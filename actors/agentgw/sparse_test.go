@@ -150,14 +150,14 @@ func TestGatewayOverloadExcusesMachines(t *testing.T) {
 		t.Fatalf("%d overload lines for one episode, want 1", n)
 	}
 	// A calm probe right after the burst does not end the episode: reports queued in it may
-	// still be unread; one a heartbeat timeout (twice the bound) later does.
+	// still be unread; one OverloadCalm later does.
 	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
 	sync()
 	if n := e.log.lines("supervisor no longer overloaded"); n != 0 {
 		t.Fatalf("the episode ended at the first calm probe")
 	}
-	e.clock.Advance(200 * time.Millisecond) // the gateway's clock
-	clk.Advance(200 * time.Millisecond)     // the pause watch's, to see the last excuse
+	e.clock.Advance(OverloadCalm) // the gateway's clock
+	clk.Advance(OverloadCalm)     // the pause watch's, to see the last excuse
 	e.sys.Root.Send(e.gw, &probe{sent: e.clock.Now()})
 	sync()
 	if n := e.log.lines("supervisor no longer overloaded"); n != 1 {
@@ -229,7 +229,7 @@ func TestGatewayOverloadFromLateWakeups(t *testing.T) {
 	if o := next("an update"); !o.Active || !o.Update || o.Shed != 15 || o.Rate <= 0 {
 		t.Fatalf("update %+v, want 15 shed and a rate served", o)
 	}
-	e.clock.Advance(200 * time.Millisecond)
+	e.clock.Advance(OverloadCalm)
 	probe()
 	if o := next("the end"); o.Active {
 		t.Fatalf("%+v, want the episode's end", o)
