@@ -14,7 +14,8 @@ import (
 // TestMailboxSheds: with the gateway stuck, what waits is bounded: past the bound heartbeats are
 // dropped (counted, the machines excused) and change reports kept, a batch keeps its changes
 // only, past the limit changes are dropped too, and the gateway's own messages always get
-// through. What the actor takes leaves the count.
+// through. Change reports are taken before the heartbeats queued ahead of them; the rest keep
+// their order. What the actor takes leaves the count.
 func TestMailboxSheds(t *testing.T) {
 	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
 	t.Cleanup(sys.Shutdown)
@@ -22,11 +23,15 @@ func TestMailboxSheds(t *testing.T) {
 	pauses := clock.WatchPauses(clk, time.Hour, time.Hour, nil)
 	t.Cleanup(pauses.Stop)
 	q := &Queue{}
-	release := make(chan struct{})
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
 	got := make(chan any, 100)
 	props := actor.PropsFromFunc(func(ctx actor.Context) {
 		switch m := ctx.Message().(type) {
 		case *pb.AgentReport, *pb.AgentReports, *SetActive:
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
 			<-release
 			got <- m
 		}
@@ -40,7 +45,9 @@ func TestMailboxSheds(t *testing.T) {
 	ch := func(seq uint64) *pb.AgentReport { return &pb.AgentReport{Machine: "m", Seq: seq, Change: true} }
 	// The first is taken at once and blocks the actor (counted until handled); two more wait:
 	// the bound of three.
-	for seq := uint64(1); seq <= 3; seq++ {
+	sys.Root.Send(pid, hb(1))
+	<-entered
+	for seq := uint64(2); seq <= 3; seq++ {
 		sys.Root.Send(pid, hb(seq))
 	}
 	clk.Advance(time.Second)
@@ -79,10 +86,10 @@ func TestMailboxSheds(t *testing.T) {
 				seqs = append(seqs, 0)
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("delivered %v, want 1 2 3 5 7 and the setting", seqs)
+			t.Fatalf("delivered %v, want 1 5 7 2 3 and the setting", seqs)
 		}
 	}
-	want := []uint64{1, 2, 3, 5, 7, 0}
+	want := []uint64{1, 5, 7, 2, 3, 0} // 1 was under way; the changes 5 and 7 go ahead of 2 and 3
 	for i := range want {
 		if seqs[i] != want[i] {
 			t.Fatalf("delivered %v, want %v", seqs, want)
@@ -94,5 +101,46 @@ func TestMailboxSheds(t *testing.T) {
 			t.Fatalf("%d still counted as waiting after all were taken", q.Waiting())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// TestMailboxChangesDoNotStarveHeartbeats: a flood of change reports goes ahead of heartbeats,
+// but after every urgentRun of them one heartbeat is taken.
+func TestMailboxChangesDoNotStarveHeartbeats(t *testing.T) {
+	sys := actor.NewActorSystem(actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger { return slog.New(slog.DiscardHandler) }))
+	t.Cleanup(sys.Shutdown)
+	release, entered := make(chan struct{}), make(chan struct{}, 1)
+	got := make(chan *pb.AgentReport, 100)
+	pid := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
+		if r, ok := ctx.Message().(*pb.AgentReport); ok {
+			select {
+			case entered <- struct{}{}:
+			default:
+			}
+			<-release
+			got <- r
+		}
+	}, actor.WithMailbox(Mailbox(MailboxOptions{}))))
+	sys.Root.Send(pid, &pb.AgentReport{Machine: "first"})
+	<-entered
+	sys.Root.Send(pid, &pb.AgentReport{Machine: "beat"})
+	sys.Root.Send(pid, &pb.AgentReport{Machine: "beat"})
+	for range 2*urgentRun + 2 {
+		sys.Root.Send(pid, &pb.AgentReport{Machine: "change", Change: true})
+	}
+	close(release)
+	var order []string
+	for len(order) < 2*urgentRun+5 {
+		select {
+		case r := <-got:
+			order = append(order, r.Machine)
+		case <-time.After(10 * time.Second):
+			t.Fatalf("took %v", order)
+		}
+	}
+	for i, want := range map[int]string{0: "first", 1: "change", urgentRun: "change", urgentRun + 1: "beat", 2*urgentRun + 2: "beat", 2*urgentRun + 3: "change"} {
+		if order[i] != want {
+			t.Fatalf("message %d was a %s, want a %s: %v", i, order[i], want, order)
+		}
 	}
 }

@@ -17,12 +17,6 @@ import (
 // props.Configure(actor.WithMailbox(node.GuardedMailbox)).
 func GuardedMailbox() actor.Mailbox { return &guardedMailbox{inner: actor.Unbounded()()} }
 
-// GuardedMailboxWith is GuardedMailbox whose unbounded queue reports to middlewares (what is
-// posted and what the actor took).
-func GuardedMailboxWith(middlewares ...actor.MailboxMiddleware) actor.Mailbox {
-	return &guardedMailbox{inner: actor.Unbounded(middlewares...)()}
-}
-
 type guardedMailbox struct {
 	inner     actor.Mailbox
 	started   atomic.Bool
