@@ -175,7 +175,7 @@ func (m *machineActor) Receive(ctx actor.Context) {
 		o.Pauses.Late(due, now)     // a wake-up this late: the supervisor is behind, not the machine
 		resumed := o.Pauses.Check() // before judging: after a pause it may run ahead of the watch's beat
 		changed := m.t.Tick(judge, resumed)
-		if next := m.t.Due(m.box.opts.Pauses.Resumed()); !next.IsZero() && !next.After(now) && judge.Before(now) {
+		if next := m.t.Due(resumed); !next.IsZero() && !next.After(now) && judge.Before(now) {
 			// Deferred behind the watermark: look again once it should have passed the deadline
 			// (it trails by now-judge), not in a loop while the backlog lasts, and within a timeout
 			// (a backlog may clear sooner than it built up).
