@@ -162,7 +162,7 @@ func TestActorSparedWhileHeard(t *testing.T) {
 	sys, changes := conditions(t)
 	var ticks atomic.Int64
 	inbox := NewInbox()
-	const timeout = 40 * time.Millisecond
+	const timeout = 200 * time.Millisecond // long enough that a loaded test machine never makes the beats look silent
 	pid, err := sys.Root.SpawnNamed(Props(Options{Name: "render-1", Settings: Settings{Timeout: timeout}, Clock: clock.Real{},
 		Logger: zerolog.New(zerolog.NewTestWriter(t)), Inbox: inbox, Hook: func(msg any) {
 			if _, ok := msg.(*tick); ok {
@@ -179,7 +179,7 @@ func TestActorSparedWhileHeard(t *testing.T) {
 	}
 	start := time.Now()
 	seq := uint64(1)
-	for time.Since(start) < 1500*time.Millisecond { // beating every 5 ms, as a heartbeat would
+	for time.Since(start) < 2*time.Second { // beating every 5 ms, as a heartbeat would
 		seq++
 		if inbox.Put(first, seq, time.Now(), false) {
 			sys.Root.Send(pid, &Poke{})
@@ -190,9 +190,9 @@ func TestActorSparedWhileHeard(t *testing.T) {
 		case <-time.After(5 * time.Millisecond):
 		}
 	}
-	// Without postponing: one wake-up a timeout, some 37; with: about one a PublishEvery.
-	if n := ticks.Load(); n > 8 {
-		t.Fatalf("%d wake-ups in 1.5 s of beats with a %v timeout, want about one a %v", n, timeout, PublishEvery)
+	// Without postponing: one wake-up a timeout, some 10; with: about one a PublishEvery, 2 or 3.
+	if n := ticks.Load(); n > 5 {
+		t.Fatalf("%d wake-ups in 2 s of beats with a %v timeout, want about one a %v", n, timeout, PublishEvery)
 	}
 	stopped := time.Now()
 	select {

@@ -14,10 +14,10 @@ import (
 	"standby/protocol/pb"
 )
 
-// fairnessConfig is cam1 (m1, b1) and ten other pairs on one router, a 100 ms heartbeat timeout.
+// fairnessConfig is cam1 (m1, b1) and ten other pairs on one router, a 250 ms heartbeat timeout.
 func fairnessConfig() string {
 	var b strings.Builder
-	b.WriteString("[supervisor]\nheartbeat_timeout = \"100ms\"\nagent_token = \"tok\"\n[[router]]\nname = \"hub1\"\naddress = \"127.0.0.1:9990\"\n")
+	b.WriteString("[supervisor]\nheartbeat_timeout = \"250ms\"\nagent_token = \"tok\"\n[[router]]\nname = \"hub1\"\naddress = \"127.0.0.1:9990\"\n")
 	for i := 1; i <= 11; i++ {
 		fmt.Fprintf(&b, "[[machine]]\nname = \"m%d\"\n[[machine]]\nname = \"b%d\"\n", i, i)
 		fmt.Fprintf(&b, "[[pair]]\nname = \"cam%d\"\nrouter = \"hub1\"\nmain = \"m%d\"\nbackup = \"b%d\"\n", i, i, i)
@@ -26,18 +26,16 @@ func fairnessConfig() string {
 	return b.String()
 }
 
-// TestOverloadFairness: the gateway falls a second behind while ten pairs' reports flood it; cam1's
-// main keeps beating, but its heartbeats wait in the queue behind the others': more than its
-// timeout passes between two of them reaching it. No machine may look silent and nothing may
-// fail over for it; the supervisor says it is overloaded. Once the backlog is gone a real crash
-// of cam1's main still switches it.
+// TestOverloadFairness: three times the gateway is stuck for 500 ms on a batch of ten pairs'
+// reports; cam1's main keeps beating, but its heartbeats wait in the queue behind the others':
+// twice its timeout passes between two of them reaching it. No machine may look silent and
+// nothing may fail over for it; the supervisor says it is overloaded. Once the backlog is gone a
+// real crash of cam1's main still switches it.
 func TestOverloadFairness(t *testing.T) {
-	var flood atomic.Bool
+	var stall atomic.Bool
 	h := start(t, fairnessConfig(), Options{Clock: clock.Real{}, Listen: "127.0.0.1:0", GatewayHook: func(msg any) {
-		if _, batch := msg.(*pb.AgentReports); batch && flood.Load() {
-			// Batches come every 5 ms and cam1's reports every 10 ms: two batches, 120 ms, pass
-			// between two of them, more than the 100 ms timeout; and the queue grows.
-			time.Sleep(60 * time.Millisecond)
+		if _, batch := msg.(*pb.AgentReports); batch && stall.CompareAndSwap(true, false) {
+			time.Sleep(500 * time.Millisecond) // twice the timeout: cam1's heartbeats queue behind
 		}
 	}})
 	overloads := make(chan *agentgw.Overloaded, 64)
@@ -94,28 +92,29 @@ func TestOverloadFairness(t *testing.T) {
 		h.waitTransition(fmt.Sprintf("cam%d", i), failover.OnMain)
 	}
 
-	// The flood: the gateway takes 60 ms for each batch that comes every 5 ms, for 1.5 s.
-	flood.Store(true)
+	// Three stalls, each followed by its backlog draining.
 	var behind time.Duration
 	var raised bool
-	for end := time.After(1500 * time.Millisecond); ; {
-		select {
-		case o := <-overloads:
-			raised = raised || o.Active
-			continue
-		case e := <-h.events:
-			if tr, ok := e.Action.(failover.Transition); ok {
-				t.Fatalf("%s moved %s -> %s (%s: %s) while only the supervisor was behind", e.Pool, tr.From, tr.To, tr.Trigger, tr.Detail)
+	for range 3 {
+		stall.Store(true)
+		for end := time.After(800 * time.Millisecond); ; {
+			select {
+			case o := <-overloads:
+				raised = raised || o.Active
+				continue
+			case e := <-h.events:
+				if tr, ok := e.Action.(failover.Transition); ok {
+					t.Fatalf("%s moved %s -> %s (%s: %s) while only the supervisor was behind", e.Pool, tr.From, tr.To, tr.Trigger, tr.Detail)
+				}
+				continue
+			case <-time.After(10 * time.Millisecond):
+				behind = max(behind, time.Since(h.sup.queue.Through(time.Now())))
+				continue
+			case <-end:
 			}
-			continue
-		case <-time.After(10 * time.Millisecond):
-			behind = max(behind, time.Since(h.sup.queue.Through(time.Now())))
-			continue
-		case <-end:
+			break
 		}
-		break
 	}
-	flood.Store(false)
 	t.Logf("the report path fell %v behind (%d reports waiting at the end)", behind, h.sup.queue.Waiting())
 	if behind < 300*time.Millisecond {
 		t.Fatalf("the report path fell only %v behind: the test did not overload the gateway", behind)
