@@ -56,18 +56,7 @@ func TestMain(m *testing.M) {
 // process per router (the pair's and the pool's), agents and engines, three crashes, three pool
 // crashes (8 mains, 2 backups) and three manual switches, checked for shape only.
 func TestRunEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of standby processes (about 10 s): skipped under -short")
-	}
-	bin := standbyBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Crash, Pool, Manual}, Runs: 3, Logger: zerolog.Nop(), Progress: &progress})
-	if err != nil {
-		t.Fatalf("Run: %v\n%s", err, progress.String())
-	}
-	t.Logf("progress:\n%s", progress.String())
+	rep := runEndToEnd(t, Options{Scenarios: []string{Crash, Pool, Manual}, Runs: 3})
 	if len(rep.Scenarios) != 3 {
 		t.Fatalf("%d scenario results", len(rep.Scenarios))
 	}
@@ -119,18 +108,7 @@ func TestRunEndToEnd(t *testing.T) {
 // primary and of the main's engine, twice) and checks that each run was measured and that the
 // primary took control back between runs (the second run starts steady on it).
 func TestTakeoverScenario(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of standby processes: skipped under -short")
-	}
-	bin := standbyBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Takeover}, Runs: 2, RunsSet: true, Logger: zerolog.Nop(), Progress: &progress})
-	if err != nil {
-		t.Fatalf("Run: %v\n%s", err, progress.String())
-	}
-	t.Logf("progress:\n%s", progress.String())
+	rep := runEndToEnd(t, Options{Scenarios: []string{Takeover}, Runs: 2, RunsSet: true})
 	if len(rep.Scenarios) != 1 {
 		t.Fatalf("scenarios %+v", rep.Scenarios)
 	}
@@ -211,19 +189,8 @@ func BenchmarkCrashFailover(b *testing.B) {
 // supervisor, the load held, then the crash. Whether this small load overloads the supervisor
 // is the bench's to say; here no false failover may happen and the crash must be switched.
 func TestOverloadScenarioRuns(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end run of standby processes (about 10 s): skipped under -short")
-	}
-	bin := standbyBinary(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	var progress bytes.Buffer
-	rep, err := Run(ctx, Options{Binary: bin, Scenarios: []string{Overload}, OverloadPairs: 20, OverloadRate: 4000,
-		OverloadFor: 2 * time.Second, Logger: zerolog.Nop(), Progress: &progress})
-	if err != nil {
-		t.Fatalf("Run: %v\n%s", err, progress.String())
-	}
-	t.Logf("progress:\n%s", progress.String())
+	rep := runEndToEnd(t, Options{Scenarios: []string{Overload}, OverloadPairs: 20, OverloadRate: 4000,
+		OverloadFor: 2 * time.Second})
 	o := rep.Overload
 	if o == nil {
 		t.Fatal("no overload result")
@@ -231,4 +198,24 @@ func TestOverloadScenarioRuns(t *testing.T) {
 	if o.Error != "" || o.IdleFailovers != 0 || o.AutoSwitches != 0 || o.CrashMS <= 0 || o.DrivenPerS != 4000 {
 		t.Fatalf("overload scenario: %+v", o)
 	}
+}
+
+// runEndToEnd runs the bench with o on real standby processes (skipped under -short) and fails
+// the test when it cannot run; the report is the caller's to check.
+func runEndToEnd(t *testing.T, o Options) *Report {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("end-to-end run of standby processes: skipped under -short")
+	}
+	o.Binary, o.Logger = standbyBinary(t), zerolog.Nop()
+	var progress bytes.Buffer
+	o.Progress = &progress
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rep, err := Run(ctx, o)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, progress.String())
+	}
+	t.Logf("progress:\n%s", progress.String())
+	return rep
 }
