@@ -82,8 +82,9 @@ type Options struct {
 	Pauses *clock.PauseWatch
 	// Probe is how often the gateway measures its own mailbox wait; zero means ProbeEvery.
 	Probe time.Duration
-	// Queue, when set, is its mailbox's counts (Mailbox): reports waiting and shed, told in the
-	// overload alarm, and shedding is evidence of an overload.
+	// Queue is its mailbox's counts (Mailbox): reports waiting, shed and handled, told in the
+	// overload alarm and /metrics; shedding is evidence of an overload. Nil: counts of its own
+	// (handled only: the mailbox is another one).
 	Queue *Queue
 	// Hook, when set, runs first on every message; tests slow the gateway down with it.
 	Hook func(msg any)
@@ -169,6 +170,9 @@ func Props(o Options) *actor.Props {
 	if o.Clock == nil {
 		o.Clock = clock.Real{}
 	}
+	if o.Queue == nil {
+		o.Queue = &Queue{}
+	}
 	return actor.PropsFromProducer(func() actor.Actor {
 		g := &gateway{
 			opts:     o,
@@ -203,7 +207,6 @@ type gateway struct {
 	maxLag     time.Duration
 	lastOver   time.Time // the last probe that found the supervisor behind
 	ep         episode
-	handled    uint64 // reports handled, for the rate served in an episode
 	cpu        cpuWatch
 	lw         *lagWatch // shared with the probe's timer
 	stopProbe  func()
@@ -223,9 +226,7 @@ func (g *gateway) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		g.ep.lastLates = g.opts.Pauses.Lates() // evidence from before this gateway is not its episode's
-		if g.opts.Queue != nil {
-			g.ep.lastShed, g.ep.lastCh = g.opts.Queue.Shed()
-		}
+		g.ep.lastShed, g.ep.lastCh = g.opts.Queue.Shed()
 		if g.opts.LagBound > 0 {
 			root, self, clk := ctx.ActorSystem().Root, ctx.Self(), g.opts.Clock
 			every := cmp.Or(g.opts.Probe, ProbeEvery)
@@ -325,10 +326,7 @@ type episode struct {
 func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 	now := g.opts.Clock.Now()
 	lag := now.Sub(p.sent)
-	var shed, changes uint64
-	if g.opts.Queue != nil {
-		shed, changes = g.opts.Queue.Shed()
-	}
+	shed, changes := g.opts.Queue.Shed()
 	lates := g.opts.Pauses.Lates()
 	late := lates != g.ep.lastLates
 	saturated := g.opts.WatchCPU && g.cpu.saturated(now)
@@ -343,7 +341,7 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 		g.lastOver = now
 		if !g.overloaded {
 			g.overloaded = true
-			g.ep = episode{start: now, told: now, handled: g.handled, shed: shed, changes: changes, lates: lates,
+			g.ep = episode{start: now, told: now, handled: g.opts.Queue.Handled(), shed: shed, changes: changes, lates: lates,
 				lastShed: shed, lastCh: changes, lastLates: lates, late: late, saturated: saturated}
 			o := g.overload(now, true, shed, changes)
 			g.opts.Logger.Warn().Float64("waited_ms", ms(lag)).Float64("bound_ms", ms(g.opts.LagBound)).Int64("backlog", o.Backlog).
@@ -381,11 +379,9 @@ func (g *gateway) checkLag(ctx actor.Context, p *probe) {
 func (g *gateway) overload(now time.Time, active bool, shed, changes uint64) *Overloaded {
 	o := &Overloaded{Active: active, Lag: g.maxLag, Shed: shed - g.ep.shed, ShedChanges: changes - g.ep.changes, Late: g.ep.late,
 		Saturated: g.ep.saturated}
-	if g.opts.Queue != nil {
-		o.Backlog = g.opts.Queue.Waiting()
-	}
+	o.Backlog = g.opts.Queue.Waiting()
 	if d := now.Sub(g.ep.start); d > 0 {
-		o.Rate = float64(g.handled-g.ep.handled) / d.Seconds()
+		o.Rate = float64(g.opts.Queue.Handled()-g.ep.handled) / d.Seconds()
 	}
 	return o
 }
@@ -400,10 +396,7 @@ func (g *gateway) isActive() bool {
 }
 
 func (g *gateway) handleReport(ctx actor.Context, r *pb.AgentReport) {
-	g.handled++
-	if g.opts.Queue != nil {
-		g.opts.Queue.handled.Add(1)
-	}
+	g.opts.Queue.handled.Add(1)
 	from := r.AgentAddress
 	if s := ctx.Sender(); s != nil {
 		from = s.Address
