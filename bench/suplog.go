@@ -110,11 +110,14 @@ func (l *supLog) line(s string) {
 	interesting := strings.Contains(s, `"pair transition"`) || strings.Contains(s, `"pool transition"`) || strings.Contains(s, `"machine condition"`) ||
 		strings.Contains(s, `"router state"`) || strings.Contains(s, `"router switch"`) || strings.Contains(s, `"standby running"`) || strings.Contains(s, `"level":"error"`)
 	if strings.Contains(s, `"message":"supervisor overloaded`) || strings.Contains(s, `"message":"supervisor no longer overloaded"`) {
-		var o overloadLine
-		var m logLine
-		if json.Unmarshal([]byte(s), &o) != nil || json.Unmarshal([]byte(s), &m) != nil {
+		var m struct {
+			overloadLine
+			Message, Time string
+		}
+		if json.Unmarshal([]byte(s), &m) != nil {
 			return
 		}
+		o := m.overloadLine
 		o.At, _ = time.Parse(time.RFC3339Nano, m.Time)
 		l.mu.Lock()
 		if strings.HasPrefix(m.Message, "supervisor overloaded") {

@@ -61,3 +61,24 @@ func TestSupLog(t *testing.T) {
 		t.Error("critical machine counted healthy")
 	}
 }
+
+// TestSupLogOverload: the supervisor's overload lines are counted, the first one's figures and
+// the last end's kept.
+func TestSupLogOverload(t *testing.T) {
+	l := newSupLog()
+	for _, s := range []string{
+		`{"level":"warn","component":"agents","waited_ms":176.191,"bound_ms":125.000,"backlog":4808,"late_wakeups":true,"cpu_saturated":false,"shed":3,"time":"2026-12-07T17:58:22.754639773Z","message":"supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent"}`,
+		`{"level":"info","component":"agents","max_waited_ms":215.450,"served_per_s":190726.946,"shed":7,"shed_changes":0,"time":"2026-12-07T17:58:30Z","message":"supervisor no longer overloaded"}`,
+		`{"level":"warn","component":"agents","waited_ms":1,"backlog":1,"time":"2026-12-07T17:59:00Z","message":"supervisor overloaded: reports wait in its queue; machines get a fresh heartbeat timeout instead of being declared silent"}`,
+	} {
+		l.line(s)
+	}
+	n, first, calm := l.overloaded()
+	if n != 2 || first.WaitedMS != 176.191 || first.Backlog != 4808 || !first.Late || first.Shed != 3 ||
+		first.At.Format(time.RFC3339Nano) != "2026-12-07T17:58:22.754639773Z" {
+		t.Fatalf("%d episodes, first %+v", n, first)
+	}
+	if calm.ServedPerS != 190726.946 || calm.MaxWaitedMS != 215.45 || calm.Shed != 7 || l.calms != 1 {
+		t.Fatalf("calm %+v (%d)", calm, l.calms)
+	}
+}
