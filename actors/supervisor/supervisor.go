@@ -96,12 +96,12 @@ type Supervisor struct {
 	// agents are the demo's agent processes, by machine; kept across reloads.
 	agents map[string]*demoAgent
 
-	routersMu sync.Mutex
-	routers   map[string]router.Status // latest status of each router
-	// views are the pools' latest View (pool.ViewEvent, guarded by routersMu): the state
-	// document's copy is made from them, where asking every pool after each transition cost
-	// thousands of round trips a save at facility scale.
-	views map[string]pool.View
+	// eventsMu guards what is kept from the event stream: each router's latest status, and the
+	// pools' latest View (pool.ViewEvent), of which the state document's copy is made (asking
+	// every pool after each transition cost thousands of round trips a save at facility scale).
+	eventsMu sync.Mutex
+	routers  map[string]router.Status
+	views    map[string]pool.View
 
 	// standby and term are this supervisor's role in its pair (guarded by mu): a standby
 	// supervisor's pools route nothing; new pools are spawned in the current role.
@@ -157,13 +157,13 @@ func Start(opts Options) (*Supervisor, error) {
 		case *actor.SupervisorEvent:
 			s.log.Error().Str("actor", e.Child.Id).Str("reason", fmt.Sprint(e.Reason)).Str("directive", e.Directive.String()).Msg("actor failed")
 		case *router.Status:
-			s.routersMu.Lock()
+			s.eventsMu.Lock()
 			s.routers[e.Router] = *e
-			s.routersMu.Unlock()
+			s.eventsMu.Unlock()
 		case *pool.ViewEvent:
-			s.routersMu.Lock()
+			s.eventsMu.Lock()
 			s.views[e.View.Name] = e.View
-			s.routersMu.Unlock()
+			s.eventsMu.Unlock()
 		case *pool.Event:
 			s.poolChanged()
 		}
@@ -540,9 +540,9 @@ func (s *Supervisor) Pools() ([]pool.View, error) {
 // that may have changed it, and before it answers a Command), asking the pool only when it has
 // published none yet: an operator's switch spares a round trip to the pool that way.
 func (s *Supervisor) PoolView(name string) (*pool.View, error) {
-	s.routersMu.Lock()
+	s.eventsMu.Lock()
 	v, ok := s.views[name]
-	s.routersMu.Unlock()
+	s.eventsMu.Unlock()
 	if ok && s.PoolEntry(name) != nil {
 		return &v, nil
 	}
@@ -600,8 +600,8 @@ func (s *Supervisor) Machines() (map[string]machine.Snapshot, error) {
 // Routers returns the latest status of every configured router.
 func (s *Supervisor) Routers() []router.Status {
 	cfg := s.Config()
-	s.routersMu.Lock()
-	defer s.routersMu.Unlock()
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
 	out := make([]router.Status, 0, len(cfg.Routers))
 	for _, r := range cfg.Routers {
 		st, ok := s.routers[r.Name]
@@ -926,9 +926,9 @@ func (s *Supervisor) poolsState() (*pb.SyncState, error) {
 	entries := s.PoolEntries()
 	views := make([]pool.View, 0, len(entries))
 	for _, e := range entries {
-		s.routersMu.Lock()
+		s.eventsMu.Lock()
 		v, ok := s.views[e.Name]
-		s.routersMu.Unlock()
+		s.eventsMu.Unlock()
 		if !ok { // not started yet: ask, as it will publish once it has
 			w, err := s.Pool(e.Name)
 			if err != nil {
